@@ -4,3 +4,23 @@
 //! that the functions, the command-line tool and the tests all count the same way.
 
 pub mod snowflake;
+pub mod counts;
+pub mod day;
+pub mod ids;
+
+pub use counts::{Counts, Metric};
+pub use day::{Day, DayRange, GuildTimeZone, Month};
+pub use ids::{ChannelId, GuildId, MessageId, UserId};
+pub mod batch;
+mod codec;
+pub mod summary;
+pub mod tally;
+
+pub use batch::{Batch, BatchBuilder, ChannelCursor, CounterDelta, MessageReactions};
+pub use codec::CodecError;
+pub use summary::{CursorTable, ReactionLedger, Span, Summary};
+pub use tally::{DailyTallies, Scope, Tally};
+pub mod counting;
+pub use counting::{GuildConfig, MessageFacts, ReactionCount};
+pub mod period;
+pub use period::{Period, PeriodError};

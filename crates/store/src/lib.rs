@@ -1,1 +1,125 @@
-//! Placeholder.
+//! The counter store: per-day Discord engagement counters in one DynamoDB table, applied exactly once.
+//!
+//! Design in one paragraph (the full schema, every access pattern and its cost are in `docs/schema.md`):
+//! every change to a guild's counters is a [`Batch`](engagement_domain::Batch) appended to that guild's
+//! **batch log** under the next sequence number with a conditional `PutItem`. The log item is the only write
+//! that decides anything, so a batch is applied whole or not at all, and a retried or re-run sync cannot
+//! count twice: its batch would need a sequence number that is already taken. Batches also carry the
+//! channel cursors and reaction state, so counters and cursors can never disagree. **Compaction** later
+//! folds batches into day and all-time summaries (compact binary items, sharded below DynamoDB's item size
+//! limit) and cursor items; each summary remembers the last batch folded into it, so compaction can crash
+//! anywhere and be re-run. Readers load the summaries they need and add the few batches not yet folded.
+
+mod compaction;
+mod config;
+mod error;
+mod items;
+mod lease;
+mod log;
+mod read;
+mod summaries;
+mod table;
+mod usage;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+
+pub use compaction::{CompactionPolicy, CompactionReport};
+pub use error::{StoreError, StoreErrorKind};
+pub use lease::Lease;
+pub use log::SyncView;
+pub use table::{TableCreation, TableDefinition};
+pub use usage::Usage;
+
+/// Where the counters live: a DynamoDB client and the table name.
+#[derive(Clone, Debug)]
+pub struct CounterStore {
+    client: Client,
+    table: Arc<str>,
+    usage: Arc<usage::UsageMeter>,
+    faults: Arc<FaultPlan>,
+}
+
+impl CounterStore {
+    /// A store over an existing client and table.
+    #[must_use]
+    pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
+        Self { client, table: table.into(), usage: Arc::default(), faults: Arc::default() }
+    }
+
+    /// A store configured from the environment: `TABLE_NAME` and the AWS SDK's own variables
+    /// (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB` for a local DynamoDB).
+    ///
+    /// # Errors
+    /// When `TABLE_NAME` is missing or empty.
+    pub async fn from_env() -> Result<Self, StoreError> {
+        let table = std::env::var("TABLE_NAME").ok().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+            StoreError::new(StoreErrorKind::Configuration, "TABLE_NAME is not set: name the DynamoDB table to use")
+        })?;
+        Ok(Self::new(Client::new(&sdk_config().await), table))
+    }
+
+    /// The table name.
+    #[must_use]
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Requests and capacity units this store has used so far (estimated from item sizes with DynamoDB's
+    /// rounding rules, so that local runs measure what AWS would bill).
+    #[must_use]
+    pub fn usage(&self) -> Usage {
+        self.usage.snapshot()
+    }
+
+    /// Test hook: fail every write after the next `writes` writes, as a crash would.
+    #[doc(hidden)]
+    pub fn inject_crash_after_writes(&self, writes: u64) {
+        self.faults.arm(writes);
+    }
+
+    /// Test hook: stop failing writes.
+    #[doc(hidden)]
+    pub fn clear_faults(&self) {
+        self.faults.disarm();
+    }
+}
+
+/// The AWS SDK configuration from the environment, with retries suited to DynamoDB throttling: the SDK's
+/// standard mode retries throttling and transient errors with exponential backoff and jitter.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(8);
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry).load().await
+}
+
+/// Planned write failures for crash tests.
+#[derive(Debug, Default)]
+struct FaultPlan {
+    /// Writes left before failing; negative: disarmed.
+    remaining: std::sync::atomic::AtomicI64,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl FaultPlan {
+    fn arm(&self, writes: u64) {
+        self.remaining.store(i64::try_from(writes).unwrap_or(i64::MAX), std::sync::atomic::Ordering::SeqCst);
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn disarm(&self) {
+        self.armed.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Called before every write request.
+    fn before_write(&self, what: &str) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        if !self.armed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if self.remaining.fetch_sub(1, Ordering::SeqCst) <= 0 {
+            return Err(StoreError::new(StoreErrorKind::Injected, format!("injected crash before {what}")));
+        }
+        Ok(())
+    }
+}

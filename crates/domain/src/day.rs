@@ -1,0 +1,330 @@
+//! Days in a guild's time zone, and date ranges.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone as _, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A calendar day in a guild's time zone.
+///
+/// Stored as days since 1970-01-01 so it encodes compactly; printed as `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Day(i32);
+
+/// `NaiveDate::num_days_from_ce` of 1970-01-01.
+const DAYS_FROM_CE_TO_1970: i32 = 719_163;
+
+impl Day {
+    /// The day of a calendar date.
+    #[must_use]
+    pub fn from_date(date: NaiveDate) -> Self {
+        Self(date.num_days_from_ce() - DAYS_FROM_CE_TO_1970)
+    }
+
+    /// The calendar date.
+    #[must_use]
+    pub fn date(self) -> NaiveDate {
+        NaiveDate::from_num_days_from_ce_opt(self.0.saturating_add(DAYS_FROM_CE_TO_1970)).unwrap_or(NaiveDate::MIN)
+    }
+
+    /// The day, in `zone`, of an instant.
+    #[must_use]
+    pub fn of(instant: DateTime<Utc>, zone: GuildTimeZone) -> Self {
+        Self::from_date(instant.with_timezone(&zone.0).date_naive())
+    }
+
+    /// The next day.
+    #[must_use]
+    pub const fn next(self) -> Self {
+        Self(self.0 + 1)
+    }
+
+    /// The previous day.
+    #[must_use]
+    pub const fn previous(self) -> Self {
+        Self(self.0 - 1)
+    }
+
+    /// `n` days later (earlier when negative).
+    #[must_use]
+    pub const fn plus(self, n: i32) -> Self {
+        Self(self.0 + n)
+    }
+
+    /// Days since 1970-01-01.
+    #[must_use]
+    pub const fn ordinal(self) -> i32 {
+        self.0
+    }
+
+    /// The day with a given number of days since 1970-01-01.
+    #[must_use]
+    pub const fn from_ordinal(days: i32) -> Self {
+        Self(days)
+    }
+
+    /// The month this day is in.
+    #[must_use]
+    pub fn month(self) -> Month {
+        let d = self.date();
+        Month { year: d.year(), month: d.month() }
+    }
+
+    /// The first instant of this day in `zone` (for days that start in a DST gap, the first valid instant).
+    #[must_use]
+    pub fn start(self, zone: GuildTimeZone) -> DateTime<Utc> {
+        let midnight = self.date().and_hms_opt(0, 0, 0).unwrap_or_default();
+        match zone.0.from_local_datetime(&midnight) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+            chrono::LocalResult::None => {
+                // Midnight does not exist (a DST jump at 00:00): the day starts at the first valid minute.
+                (1..=180)
+                    .find_map(|m| {
+                        zone.0.from_local_datetime(&(midnight + chrono::Duration::minutes(m))).earliest()
+                    })
+                    .map_or_else(|| Utc.from_utc_datetime(&midnight), |t| t.with_timezone(&Utc))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.date().format("%Y-%m-%d"))
+    }
+}
+
+/// A date that is not `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a date: write it as YYYY-MM-DD, e.g. 2026-11-28")]
+pub struct BadDate(pub String);
+
+impl FromStr for Day {
+    type Err = BadDate;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        // Exactly YYYY-MM-DD: chrono alone would also take "2026-1-5".
+        let shaped = s.len() == 10
+            && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        if !shaped {
+            return Err(BadDate(s.to_owned()));
+        }
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Self::from_date).map_err(|_| BadDate(s.to_owned()))
+    }
+}
+
+/// A calendar month.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Month {
+    /// Year, e.g. 2026.
+    pub year: i32,
+    /// Month, 1..=12.
+    pub month: u32,
+}
+
+impl Month {
+    /// The first day of the month.
+    #[must_use]
+    pub fn first_day(self) -> Day {
+        Day::from_date(NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or(NaiveDate::MIN))
+    }
+
+    /// The last day of the month.
+    #[must_use]
+    pub fn last_day(self) -> Day {
+        self.next().first_day().previous()
+    }
+
+    /// The following month.
+    #[must_use]
+    pub const fn next(self) -> Self {
+        if self.month >= 12 { Self { year: self.year + 1, month: 1 } } else { Self { year: self.year, month: self.month + 1 } }
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// An inclusive range of days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DayRange {
+    /// First day, included.
+    pub first: Day,
+    /// Last day, included.
+    pub last: Day,
+}
+
+impl DayRange {
+    /// The days from `first` to `last`, both included; `None` when `first` is after `last`.
+    #[must_use]
+    pub fn new(first: Day, last: Day) -> Option<Self> {
+        (first <= last).then_some(Self { first, last })
+    }
+
+    /// One day.
+    #[must_use]
+    pub const fn single(day: Day) -> Self {
+        Self { first: day, last: day }
+    }
+
+    /// Whether `day` is in the range.
+    #[must_use]
+    pub fn contains(&self, day: Day) -> bool {
+        self.first <= day && day <= self.last
+    }
+
+    /// Number of days in the range.
+    #[must_use]
+    pub const fn len(&self) -> u32 {
+        (self.last.0 - self.first.0 + 1).unsigned_abs()
+    }
+
+    /// Always false: a range holds at least one day.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Every day of the range, in order.
+    pub fn days(&self) -> impl Iterator<Item = Day> + use<> {
+        (self.first.0..=self.last.0).map(Day)
+    }
+}
+
+impl fmt::Display for DayRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last { write!(f, "{}", self.first) } else { write!(f, "{} to {}", self.first, self.last) }
+    }
+}
+
+/// A guild's time zone: an IANA name such as `Europe/Paris`. Days are counted in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GuildTimeZone(pub chrono_tz::Tz);
+
+impl GuildTimeZone {
+    /// UTC, the default.
+    pub const UTC: Self = Self(chrono_tz::UTC);
+
+    /// The IANA name.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// Today in this zone.
+    #[must_use]
+    pub fn today(&self, now: DateTime<Utc>) -> Day {
+        Day::of(now, *self)
+    }
+}
+
+impl Default for GuildTimeZone {
+    fn default() -> Self {
+        Self::UTC
+    }
+}
+
+impl fmt::Display for GuildTimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A time zone name that is not in the IANA database.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a time zone: use an IANA name such as Europe/Paris, America/New_York or UTC")]
+pub struct UnknownTimeZone(pub String);
+
+impl FromStr for GuildTimeZone {
+    type Err = UnknownTimeZone;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        s.parse::<chrono_tz::Tz>()
+            .ok()
+            .or_else(|| chrono_tz::TZ_VARIANTS.iter().copied().find(|tz| tz.name().eq_ignore_ascii_case(s)))
+            .map(Self)
+            .ok_or_else(|| UnknownTimeZone(s.to_owned()))
+    }
+}
+
+impl Serialize for GuildTimeZone {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for GuildTimeZone {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Adds `n` days to a date, saturating.
+#[must_use]
+pub fn add_days(date: NaiveDate, n: u64) -> NaiveDate {
+    date.checked_add_days(Days::new(n)).unwrap_or(date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> Day {
+        s.parse().unwrap_or(Day(i32::MIN))
+    }
+
+    #[test]
+    fn days_print_parse_and_step() {
+        let d = day("2026-11-28");
+        assert_eq!(d.to_string(), "2026-11-28");
+        assert_eq!(d.next().to_string(), "2026-11-29");
+        assert_eq!(day("2026-03-01").previous().to_string(), "2026-02-28");
+        assert_eq!(day("1970-01-01").ordinal(), 0);
+        for bad in ["2026-1-5", "2026-13-01", "2026-02-30", "yesterday", "", "2026/11/28"] {
+            assert!(bad.parse::<Day>().is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn the_day_of_an_instant_depends_on_the_zone() {
+        let instant = "2026-11-28T23:30:00Z".parse::<DateTime<Utc>>().unwrap_or_default();
+        assert_eq!(Day::of(instant, GuildTimeZone::UTC).to_string(), "2026-11-28");
+        let paris: GuildTimeZone = "Europe/Paris".parse().unwrap_or_default();
+        assert_eq!(Day::of(instant, paris).to_string(), "2026-11-29");
+        let la: GuildTimeZone = "america/los_angeles".parse().unwrap_or_default();
+        assert_eq!(la.name(), "America/Los_Angeles");
+        assert!("Mars/Olympus".parse::<GuildTimeZone>().is_err());
+    }
+
+    #[test]
+    fn a_day_starts_at_local_midnight() {
+        let paris: GuildTimeZone = "Europe/Paris".parse().unwrap_or_default();
+        assert_eq!(day("2026-07-01").start(paris).to_rfc3339(), "2026-06-30T22:00:00+00:00");
+        // Midnight skipped by DST (America/Havana jumps 00:00 → 01:00 in March).
+        let havana: GuildTimeZone = "America/Havana".parse().unwrap_or_default();
+        let start = day("2026-03-08").start(havana);
+        assert_eq!(Day::of(start, havana), day("2026-03-08"));
+    }
+
+    #[test]
+    fn months_have_first_and_last_days() {
+        let m = day("2024-02-10").month();
+        assert_eq!(m.to_string(), "2024-02");
+        assert_eq!(m.last_day().to_string(), "2024-02-29");
+        assert_eq!(Month { year: 2026, month: 12 }.next().to_string(), "2027-01");
+    }
+
+    #[test]
+    fn ranges_hold_their_ends() {
+        let r = DayRange::new(day("2026-11-01"), day("2026-11-30"));
+        assert_eq!(r.map(|r| r.len()), Some(30));
+        assert!(DayRange::new(day("2026-11-02"), day("2026-11-01")).is_none());
+        assert_eq!(r.map(|r| r.days().count()), Some(30));
+    }
+}

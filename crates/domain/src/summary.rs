@@ -1,0 +1,330 @@
+//! Summaries: batches folded into per-day and all-time tallies, stored in shards.
+//!
+//! A summary remembers the sequence number of the last batch folded into it (`through`); folding a batch
+//! at or below it changes nothing, so a summary can be rebuilt or re-folded any number of times. Readers
+//! add the batches above `through` to get exact, current counters.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{Batch, ChannelCursor, MessageReactions, Versioned};
+use crate::tally::Tally;
+use crate::{ChannelId, Counts, Day, MessageId, UserId};
+
+/// The span of days a summary covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Span {
+    /// One day.
+    Day(Day),
+    /// Every day.
+    AllTime,
+}
+
+impl Span {
+    /// Whether counters of `day` belong to this span.
+    #[must_use]
+    pub fn covers(self, day: Day) -> bool {
+        match self {
+            Self::Day(d) => d == day,
+            Self::AllTime => true,
+        }
+    }
+}
+
+/// Counters of one span, folded from the batch log up to `through`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// The days covered.
+    pub span: Span,
+    /// Sequence number of the last batch folded in (0: none).
+    pub through: u64,
+    /// The counters.
+    pub tally: Tally,
+}
+
+impl Summary {
+    /// An empty summary that has folded batches up to `through`.
+    #[must_use]
+    pub fn empty(span: Span, through: u64) -> Self {
+        Self { span, through, tally: Tally::new() }
+    }
+
+    /// Folds one batch in; batches at or below `through` are ignored, so folding is idempotent.
+    /// Batches must be folded in sequence order.
+    pub fn fold(&mut self, batch: &Batch) {
+        if batch.seq <= self.through {
+            return;
+        }
+        fold_into_tally(&mut self.tally, self.span, batch);
+        self.through = batch.seq;
+    }
+
+    /// Splits the summary into encoded shards of at most about `max_shard_bytes` each (one shard at least).
+    ///
+    /// Members are spread over shards by a hash of their id, so a member's counters sit in one shard.
+    ///
+    /// # Errors
+    /// When encoding fails (it does not for these types).
+    pub fn encode_shards(&self, max_shard_bytes: usize) -> Result<Vec<Vec<u8>>, crate::CodecError> {
+        let mut shards: u16 = 1;
+        loop {
+            let encoded = self.encode_with(shards)?;
+            let biggest = encoded.iter().map(Vec::len).max().unwrap_or(0);
+            if biggest <= max_shard_bytes || shards >= 4096 {
+                return Ok(encoded);
+            }
+            // Grow proportionally to the overflow, at least by one.
+            let factor = biggest.div_ceil(max_shard_bytes.max(1));
+            shards = shards.saturating_mul(u16::try_from(factor.clamp(2, 64)).unwrap_or(2)).min(4096);
+        }
+    }
+
+    fn encode_with(&self, shards: u16) -> Result<Vec<Vec<u8>>, crate::CodecError> {
+        let mut parts: Vec<BTreeMap<ChannelId, Vec<(UserId, Counts)>>> = vec![BTreeMap::new(); usize::from(shards)];
+        for (&(channel, user), &counts) in &self.tally.counters {
+            parts[usize::from(shard_of(user, shards))].entry(channel).or_default().push((user, counts));
+        }
+        let categories: Vec<(ChannelId, Option<ChannelId>)> = self.tally.categories.iter().map(|(k, v)| (*k, *v)).collect();
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(index, rows)| {
+                let shard = SummaryShard {
+                    span: self.span,
+                    through: self.through,
+                    shard: u16::try_from(index).unwrap_or(u16::MAX),
+                    shards,
+                    categories: categories.clone(),
+                    rows: rows.into_iter().collect(),
+                };
+                crate::codec::encode(&Versioned { version: 1, body: &shard })
+            })
+            .collect()
+    }
+
+    /// Rebuilds a summary from all of its shards.
+    ///
+    /// # Errors
+    /// When a shard does not decode, shards are missing, or they disagree on span, count or `through`.
+    pub fn decode_shards<'a>(shards: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, SummaryError> {
+        let mut decoded: Vec<SummaryShard> = Vec::new();
+        for bytes in shards {
+            decoded.push(crate::codec::decode_versioned(bytes, 1)?);
+        }
+        let first = decoded.first().ok_or(SummaryError::Incomplete { found: 0, expected: 1 })?;
+        let (span, through, expected) = (first.span, first.through, first.shards);
+        let mut seen = vec![false; usize::from(expected)];
+        let mut tally = Tally::new();
+        for shard in decoded {
+            if shard.span != span || shard.through != through || shard.shards != expected {
+                return Err(SummaryError::Inconsistent);
+            }
+            let slot = seen.get_mut(usize::from(shard.shard)).ok_or(SummaryError::Inconsistent)?;
+            if std::mem::replace(slot, true) {
+                return Err(SummaryError::Inconsistent);
+            }
+            tally.categories.extend(shard.categories);
+            for (channel, rows) in shard.rows {
+                for (user, counts) in rows {
+                    tally.add(channel, user, counts);
+                }
+            }
+        }
+        let found = seen.iter().filter(|s| **s).count();
+        if found != usize::from(expected) {
+            return Err(SummaryError::Incomplete { found, expected: usize::from(expected) });
+        }
+        Ok(Self { span, through, tally })
+    }
+}
+
+/// Adds a batch's counters for `span` to a tally, records categories and applies erasures.
+pub fn fold_into_tally(tally: &mut Tally, span: Span, batch: &Batch) {
+    let mut touched = false;
+    for delta in batch.counters.iter().filter(|d| span.covers(d.day)) {
+        tally.add(delta.channel, delta.user, delta.counts);
+        touched = true;
+    }
+    for c in &batch.categories {
+        if touched || tally.categories.contains_key(&c.channel) {
+            tally.categories.insert(c.channel, c.category);
+        }
+    }
+    for &user in &batch.erasures {
+        tally.erase(user);
+    }
+}
+
+/// Which shard a member's counters go to.
+#[must_use]
+pub fn shard_of(user: UserId, shards: u16) -> u16 {
+    if shards <= 1 {
+        return 0;
+    }
+    // splitmix64 finaliser: snowflakes' low bits are sequence numbers, this spreads them evenly.
+    let mut z = user.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    u16::try_from(z % u64::from(shards)).unwrap_or(0)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SummaryShard {
+    span: Span,
+    through: u64,
+    shard: u16,
+    shards: u16,
+    categories: Vec<(ChannelId, Option<ChannelId>)>,
+    rows: Vec<(ChannelId, Vec<(UserId, Counts)>)>,
+}
+
+/// A stored summary that cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    /// A shard does not decode.
+    #[error(transparent)]
+    Codec(#[from] crate::CodecError),
+    /// Not every shard is there.
+    #[error("summary has {found} of its {expected} shards")]
+    Incomplete {
+        /// Shards present.
+        found: usize,
+        /// Shards expected.
+        expected: usize,
+    },
+    /// Shards from different writes were mixed.
+    #[error("summary shards disagree (span, shard count or sequence)")]
+    Inconsistent,
+}
+
+/// Every channel's and thread's cursor, folded from the batch log up to `through`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CursorTable {
+    /// Sequence number of the last batch folded in.
+    pub through: u64,
+    /// Cursors by polled channel or thread.
+    pub cursors: BTreeMap<ChannelId, ChannelCursor>,
+}
+
+impl CursorTable {
+    /// Folds one batch in (idempotent for batches at or below `through`).
+    pub fn fold(&mut self, batch: &Batch) {
+        if batch.seq <= self.through {
+            return;
+        }
+        for cursor in &batch.cursors {
+            self.cursors.insert(cursor.channel, *cursor);
+        }
+        self.through = batch.seq;
+    }
+}
+
+/// The counted reaction state of recent messages, folded from the batches of the reconciliation window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReactionLedger {
+    /// Sequence number of the last batch folded in.
+    pub through: u64,
+    /// State per message.
+    pub messages: BTreeMap<MessageId, MessageReactions>,
+}
+
+impl ReactionLedger {
+    /// Folds one batch in (idempotent for batches at or below `through`).
+    pub fn fold(&mut self, batch: &Batch) {
+        if batch.seq <= self.through {
+            return;
+        }
+        for state in &batch.reactions {
+            self.messages.insert(state.message, state.clone());
+        }
+        for &user in &batch.erasures {
+            for state in self.messages.values_mut() {
+                if state.author == Some(user) {
+                    state.author = None;
+                }
+                for e in &mut state.emojis {
+                    e.reactors.retain(|r| *r != user);
+                }
+            }
+        }
+        self.through = batch.seq;
+    }
+
+    /// Forgets messages older than `oldest`.
+    pub fn forget_before(&mut self, oldest: MessageId) {
+        self.messages = self.messages.split_off(&oldest);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::BatchBuilder;
+
+    fn day(s: &str) -> Day {
+        s.parse().unwrap_or(Day::from_ordinal(0))
+    }
+
+    fn batch(seq: u64, f: impl FnOnce(&mut BatchBuilder)) -> Batch {
+        let mut b = BatchBuilder::new();
+        f(&mut b);
+        let mut batch = b.build(0);
+        batch.seq = seq;
+        batch
+    }
+
+    #[test]
+    fn folding_is_idempotent_and_respects_the_span() {
+        let d1 = day("2026-11-27");
+        let d2 = day("2026-11-28");
+        let b1 = batch(1, |b| {
+            b.add(d1, ChannelId(1), UserId(5), Counts::messages(2));
+            b.add(d2, ChannelId(1), UserId(5), Counts::messages(3));
+            b.set_category(ChannelId(1), Some(ChannelId(9)));
+        });
+        let mut day2 = Summary::empty(Span::Day(d2), 0);
+        let mut all = Summary::empty(Span::AllTime, 0);
+        for _ in 0..3 {
+            day2.fold(&b1);
+            all.fold(&b1);
+        }
+        assert_eq!(day2.tally.total(crate::tally::Scope::Guild).messages, 3);
+        assert_eq!(all.tally.total(crate::tally::Scope::Guild).messages, 5);
+        assert_eq!(day2.tally.category_of(ChannelId(1)), Some(ChannelId(9)));
+        let b2 = batch(2, |b| b.erase(UserId(5)));
+        all.fold(&b2);
+        assert!(all.tally.is_empty());
+        assert_eq!(all.through, 2);
+    }
+
+    #[test]
+    fn shards_round_trip_and_respect_the_size_limit() -> Result<(), SummaryError> {
+        let mut s = Summary::empty(Span::AllTime, 7);
+        for user in 0..5_000u64 {
+            s.tally.add(ChannelId(user % 13), UserId(1_000_000_000_000_000 + user * 7919), Counts::messages(1 + (user % 5) as i64));
+        }
+        s.tally.categories.insert(ChannelId(3), Some(ChannelId(77)));
+        let shards = s.encode_shards(16 * 1024)?;
+        assert!(shards.len() > 1, "5,000 members should not fit one 16 KiB shard");
+        assert!(shards.iter().all(|b| b.len() <= 16 * 1024));
+        let back = Summary::decode_shards(shards.iter().map(Vec::as_slice))?;
+        assert_eq!(back, s);
+        let missing = Summary::decode_shards(shards.iter().skip(1).map(Vec::as_slice));
+        assert!(matches!(missing, Err(SummaryError::Incomplete { .. })));
+        Ok(())
+    }
+
+    #[test]
+    fn cursor_table_keeps_the_latest_cursor() {
+        let c = ChannelCursor::starting_at(ChannelId(1), None, MessageId(100));
+        let mut later = c;
+        later.after = MessageId(200);
+        let mut t = CursorTable::default();
+        t.fold(&batch(1, |b| b.set_cursor(c)));
+        t.fold(&batch(2, |b| b.set_cursor(later)));
+        t.fold(&batch(1, |b| b.set_cursor(c)));
+        assert_eq!(t.cursors.get(&ChannelId(1)).map(|c| c.after), Some(MessageId(200)));
+    }
+}

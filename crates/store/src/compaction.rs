@@ -1,0 +1,170 @@
+//! Compaction: folding the batch log into day summaries, cursor items and the all-time summary.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use engagement_domain::summary::Span;
+use engagement_domain::{Batch, ChannelCursor, ChannelId, Day, DayRange, GuildId};
+
+use crate::items::{self, n};
+use crate::{CounterStore, StoreError};
+
+/// When to fold. Folding less often writes less (a summary is rewritten whole), folding more often leaves
+/// readers fewer batches to add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompactionPolicy {
+    /// Fold day summaries once this many batches wait...
+    pub days_after_batches: u64,
+    /// ...or once the oldest waiting batch is this old (ms).
+    pub days_after_ms: u64,
+    /// Fold the all-time summary once this many batches wait...
+    pub all_time_after_batches: u64,
+    /// ...or once the oldest waiting batch is this old (ms).
+    pub all_time_after_ms: u64,
+}
+
+impl Default for CompactionPolicy {
+    fn default() -> Self {
+        Self {
+            days_after_batches: 12,
+            days_after_ms: 3600 * 1000,
+            all_time_after_batches: 288,
+            all_time_after_ms: 24 * 3600 * 1000,
+        }
+    }
+}
+
+impl CompactionPolicy {
+    /// Fold everything now.
+    pub const ALWAYS: Self = Self { days_after_batches: 1, days_after_ms: 0, all_time_after_batches: 1, all_time_after_ms: 0 };
+}
+
+/// What a compaction did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompactionReport {
+    /// Batches read from the log.
+    pub batches_read: usize,
+    /// Day summaries rewritten.
+    pub days_written: usize,
+    /// Cursor items written.
+    pub cursors_written: usize,
+    /// Whether the all-time summary was rewritten.
+    pub all_time_written: bool,
+    /// Day summaries and cursors are folded through this batch.
+    pub days_through: u64,
+    /// The all-time summary is folded through this batch.
+    pub all_time_through: u64,
+}
+
+fn due(waiting: &[&Batch], after_batches: u64, after_ms: u64, now_ms: u64) -> bool {
+    let Some(oldest) = waiting.first() else { return false };
+    u64::try_from(waiting.len()).unwrap_or(u64::MAX) >= after_batches.max(1) || now_ms.saturating_sub(oldest.created_at_ms) >= after_ms
+}
+
+impl CounterStore {
+    /// Folds waiting batches into summaries when the policy says so. Safe to run at any time, concurrently
+    /// with commits, and to crash: every summary records how far it is folded.
+    ///
+    /// # Errors
+    /// DynamoDB errors; a conflict when another compaction of the same guild runs at the same time.
+    pub async fn compact(&self, guild: GuildId, policy: CompactionPolicy, now_ms: u64) -> Result<CompactionReport, StoreError> {
+        let fold = self.fold_state(guild).await?;
+        let batches = self.read_batches_after(guild, fold.days_through.min(fold.all_time_through)).await?;
+        let mut report = CompactionReport {
+            batches_read: batches.len(),
+            days_through: fold.days_through,
+            all_time_through: fold.all_time_through,
+            ..CompactionReport::default()
+        };
+        let Some(last) = batches.last().map(|b| b.seq) else { return Ok(report) };
+
+        let for_days: Vec<&Batch> = batches.iter().filter(|b| b.seq > fold.days_through).collect();
+        if due(&for_days, policy.days_after_batches, policy.days_after_ms, now_ms) {
+            let (written, cursors) = self.fold_days(guild, fold.days_through, &for_days).await?;
+            report.days_written = written;
+            report.cursors_written = cursors;
+            self.advance_fold(guild, "days_through", last).await?;
+            report.days_through = last;
+        }
+
+        let for_all_time: Vec<&Batch> = batches.iter().filter(|b| b.seq > fold.all_time_through).collect();
+        if due(&for_all_time, policy.all_time_after_batches, policy.all_time_after_ms, now_ms) {
+            let stored = self.read_summary(guild, Span::AllTime, fold.all_time_through).await?;
+            let mut summary = stored.summary.clone();
+            for batch in &for_all_time {
+                summary.fold(batch);
+            }
+            if summary != stored.summary {
+                self.write_summary(guild, &stored, &summary).await?;
+                report.all_time_written = true;
+            }
+            self.advance_fold(guild, "all_time_through", last).await?;
+            report.all_time_through = last;
+        }
+        Ok(report)
+    }
+
+    async fn fold_days(&self, guild: GuildId, through: u64, batches: &[&Batch]) -> Result<(usize, usize), StoreError> {
+        let mut days: BTreeSet<Day> = batches.iter().flat_map(|b| b.counters.iter().map(|c| c.day)).collect();
+        let erasing = batches.iter().any(|b| !b.erasures.is_empty());
+        if erasing {
+            // An erasure reaches every day that holds the member: rewrite every stored day.
+            days.extend(self.stored_days(guild).await?);
+        }
+        let mut written = 0;
+        for day in days {
+            let stored = self.read_summary(guild, Span::Day(day), through).await?;
+            let mut summary = stored.summary.clone();
+            for batch in batches {
+                summary.fold(batch);
+            }
+            if summary.tally != stored.summary.tally || (stored.summary.tally.is_empty() && !summary.tally.is_empty()) {
+                self.write_summary(guild, &stored, &summary).await?;
+                written += 1;
+            }
+        }
+        let mut cursors: BTreeMap<ChannelId, ChannelCursor> = BTreeMap::new();
+        for batch in batches {
+            for cursor in &batch.cursors {
+                cursors.insert(cursor.channel, *cursor);
+            }
+        }
+        let last = batches.last().map_or(through, |b| b.seq);
+        let count = cursors.len();
+        self.write_cursor_items(guild, cursors.into_values(), last).await?;
+        Ok((written, count))
+    }
+
+    /// Every day that has a stored summary.
+    async fn stored_days(&self, guild: GuildId) -> Result<BTreeSet<Day>, StoreError> {
+        let all = DayRange { first: Day::from_ordinal(0), last: Day::from_ordinal(200_000) };
+        Ok(self.read_day_summaries(guild, all, 0, true).await?.into_keys().collect())
+    }
+
+    /// Moves a fold watermark forward (never back).
+    async fn advance_fold(&self, guild: GuildId, attribute: &str, through: u64) -> Result<(), StoreError> {
+        self.faults.before_write("advancing the fold state")?;
+        self.usage.request();
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(items::key(items::guild_pk(guild), items::FOLD_SK.to_owned())))
+            .update_expression("SET #w = :t")
+            .condition_expression("attribute_not_exists(#w) OR #w < :t")
+            .expression_attribute_names("#w", attribute)
+            .expression_attribute_values(":t", n(through))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                self.usage.write(64);
+                Ok(())
+            }
+            Err(e) => {
+                let err = StoreError::dynamo(format_args!("advancing the fold state of guild {guild}"), self.table(), e);
+                // Someone folded further already: nothing to do.
+                if err.kind() == crate::StoreErrorKind::Conflict { Ok(()) } else { Err(err) }
+            }
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! The batch log: appending batches exactly once, reading them back.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use engagement_domain::summary::{CursorTable, ReactionLedger};
+use engagement_domain::{Batch, GuildId, MessageId, snowflake};
+
+use crate::items::{self, EXPIRES_AT, Item, PK, SK, b, log_pk, log_sk, n, s};
+use crate::{CounterStore, StoreError, StoreErrorKind};
+
+/// How long batches stay in the log after they are written. Compaction folds them within minutes to a day;
+/// the log keeps them longer for the reaction window and as a safety margin. Expiry is DynamoDB TTL (free).
+pub const BATCH_RETENTION_SECONDS: u64 = 30 * 24 * 3600;
+
+/// Batches must be folded well inside their retention: commits stop when the oldest unfolded batch is this old.
+pub const MAX_UNFOLDED_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// The largest encoded batch accepted (DynamoDB items are at most 400 KB).
+pub const MAX_BATCH_BYTES: usize = 350 * 1024;
+
+/// Attempts to append an erasure-only batch when others append at the same time.
+const COMMIT_ATTEMPTS: usize = 5;
+
+/// What a sync run needs to know about a guild before it reads Discord: the log position, every cursor,
+/// and the reactions counted on recent messages. Committing through it keeps it current.
+#[derive(Clone, Debug)]
+pub struct SyncView {
+    /// The guild.
+    pub guild: GuildId,
+    /// Sequence number of the last batch in the log.
+    pub seq: u64,
+    /// Every channel's and thread's cursor.
+    pub cursors: CursorTable,
+    /// Reaction state of messages in the reconciliation window.
+    pub reactions: ReactionLedger,
+    /// Creation time of the oldest batch not yet folded into day summaries (Unix ms), if any.
+    pub oldest_unfolded_ms: Option<u64>,
+}
+
+impl SyncView {
+    fn apply(&mut self, batch: &Batch) {
+        self.cursors.fold(batch);
+        self.reactions.fold(batch);
+        self.seq = self.seq.max(batch.seq);
+        self.oldest_unfolded_ms.get_or_insert(batch.created_at_ms);
+    }
+}
+
+/// The fold watermarks of a guild: every batch up to them is in the summaries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FoldState {
+    /// Day summaries and cursor items are folded through this batch.
+    pub(crate) days_through: u64,
+    /// The all-time summary is folded through this batch.
+    pub(crate) all_time_through: u64,
+}
+
+impl CounterStore {
+    /// Loads what a sync run of `guild` needs, with the reaction state of messages from `window_start` on.
+    ///
+    /// # Errors
+    /// DynamoDB errors, with context.
+    pub async fn load_sync_view(&self, guild: GuildId, window_start: MessageId) -> Result<SyncView, StoreError> {
+        let fold = self.fold_state(guild).await?;
+        let mut cursors = self.read_cursor_items(guild).await?;
+        cursors.through = fold.days_through;
+        // Batches newer than the fold (for cursors), and back to the start of the reaction window.
+        let window_ms = snowflake::timestamp_ms(window_start.0);
+        let mut batches = Vec::new();
+        let mut start_key: Option<Item> = None;
+        'pages: loop {
+            self.usage.request();
+            let page = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(log_pk(guild)))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo(format_args!("reading the batch log of guild {guild}"), self.table(), e))?;
+            self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), true);
+            for item in page.items() {
+                let batch = decode_batch(item)?;
+                if batch.seq <= fold.days_through && batch.created_at_ms < window_ms {
+                    break 'pages;
+                }
+                batches.push(batch);
+            }
+            match page.last_evaluated_key() {
+                Some(k) => start_key = Some(k.clone()),
+                None => break,
+            }
+        }
+        batches.reverse();
+        let mut view = SyncView {
+            guild,
+            seq: fold.days_through.max(fold.all_time_through),
+            cursors,
+            reactions: ReactionLedger::default(),
+            oldest_unfolded_ms: None,
+        };
+        for batch in &batches {
+            view.reactions.fold(batch);
+            view.seq = view.seq.max(batch.seq);
+            if batch.seq > fold.days_through {
+                view.cursors.fold(batch);
+                view.oldest_unfolded_ms.get_or_insert(batch.created_at_ms);
+            }
+        }
+        view.reactions.forget_before(window_start);
+        Ok(view)
+    }
+
+    /// Appends a batch to the guild's log as the next batch after `view.seq`, exactly once, and keeps the
+    /// view current. Returns the batch's sequence number.
+    ///
+    /// If another writer appended first, the batches it wrote are examined: erasures alone are merged (this
+    /// batch is retried without the erased members); anything else means this view is stale and the commit
+    /// fails with [`StoreErrorKind::Conflict`] — nothing was written, so the caller can reload and redo.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Conflict`] as above; [`StoreErrorKind::CompactionBehind`] when batches have waited
+    /// too long to be folded; DynamoDB errors.
+    pub async fn commit(&self, view: &mut SyncView, mut batch: Batch) -> Result<u64, StoreError> {
+        if batch.is_empty() {
+            return Ok(view.seq);
+        }
+        if let Some(oldest) = view.oldest_unfolded_ms
+            && batch.created_at_ms.saturating_sub(oldest) > MAX_UNFOLDED_AGE_MS
+        {
+            return Err(StoreError::new(
+                StoreErrorKind::CompactionBehind,
+                format!("guild {}: batches have not been folded for over 7 days; run compaction first", view.guild),
+            ));
+        }
+        for _ in 0..COMMIT_ATTEMPTS {
+            batch.seq = view.seq + 1;
+            match self.put_batch(view.guild, &batch).await {
+                Ok(()) => {
+                    view.apply(&batch);
+                    return Ok(batch.seq);
+                }
+                Err(e) if e.kind() == StoreErrorKind::Conflict => {
+                    let newer = self.read_batches_after(view.guild, view.seq).await?;
+                    if newer.first() == Some(&batch) {
+                        // Our own write went through and its acknowledgement was lost.
+                        view.apply(&batch);
+                        return Ok(batch.seq);
+                    }
+                    if newer.iter().any(|b| !b.cursors.is_empty() || !b.counters.is_empty() || !b.reactions.is_empty()) {
+                        return Err(StoreError::new(
+                            StoreErrorKind::Conflict,
+                            format!(
+                                "guild {}: another sync appended batch {} first; this run's view is stale",
+                                view.guild,
+                                view.seq + 1
+                            ),
+                        ));
+                    }
+                    for other in &newer {
+                        drop_erased(&mut batch, &other.erasures);
+                        view.apply(other);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::new(StoreErrorKind::Conflict, format!("guild {}: the log kept moving; try again", view.guild)))
+    }
+
+    async fn put_batch(&self, guild: GuildId, batch: &Batch) -> Result<(), StoreError> {
+        let data = batch.encode()?;
+        if data.len() > MAX_BATCH_BYTES {
+            return Err(StoreError::new(
+                StoreErrorKind::Configuration,
+                format!("batch of {} bytes is over the {MAX_BATCH_BYTES}-byte limit: commit smaller batches", data.len()),
+            ));
+        }
+        let created_s = batch.created_at_ms / 1000;
+        let item: Item = HashMap::from([
+            (PK.to_owned(), s(log_pk(guild))),
+            (SK.to_owned(), s(log_sk(batch.seq))),
+            ("data".to_owned(), b(data)),
+            ("created_at".to_owned(), n(batch.created_at_ms)),
+            (EXPIRES_AT.to_owned(), n(created_s + BATCH_RETENTION_SECONDS)),
+        ]);
+        let size = crate::usage::item_size(&item);
+        self.faults.before_write("appending a batch")?;
+        self.usage.request();
+        self.client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::dynamo(format_args!("appending batch {} to the log of guild {guild}", batch.seq), self.table(), e)
+            })?;
+        self.usage.write(size);
+        Ok(())
+    }
+
+    /// Every batch after `seq`, in order (strongly consistent).
+    pub(crate) async fn read_batches_after(&self, guild: GuildId, seq: u64) -> Result<Vec<Batch>, StoreError> {
+        let items = self
+            .query_all(
+                "pk = :pk AND sk > :after",
+                vec![(":pk", s(log_pk(guild))), (":after", s(log_sk(seq)))],
+                true,
+                format_args!("reading the batch log of guild {guild}"),
+            )
+            .await?;
+        items.iter().map(decode_batch).collect()
+    }
+
+    /// Rewrites a stored batch in place (erasure only): the sequence number and everything else stay.
+    pub(crate) async fn rewrite_batch(&self, guild: GuildId, batch: &Batch) -> Result<(), StoreError> {
+        let data = batch.encode()?;
+        let created_s = batch.created_at_ms / 1000;
+        let item: Item = HashMap::from([
+            (PK.to_owned(), s(log_pk(guild))),
+            (SK.to_owned(), s(log_sk(batch.seq))),
+            ("data".to_owned(), b(data)),
+            ("created_at".to_owned(), n(batch.created_at_ms)),
+            (EXPIRES_AT.to_owned(), n(created_s + BATCH_RETENTION_SECONDS)),
+        ]);
+        let size = crate::usage::item_size(&item);
+        self.faults.before_write("rewriting a batch")?;
+        self.usage.request();
+        self.client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo(format_args!("rewriting batch {} of guild {guild}", batch.seq), self.table(), e))?;
+        self.usage.write(size);
+        Ok(())
+    }
+
+    /// Every batch of the guild still in the log, in order.
+    pub(crate) async fn read_all_batches(&self, guild: GuildId) -> Result<Vec<Batch>, StoreError> {
+        self.read_batches_after(guild, 0).await
+    }
+
+    /// Runs a Query to the end and returns every item.
+    pub(crate) async fn query_all(
+        &self,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+        consistent: bool,
+        doing: std::fmt::Arguments<'_>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start_key: Option<Item> = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression(condition)
+                .consistent_read(consistent)
+                .set_exclusive_start_key(start_key.take());
+            for (name, value) in &values {
+                query = query.expression_attribute_values(*name, value.clone());
+            }
+            self.usage.request();
+            let page = query.send().await.map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
+            self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), consistent);
+            out.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(k) => start_key = Some(k.clone()),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The guild's fold watermarks (zero when nothing was folded yet).
+    pub(crate) async fn fold_state(&self, guild: GuildId) -> Result<FoldState, StoreError> {
+        let item = self.get_item(items::guild_pk(guild), items::FOLD_SK.to_owned(), true, format_args!("reading the fold state of guild {guild}")).await?;
+        match item {
+            None => Ok(FoldState::default()),
+            Some(item) => Ok(FoldState {
+                days_through: items::get_u64_or(&item, "days_through", 0)?,
+                all_time_through: items::get_u64_or(&item, "all_time_through", 0)?,
+            }),
+        }
+    }
+
+    /// Reads one item.
+    pub(crate) async fn get_item(
+        &self,
+        pk: String,
+        sk: String,
+        consistent: bool,
+        doing: std::fmt::Arguments<'_>,
+    ) -> Result<Option<Item>, StoreError> {
+        self.usage.request();
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(items::key(pk, sk)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
+        self.usage.read(out.item().map_or(0, crate::usage::item_size), consistent);
+        Ok(out.item)
+    }
+}
+
+/// Removes erased members' counters and reactions from a batch that was built before the erasure.
+fn drop_erased(batch: &mut Batch, erased: &[engagement_domain::UserId]) {
+    if erased.is_empty() {
+        return;
+    }
+    batch.counters.retain(|d| !erased.contains(&d.user));
+    for state in &mut batch.reactions {
+        if state.author.is_some_and(|a| erased.contains(&a)) {
+            state.author = None;
+        }
+        for e in &mut state.emojis {
+            e.reactors.retain(|r| !erased.contains(r));
+        }
+    }
+}
+
+pub(crate) fn decode_batch(item: &Item) -> Result<Batch, StoreError> {
+    let mut batch = Batch::decode(items::get_b(item, "data")?)?;
+    let seq = items::get_s(item, SK)?.parse::<u64>().map_err(|_| {
+        StoreError::new(StoreErrorKind::Corrupt, "batch log item has a sort key that is not a sequence number")
+    })?;
+    if batch.seq != seq {
+        return Err(StoreError::new(StoreErrorKind::Corrupt, format!("batch {seq} says it is batch {}", batch.seq)));
+    }
+    batch.seq = seq;
+    Ok(batch)
+}

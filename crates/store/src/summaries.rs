@@ -1,0 +1,279 @@
+//! Stored summaries (sharded, in generations) and folded cursor items.
+//!
+//! A summary is written as a new *generation* of shards next to the old one, and the old generation is
+//! deleted afterwards. Readers take the newest complete generation, so a crash at any point leaves either
+//! the old or the new summary readable, never a mix.
+
+use std::collections::{BTreeMap, HashMap};
+
+use engagement_domain::summary::{CursorTable, Span, Summary};
+use engagement_domain::{ChannelCursor, ChannelId, Day, DayRange, GuildId, MessageId};
+
+use crate::items::{self, Item, PK, SK, all_time_pk, b, cursor_pk, day_pk, n, s};
+use crate::{CounterStore, StoreError, StoreErrorKind};
+
+/// Shards are cut below this size, leaving room under DynamoDB's 400 KB item limit.
+pub(crate) const MAX_SHARD_BYTES: usize = 300 * 1024;
+
+/// One generation of a summary as stored.
+#[derive(Debug, Default, Clone)]
+struct Generation {
+    shards: u64,
+    through: u64,
+    items: Vec<Item>,
+}
+
+/// What is stored for one summary: the readable summary and the keys of every item (to delete later).
+#[derive(Debug, Clone)]
+pub(crate) struct StoredSummary {
+    pub(crate) summary: Summary,
+    /// Highest generation number present (complete or not).
+    newest_generation: u64,
+    /// Keys and sizes of every stored item of this summary.
+    stored: Vec<(Item, usize)>,
+}
+
+impl StoredSummary {
+    fn absent(span: Span, through: u64) -> Self {
+        Self { summary: Summary::empty(span, through), newest_generation: 0, stored: Vec::new() }
+    }
+}
+
+fn sort_key(span: Span, generation: u64, shard: usize) -> String {
+    match span {
+        Span::Day(day) => format!("{day}#{generation:010}#{shard:05}"),
+        Span::AllTime => format!("{generation:010}#{shard:05}"),
+    }
+}
+
+fn partition(guild: GuildId, span: Span) -> String {
+    match span {
+        Span::Day(_) => day_pk(guild),
+        Span::AllTime => all_time_pk(guild),
+    }
+}
+
+/// Picks the newest complete generation among a summary's items.
+fn assemble(span: Span, items: Vec<Item>, default_through: u64) -> Result<StoredSummary, StoreError> {
+    let mut generations: BTreeMap<u64, Generation> = BTreeMap::new();
+    let mut stored = Vec::new();
+    for item in items {
+        let generation = items::get_u64(&item, "gen")?;
+        let g = generations.entry(generation).or_default();
+        g.shards = items::get_u64(&item, "shards")?;
+        g.through = items::get_u64(&item, "through")?;
+        let key = items::key(items::get_s(&item, PK)?.to_owned(), items::get_s(&item, SK)?.to_owned());
+        stored.push((key, crate::usage::item_size(&item)));
+        g.items.push(item);
+    }
+    let newest_generation = generations.keys().next_back().copied().unwrap_or(0);
+    let complete = generations
+        .into_iter()
+        .rev()
+        .filter(|(_, g)| u64::try_from(g.items.len()).is_ok_and(|n| n == g.shards))
+        .max_by_key(|(generation, g)| (g.through, *generation));
+    let summary = match complete {
+        None => Summary::empty(span, default_through),
+        Some((_, g)) => {
+            let mut blobs = Vec::with_capacity(g.items.len());
+            for item in &g.items {
+                blobs.push(items::get_b(item, "data")?);
+            }
+            let summary = Summary::decode_shards(blobs)?;
+            if summary.span != span {
+                return Err(StoreError::new(StoreErrorKind::Corrupt, format!("summary stored for {span:?} says it is for {:?}", summary.span)));
+            }
+            summary
+        }
+    };
+    Ok(StoredSummary { summary, newest_generation, stored })
+}
+
+impl CounterStore {
+    /// Reads the day summaries of a range. Days without a stored summary come back empty, folded through
+    /// `default_through` (the fold watermark read before this call).
+    pub(crate) async fn read_day_summaries(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        default_through: u64,
+        consistent: bool,
+    ) -> Result<BTreeMap<Day, StoredSummary>, StoreError> {
+        let items = self
+            .query_all(
+                "pk = :pk AND sk BETWEEN :first AND :last",
+                vec![
+                    (":pk", s(day_pk(guild))),
+                    (":first", s(items::day_prefix(range.first))),
+                    (":last", s(format!("{}~", items::day_prefix(range.last)))),
+                ],
+                consistent,
+                format_args!("reading day summaries {range} of guild {guild}"),
+            )
+            .await?;
+        let mut by_day: BTreeMap<Day, Vec<Item>> = BTreeMap::new();
+        for item in items {
+            let sk = items::get_s(&item, SK)?;
+            let day: Day = sk.split('#').next().unwrap_or_default().parse().map_err(|_| {
+                StoreError::new(StoreErrorKind::Corrupt, format!("day summary with sort key `{sk}`"))
+            })?;
+            by_day.entry(day).or_default().push(item);
+        }
+        let mut out = BTreeMap::new();
+        for (day, items) in by_day {
+            out.insert(day, assemble(Span::Day(day), items, default_through)?);
+        }
+        Ok(out)
+    }
+
+    /// Reads one summary (a day or all time).
+    pub(crate) async fn read_summary(
+        &self,
+        guild: GuildId,
+        span: Span,
+        default_through: u64,
+    ) -> Result<StoredSummary, StoreError> {
+        let (condition, values) = match span {
+            Span::Day(day) => (
+                "pk = :pk AND begins_with(sk, :prefix)",
+                vec![(":pk", s(day_pk(guild))), (":prefix", s(items::day_prefix(day)))],
+            ),
+            Span::AllTime => ("pk = :pk", vec![(":pk", s(all_time_pk(guild)))]),
+        };
+        let items = self.query_all(condition, values, true, format_args!("reading the {span:?} summary of guild {guild}")).await?;
+        if items.is_empty() {
+            return Ok(StoredSummary::absent(span, default_through));
+        }
+        assemble(span, items, default_through)
+    }
+
+    /// Writes `summary` as a new generation replacing `old`, then deletes `old`'s items.
+    pub(crate) async fn write_summary(&self, guild: GuildId, old: &StoredSummary, summary: &Summary) -> Result<(), StoreError> {
+        let shards = summary.encode_shards(MAX_SHARD_BYTES)?;
+        let generation = old.newest_generation + 1;
+        let pk = partition(guild, summary.span);
+        let count = shards.len();
+        for (index, data) in shards.into_iter().enumerate() {
+            let item: Item = HashMap::from([
+                (PK.to_owned(), s(pk.clone())),
+                (SK.to_owned(), s(sort_key(summary.span, generation, index))),
+                ("gen".to_owned(), n(generation)),
+                ("shards".to_owned(), n(count)),
+                ("through".to_owned(), n(summary.through)),
+                ("data".to_owned(), b(data)),
+            ]);
+            let size = crate::usage::item_size(&item);
+            self.faults.before_write("writing a summary shard")?;
+            self.usage.request();
+            self.client
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo(format_args!("writing the {:?} summary of guild {guild}", summary.span), self.table(), e))?;
+            self.usage.write(size);
+        }
+        self.delete_items(old.stored.iter().cloned(), format_args!("deleting the previous {:?} summary of guild {guild}", summary.span)).await
+    }
+
+    /// Deletes items (with their sizes, for the usage meter), 25 per request.
+    pub(crate) async fn delete_items(
+        &self,
+        keys: impl IntoIterator<Item = (Item, usize)>,
+        doing: std::fmt::Arguments<'_>,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        let keys: Vec<(Item, usize)> = keys.into_iter().collect();
+        for chunk in keys.chunks(25) {
+            let mut requests = Vec::with_capacity(chunk.len());
+            for (key, _) in chunk {
+                let delete = DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(|e| {
+                    StoreError::with_source(StoreErrorKind::Dynamo, "building a delete request", e)
+                })?;
+                requests.push(WriteRequest::builder().delete_request(delete).build());
+            }
+            let mut pending = HashMap::from([(self.table().to_owned(), requests)]);
+            let mut attempt = 0u32;
+            while pending.values().any(|v| !v.is_empty()) {
+                self.faults.before_write("deleting items")?;
+                self.usage.request();
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(pending))
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
+                pending = out.unprocessed_items.unwrap_or_default();
+                attempt += 1;
+                if attempt > 10 {
+                    return Err(StoreError::new(StoreErrorKind::Unavailable, format!("{doing}: DynamoDB kept items unprocessed")));
+                }
+                if pending.values().any(|v| !v.is_empty()) {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(6))).await;
+                }
+            }
+            for (_, size) in chunk {
+                self.usage.write(*size);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads every folded cursor item of a guild.
+    pub(crate) async fn read_cursor_items(&self, guild: GuildId) -> Result<CursorTable, StoreError> {
+        let items = self
+            .query_all("pk = :pk", vec![(":pk", s(cursor_pk(guild)))], true, format_args!("reading the cursors of guild {guild}"))
+            .await?;
+        let mut table = CursorTable::default();
+        for item in &items {
+            let channel = ChannelId(items::get_s(item, SK)?.parse().map_err(|_| {
+                StoreError::new(StoreErrorKind::Corrupt, "cursor item whose sort key is not a channel id")
+            })?);
+            let parent = if item.contains_key("parent") { Some(ChannelId(items::get_u64(item, "parent")?)) } else { None };
+            let cursor = ChannelCursor {
+                channel,
+                parent,
+                before: MessageId(items::get_u64(item, "before")?),
+                after: MessageId(items::get_u64(item, "after")?),
+            };
+            table.cursors.insert(channel, cursor);
+        }
+        Ok(table)
+    }
+
+    /// Writes folded cursor items.
+    pub(crate) async fn write_cursor_items(
+        &self,
+        guild: GuildId,
+        cursors: impl IntoIterator<Item = ChannelCursor>,
+        through: u64,
+    ) -> Result<(), StoreError> {
+        for cursor in cursors {
+            let mut item: Item = HashMap::from([
+                (PK.to_owned(), s(cursor_pk(guild))),
+                (SK.to_owned(), s(cursor.channel.to_string())),
+                ("before".to_owned(), n(cursor.before.0)),
+                ("after".to_owned(), n(cursor.after.0)),
+                ("through".to_owned(), n(through)),
+            ]);
+            if let Some(parent) = cursor.parent {
+                item.insert("parent".to_owned(), n(parent.0));
+            }
+            let size = crate::usage::item_size(&item);
+            self.faults.before_write("writing a cursor")?;
+            self.usage.request();
+            self.client
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo(format_args!("writing the cursor of channel {} in guild {guild}", cursor.channel), self.table(), e))?;
+            self.usage.write(size);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,173 @@
+//! The counter store against a real DynamoDB protocol server (moto, started by `scripts/test`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use engagement_domain::summary::CursorTable;
+use engagement_domain::{
+    BatchBuilder, ChannelCursor, ChannelId, Counts, Day, DayRange, GuildConfig, GuildId, Metric, MessageId, Scope, UserId,
+};
+use engagement_store::{CompactionPolicy, CounterStore, StoreErrorKind, TableCreation};
+
+async fn store(prefix: &str) -> anyhow::Result<CounterStore> {
+    let (client, table) = engagement_testkit::dynamo::client_and_table_name(prefix).await?;
+    let store = CounterStore::new(client, table);
+    assert_eq!(store.create_table().await?, TableCreation::Created);
+    Ok(store)
+}
+
+fn day(s: &str) -> Day {
+    s.parse().unwrap()
+}
+
+const G: GuildId = GuildId(1);
+
+#[tokio::test]
+async fn create_table_is_idempotent_and_a_missing_table_says_how_to_create_it() -> anyhow::Result<()> {
+    let store = store("create").await?;
+    assert_eq!(store.create_table().await?, TableCreation::AlreadyExists);
+    let (client, name) = engagement_testkit::dynamo::client_and_table_name("missing").await?;
+    let missing = CounterStore::new(client, name);
+    let err = missing.guild_config(G).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::TableMissing);
+    assert!(err.to_string().contains("engagement create-table"), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn committed_batches_read_back_before_and_after_compaction() -> anyhow::Result<()> {
+    let store = store("roundtrip").await?;
+    let mut view = store.load_sync_view(G, MessageId(0)).await?;
+    assert_eq!(view.seq, 0);
+    let mut b = BatchBuilder::new();
+    b.add(day("2026-11-27"), ChannelId(10), UserId(7), Counts::messages(2));
+    b.add(day("2026-11-28"), ChannelId(10), UserId(7), Counts { messages: 1, reactions_given: 0, reactions_received: 4 });
+    b.add(day("2026-11-28"), ChannelId(11), UserId(8), Counts::messages(5));
+    b.set_category(ChannelId(10), Some(ChannelId(100)));
+    b.set_cursor(ChannelCursor { channel: ChannelId(10), parent: None, before: MessageId(1), after: MessageId(500) });
+    assert_eq!(store.commit(&mut view, b.build(1_000)).await?, 1);
+
+    let range = DayRange::new(day("2026-11-27"), day("2026-11-28")).unwrap();
+    let before = store.load_days(G, range).await?;
+    assert_eq!(before.total().total(Scope::Guild).messages, 8);
+    assert_eq!(before.total().total(Scope::Category(ChannelId(100))).messages, 3);
+    let all_before = store.load_all_time(G).await?;
+
+    let report = store.compact(G, CompactionPolicy::ALWAYS, 2_000).await?;
+    assert_eq!((report.days_written, report.cursors_written, report.all_time_written), (2, 1, true));
+    assert_eq!(store.load_days(G, range).await?, before);
+    assert_eq!(store.load_all_time(G).await?, all_before);
+    assert_eq!(all_before.member_total(UserId(7), Scope::Guild).reactions_received, 4);
+
+    // A fresh view sees the folded cursor and the log position.
+    let view = store.load_sync_view(G, MessageId(0)).await?;
+    assert_eq!(view.seq, 1);
+    assert_eq!(view.cursors.cursors.get(&ChannelId(10)).map(|c| c.after), Some(MessageId(500)));
+    // Compacting again changes nothing.
+    let again = store.compact(G, CompactionPolicy::ALWAYS, 3_000).await?;
+    assert_eq!(again.days_written + again.cursors_written, 0);
+    assert_eq!(store.load_days(G, range).await?, before);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stale_view_cannot_commit_and_a_repeated_batch_counts_once() -> anyhow::Result<()> {
+    let store = store("conflict").await?;
+    let mut first = store.load_sync_view(G, MessageId(0)).await?;
+    let mut stale = first.clone();
+    let mut b = BatchBuilder::new();
+    b.add(day("2026-11-28"), ChannelId(10), UserId(7), Counts::messages(1));
+    b.set_cursor(ChannelCursor { channel: ChannelId(10), parent: None, before: MessageId(1), after: MessageId(9) });
+    let batch = b.build(1);
+    store.commit(&mut first, batch.clone()).await?;
+    // The same batch again through a view that did not see the first commit: recognised as already there.
+    assert_eq!(store.commit(&mut stale.clone(), batch.clone()).await?, 1);
+    // A different batch through the stale view: refused.
+    let mut other = BatchBuilder::new();
+    other.add(day("2026-11-28"), ChannelId(10), UserId(7), Counts::messages(1));
+    other.set_cursor(ChannelCursor { channel: ChannelId(10), parent: None, before: MessageId(1), after: MessageId(12) });
+    let err = store.commit(&mut stale, other.build(2)).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Conflict);
+    let days = store.load_days(G, DayRange::single(day("2026-11-28"))).await?;
+    assert_eq!(days.total().total(Scope::Guild).messages, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn erasing_a_member_removes_them_everywhere_and_opts_them_out() -> anyhow::Result<()> {
+    let store = store("erase").await?;
+    let mut view = store.load_sync_view(G, MessageId(0)).await?;
+    for (i, d) in ["2026-11-26", "2026-11-27", "2026-11-28"].into_iter().enumerate() {
+        let mut b = BatchBuilder::new();
+        b.add(day(d), ChannelId(10), UserId(7), Counts::messages(2));
+        b.add(day(d), ChannelId(10), UserId(8), Counts::messages(1));
+        store.commit(&mut view, b.build(i as u64)).await?;
+        if i == 1 {
+            store.compact(G, CompactionPolicy::ALWAYS, 10).await?;
+        }
+    }
+    store.erase_member(G, UserId(7), 100).await?;
+    let range = DayRange::new(day("2026-11-01"), day("2026-11-30")).unwrap();
+    let days = store.load_days(G, range).await?;
+    assert!(days.records().all(|(_, _, u, _)| u != UserId(7)));
+    assert_eq!(days.total().total(Scope::Guild).messages, 3);
+    assert_eq!(store.load_all_time(G).await?.member_total(UserId(7), Scope::Guild), Counts::ZERO);
+    assert!(store.guild_config(G).await?.opted_out.contains(&UserId(7)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn guild_configuration_round_trips() -> anyhow::Result<()> {
+    let store = store("config").await?;
+    assert_eq!(store.guild_config(G).await?, GuildConfig::default());
+    let mut config = GuildConfig { time_zone: "Europe/Paris".parse()?, ..GuildConfig::default() };
+    config.excluded_channels.insert(ChannelId(5));
+    store.put_guild_config(G, &config).await?;
+    assert_eq!(store.guild_config(G).await?, config);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_lease_is_exclusive_until_released_or_expired() -> anyhow::Result<()> {
+    let store = store("lease").await?;
+    let a = store.acquire_lease("sync", "run-a", 60_000, 1_000).await?.expect("free lease");
+    assert!(store.acquire_lease("sync", "run-b", 60_000, 2_000).await?.is_none());
+    assert!(store.acquire_lease("sync", "run-a", 60_000, 3_000).await?.is_some(), "the holder renews");
+    assert!(store.acquire_lease("sync", "run-b", 60_000, 63_001).await?.is_some(), "an expired lease is free");
+    store.release_lease(&a).await?; // no longer a's: nothing happens
+    assert!(store.acquire_lease("sync", "run-c", 60_000, 64_000).await?.is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn big_summaries_are_sharded_and_read_back_exactly() -> anyhow::Result<()> {
+    let store = store("shards").await?;
+    let mut view = store.load_sync_view(G, MessageId(0)).await?;
+    // ~60k (channel, member) counters: well over one 300 KiB shard.
+    for chunk in 0..6u64 {
+        let mut b = BatchBuilder::new();
+        for i in 0..10_000u64 {
+            let user = UserId(900_000_000_000_000_000 + chunk * 10_000 + i);
+            b.add(day("2026-11-28"), ChannelId(1 + i % 7), user, Counts { messages: 1 + (i % 3) as i64, reactions_given: (i % 2) as i64, reactions_received: 0 });
+        }
+        store.commit(&mut view, b.build(chunk)).await?;
+    }
+    let range = DayRange::single(day("2026-11-28"));
+    let before = store.load_days(G, range).await?;
+    store.compact(G, CompactionPolicy::ALWAYS, 10).await?;
+    let after = store.load_days(G, range).await?;
+    assert_eq!(after, before);
+    assert_eq!(after.total().counters.len(), 60_000);
+    let top = store.load_all_time(G).await?.top_members(Metric::Messages, Scope::Guild, 3);
+    assert_eq!(top.len(), 3);
+    assert!(store.usage().write_units > 600, "a 60k-counter day costs hundreds of write units to fold");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_empty_cursor_table_is_what_a_new_guild_sees() -> anyhow::Result<()> {
+    let store = store("newguild").await?;
+    let view = store.load_sync_view(GuildId(99), MessageId(0)).await?;
+    assert_eq!(view.cursors, CursorTable::default());
+    assert!(view.reactions.messages.is_empty());
+    Ok(())
+}
