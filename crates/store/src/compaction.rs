@@ -35,7 +35,12 @@ impl Default for CompactionPolicy {
 
 impl CompactionPolicy {
     /// Fold everything now.
-    pub const ALWAYS: Self = Self { days_after_batches: 1, days_after_ms: 0, all_time_after_batches: 1, all_time_after_ms: 0 };
+    pub const ALWAYS: Self = Self {
+        days_after_batches: 1,
+        days_after_ms: 0,
+        all_time_after_batches: 1,
+        all_time_after_ms: 0,
+    };
 }
 
 /// What a compaction did.
@@ -57,7 +62,8 @@ pub struct CompactionReport {
 
 fn due(waiting: &[&Batch], after_batches: u64, after_ms: u64, now_ms: u64) -> bool {
     let Some(oldest) = waiting.first() else { return false };
-    u64::try_from(waiting.len()).unwrap_or(u64::MAX) >= after_batches.max(1) || now_ms.saturating_sub(oldest.created_at_ms) >= after_ms
+    u64::try_from(waiting.len()).unwrap_or(u64::MAX) >= after_batches.max(1)
+        || now_ms.saturating_sub(oldest.created_at_ms) >= after_ms
 }
 
 impl CounterStore {
@@ -66,9 +72,15 @@ impl CounterStore {
     ///
     /// # Errors
     /// DynamoDB errors; a conflict when another compaction of the same guild runs at the same time.
-    pub async fn compact(&self, guild: GuildId, policy: CompactionPolicy, now_ms: u64) -> Result<CompactionReport, StoreError> {
+    pub async fn compact(
+        &self,
+        guild: GuildId,
+        policy: CompactionPolicy,
+        now_ms: u64,
+    ) -> Result<CompactionReport, StoreError> {
         let fold = self.fold_state(guild).await?;
-        let batches = self.read_batches_after(guild, fold.days_through.min(fold.all_time_through)).await?;
+        let batches =
+            self.read_batches_after(guild, fold.days_through.min(fold.all_time_through)).await?;
         let mut report = CompactionReport {
             batches_read: batches.len(),
             days_through: fold.days_through,
@@ -86,7 +98,8 @@ impl CounterStore {
             report.days_through = last;
         }
 
-        let for_all_time: Vec<&Batch> = batches.iter().filter(|b| b.seq > fold.all_time_through).collect();
+        let for_all_time: Vec<&Batch> =
+            batches.iter().filter(|b| b.seq > fold.all_time_through).collect();
         if due(&for_all_time, policy.all_time_after_batches, policy.all_time_after_ms, now_ms) {
             let stored = self.read_summary(guild, Span::AllTime, fold.all_time_through).await?;
             let mut summary = stored.summary.clone();
@@ -103,8 +116,14 @@ impl CounterStore {
         Ok(report)
     }
 
-    async fn fold_days(&self, guild: GuildId, through: u64, batches: &[&Batch]) -> Result<(usize, usize), StoreError> {
-        let mut days: BTreeSet<Day> = batches.iter().flat_map(|b| b.counters.iter().map(|c| c.day)).collect();
+    async fn fold_days(
+        &self,
+        guild: GuildId,
+        through: u64,
+        batches: &[&Batch],
+    ) -> Result<(usize, usize), StoreError> {
+        let mut days: BTreeSet<Day> =
+            batches.iter().flat_map(|b| b.counters.iter().map(|c| c.day)).collect();
         let erasing = batches.iter().any(|b| !b.erasures.is_empty());
         if erasing {
             // An erasure reaches every day that holds the member: rewrite every stored day.
@@ -117,7 +136,9 @@ impl CounterStore {
             for batch in batches {
                 summary.fold(batch);
             }
-            if summary.tally != stored.summary.tally || (stored.summary.tally.is_empty() && !summary.tally.is_empty()) {
+            if summary.tally != stored.summary.tally
+                || (stored.summary.tally.is_empty() && !summary.tally.is_empty())
+            {
                 self.write_summary(guild, &stored, &summary).await?;
                 written += 1;
             }
@@ -141,7 +162,13 @@ impl CounterStore {
     }
 
     /// Moves a fold watermark forward (never back).
-    async fn advance_fold(&self, guild: GuildId, attribute: &str, through: u64) -> Result<(), StoreError> {
+    async fn advance_fold(
+        &self,
+        guild: GuildId,
+        attribute: &str,
+        through: u64,
+    ) -> Result<(), StoreError> {
+        self.usage.write_request();
         self.faults.before_write("advancing the fold state")?;
         self.usage.request();
         let result = self
@@ -158,10 +185,15 @@ impl CounterStore {
         match result {
             Ok(_) => {
                 self.usage.write(64);
+                self.faults.after_write("advancing the fold state")?;
                 Ok(())
             }
             Err(e) => {
-                let err = StoreError::dynamo(format_args!("advancing the fold state of guild {guild}"), self.table(), e);
+                let err = StoreError::dynamo(
+                    format_args!("advancing the fold state of guild {guild}"),
+                    self.table(),
+                    e,
+                );
                 // Someone folded further already: nothing to do.
                 if err.kind() == crate::StoreErrorKind::Conflict { Ok(()) } else { Err(err) }
             }

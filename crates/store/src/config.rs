@@ -14,11 +14,22 @@ impl CounterStore {
     /// # Errors
     /// DynamoDB errors; a stored configuration that does not parse.
     pub async fn guild_config(&self, guild: GuildId) -> Result<GuildConfig, StoreError> {
-        let item = self.get_item(guild_pk(guild), CONFIG_SK.to_owned(), true, format_args!("reading the configuration of guild {guild}")).await?;
+        let item = self
+            .get_item(
+                guild_pk(guild),
+                CONFIG_SK.to_owned(),
+                true,
+                format_args!("reading the configuration of guild {guild}"),
+            )
+            .await?;
         match item {
             None => Ok(GuildConfig::default()),
             Some(item) => serde_json::from_str(items::get_s(&item, "config")?).map_err(|e| {
-                StoreError::with_source(StoreErrorKind::Corrupt, format!("the configuration of guild {guild} does not parse"), e)
+                StoreError::with_source(
+                    StoreErrorKind::Corrupt,
+                    format!("the configuration of guild {guild} does not parse"),
+                    e,
+                )
             }),
         }
     }
@@ -27,9 +38,17 @@ impl CounterStore {
     ///
     /// # Errors
     /// DynamoDB errors.
-    pub async fn put_guild_config(&self, guild: GuildId, config: &GuildConfig) -> Result<(), StoreError> {
+    pub async fn put_guild_config(
+        &self,
+        guild: GuildId,
+        config: &GuildConfig,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(config).map_err(|e| {
-            StoreError::with_source(StoreErrorKind::Configuration, "the configuration cannot be written as JSON", e)
+            StoreError::with_source(
+                StoreErrorKind::Configuration,
+                "the configuration cannot be written as JSON",
+                e,
+            )
         })?;
         let item: Item = HashMap::from([
             (PK.to_owned(), s(guild_pk(guild))),
@@ -38,16 +57,20 @@ impl CounterStore {
             ("updated_at".to_owned(), n(chrono::Utc::now().timestamp())),
         ]);
         let size = crate::usage::item_size(&item);
+        self.usage.write_request();
         self.faults.before_write("writing a configuration")?;
         self.usage.request();
-        self.client
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo(format_args!("writing the configuration of guild {guild}"), self.table(), e))?;
+        self.client.put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(
+            |e| {
+                StoreError::dynamo(
+                    format_args!("writing the configuration of guild {guild}"),
+                    self.table(),
+                    e,
+                )
+            },
+        )?;
         self.usage.write(size);
+        self.faults.after_write("writing a configuration")?;
         Ok(())
     }
 
@@ -57,7 +80,12 @@ impl CounterStore {
     ///
     /// # Errors
     /// DynamoDB errors. Re-running after an error finishes the job.
-    pub async fn erase_member(&self, guild: GuildId, user: UserId, now_ms: u64) -> Result<(), StoreError> {
+    pub async fn erase_member(
+        &self,
+        guild: GuildId,
+        user: UserId,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
         let mut config = self.guild_config(guild).await?;
         if config.opted_out.insert(user) {
             self.put_guild_config(guild, &config).await?;
@@ -90,7 +118,8 @@ impl CounterStore {
     /// A view of the log's tail only (no cursors or reactions), for appending batches that move no cursor.
     async fn log_tail_view(&self, guild: GuildId) -> Result<crate::SyncView, StoreError> {
         let fold = self.fold_state(guild).await?;
-        let after = self.read_batches_after(guild, fold.days_through.max(fold.all_time_through)).await?;
+        let after =
+            self.read_batches_after(guild, fold.days_through.max(fold.all_time_through)).await?;
         Ok(crate::SyncView {
             guild,
             seq: after.last().map_or(fold.days_through.max(fold.all_time_through), |b| b.seq),

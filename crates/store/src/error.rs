@@ -54,13 +54,24 @@ impl StoreError {
     /// Whether trying again later can help.
     #[must_use]
     pub const fn is_retryable(&self) -> bool {
-        matches!(self.kind, StoreErrorKind::Conflict | StoreErrorKind::Unavailable | StoreErrorKind::Injected)
+        matches!(
+            self.kind,
+            StoreErrorKind::Conflict | StoreErrorKind::Unavailable | StoreErrorKind::Injected
+        )
     }
 
     /// Wraps a DynamoDB SDK error with what was being done to which table and key.
-    pub(crate) fn dynamo<E, R>(doing: impl fmt::Display, table: &str, err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self
+    pub(crate) fn dynamo<E, R>(
+        doing: impl fmt::Display,
+        table: &str,
+        err: aws_sdk_dynamodb::error::SdkError<E, R>,
+    ) -> Self
     where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata
+            + std::error::Error
+            + Send
+            + Sync
+            + 'static,
         R: fmt::Debug + Send + Sync + 'static,
     {
         use aws_sdk_dynamodb::error::SdkError;
@@ -70,7 +81,9 @@ impl StoreError {
         };
         let kind = match code.as_deref() {
             Some("ResourceNotFoundException") => StoreErrorKind::TableMissing,
-            Some("ConditionalCheckFailedException" | "TransactionConflictException") => StoreErrorKind::Conflict,
+            Some("ConditionalCheckFailedException" | "TransactionConflictException") => {
+                StoreErrorKind::Conflict
+            }
             Some(
                 "ProvisionedThroughputExceededException"
                 | "ThrottlingException"
@@ -86,7 +99,9 @@ impl StoreError {
             (SdkError::ServiceError(e), Some(code)) => {
                 format!("{code}: {}", e.err().message().unwrap_or("no message"))
             }
-            (SdkError::DispatchFailure(_), _) => "could not reach DynamoDB (is the endpoint right and up?)".to_owned(),
+            (SdkError::DispatchFailure(_), _) => {
+                "could not reach DynamoDB (is the endpoint right and up?)".to_owned()
+            }
             (SdkError::TimeoutError(_), _) => "DynamoDB did not answer in time".to_owned(),
             _ => "DynamoDB request failed".to_owned(),
         };
@@ -114,12 +129,20 @@ impl std::error::Error for StoreError {
 
 impl From<engagement_domain::CodecError> for StoreError {
     fn from(err: engagement_domain::CodecError) -> Self {
-        Self::with_source(StoreErrorKind::Corrupt, format!("stored item cannot be decoded: {err}"), err)
+        Self::with_source(
+            StoreErrorKind::Corrupt,
+            format!("stored item cannot be decoded: {err}"),
+            err,
+        )
     }
 }
 
 impl From<engagement_domain::summary::SummaryError> for StoreError {
     fn from(err: engagement_domain::summary::SummaryError) -> Self {
-        Self::with_source(StoreErrorKind::Corrupt, format!("stored summary cannot be read: {err}"), err)
+        Self::with_source(
+            StoreErrorKind::Corrupt,
+            format!("stored summary cannot be read: {err}"),
+            err,
+        )
     }
 }

@@ -74,7 +74,10 @@ pub(crate) fn key(pk: String, sk: String) -> Item {
 fn corrupt(item: &Item, attribute: &str, what: &str) -> StoreError {
     let pk = item.get(PK).and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
     let sk = item.get(SK).and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
-    StoreError::new(StoreErrorKind::Corrupt, format!("item {pk}/{sk}: attribute `{attribute}` {what}"))
+    StoreError::new(
+        StoreErrorKind::Corrupt,
+        format!("item {pk}/{sk}: attribute `{attribute}` {what}"),
+    )
 }
 
 pub(crate) fn get_s<'a>(item: &'a Item, attribute: &str) -> Result<&'a str, StoreError> {

@@ -27,7 +27,13 @@ impl CounterStore {
     ///
     /// # Errors
     /// DynamoDB errors.
-    pub async fn acquire_lease(&self, name: &str, owner: &str, ttl_ms: u64, now_ms: u64) -> Result<Option<Lease>, StoreError> {
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl_ms: u64,
+        now_ms: u64,
+    ) -> Result<Option<Lease>, StoreError> {
         let expires = now_ms + ttl_ms;
         let item: Item = HashMap::from([
             (PK.to_owned(), s(LEASE_PK)),
@@ -38,6 +44,7 @@ impl CounterStore {
             ("expires_at".to_owned(), n(expires / 1000 + 86_400)),
         ]);
         let size = crate::usage::item_size(&item);
+        self.usage.write_request();
         self.faults.before_write("taking the lease")?;
         self.usage.request();
         let result = self
@@ -45,7 +52,9 @@ impl CounterStore {
             .put_item()
             .table_name(self.table())
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR lease_expires_ms < :now OR #owner = :owner")
+            .condition_expression(
+                "attribute_not_exists(pk) OR lease_expires_ms < :now OR #owner = :owner",
+            )
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":owner", s(owner))
@@ -54,10 +63,16 @@ impl CounterStore {
         match result {
             Ok(_) => {
                 self.usage.write(size);
-                Ok(Some(Lease { name: name.to_owned(), owner: owner.to_owned(), expires_at_ms: expires }))
+                self.faults.after_write("taking the lease")?;
+                Ok(Some(Lease {
+                    name: name.to_owned(),
+                    owner: owner.to_owned(),
+                    expires_at_ms: expires,
+                }))
             }
             Err(e) => {
-                let err = StoreError::dynamo(format_args!("taking the `{name}` lease"), self.table(), e);
+                let err =
+                    StoreError::dynamo(format_args!("taking the `{name}` lease"), self.table(), e);
                 if err.kind() == StoreErrorKind::Conflict { Ok(None) } else { Err(err) }
             }
         }
@@ -68,6 +83,7 @@ impl CounterStore {
     /// # Errors
     /// DynamoDB errors.
     pub async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.usage.write_request();
         self.faults.before_write("releasing the lease")?;
         self.usage.request();
         let result = self
@@ -83,10 +99,15 @@ impl CounterStore {
         match result {
             Ok(_) => {
                 self.usage.write(1);
+                self.faults.after_write("releasing the lease")?;
                 Ok(())
             }
             Err(e) => {
-                let err = StoreError::dynamo(format_args!("releasing the `{}` lease", lease.name), self.table(), e);
+                let err = StoreError::dynamo(
+                    format_args!("releasing the `{}` lease", lease.name),
+                    self.table(),
+                    e,
+                );
                 if err.kind() == StoreErrorKind::Conflict { Ok(()) } else { Err(err) }
             }
         }

@@ -54,9 +54,13 @@ impl CounterStore {
     /// # Errors
     /// When `TABLE_NAME` is missing or empty.
     pub async fn from_env() -> Result<Self, StoreError> {
-        let table = std::env::var("TABLE_NAME").ok().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-            StoreError::new(StoreErrorKind::Configuration, "TABLE_NAME is not set: name the DynamoDB table to use")
-        })?;
+        let table =
+            std::env::var("TABLE_NAME").ok().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+                StoreError::new(
+                    StoreErrorKind::Configuration,
+                    "TABLE_NAME is not set: name the DynamoDB table to use",
+                )
+            })?;
         Ok(Self::new(Client::new(&sdk_config().await), table))
     }
 
@@ -73,10 +77,17 @@ impl CounterStore {
         self.usage.snapshot()
     }
 
-    /// Test hook: fail every write after the next `writes` writes, as a crash would.
+    /// Test hook: after `writes` more writes, fail the next one before it is sent, as a crash would.
     #[doc(hidden)]
     pub fn inject_crash_after_writes(&self, writes: u64) {
-        self.faults.arm(writes);
+        self.faults.arm(writes, false);
+    }
+
+    /// Test hook: after `writes` more writes, send the next one and then report a failure, as a lost
+    /// acknowledgement (or a crash right after the write) would.
+    #[doc(hidden)]
+    pub fn inject_lost_ack_after_writes(&self, writes: u64) {
+        self.faults.arm(writes, true);
     }
 
     /// Test hook: stop failing writes.
@@ -99,12 +110,19 @@ struct FaultPlan {
     /// Writes left before failing; negative: disarmed.
     remaining: std::sync::atomic::AtomicI64,
     armed: std::sync::atomic::AtomicBool,
+    /// Fail after the write instead of before it.
+    after: std::sync::atomic::AtomicBool,
+    /// Set when the chosen write went through and its failure is still to be reported.
+    owed: std::sync::atomic::AtomicBool,
 }
 
 impl FaultPlan {
-    fn arm(&self, writes: u64) {
-        self.remaining.store(i64::try_from(writes).unwrap_or(i64::MAX), std::sync::atomic::Ordering::SeqCst);
-        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    fn arm(&self, writes: u64, after: bool) {
+        use std::sync::atomic::Ordering;
+        self.remaining.store(i64::try_from(writes).unwrap_or(i64::MAX), Ordering::SeqCst);
+        self.after.store(after, Ordering::SeqCst);
+        self.owed.store(false, Ordering::SeqCst);
+        self.armed.store(true, Ordering::SeqCst);
     }
 
     fn disarm(&self) {
@@ -118,7 +136,29 @@ impl FaultPlan {
             return Ok(());
         }
         if self.remaining.fetch_sub(1, Ordering::SeqCst) <= 0 {
-            return Err(StoreError::new(StoreErrorKind::Injected, format!("injected crash before {what}")));
+            if self.after.load(Ordering::SeqCst) {
+                // Let this one write through once, then fail (see `after_write`); later writes fail before.
+                if self.remaining.load(Ordering::SeqCst) == -1 {
+                    self.owed.store(true, Ordering::SeqCst);
+                    return Ok(());
+                }
+            }
+            return Err(StoreError::new(
+                StoreErrorKind::Injected,
+                format!("injected crash before {what}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Called after every successful write request.
+    fn after_write(&self, what: &str) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.owed.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::new(
+                StoreErrorKind::Injected,
+                format!("injected crash after {what}"),
+            ));
         }
         Ok(())
     }

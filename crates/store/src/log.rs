@@ -61,7 +61,11 @@ impl CounterStore {
     ///
     /// # Errors
     /// DynamoDB errors, with context.
-    pub async fn load_sync_view(&self, guild: GuildId, window_start: MessageId) -> Result<SyncView, StoreError> {
+    pub async fn load_sync_view(
+        &self,
+        guild: GuildId,
+        window_start: MessageId,
+    ) -> Result<SyncView, StoreError> {
         let fold = self.fold_state(guild).await?;
         let mut cursors = self.read_cursor_items(guild).await?;
         cursors.through = fold.days_through;
@@ -82,7 +86,13 @@ impl CounterStore {
                 .set_exclusive_start_key(start_key.take())
                 .send()
                 .await
-                .map_err(|e| StoreError::dynamo(format_args!("reading the batch log of guild {guild}"), self.table(), e))?;
+                .map_err(|e| {
+                    StoreError::dynamo(
+                        format_args!("reading the batch log of guild {guild}"),
+                        self.table(),
+                        e,
+                    )
+                })?;
             self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), true);
             for item in page.items() {
                 let batch = decode_batch(item)?;
@@ -135,7 +145,10 @@ impl CounterStore {
         {
             return Err(StoreError::new(
                 StoreErrorKind::CompactionBehind,
-                format!("guild {}: batches have not been folded for over 7 days; run compaction first", view.guild),
+                format!(
+                    "guild {}: batches have not been folded for over 7 days; run compaction first",
+                    view.guild
+                ),
             ));
         }
         for _ in 0..COMMIT_ATTEMPTS {
@@ -152,7 +165,9 @@ impl CounterStore {
                         view.apply(&batch);
                         return Ok(batch.seq);
                     }
-                    if newer.iter().any(|b| !b.cursors.is_empty() || !b.counters.is_empty() || !b.reactions.is_empty()) {
+                    if newer.iter().any(|b| {
+                        !b.cursors.is_empty() || !b.counters.is_empty() || !b.reactions.is_empty()
+                    }) {
                         return Err(StoreError::new(
                             StoreErrorKind::Conflict,
                             format!(
@@ -170,7 +185,10 @@ impl CounterStore {
                 Err(e) => return Err(e),
             }
         }
-        Err(StoreError::new(StoreErrorKind::Conflict, format!("guild {}: the log kept moving; try again", view.guild)))
+        Err(StoreError::new(
+            StoreErrorKind::Conflict,
+            format!("guild {}: the log kept moving; try again", view.guild),
+        ))
     }
 
     async fn put_batch(&self, guild: GuildId, batch: &Batch) -> Result<(), StoreError> {
@@ -178,7 +196,10 @@ impl CounterStore {
         if data.len() > MAX_BATCH_BYTES {
             return Err(StoreError::new(
                 StoreErrorKind::Configuration,
-                format!("batch of {} bytes is over the {MAX_BATCH_BYTES}-byte limit: commit smaller batches", data.len()),
+                format!(
+                    "batch of {} bytes is over the {MAX_BATCH_BYTES}-byte limit: commit smaller batches",
+                    data.len()
+                ),
             ));
         }
         let created_s = batch.created_at_ms / 1000;
@@ -190,6 +211,7 @@ impl CounterStore {
             (EXPIRES_AT.to_owned(), n(created_s + BATCH_RETENTION_SECONDS)),
         ]);
         let size = crate::usage::item_size(&item);
+        self.usage.write_request();
         self.faults.before_write("appending a batch")?;
         self.usage.request();
         self.client
@@ -200,14 +222,23 @@ impl CounterStore {
             .send()
             .await
             .map_err(|e| {
-                StoreError::dynamo(format_args!("appending batch {} to the log of guild {guild}", batch.seq), self.table(), e)
+                StoreError::dynamo(
+                    format_args!("appending batch {} to the log of guild {guild}", batch.seq),
+                    self.table(),
+                    e,
+                )
             })?;
         self.usage.write(size);
+        self.faults.after_write("appending a batch")?;
         Ok(())
     }
 
     /// Every batch after `seq`, in order (strongly consistent).
-    pub(crate) async fn read_batches_after(&self, guild: GuildId, seq: u64) -> Result<Vec<Batch>, StoreError> {
+    pub(crate) async fn read_batches_after(
+        &self,
+        guild: GuildId,
+        seq: u64,
+    ) -> Result<Vec<Batch>, StoreError> {
         let items = self
             .query_all(
                 "pk = :pk AND sk > :after",
@@ -220,7 +251,11 @@ impl CounterStore {
     }
 
     /// Rewrites a stored batch in place (erasure only): the sequence number and everything else stay.
-    pub(crate) async fn rewrite_batch(&self, guild: GuildId, batch: &Batch) -> Result<(), StoreError> {
+    pub(crate) async fn rewrite_batch(
+        &self,
+        guild: GuildId,
+        batch: &Batch,
+    ) -> Result<(), StoreError> {
         let data = batch.encode()?;
         let created_s = batch.created_at_ms / 1000;
         let item: Item = HashMap::from([
@@ -231,6 +266,7 @@ impl CounterStore {
             (EXPIRES_AT.to_owned(), n(created_s + BATCH_RETENTION_SECONDS)),
         ]);
         let size = crate::usage::item_size(&item);
+        self.usage.write_request();
         self.faults.before_write("rewriting a batch")?;
         self.usage.request();
         self.client
@@ -240,8 +276,15 @@ impl CounterStore {
             .condition_expression("attribute_exists(pk)")
             .send()
             .await
-            .map_err(|e| StoreError::dynamo(format_args!("rewriting batch {} of guild {guild}", batch.seq), self.table(), e))?;
+            .map_err(|e| {
+                StoreError::dynamo(
+                    format_args!("rewriting batch {} of guild {guild}", batch.seq),
+                    self.table(),
+                    e,
+                )
+            })?;
         self.usage.write(size);
+        self.faults.after_write("rewriting a batch")?;
         Ok(())
     }
 
@@ -272,7 +315,8 @@ impl CounterStore {
                 query = query.expression_attribute_values(*name, value.clone());
             }
             self.usage.request();
-            let page = query.send().await.map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
+            let page =
+                query.send().await.map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
             self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), consistent);
             out.extend(page.items().iter().cloned());
             match page.last_evaluated_key() {
@@ -284,7 +328,14 @@ impl CounterStore {
 
     /// The guild's fold watermarks (zero when nothing was folded yet).
     pub(crate) async fn fold_state(&self, guild: GuildId) -> Result<FoldState, StoreError> {
-        let item = self.get_item(items::guild_pk(guild), items::FOLD_SK.to_owned(), true, format_args!("reading the fold state of guild {guild}")).await?;
+        let item = self
+            .get_item(
+                items::guild_pk(guild),
+                items::FOLD_SK.to_owned(),
+                true,
+                format_args!("reading the fold state of guild {guild}"),
+            )
+            .await?;
         match item {
             None => Ok(FoldState::default()),
             Some(item) => Ok(FoldState {
@@ -336,10 +387,16 @@ fn drop_erased(batch: &mut Batch, erased: &[engagement_domain::UserId]) {
 pub(crate) fn decode_batch(item: &Item) -> Result<Batch, StoreError> {
     let mut batch = Batch::decode(items::get_b(item, "data")?)?;
     let seq = items::get_s(item, SK)?.parse::<u64>().map_err(|_| {
-        StoreError::new(StoreErrorKind::Corrupt, "batch log item has a sort key that is not a sequence number")
+        StoreError::new(
+            StoreErrorKind::Corrupt,
+            "batch log item has a sort key that is not a sequence number",
+        )
     })?;
     if batch.seq != seq {
-        return Err(StoreError::new(StoreErrorKind::Corrupt, format!("batch {seq} says it is batch {}", batch.seq)));
+        return Err(StoreError::new(
+            StoreErrorKind::Corrupt,
+            format!("batch {seq} says it is batch {}", batch.seq),
+        ));
     }
     batch.seq = seq;
     Ok(batch)

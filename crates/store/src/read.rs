@@ -15,7 +15,11 @@ impl CounterStore {
     ///
     /// # Errors
     /// DynamoDB errors, with context.
-    pub async fn load_days(&self, guild: GuildId, range: DayRange) -> Result<DailyTallies, StoreError> {
+    pub async fn load_days(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+    ) -> Result<DailyTallies, StoreError> {
         let fold = self.fold_state(guild).await?;
         let summaries = self.read_day_summaries(guild, range, fold.days_through, true).await?;
         let batches = self.read_batches_after(guild, fold.days_through).await?;

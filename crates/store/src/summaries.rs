@@ -54,7 +54,11 @@ fn partition(guild: GuildId, span: Span) -> String {
 }
 
 /// Picks the newest complete generation among a summary's items.
-fn assemble(span: Span, items: Vec<Item>, default_through: u64) -> Result<StoredSummary, StoreError> {
+fn assemble(
+    span: Span,
+    items: Vec<Item>,
+    default_through: u64,
+) -> Result<StoredSummary, StoreError> {
     let mut generations: BTreeMap<u64, Generation> = BTreeMap::new();
     let mut stored = Vec::new();
     for item in items {
@@ -62,7 +66,8 @@ fn assemble(span: Span, items: Vec<Item>, default_through: u64) -> Result<Stored
         let g = generations.entry(generation).or_default();
         g.shards = items::get_u64(&item, "shards")?;
         g.through = items::get_u64(&item, "through")?;
-        let key = items::key(items::get_s(&item, PK)?.to_owned(), items::get_s(&item, SK)?.to_owned());
+        let key =
+            items::key(items::get_s(&item, PK)?.to_owned(), items::get_s(&item, SK)?.to_owned());
         stored.push((key, crate::usage::item_size(&item)));
         g.items.push(item);
     }
@@ -81,7 +86,10 @@ fn assemble(span: Span, items: Vec<Item>, default_through: u64) -> Result<Stored
             }
             let summary = Summary::decode_shards(blobs)?;
             if summary.span != span {
-                return Err(StoreError::new(StoreErrorKind::Corrupt, format!("summary stored for {span:?} says it is for {:?}", summary.span)));
+                return Err(StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    format!("summary stored for {span:?} says it is for {:?}", summary.span),
+                ));
             }
             summary
         }
@@ -115,7 +123,10 @@ impl CounterStore {
         for item in items {
             let sk = items::get_s(&item, SK)?;
             let day: Day = sk.split('#').next().unwrap_or_default().parse().map_err(|_| {
-                StoreError::new(StoreErrorKind::Corrupt, format!("day summary with sort key `{sk}`"))
+                StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    format!("day summary with sort key `{sk}`"),
+                )
             })?;
             by_day.entry(day).or_default().push(item);
         }
@@ -140,7 +151,14 @@ impl CounterStore {
             ),
             Span::AllTime => ("pk = :pk", vec![(":pk", s(all_time_pk(guild)))]),
         };
-        let items = self.query_all(condition, values, true, format_args!("reading the {span:?} summary of guild {guild}")).await?;
+        let items = self
+            .query_all(
+                condition,
+                values,
+                true,
+                format_args!("reading the {span:?} summary of guild {guild}"),
+            )
+            .await?;
         if items.is_empty() {
             return Ok(StoredSummary::absent(span, default_through));
         }
@@ -148,7 +166,12 @@ impl CounterStore {
     }
 
     /// Writes `summary` as a new generation replacing `old`, then deletes `old`'s items.
-    pub(crate) async fn write_summary(&self, guild: GuildId, old: &StoredSummary, summary: &Summary) -> Result<(), StoreError> {
+    pub(crate) async fn write_summary(
+        &self,
+        guild: GuildId,
+        old: &StoredSummary,
+        summary: &Summary,
+    ) -> Result<(), StoreError> {
         let shards = summary.encode_shards(MAX_SHARD_BYTES)?;
         let generation = old.newest_generation + 1;
         let pk = partition(guild, summary.span);
@@ -163,6 +186,7 @@ impl CounterStore {
                 ("data".to_owned(), b(data)),
             ]);
             let size = crate::usage::item_size(&item);
+            self.usage.write_request();
             self.faults.before_write("writing a summary shard")?;
             self.usage.request();
             self.client
@@ -172,10 +196,21 @@ impl CounterStore {
                 .condition_expression("attribute_not_exists(pk)")
                 .send()
                 .await
-                .map_err(|e| StoreError::dynamo(format_args!("writing the {:?} summary of guild {guild}", summary.span), self.table(), e))?;
+                .map_err(|e| {
+                    StoreError::dynamo(
+                        format_args!("writing the {:?} summary of guild {guild}", summary.span),
+                        self.table(),
+                        e,
+                    )
+                })?;
             self.usage.write(size);
+            self.faults.after_write("writing a summary shard")?;
         }
-        self.delete_items(old.stored.iter().cloned(), format_args!("deleting the previous {:?} summary of guild {guild}", summary.span)).await
+        self.delete_items(
+            old.stored.iter().cloned(),
+            format_args!("deleting the previous {:?} summary of guild {guild}", summary.span),
+        )
+        .await
     }
 
     /// Deletes items (with their sizes, for the usage meter), 25 per request.
@@ -189,14 +224,20 @@ impl CounterStore {
         for chunk in keys.chunks(25) {
             let mut requests = Vec::with_capacity(chunk.len());
             for (key, _) in chunk {
-                let delete = DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(|e| {
-                    StoreError::with_source(StoreErrorKind::Dynamo, "building a delete request", e)
-                })?;
+                let delete =
+                    DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(|e| {
+                        StoreError::with_source(
+                            StoreErrorKind::Dynamo,
+                            "building a delete request",
+                            e,
+                        )
+                    })?;
                 requests.push(WriteRequest::builder().delete_request(delete).build());
             }
             let mut pending = HashMap::from([(self.table().to_owned(), requests)]);
             let mut attempt = 0u32;
             while pending.values().any(|v| !v.is_empty()) {
+                self.usage.write_request();
                 self.faults.before_write("deleting items")?;
                 self.usage.request();
                 let out = self
@@ -209,30 +250,50 @@ impl CounterStore {
                 pending = out.unprocessed_items.unwrap_or_default();
                 attempt += 1;
                 if attempt > 10 {
-                    return Err(StoreError::new(StoreErrorKind::Unavailable, format!("{doing}: DynamoDB kept items unprocessed")));
+                    return Err(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        format!("{doing}: DynamoDB kept items unprocessed"),
+                    ));
                 }
                 if pending.values().any(|v| !v.is_empty()) {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(6))).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(6)))
+                        .await;
                 }
             }
             for (_, size) in chunk {
                 self.usage.write(*size);
             }
+            self.faults.after_write("deleting items")?;
         }
         Ok(())
     }
 
     /// Reads every folded cursor item of a guild.
-    pub(crate) async fn read_cursor_items(&self, guild: GuildId) -> Result<CursorTable, StoreError> {
+    pub(crate) async fn read_cursor_items(
+        &self,
+        guild: GuildId,
+    ) -> Result<CursorTable, StoreError> {
         let items = self
-            .query_all("pk = :pk", vec![(":pk", s(cursor_pk(guild)))], true, format_args!("reading the cursors of guild {guild}"))
+            .query_all(
+                "pk = :pk",
+                vec![(":pk", s(cursor_pk(guild)))],
+                true,
+                format_args!("reading the cursors of guild {guild}"),
+            )
             .await?;
         let mut table = CursorTable::default();
         for item in &items {
             let channel = ChannelId(items::get_s(item, SK)?.parse().map_err(|_| {
-                StoreError::new(StoreErrorKind::Corrupt, "cursor item whose sort key is not a channel id")
+                StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    "cursor item whose sort key is not a channel id",
+                )
             })?);
-            let parent = if item.contains_key("parent") { Some(ChannelId(items::get_u64(item, "parent")?)) } else { None };
+            let parent = if item.contains_key("parent") {
+                Some(ChannelId(items::get_u64(item, "parent")?))
+            } else {
+                None
+            };
             let cursor = ChannelCursor {
                 channel,
                 parent,
@@ -263,6 +324,7 @@ impl CounterStore {
                 item.insert("parent".to_owned(), n(parent.0));
             }
             let size = crate::usage::item_size(&item);
+            self.usage.write_request();
             self.faults.before_write("writing a cursor")?;
             self.usage.request();
             self.client
@@ -271,8 +333,18 @@ impl CounterStore {
                 .set_item(Some(item))
                 .send()
                 .await
-                .map_err(|e| StoreError::dynamo(format_args!("writing the cursor of channel {} in guild {guild}", cursor.channel), self.table(), e))?;
+                .map_err(|e| {
+                    StoreError::dynamo(
+                        format_args!(
+                            "writing the cursor of channel {} in guild {guild}",
+                            cursor.channel
+                        ),
+                        self.table(),
+                        e,
+                    )
+                })?;
             self.usage.write(size);
+            self.faults.after_write("writing a cursor")?;
         }
         Ok(())
     }

@@ -55,9 +55,22 @@ impl CounterStore {
     /// DynamoDB errors (a connection failure is not mistaken for "already exists").
     pub async fn create_table(&self) -> Result<TableCreation, StoreError> {
         let def = TableDefinition::CURRENT;
-        let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
-        let attr = |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
-        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::with_source(StoreErrorKind::Configuration, "building the table definition", e);
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build()
+        };
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let build = |e: aws_sdk_dynamodb::error::BuildError| {
+            StoreError::with_source(
+                StoreErrorKind::Configuration,
+                "building the table definition",
+                e,
+            )
+        };
         let created = self
             .client
             .create_table()
@@ -85,7 +98,11 @@ impl CounterStore {
             .update_time_to_live()
             .table_name(self.table())
             .time_to_live_specification(
-                TimeToLiveSpecification::builder().attribute_name(def.ttl_attribute).enabled(true).build().map_err(build)?,
+                TimeToLiveSpecification::builder()
+                    .attribute_name(def.ttl_attribute)
+                    .enabled(true)
+                    .build()
+                    .map_err(build)?,
             )
             .send()
             .await
@@ -101,7 +118,9 @@ impl CounterStore {
             )
             .send()
             .await
-            .map_err(|e| StoreError::dynamo("turning on point-in-time recovery", self.table(), e))?;
+            .map_err(|e| {
+                StoreError::dynamo("turning on point-in-time recovery", self.table(), e)
+            })?;
         Ok(outcome)
     }
 
@@ -115,13 +134,22 @@ impl CounterStore {
                 .send()
                 .await
                 .map_err(|e| StoreError::dynamo("waiting for the table", self.table(), e))?;
-            let active = out.table().and_then(|t| t.table_status()).is_some_and(|s| s.as_str() == "ACTIVE");
+            let active =
+                out.table().and_then(|t| t.table_status()).is_some_and(|s| s.as_str() == "ACTIVE");
             if active {
                 return Ok(());
             }
-            tokio::time::sleep(std::time::Duration::from_millis(if attempt < 10 { 100 } else { 1000 })).await;
+            tokio::time::sleep(std::time::Duration::from_millis(if attempt < 10 {
+                100
+            } else {
+                1000
+            }))
+            .await;
         }
-        Err(StoreError::new(StoreErrorKind::Unavailable, format!("table `{}` did not become active", self.table())))
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            format!("table `{}` did not become active", self.table()),
+        ))
     }
 
     /// Deletes the table (tests and local runs only: deletion protection is turned off first).

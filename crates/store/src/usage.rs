@@ -16,6 +16,8 @@ use crate::items::Item;
 pub struct Usage {
     /// Requests sent to DynamoDB.
     pub requests: u64,
+    /// Of those, write requests.
+    pub write_requests: u64,
     /// Write request units.
     pub write_units: u64,
     /// Read request units, in halves (an eventually consistent 4 KiB read is 1 half).
@@ -36,6 +38,7 @@ impl Usage {
     pub const fn since(&self, earlier: &Self) -> Self {
         Self {
             requests: self.requests.saturating_sub(earlier.requests),
+            write_requests: self.write_requests.saturating_sub(earlier.write_requests),
             write_units: self.write_units.saturating_sub(earlier.write_units),
             read_half_units: self.read_half_units.saturating_sub(earlier.read_half_units),
             bytes_written: self.bytes_written.saturating_sub(earlier.bytes_written),
@@ -46,6 +49,7 @@ impl Usage {
 #[derive(Debug, Default)]
 pub(crate) struct UsageMeter {
     requests: AtomicU64,
+    write_requests: AtomicU64,
     write_units: AtomicU64,
     read_half_units: AtomicU64,
     bytes_written: AtomicU64,
@@ -55,6 +59,7 @@ impl UsageMeter {
     pub(crate) fn snapshot(&self) -> Usage {
         Usage {
             requests: self.requests.load(Ordering::Relaxed),
+            write_requests: self.write_requests.load(Ordering::Relaxed),
             write_units: self.write_units.load(Ordering::Relaxed),
             read_half_units: self.read_half_units.load(Ordering::Relaxed),
             bytes_written: self.bytes_written.load(Ordering::Relaxed),
@@ -63,6 +68,11 @@ impl UsageMeter {
 
     pub(crate) fn request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A write request was sent (counted before the answer, like a crash point).
+    pub(crate) fn write_request(&self) {
+        self.write_requests.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A write of an item of `bytes` (the larger of old and new size).
@@ -75,7 +85,8 @@ impl UsageMeter {
     /// A read returning `bytes` in total.
     pub(crate) fn read(&self, bytes: usize, consistent: bool) {
         let units = u64::try_from(bytes.div_ceil(4096).max(1)).unwrap_or(u64::MAX);
-        self.read_half_units.fetch_add(if consistent { units * 2 } else { units }, Ordering::Relaxed);
+        self.read_half_units
+            .fetch_add(if consistent { units * 2 } else { units }, Ordering::Relaxed);
     }
 }
 
@@ -95,7 +106,9 @@ fn value_size(value: &AttributeValue) -> usize {
         AttributeValue::Ns(v) => v.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
         AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
         AttributeValue::L(v) => 3 + v.iter().map(|x| 1 + value_size(x)).sum::<usize>(),
-        AttributeValue::M(m) => 3 + m.iter().map(|(k, x)| 1 + k.len() + value_size(x)).sum::<usize>(),
+        AttributeValue::M(m) => {
+            3 + m.iter().map(|(k, x)| 1 + k.len() + value_size(x)).sum::<usize>()
+        }
         _ => 0,
     }
 }

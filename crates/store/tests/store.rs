@@ -4,7 +4,8 @@
 
 use engagement_domain::summary::CursorTable;
 use engagement_domain::{
-    BatchBuilder, ChannelCursor, ChannelId, Counts, Day, DayRange, GuildConfig, GuildId, Metric, MessageId, Scope, UserId,
+    BatchBuilder, ChannelCursor, ChannelId, Counts, Day, DayRange, GuildConfig, GuildId, MessageId,
+    Metric, Scope, UserId,
 };
 use engagement_store::{CompactionPolicy, CounterStore, StoreErrorKind, TableCreation};
 
@@ -22,7 +23,8 @@ fn day(s: &str) -> Day {
 const G: GuildId = GuildId(1);
 
 #[tokio::test]
-async fn create_table_is_idempotent_and_a_missing_table_says_how_to_create_it() -> anyhow::Result<()> {
+async fn create_table_is_idempotent_and_a_missing_table_says_how_to_create_it() -> anyhow::Result<()>
+{
     let store = store("create").await?;
     assert_eq!(store.create_table().await?, TableCreation::AlreadyExists);
     let (client, name) = engagement_testkit::dynamo::client_and_table_name("missing").await?;
@@ -40,10 +42,20 @@ async fn committed_batches_read_back_before_and_after_compaction() -> anyhow::Re
     assert_eq!(view.seq, 0);
     let mut b = BatchBuilder::new();
     b.add(day("2026-11-27"), ChannelId(10), UserId(7), Counts::messages(2));
-    b.add(day("2026-11-28"), ChannelId(10), UserId(7), Counts { messages: 1, reactions_given: 0, reactions_received: 4 });
+    b.add(
+        day("2026-11-28"),
+        ChannelId(10),
+        UserId(7),
+        Counts { messages: 1, reactions_given: 0, reactions_received: 4 },
+    );
     b.add(day("2026-11-28"), ChannelId(11), UserId(8), Counts::messages(5));
     b.set_category(ChannelId(10), Some(ChannelId(100)));
-    b.set_cursor(ChannelCursor { channel: ChannelId(10), parent: None, before: MessageId(1), after: MessageId(500) });
+    b.set_cursor(ChannelCursor {
+        channel: ChannelId(10),
+        parent: None,
+        before: MessageId(1),
+        after: MessageId(500),
+    });
     assert_eq!(store.commit(&mut view, b.build(1_000)).await?, 1);
 
     let range = DayRange::new(day("2026-11-27"), day("2026-11-28")).unwrap();
@@ -53,7 +65,10 @@ async fn committed_batches_read_back_before_and_after_compaction() -> anyhow::Re
     let all_before = store.load_all_time(G).await?;
 
     let report = store.compact(G, CompactionPolicy::ALWAYS, 2_000).await?;
-    assert_eq!((report.days_written, report.cursors_written, report.all_time_written), (2, 1, true));
+    assert_eq!(
+        (report.days_written, report.cursors_written, report.all_time_written),
+        (2, 1, true)
+    );
     assert_eq!(store.load_days(G, range).await?, before);
     assert_eq!(store.load_all_time(G).await?, all_before);
     assert_eq!(all_before.member_total(UserId(7), Scope::Guild).reactions_received, 4);
@@ -76,7 +91,12 @@ async fn a_stale_view_cannot_commit_and_a_repeated_batch_counts_once() -> anyhow
     let mut stale = first.clone();
     let mut b = BatchBuilder::new();
     b.add(day("2026-11-28"), ChannelId(10), UserId(7), Counts::messages(1));
-    b.set_cursor(ChannelCursor { channel: ChannelId(10), parent: None, before: MessageId(1), after: MessageId(9) });
+    b.set_cursor(ChannelCursor {
+        channel: ChannelId(10),
+        parent: None,
+        before: MessageId(1),
+        after: MessageId(9),
+    });
     let batch = b.build(1);
     store.commit(&mut first, batch.clone()).await?;
     // The same batch again through a view that did not see the first commit: recognised as already there.
@@ -84,7 +104,12 @@ async fn a_stale_view_cannot_commit_and_a_repeated_batch_counts_once() -> anyhow
     // A different batch through the stale view: refused.
     let mut other = BatchBuilder::new();
     other.add(day("2026-11-28"), ChannelId(10), UserId(7), Counts::messages(1));
-    other.set_cursor(ChannelCursor { channel: ChannelId(10), parent: None, before: MessageId(1), after: MessageId(12) });
+    other.set_cursor(ChannelCursor {
+        channel: ChannelId(10),
+        parent: None,
+        before: MessageId(1),
+        after: MessageId(12),
+    });
     let err = store.commit(&mut stale, other.build(2)).await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Conflict);
     let days = store.load_days(G, DayRange::single(day("2026-11-28"))).await?;
@@ -131,8 +156,14 @@ async fn the_lease_is_exclusive_until_released_or_expired() -> anyhow::Result<()
     let store = store("lease").await?;
     let a = store.acquire_lease("sync", "run-a", 60_000, 1_000).await?.expect("free lease");
     assert!(store.acquire_lease("sync", "run-b", 60_000, 2_000).await?.is_none());
-    assert!(store.acquire_lease("sync", "run-a", 60_000, 3_000).await?.is_some(), "the holder renews");
-    assert!(store.acquire_lease("sync", "run-b", 60_000, 63_001).await?.is_some(), "an expired lease is free");
+    assert!(
+        store.acquire_lease("sync", "run-a", 60_000, 3_000).await?.is_some(),
+        "the holder renews"
+    );
+    assert!(
+        store.acquire_lease("sync", "run-b", 60_000, 63_001).await?.is_some(),
+        "an expired lease is free"
+    );
     store.release_lease(&a).await?; // no longer a's: nothing happens
     assert!(store.acquire_lease("sync", "run-c", 60_000, 64_000).await?.is_none());
     Ok(())
@@ -147,7 +178,16 @@ async fn big_summaries_are_sharded_and_read_back_exactly() -> anyhow::Result<()>
         let mut b = BatchBuilder::new();
         for i in 0..10_000u64 {
             let user = UserId(900_000_000_000_000_000 + chunk * 10_000 + i);
-            b.add(day("2026-11-28"), ChannelId(1 + i % 7), user, Counts { messages: 1 + (i % 3) as i64, reactions_given: (i % 2) as i64, reactions_received: 0 });
+            b.add(
+                day("2026-11-28"),
+                ChannelId(1 + i % 7),
+                user,
+                Counts {
+                    messages: 1 + (i % 3) as i64,
+                    reactions_given: (i % 2) as i64,
+                    reactions_received: 0,
+                },
+            );
         }
         store.commit(&mut view, b.build(chunk)).await?;
     }
@@ -159,7 +199,10 @@ async fn big_summaries_are_sharded_and_read_back_exactly() -> anyhow::Result<()>
     assert_eq!(after.total().counters.len(), 60_000);
     let top = store.load_all_time(G).await?.top_members(Metric::Messages, Scope::Guild, 3);
     assert_eq!(top.len(), 3);
-    assert!(store.usage().write_units > 600, "a 60k-counter day costs hundreds of write units to fold");
+    assert!(
+        store.usage().write_units > 600,
+        "a 60k-counter day costs hundreds of write units to fold"
+    );
     Ok(())
 }
 
