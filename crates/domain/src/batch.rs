@@ -40,14 +40,29 @@ pub struct ChannelCursor {
     pub before: MessageId,
     /// Highest id that may have been counted; forward sync continues above it.
     pub after: MessageId,
+    /// For a channel that holds threads: archived threads up to this time (Unix ms) have been looked at.
+    pub threads_listed_ms: u64,
+    /// When the reactions of this channel's recent messages were last reconciled (Unix ms).
+    pub reconciled_ms: u64,
 }
 
 impl ChannelCursor {
     /// A cursor for a channel first seen now: nothing counted, forward sync starts after `start`,
     /// backfill continues at and below `start`.
     #[must_use]
-    pub const fn starting_at(channel: ChannelId, parent: Option<ChannelId>, start: MessageId) -> Self {
-        Self { channel, parent, before: MessageId(start.0.saturating_add(1)), after: start }
+    pub const fn starting_at(
+        channel: ChannelId,
+        parent: Option<ChannelId>,
+        start: MessageId,
+    ) -> Self {
+        Self {
+            channel,
+            parent,
+            before: MessageId(start.0.saturating_add(1)),
+            after: start,
+            threads_listed_ms: 0,
+            reconciled_ms: 0,
+        }
     }
 
     /// The counting channel: the parent of a thread, else the channel itself.
@@ -225,14 +240,32 @@ impl BatchBuilder {
     /// A rough upper bound of the encoded size in bytes, to cut batches below the store's item size limit.
     #[must_use]
     pub fn estimated_size(&self) -> usize {
-        let reactions: usize =
-            self.reactions.values().map(|r| 40 + r.emojis.iter().map(|e| 16 + e.emoji.len() + 10 * e.reactors.len()).sum::<usize>()).sum();
-        64 + self.counters.len() * 40 + self.categories.len() * 20 + self.cursors.len() * 40 + reactions + self.erasures.len() * 10
+        let reactions: usize = self
+            .reactions
+            .values()
+            .map(|r| {
+                40 + r
+                    .emojis
+                    .iter()
+                    .map(|e| 16 + e.emoji.len() + 10 * e.reactors.len())
+                    .sum::<usize>()
+            })
+            .sum();
+        64 + self.counters.len() * 40
+            + self.categories.len() * 20
+            + self.cursors.len() * 40
+            + reactions
+            + self.erasures.len() * 10
     }
 
     /// The counter deltas added so far.
     pub fn counters(&self) -> impl Iterator<Item = CounterDelta> + '_ {
-        self.counters.iter().map(|(&(day, channel, user), &counts)| CounterDelta { day, channel, user, counts })
+        self.counters.iter().map(|(&(day, channel, user), &counts)| CounterDelta {
+            day,
+            channel,
+            user,
+            counts,
+        })
     }
 
     /// Builds the batch (its `seq` is set by the store when it is committed).
@@ -241,8 +274,16 @@ impl BatchBuilder {
         Batch {
             seq: 0,
             created_at_ms,
-            counters: self.counters.into_iter().map(|((day, channel, user), counts)| CounterDelta { day, channel, user, counts }).collect(),
-            categories: self.categories.into_iter().map(|(channel, category)| ChannelCategory { channel, category }).collect(),
+            counters: self
+                .counters
+                .into_iter()
+                .map(|((day, channel, user), counts)| CounterDelta { day, channel, user, counts })
+                .collect(),
+            categories: self
+                .categories
+                .into_iter()
+                .map(|(channel, category)| ChannelCategory { channel, category })
+                .collect(),
             cursors: self.cursors.into_values().collect(),
             reactions: self.reactions.into_values().collect(),
             erasures: self.erasures,
@@ -267,7 +308,15 @@ mod tests {
         b.add(d, c, UserId(8), Counts::messages(1));
         b.add(d, c, UserId(8), Counts::messages(-1));
         let batch = b.build(5);
-        assert_eq!(batch.counters, vec![CounterDelta { day: d, channel: c, user: u, counts: Counts { messages: 2, reactions_given: 1, reactions_received: 0 } }]);
+        assert_eq!(
+            batch.counters,
+            vec![CounterDelta {
+                day: d,
+                channel: c,
+                user: u,
+                counts: Counts { messages: 2, reactions_given: 1, reactions_received: 0 }
+            }]
+        );
     }
 
     #[test]
@@ -284,7 +333,12 @@ mod tests {
     #[test]
     fn batches_round_trip_through_their_encoding() -> Result<(), crate::CodecError> {
         let mut b = BatchBuilder::new();
-        b.add(day("2026-11-28"), ChannelId(1), UserId(7), Counts { messages: 3, reactions_given: -1, reactions_received: 9 });
+        b.add(
+            day("2026-11-28"),
+            ChannelId(1),
+            UserId(7),
+            Counts { messages: 3, reactions_given: -1, reactions_received: 9 },
+        );
         b.set_category(ChannelId(1), Some(ChannelId(99)));
         b.set_cursor(ChannelCursor::starting_at(ChannelId(1), None, MessageId(1000)));
         b.set_reactions(MessageReactions {
@@ -293,7 +347,11 @@ mod tests {
             channel: ChannelId(1),
             day: day("2026-11-28"),
             author: Some(UserId(7)),
-            emojis: vec![EmojiReactions { emoji: "party:123".into(), count: 2, reactors: vec![UserId(3), UserId(4)] }],
+            emojis: vec![EmojiReactions {
+                emoji: "party:123".into(),
+                count: 2,
+                reactors: vec![UserId(3), UserId(4)],
+            }],
         });
         let mut batch = b.build(1_700_000_000_000);
         batch.seq = 42;

@@ -25,7 +25,10 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     Ok(postcard::to_stdvec(value)?)
 }
 
-pub(crate) fn decode_versioned<T: DeserializeOwned>(bytes: &[u8], expected: u8) -> Result<T, CodecError> {
+pub(crate) fn decode_versioned<T: DeserializeOwned>(
+    bytes: &[u8],
+    expected: u8,
+) -> Result<T, CodecError> {
     #[derive(serde::Deserialize)]
     struct Owned<T> {
         _version: u8,

@@ -96,7 +96,10 @@ impl GuildConfig {
     pub fn author_counts(&self, message: &MessageFacts) -> Option<(UserId, Counts)> {
         self.counts_for_author(message).then(|| {
             let received: i64 = message.reactions.iter().map(|r| i64::from(r.count)).sum();
-            (message.author, Counts { messages: 1, reactions_given: 0, reactions_received: received })
+            (
+                message.author,
+                Counts { messages: 1, reactions_given: 0, reactions_received: received },
+            )
         })
     }
 }
@@ -110,7 +113,10 @@ pub type MemberDelta = (UserId, Counts);
 /// state just read. Returns the deltas to apply — received for the author, given per reactor — so that
 /// applying them once moves the counters from `before` to `after`.
 #[must_use]
-pub fn reaction_deltas(before: Option<&MessageReactions>, after: &MessageReactions) -> Vec<MemberDelta> {
+pub fn reaction_deltas(
+    before: Option<&MessageReactions>,
+    after: &MessageReactions,
+) -> Vec<MemberDelta> {
     let mut out: Vec<MemberDelta> = Vec::new();
     let received = |state: &MessageReactions| state.author.map(|a| (a, state.received()));
     let (old_author, new_author) = (before.and_then(received), received(after));
@@ -125,7 +131,9 @@ pub fn reaction_deltas(before: Option<&MessageReactions>, after: &MessageReactio
     let pairs = |state: Option<&MessageReactions>| -> BTreeSet<(EmojiKey, UserId)> {
         state
             .into_iter()
-            .flat_map(|s| s.emojis.iter().flat_map(|e| e.reactors.iter().map(|u| (e.emoji.clone(), *u))))
+            .flat_map(|s| {
+                s.emojis.iter().flat_map(|e| e.reactors.iter().map(|u| (e.emoji.clone(), *u)))
+            })
             .collect()
     };
     let (old_pairs, new_pairs) = (pairs(before), pairs(Some(after)));
@@ -141,10 +149,15 @@ pub fn reaction_deltas(before: Option<&MessageReactions>, after: &MessageReactio
 /// Which emojis' reactor lists must be read again: those whose count changed since `before`, or all of
 /// them when nothing was counted yet.
 #[must_use]
-pub fn emojis_to_refresh(before: Option<&MessageReactions>, now: &[ReactionCount]) -> Vec<EmojiKey> {
+pub fn emojis_to_refresh(
+    before: Option<&MessageReactions>,
+    now: &[ReactionCount],
+) -> Vec<EmojiKey> {
     now.iter()
         .filter(|r| {
-            before.is_none_or(|b| b.emojis.iter().find(|e| e.emoji == r.emoji).is_none_or(|e| e.count != r.count))
+            before.is_none_or(|b| {
+                b.emojis.iter().find(|e| e.emoji == r.emoji).is_none_or(|e| e.count != r.count)
+            })
         })
         .map(|r| r.emoji.clone())
         .collect()
@@ -152,7 +165,11 @@ pub fn emojis_to_refresh(before: Option<&MessageReactions>, now: &[ReactionCount
 
 /// Builds the new counted state of an emoji: Discord's count and the counted reactors.
 #[must_use]
-pub fn emoji_state(emoji: EmojiKey, count: u32, reactors: impl IntoIterator<Item = UserId>) -> EmojiReactions {
+pub fn emoji_state(
+    emoji: EmojiKey,
+    count: u32,
+    reactors: impl IntoIterator<Item = UserId>,
+) -> EmojiReactions {
     let reactors: BTreeSet<UserId> = reactors.into_iter().collect();
     EmojiReactions { emoji, count, reactors: reactors.into_iter().collect() }
 }
@@ -178,13 +195,26 @@ mod tests {
         let rules = GuildConfig::default();
         assert!(rules.counts_for_author(&message(0, false, false)));
         assert!(rules.counts_for_author(&message(19, false, false)));
-        for (kind, bot, webhook) in [(0, true, false), (0, false, true), (7, false, false), (18, false, false), (20, false, false), (21, false, false)] {
-            assert!(!rules.counts_for_author(&message(kind, bot, webhook)), "type {kind} bot {bot} webhook {webhook}");
+        for (kind, bot, webhook) in [
+            (0, true, false),
+            (0, false, true),
+            (7, false, false),
+            (18, false, false),
+            (20, false, false),
+            (21, false, false),
+        ] {
+            assert!(
+                !rules.counts_for_author(&message(kind, bot, webhook)),
+                "type {kind} bot {bot} webhook {webhook}"
+            );
         }
         let mut opted = GuildConfig::default();
         opted.opted_out.insert(UserId(5));
         assert!(!opted.counts_for_author(&message(0, false, false)));
-        assert_eq!(rules.author_counts(&message(0, false, false)), Some((UserId(5), Counts { messages: 1, reactions_given: 0, reactions_received: 3 })));
+        assert_eq!(
+            rules.author_counts(&message(0, false, false)),
+            Some((UserId(5), Counts { messages: 1, reactions_given: 0, reactions_received: 3 }))
+        );
     }
 
     fn state(author: Option<u64>, emojis: &[(&str, u32, &[u64])]) -> MessageReactions {
@@ -194,7 +224,10 @@ mod tests {
             channel: ChannelId(2),
             day: Day::from_ordinal(20_000),
             author: author.map(UserId),
-            emojis: emojis.iter().map(|(e, c, r)| emoji_state((*e).into(), *c, r.iter().map(|u| UserId(*u)))).collect(),
+            emojis: emojis
+                .iter()
+                .map(|(e, c, r)| emoji_state((*e).into(), *c, r.iter().map(|u| UserId(*u))))
+                .collect(),
         }
     }
 
@@ -221,7 +254,10 @@ mod tests {
     #[test]
     fn only_changed_emojis_are_read_again() {
         let before = state(Some(5), &[("👍", 2, &[7, 8])]);
-        let now = [ReactionCount { emoji: "👍".into(), count: 2 }, ReactionCount { emoji: "🎉".into(), count: 1 }];
+        let now = [
+            ReactionCount { emoji: "👍".into(), count: 2 },
+            ReactionCount { emoji: "🎉".into(), count: 1 },
+        ];
         assert_eq!(emojis_to_refresh(Some(&before), &now), vec!["🎉".to_owned()]);
         assert_eq!(emojis_to_refresh(None, &now).len(), 2);
     }

@@ -26,7 +26,8 @@ impl Day {
     /// The calendar date.
     #[must_use]
     pub fn date(self) -> NaiveDate {
-        NaiveDate::from_num_days_from_ce_opt(self.0.saturating_add(DAYS_FROM_CE_TO_1970)).unwrap_or(NaiveDate::MIN)
+        NaiveDate::from_num_days_from_ce_opt(self.0.saturating_add(DAYS_FROM_CE_TO_1970))
+            .unwrap_or(NaiveDate::MIN)
     }
 
     /// The day, in `zone`, of an instant.
@@ -77,12 +78,16 @@ impl Day {
     pub fn start(self, zone: GuildTimeZone) -> DateTime<Utc> {
         let midnight = self.date().and_hms_opt(0, 0, 0).unwrap_or_default();
         match zone.0.from_local_datetime(&midnight) {
-            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+                t.with_timezone(&Utc)
+            }
             chrono::LocalResult::None => {
                 // Midnight does not exist (a DST jump at 00:00): the day starts at the first valid minute.
                 (1..=180)
                     .find_map(|m| {
-                        zone.0.from_local_datetime(&(midnight + chrono::Duration::minutes(m))).earliest()
+                        zone.0
+                            .from_local_datetime(&(midnight + chrono::Duration::minutes(m)))
+                            .earliest()
                     })
                     .map_or_else(|| Utc.from_utc_datetime(&midnight), |t| t.with_timezone(&Utc))
             }
@@ -107,11 +112,15 @@ impl FromStr for Day {
         let s = s.trim();
         // Exactly YYYY-MM-DD: chrono alone would also take "2026-1-5".
         let shaped = s.len() == 10
-            && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+            && s.bytes()
+                .enumerate()
+                .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
         if !shaped {
             return Err(BadDate(s.to_owned()));
         }
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Self::from_date).map_err(|_| BadDate(s.to_owned()))
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Self::from_date)
+            .map_err(|_| BadDate(s.to_owned()))
     }
 }
 
@@ -140,7 +149,11 @@ impl Month {
     /// The following month.
     #[must_use]
     pub const fn next(self) -> Self {
-        if self.month >= 12 { Self { year: self.year + 1, month: 1 } } else { Self { year: self.year, month: self.month + 1 } }
+        if self.month >= 12 {
+            Self { year: self.year + 1, month: 1 }
+        } else {
+            Self { year: self.year, month: self.month + 1 }
+        }
     }
 }
 
@@ -198,7 +211,11 @@ impl DayRange {
 
 impl fmt::Display for DayRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.first == self.last { write!(f, "{}", self.first) } else { write!(f, "{} to {}", self.first, self.last) }
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{} to {}", self.first, self.last)
+        }
     }
 }
 
@@ -246,7 +263,9 @@ impl FromStr for GuildTimeZone {
         let s = s.trim();
         s.parse::<chrono_tz::Tz>()
             .ok()
-            .or_else(|| chrono_tz::TZ_VARIANTS.iter().copied().find(|tz| tz.name().eq_ignore_ascii_case(s)))
+            .or_else(|| {
+                chrono_tz::TZ_VARIANTS.iter().copied().find(|tz| tz.name().eq_ignore_ascii_case(s))
+            })
             .map(Self)
             .ok_or_else(|| UnknownTimeZone(s.to_owned()))
     }

@@ -3,10 +3,10 @@
 //! Days and periods in a guild's time zone, snowflakes, counters and how they fold together live here, so
 //! that the functions, the command-line tool and the tests all count the same way.
 
-pub mod snowflake;
 pub mod counts;
 pub mod day;
 pub mod ids;
+pub mod snowflake;
 
 pub use counts::{Counts, Metric};
 pub use day::{Day, DayRange, GuildTimeZone, Month};

@@ -46,7 +46,9 @@ pub enum PeriodError {
     #[error("give both `from` and `to` dates (YYYY-MM-DD), or neither")]
     HalfOpen,
     /// Too long.
-    #[error("that range is {0} days long; the longest range is {MAX_RANGE_DAYS} days (use `all` for all time)")]
+    #[error(
+        "that range is {0} days long; the longest range is {MAX_RANGE_DAYS} days (use `all` for all time)"
+    )]
     TooLong(u32),
     /// Starts after today.
     #[error("{0} is in the future")]
@@ -61,7 +63,11 @@ impl Period {
     ///
     /// # Errors
     /// A readable explanation of what is wrong.
-    pub fn from_options(name: Option<&str>, from: Option<&str>, to: Option<&str>) -> Result<Self, PeriodError> {
+    pub fn from_options(
+        name: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Self, PeriodError> {
         match (from, to) {
             (Some(from), Some(to)) => {
                 let (from, to): (Day, Day) = (from.parse()?, to.parse()?);
@@ -84,7 +90,9 @@ impl Period {
         Ok(Some(match self {
             Self::Today => DayRange::single(today),
             Self::Yesterday => DayRange::single(today.previous()),
-            Self::LastDays(n) => DayRange { first: today.plus(1 - i32::from(n.max(1))), last: today },
+            Self::LastDays(n) => {
+                DayRange { first: today.plus(1 - i32::from(n.max(1))), last: today }
+            }
             Self::AllTime => return Ok(None),
             Self::Dates(range) => {
                 if range.first > today {
@@ -105,7 +113,10 @@ impl FromStr for Period {
             "yesterday" => Ok(Self::Yesterday),
             "all" | "all-time" | "all_time" | "alltime" => Ok(Self::AllTime),
             _ => {
-                let n = t.strip_suffix('d').and_then(|n| n.parse::<u16>().ok()).filter(|n| (1..=3660).contains(n));
+                let n = t
+                    .strip_suffix('d')
+                    .and_then(|n| n.parse::<u16>().ok())
+                    .filter(|n| (1..=3660).contains(n));
                 n.map(Self::LastDays).ok_or_else(|| PeriodError::Unknown(s.trim().to_owned()))
             }
         }
@@ -135,7 +146,13 @@ mod tests {
     #[test]
     fn named_periods_resolve_against_today() {
         let today = day("2026-11-28");
-        let r = |p: &str| p.parse::<Period>().ok().and_then(|p| p.resolve(today).ok()).flatten().map(|r| r.to_string());
+        let r = |p: &str| {
+            p.parse::<Period>()
+                .ok()
+                .and_then(|p| p.resolve(today).ok())
+                .flatten()
+                .map(|r| r.to_string())
+        };
         assert_eq!(r("today").as_deref(), Some("2026-11-28"));
         assert_eq!(r("yesterday").as_deref(), Some("2026-11-27"));
         assert_eq!(r("7d").as_deref(), Some("2026-11-22 to 2026-11-28"));
@@ -148,11 +165,24 @@ mod tests {
     fn explicit_dates_are_checked() {
         let ok = Period::from_options(Some("7d"), Some("2026-11-01"), Some("2026-11-03"));
         assert_eq!(ok.map(|p| p.to_string()), Ok("2026-11-01 to 2026-11-03".to_owned()));
-        assert!(matches!(Period::from_options(None, Some("2026-11-05"), Some("2026-11-03")), Err(PeriodError::Reversed { .. })));
-        assert!(matches!(Period::from_options(None, Some("2026-11-05"), None), Err(PeriodError::HalfOpen)));
-        assert!(matches!(Period::from_options(None, Some("5 Nov"), Some("2026-11-03")), Err(PeriodError::BadDate(_))));
-        assert!(matches!(Period::from_options(None, Some("2000-01-01"), Some("2026-11-03")), Err(PeriodError::TooLong(_))));
-        let future = Period::from_options(None, Some("2027-01-01"), Some("2027-01-02")).map(|p| p.resolve(day("2026-11-28")));
+        assert!(matches!(
+            Period::from_options(None, Some("2026-11-05"), Some("2026-11-03")),
+            Err(PeriodError::Reversed { .. })
+        ));
+        assert!(matches!(
+            Period::from_options(None, Some("2026-11-05"), None),
+            Err(PeriodError::HalfOpen)
+        ));
+        assert!(matches!(
+            Period::from_options(None, Some("5 Nov"), Some("2026-11-03")),
+            Err(PeriodError::BadDate(_))
+        ));
+        assert!(matches!(
+            Period::from_options(None, Some("2000-01-01"), Some("2026-11-03")),
+            Err(PeriodError::TooLong(_))
+        ));
+        let future = Period::from_options(None, Some("2027-01-01"), Some("2027-01-02"))
+            .map(|p| p.resolve(day("2026-11-28")));
         assert!(matches!(future, Ok(Err(PeriodError::Future(_)))));
         assert_eq!(Period::from_options(None, None, None), Ok(Period::DEFAULT));
     }

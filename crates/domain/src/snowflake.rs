@@ -27,11 +27,7 @@ pub fn created_at(id: u64) -> DateTime<Utc> {
 /// Times before the Discord epoch map to 0.
 #[must_use]
 pub const fn from_timestamp_ms(unix_ms: u64) -> u64 {
-    if unix_ms <= DISCORD_EPOCH_MS {
-        0
-    } else {
-        (unix_ms - DISCORD_EPOCH_MS) << 22
-    }
+    if unix_ms <= DISCORD_EPOCH_MS { 0 } else { (unix_ms - DISCORD_EPOCH_MS) << 22 }
 }
 
 /// The smallest snowflake created at `time`.

@@ -76,16 +76,22 @@ impl Summary {
             }
             // Grow proportionally to the overflow, at least by one.
             let factor = biggest.div_ceil(max_shard_bytes.max(1));
-            shards = shards.saturating_mul(u16::try_from(factor.clamp(2, 64)).unwrap_or(2)).min(4096);
+            shards =
+                shards.saturating_mul(u16::try_from(factor.clamp(2, 64)).unwrap_or(2)).min(4096);
         }
     }
 
     fn encode_with(&self, shards: u16) -> Result<Vec<Vec<u8>>, crate::CodecError> {
-        let mut parts: Vec<BTreeMap<ChannelId, Vec<(UserId, Counts)>>> = vec![BTreeMap::new(); usize::from(shards)];
+        let mut parts: Vec<BTreeMap<ChannelId, Vec<(UserId, Counts)>>> =
+            vec![BTreeMap::new(); usize::from(shards)];
         for (&(channel, user), &counts) in &self.tally.counters {
-            parts[usize::from(shard_of(user, shards))].entry(channel).or_default().push((user, counts));
+            parts[usize::from(shard_of(user, shards))]
+                .entry(channel)
+                .or_default()
+                .push((user, counts));
         }
-        let categories: Vec<(ChannelId, Option<ChannelId>)> = self.tally.categories.iter().map(|(k, v)| (*k, *v)).collect();
+        let categories: Vec<(ChannelId, Option<ChannelId>)> =
+            self.tally.categories.iter().map(|(k, v)| (*k, *v)).collect();
         parts
             .into_iter()
             .enumerate()
@@ -107,7 +113,9 @@ impl Summary {
     ///
     /// # Errors
     /// When a shard does not decode, shards are missing, or they disagree on span, count or `through`.
-    pub fn decode_shards<'a>(shards: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, SummaryError> {
+    pub fn decode_shards<'a>(
+        shards: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self, SummaryError> {
         let mut decoded: Vec<SummaryShard> = Vec::new();
         for bytes in shards {
             decoded.push(crate::codec::decode_versioned(bytes, 1)?);
@@ -303,7 +311,11 @@ mod tests {
     fn shards_round_trip_and_respect_the_size_limit() -> Result<(), SummaryError> {
         let mut s = Summary::empty(Span::AllTime, 7);
         for user in 0..5_000u64 {
-            s.tally.add(ChannelId(user % 13), UserId(1_000_000_000_000_000 + user * 7919), Counts::messages(1 + (user % 5) as i64));
+            s.tally.add(
+                ChannelId(user % 13),
+                UserId(1_000_000_000_000_000 + user * 7919),
+                Counts::messages(1 + (user % 5) as i64),
+            );
         }
         s.tally.categories.insert(ChannelId(3), Some(ChannelId(77)));
         let shards = s.encode_shards(16 * 1024)?;

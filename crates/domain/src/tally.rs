@@ -91,7 +91,11 @@ impl Tally {
     /// A member's totals in a scope.
     #[must_use]
     pub fn member_total(&self, user: UserId, scope: Scope) -> Counts {
-        self.counters.iter().filter(|((c, u), _)| *u == user && self.in_scope(*c, scope)).map(|(_, n)| *n).sum()
+        self.counters
+            .iter()
+            .filter(|((c, u), _)| *u == user && self.in_scope(*c, scope))
+            .map(|(_, n)| *n)
+            .sum()
     }
 
     /// Totals per member in a scope.
@@ -131,7 +135,11 @@ impl Tally {
     /// Members with at least one message in a scope.
     #[must_use]
     pub fn active_members(&self, scope: Scope) -> BTreeSet<UserId> {
-        self.counters.iter().filter(|((c, _), n)| n.messages > 0 && self.in_scope(*c, scope)).map(|((_, u), _)| *u).collect()
+        self.counters
+            .iter()
+            .filter(|((c, _), n)| n.messages > 0 && self.in_scope(*c, scope))
+            .map(|((_, u), _)| *u)
+            .collect()
     }
 
     /// The top `n` members by a metric in a scope (ties broken by id; zero values left out).
@@ -149,7 +157,11 @@ impl Tally {
     /// The top `n` categories by a metric (channels without a category are left out).
     #[must_use]
     pub fn top_categories(&self, metric: Metric, n: usize) -> Vec<(ChannelId, Counts)> {
-        top(self.by_category().into_iter().filter_map(|(k, v)| k.map(|k| (k, v))).collect(), metric, n)
+        top(
+            self.by_category().into_iter().filter_map(|(k, v)| k.map(|k| (k, v))).collect(),
+            metric,
+            n,
+        )
     }
 
     /// A member's rank (1 = first) by a metric in a scope, and how many members are ranked; `None` when the
@@ -168,7 +180,8 @@ impl Tally {
 }
 
 fn top<K: Ord + Copy>(totals: HashMap<K, Counts>, metric: Metric, n: usize) -> Vec<(K, Counts)> {
-    let mut rows: Vec<(K, Counts)> = totals.into_iter().filter(|(_, c)| c.get(metric) > 0).collect();
+    let mut rows: Vec<(K, Counts)> =
+        totals.into_iter().filter(|(_, c)| c.get(metric) > 0).collect();
     rows.sort_by(|a, b| b.1.get(metric).cmp(&a.1.get(metric)).then(a.0.cmp(&b.0)));
     rows.truncate(n);
     rows
@@ -240,12 +253,17 @@ impl DailyTallies {
     /// Distinct members with at least one message, per day of the range.
     #[must_use]
     pub fn active_members_per_day(&self, scope: Scope) -> Vec<(Day, usize)> {
-        self.range.days().map(|day| (day, self.days.get(&day).map_or(0, |t| t.active_members(scope).len()))).collect()
+        self.range
+            .days()
+            .map(|day| (day, self.days.get(&day).map_or(0, |t| t.active_members(scope).len())))
+            .collect()
     }
 
     /// Every (day, channel, member) counter, sorted: what `engagement export` prints.
     pub fn records(&self) -> impl Iterator<Item = (Day, ChannelId, UserId, Counts)> + '_ {
-        self.days.iter().flat_map(|(&day, t)| t.counters.iter().map(move |(&(c, u), &n)| (day, c, u, n)))
+        self.days
+            .iter()
+            .flat_map(|(&day, t)| t.counters.iter().map(move |(&(c, u), &n)| (day, c, u, n)))
     }
 }
 

@@ -9,11 +9,11 @@ use crate::items::{self, CONFIG_SK, Item, PK, SK, guild_pk, n, s};
 use crate::{CounterStore, StoreError, StoreErrorKind};
 
 impl CounterStore {
-    /// A guild's configuration (the defaults when it has none).
+    /// A guild's configuration, if it was ever set.
     ///
     /// # Errors
     /// DynamoDB errors; a stored configuration that does not parse.
-    pub async fn guild_config(&self, guild: GuildId) -> Result<GuildConfig, StoreError> {
+    pub async fn guild_config(&self, guild: GuildId) -> Result<Option<GuildConfig>, StoreError> {
         let item = self
             .get_item(
                 guild_pk(guild),
@@ -23,14 +23,16 @@ impl CounterStore {
             )
             .await?;
         match item {
-            None => Ok(GuildConfig::default()),
-            Some(item) => serde_json::from_str(items::get_s(&item, "config")?).map_err(|e| {
-                StoreError::with_source(
-                    StoreErrorKind::Corrupt,
-                    format!("the configuration of guild {guild} does not parse"),
-                    e,
-                )
-            }),
+            None => Ok(None),
+            Some(item) => {
+                serde_json::from_str(items::get_s(&item, "config")?).map(Some).map_err(|e| {
+                    StoreError::with_source(
+                        StoreErrorKind::Corrupt,
+                        format!("the configuration of guild {guild} does not parse"),
+                        e,
+                    )
+                })
+            }
         }
     }
 
@@ -86,7 +88,7 @@ impl CounterStore {
         user: UserId,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let mut config = self.guild_config(guild).await?;
+        let mut config = self.guild_config(guild).await?.unwrap_or_default();
         if config.opted_out.insert(user) {
             self.put_guild_config(guild, &config).await?;
         }

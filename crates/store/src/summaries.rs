@@ -299,6 +299,8 @@ impl CounterStore {
                 parent,
                 before: MessageId(items::get_u64(item, "before")?),
                 after: MessageId(items::get_u64(item, "after")?),
+                threads_listed_ms: items::get_u64_or(item, "threads_listed_ms", 0)?,
+                reconciled_ms: items::get_u64_or(item, "reconciled_ms", 0)?,
             };
             table.cursors.insert(channel, cursor);
         }
@@ -318,6 +320,8 @@ impl CounterStore {
                 (SK.to_owned(), s(cursor.channel.to_string())),
                 ("before".to_owned(), n(cursor.before.0)),
                 ("after".to_owned(), n(cursor.after.0)),
+                ("threads_listed_ms".to_owned(), n(cursor.threads_listed_ms)),
+                ("reconciled_ms".to_owned(), n(cursor.reconciled_ms)),
                 ("through".to_owned(), n(through)),
             ]);
             if let Some(parent) = cursor.parent {

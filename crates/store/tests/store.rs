@@ -51,10 +51,8 @@ async fn committed_batches_read_back_before_and_after_compaction() -> anyhow::Re
     b.add(day("2026-11-28"), ChannelId(11), UserId(8), Counts::messages(5));
     b.set_category(ChannelId(10), Some(ChannelId(100)));
     b.set_cursor(ChannelCursor {
-        channel: ChannelId(10),
-        parent: None,
-        before: MessageId(1),
         after: MessageId(500),
+        ..ChannelCursor::starting_at(ChannelId(10), None, MessageId(0))
     });
     assert_eq!(store.commit(&mut view, b.build(1_000)).await?, 1);
 
@@ -92,10 +90,8 @@ async fn a_stale_view_cannot_commit_and_a_repeated_batch_counts_once() -> anyhow
     let mut b = BatchBuilder::new();
     b.add(day("2026-11-28"), ChannelId(10), UserId(7), Counts::messages(1));
     b.set_cursor(ChannelCursor {
-        channel: ChannelId(10),
-        parent: None,
-        before: MessageId(1),
         after: MessageId(9),
+        ..ChannelCursor::starting_at(ChannelId(10), None, MessageId(0))
     });
     let batch = b.build(1);
     store.commit(&mut first, batch.clone()).await?;
@@ -105,10 +101,8 @@ async fn a_stale_view_cannot_commit_and_a_repeated_batch_counts_once() -> anyhow
     let mut other = BatchBuilder::new();
     other.add(day("2026-11-28"), ChannelId(10), UserId(7), Counts::messages(1));
     other.set_cursor(ChannelCursor {
-        channel: ChannelId(10),
-        parent: None,
-        before: MessageId(1),
         after: MessageId(12),
+        ..ChannelCursor::starting_at(ChannelId(10), None, MessageId(0))
     });
     let err = store.commit(&mut stale, other.build(2)).await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Conflict);
@@ -136,18 +130,18 @@ async fn erasing_a_member_removes_them_everywhere_and_opts_them_out() -> anyhow:
     assert!(days.records().all(|(_, _, u, _)| u != UserId(7)));
     assert_eq!(days.total().total(Scope::Guild).messages, 3);
     assert_eq!(store.load_all_time(G).await?.member_total(UserId(7), Scope::Guild), Counts::ZERO);
-    assert!(store.guild_config(G).await?.opted_out.contains(&UserId(7)));
+    assert!(store.guild_config(G).await?.unwrap_or_default().opted_out.contains(&UserId(7)));
     Ok(())
 }
 
 #[tokio::test]
 async fn guild_configuration_round_trips() -> anyhow::Result<()> {
     let store = store("config").await?;
-    assert_eq!(store.guild_config(G).await?, GuildConfig::default());
+    assert_eq!(store.guild_config(G).await?, None);
     let mut config = GuildConfig { time_zone: "Europe/Paris".parse()?, ..GuildConfig::default() };
     config.excluded_channels.insert(ChannelId(5));
     store.put_guild_config(G, &config).await?;
-    assert_eq!(store.guild_config(G).await?, config);
+    assert_eq!(store.guild_config(G).await?, Some(config));
     Ok(())
 }
 
