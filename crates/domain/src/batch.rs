@@ -227,6 +227,31 @@ impl BatchBuilder {
         }
     }
 
+    /// Adds everything of another builder; its cursors and reaction states replace this one's.
+    pub fn merge(&mut self, other: Self) {
+        for ((day, channel, user), counts) in other.counters {
+            self.add(day, channel, user, counts);
+        }
+        self.categories.extend(other.categories);
+        self.cursors.extend(other.cursors);
+        self.reactions.extend(other.reactions);
+        for user in other.erasures {
+            self.erase(user);
+        }
+    }
+
+    /// The cursor recorded for a channel, if any.
+    #[must_use]
+    pub fn cursor(&self, channel: ChannelId) -> Option<&ChannelCursor> {
+        self.cursors.get(&channel)
+    }
+
+    /// Number of counter deltas.
+    #[must_use]
+    pub fn counter_count(&self) -> usize {
+        self.counters.len()
+    }
+
     /// Whether nothing has been added.
     #[must_use]
     pub fn is_empty(&self) -> bool {

@@ -1,1 +1,31 @@
-fn main() {}
+//! The `sync` Lambda function: wiring only. The work is in the library (`sync::Syncer`).
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use sync::{SyncRequest, SyncSettings, Syncer};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let settings = SyncSettings::from_env()?;
+    let store = engagement_store::CounterStore::from_env().await?;
+    let discord = engagement_discord::DiscordClient::from_env()?;
+    let syncer = Syncer { store, discord, settings };
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "sync".to_owned());
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let (syncer, function) = (&syncer, &function);
+        async move {
+            let request: SyncRequest = serde_json::from_value(event.payload).unwrap_or_default();
+            let deadline = chrono::DateTime::from_timestamp_millis(
+                i64::try_from(event.context.deadline).unwrap_or(0),
+            );
+            let budget = sync::budget(&syncer.settings, deadline);
+            let summary = syncer.handle(&request, budget).await?;
+            println!("{}", summary.emf_line(function, chrono::Utc::now().timestamp_millis()));
+            Ok::<_, Error>(serde_json::to_value(&summary)?)
+        }
+    }))
+    .await
+}

@@ -1,0 +1,761 @@
+//! One guild's sync: list channels and threads, read what is new, count it, commit it exactly once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use engagement_discord::model::{Channel, Message, ReactionEmoji, ReactionKind};
+use engagement_discord::{DiscordClient, ErrorKind, Id, MessagePosition};
+use engagement_domain::batch::EmojiReactions;
+use engagement_domain::counting::{emoji_state, emojis_to_refresh, reaction_deltas};
+use engagement_domain::{
+    BatchBuilder, ChannelCursor, ChannelId, Counts, GuildConfig, GuildId, MessageFacts, MessageId,
+    MessageReactions, ReactionCount, UserId, snowflake,
+};
+use engagement_store::{CounterStore, StoreError, SyncView};
+use futures::StreamExt as _;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::SyncError;
+use crate::report::Tally;
+use crate::settings::SyncSettings;
+
+/// Discord's largest message page.
+const PAGE: u8 = 100;
+
+/// What a run is doing in a guild.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// New messages and reaction changes.
+    Forward,
+    /// Older history, down to this message id.
+    Backfill { since: MessageId },
+}
+
+/// One channel or thread to read.
+#[derive(Clone, Debug)]
+struct Work {
+    /// The polled channel or thread.
+    source: ChannelId,
+    /// The counting channel (a thread's parent).
+    channel: ChannelId,
+    /// The counting channel's category.
+    category: Option<ChannelId>,
+    cursor: ChannelCursor,
+    /// Reaction reconciliation covers counted messages up to here (the cursor when the run started).
+    reconcile_until: MessageId,
+    /// The channel's newest message when the run listed it.
+    last: Option<MessageId>,
+    /// Whether the cursor is new (first sight): it must be committed even if nothing is counted.
+    new_cursor: bool,
+    forward: bool,
+    reconcile: bool,
+    backfill: Option<MessageId>,
+}
+
+enum Turn {
+    Done,
+    More(Work),
+}
+
+/// The state a guild run shares between its concurrent channel readers.
+struct Pending {
+    view: SyncView,
+    builder: BatchBuilder,
+}
+
+pub(crate) struct GuildRun<'a> {
+    pub(crate) store: &'a CounterStore,
+    pub(crate) discord: &'a DiscordClient,
+    pub(crate) settings: &'a SyncSettings,
+    pub(crate) tally: &'a Tally,
+    pub(crate) guild: GuildId,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) deadline: Instant,
+    pub(crate) mode: Mode,
+}
+
+/// How a guild run ended.
+pub(crate) struct GuildOutcome {
+    pub(crate) out_of_time: bool,
+}
+
+impl GuildRun<'_> {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.now.timestamp_millis()).unwrap_or(0)
+    }
+
+    fn time_left(&self) -> bool {
+        Instant::now() + self.settings.margin < self.deadline
+    }
+
+    fn call(&self) {
+        Tally::add(&self.tally.discord_calls, 1);
+    }
+
+    /// Runs the guild to completion or until the time budget runs out.
+    pub(crate) async fn run(&self) -> Result<GuildOutcome, SyncError> {
+        let now_ms = self.now_ms();
+        self.store
+            .compact(self.guild, engagement_store::CompactionPolicy::default(), now_ms)
+            .await?;
+        let rules = self.store.guild_config(self.guild).await?.unwrap_or_else(|| GuildConfig {
+            time_zone: self.settings.default_time_zone,
+            ..GuildConfig::default()
+        });
+        let window_start = self.window_start();
+        let view = self.store.load_sync_view(self.guild, window_start).await?;
+        let (work, deferred) = self.plan(&rules, &view).await?;
+        let pending = Mutex::new(Pending { view, builder: BatchBuilder::new() });
+        let errors_before = self.tally.channel_errors.load(std::sync::atomic::Ordering::Relaxed);
+        let out_of_time = self.work_through(work, &rules, &pending).await?;
+        let mut pending = pending.into_inner();
+        let errors =
+            self.tally.channel_errors.load(std::sync::atomic::Ordering::Relaxed) - errors_before;
+        if !out_of_time && errors == 0 {
+            // Only now that every thread the listings found has its cursor: remember the listings.
+            for cursor in deferred {
+                let mut current = pending
+                    .builder
+                    .cursor(cursor.channel)
+                    .or_else(|| pending.view.cursors.cursors.get(&cursor.channel))
+                    .copied()
+                    .unwrap_or(cursor);
+                current.threads_listed_ms = cursor.threads_listed_ms;
+                current.after = current.after.max(cursor.after);
+                pending.builder.set_cursor(current);
+            }
+        }
+        self.flush(&mut pending).await?;
+        Ok(GuildOutcome { out_of_time })
+    }
+
+    fn window_start(&self) -> MessageId {
+        let start = self.now
+            - chrono::Duration::from_std(self.settings.reconcile_window).unwrap_or_default();
+        MessageId(snowflake::from_time(start))
+    }
+
+    fn first_sight_start(&self) -> MessageId {
+        let start = self.now
+            - chrono::Duration::from_std(self.settings.first_sight_lookback).unwrap_or_default();
+        MessageId(snowflake::from_time(start))
+    }
+
+    /// Lists channels and threads and decides what to read, without reading any messages.
+    /// Returns the work, and cursor marks to record once the work is done (archived-thread listings, a
+    /// forum's newest post): recording them earlier could hide a thread whose work was cut short.
+    async fn plan(
+        &self,
+        rules: &GuildConfig,
+        view: &SyncView,
+    ) -> Result<(Vec<Work>, Vec<ChannelCursor>), SyncError> {
+        let guild = Id::new_checked(self.guild.0).ok_or(SyncError::InvalidId(self.guild.0))?;
+        self.call();
+        let channels = self.discord.guild_channels(guild).await?;
+        self.call();
+        let active = self.discord.active_threads(guild).await?;
+        let by_id: BTreeMap<ChannelId, &Channel> =
+            channels.iter().map(|c| (ChannelId(c.id.get()), c)).collect();
+        let active_ids: BTreeSet<ChannelId> =
+            active.iter().map(|t| ChannelId(t.id.get())).collect();
+        let cursors = &view.cursors.cursors;
+        let now_ms = self.now_ms();
+        let sweep_ms =
+            u64::try_from(self.settings.thread_sweep_every.as_millis()).unwrap_or(u64::MAX);
+
+        let mut threads: Vec<Channel> = active.clone();
+        let mut work = Vec::new();
+        // Thread cursors whose "looked for among archived threads" mark changes.
+        let mut marks: Vec<ChannelCursor> = Vec::new();
+        // Parent cursors to update when the run completes.
+        let mut deferred: Vec<ChannelCursor> = Vec::new();
+        for channel in &channels {
+            let id = ChannelId(channel.id.get());
+            let category = channel.parent_id.map(|p| ChannelId(p.get()));
+            let excluded =
+                !rules.counts_channel(id) || category.is_some_and(|c| !rules.counts_channel(c));
+            if excluded || !(channel.has_messages() || channel.has_threads()) {
+                continue;
+            }
+            Tally::add(&self.tally.channels_checked, 1);
+            let cursor = cursors.get(&id).copied();
+            let last = channel.last_message_id.map(|m| MessageId(m.get()));
+            let advanced = match (cursor, last) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(c), Some(last)) => last > c.after,
+            };
+            let mut entry = self.work_for(id, id, category, None, cursor, last, now_ms);
+            let holds_messages = channel.has_messages();
+            if !holds_messages {
+                entry.forward = false;
+                entry.reconcile = false;
+            }
+            // Archived threads: when the channel moved (a new thread makes a system message or, in a forum,
+            // a new last_message_id), when a thread we follow left the active list, or once a day.
+            let mut mark = entry.cursor;
+            let mut marked = false;
+            if channel.has_threads() {
+                let listed = cursor.map_or(0, |c| c.threads_listed_ms);
+                // A followed thread that left the active list and was not looked for since (for a thread,
+                // `threads_listed_ms` marks "looked for among archived threads").
+                let lost: Vec<ChannelCursor> = cursors
+                    .values()
+                    .filter(|c| {
+                        c.parent == Some(id)
+                            && !active_ids.contains(&c.channel)
+                            && c.threads_listed_ms == 0
+                    })
+                    .copied()
+                    .collect();
+                let lost_thread = !lost.is_empty();
+                let due = advanced
+                    || lost_thread
+                    || now_ms.saturating_sub(listed) >= sweep_ms
+                    || self.backfilling();
+                if due {
+                    let since = match self.mode {
+                        Mode::Backfill { since } => snowflake::created_at(since.0),
+                        Mode::Forward if listed > 0 => {
+                            DateTime::from_timestamp_millis(i64::try_from(listed).unwrap_or(0))
+                                .unwrap_or(self.now)
+                                - chrono::Duration::minutes(5)
+                        }
+                        Mode::Forward => snowflake::created_at(self.first_sight_start().0),
+                    };
+                    match self.archived_threads(channel, since).await {
+                        Ok(found) => {
+                            threads.extend(
+                                found
+                                    .into_iter()
+                                    .filter(|t| !active_ids.contains(&ChannelId(t.id.get()))),
+                            );
+                            mark.threads_listed_ms = now_ms;
+                            marked = true;
+                            marks.extend(
+                                lost.iter()
+                                    .map(|c| ChannelCursor { threads_listed_ms: now_ms, ..*c }),
+                            );
+                        }
+                        Err(SyncError::Discord(e))
+                            if matches!(e.kind(), ErrorKind::NoAccess { .. }) =>
+                        {
+                            // Do not ask again before the next daily sweep: every 403 counts toward
+                            // Discord's invalid-request ban.
+                            Tally::add(&self.tally.channels_no_access, 1);
+                            mark.threads_listed_ms = now_ms;
+                            marked = true;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                if !holds_messages && advanced {
+                    // A forum's last_message_id is its newest post: remember it to skip idle forums.
+                    if let Some(last) = last {
+                        mark.after = last;
+                        marked = true;
+                    }
+                }
+            }
+            if marked {
+                deferred.push(mark);
+            }
+            if entry.forward || entry.reconcile || entry.new_cursor || entry.backfill.is_some() {
+                work.push(entry);
+            } else if !marked {
+                Tally::add(&self.tally.channels_skipped_idle, 1);
+            }
+        }
+        let mut seen: BTreeSet<ChannelId> = BTreeSet::new();
+        for thread in threads {
+            let id = ChannelId(thread.id.get());
+            let Some(parent) = thread.parent_id.map(|p| ChannelId(p.get())) else { continue };
+            if !seen.insert(id) || !rules.counts_channel(parent) || !by_id.contains_key(&parent) {
+                continue;
+            }
+            Tally::add(&self.tally.channels_checked, 1);
+            let category = by_id.get(&parent).and_then(|p| p.parent_id).map(|c| ChannelId(c.get()));
+            let cursor = cursors.get(&id).copied();
+            let last = thread.last_message_id.map(|m| MessageId(m.get()));
+            let mut entry = self.work_for(id, parent, category, Some(parent), cursor, last, now_ms);
+            let is_active = active_ids.contains(&id);
+            let mark = if is_active { 0 } else { now_ms };
+            if (entry.cursor.threads_listed_ms == 0) != (mark == 0) {
+                entry.cursor.threads_listed_ms = mark;
+                entry.new_cursor = true;
+            }
+            marks.retain(|c| c.channel != id);
+            if entry.forward || entry.reconcile || entry.new_cursor || entry.backfill.is_some() {
+                work.push(entry);
+            } else {
+                Tally::add(&self.tally.channels_skipped_idle, 1);
+            }
+        }
+        // Followed threads that were looked for and not found (deleted, or private and archived).
+        deferred.extend(marks);
+        Ok((work, deferred))
+    }
+
+    fn backfilling(&self) -> bool {
+        matches!(self.mode, Mode::Backfill { .. })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn work_for(
+        &self,
+        source: ChannelId,
+        channel: ChannelId,
+        category: Option<ChannelId>,
+        parent: Option<ChannelId>,
+        cursor: Option<ChannelCursor>,
+        last: Option<MessageId>,
+        now_ms: u64,
+    ) -> Work {
+        let new_cursor = cursor.is_none();
+        let cursor = cursor.unwrap_or_else(|| {
+            ChannelCursor::starting_at(source, parent, self.first_sight_start())
+        });
+        match self.mode {
+            Mode::Forward => {
+                let forward = last.is_some_and(|l| l > cursor.after);
+                let reconcile_ms =
+                    u64::try_from(self.settings.reconcile_every.as_millis()).unwrap_or(u64::MAX);
+                let reconcile = cursor.after > self.window_start()
+                    && now_ms.saturating_sub(cursor.reconciled_ms) >= reconcile_ms
+                    && !new_cursor;
+                Work {
+                    source,
+                    channel,
+                    category,
+                    reconcile_until: cursor.after,
+                    last,
+                    cursor,
+                    new_cursor,
+                    forward,
+                    reconcile,
+                    backfill: None,
+                }
+            }
+            Mode::Backfill { since } => {
+                let backfill = (cursor.before > since && last.is_some()).then_some(since);
+                Work {
+                    source,
+                    channel,
+                    category,
+                    reconcile_until: cursor.after,
+                    last,
+                    cursor,
+                    new_cursor,
+                    forward: false,
+                    reconcile: false,
+                    backfill,
+                }
+            }
+        }
+    }
+
+    async fn archived_threads(
+        &self,
+        channel: &Channel,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Channel>, SyncError> {
+        self.call();
+        Ok(self.discord.public_archived_threads(channel.id, Some(since)).await?)
+    }
+
+    /// Reads channels in rounds: each channel gets a few pages per turn, so a busy channel cannot starve
+    /// the others. Returns whether the time budget ran out.
+    async fn work_through(
+        &self,
+        mut queue: Vec<Work>,
+        rules: &GuildConfig,
+        pending: &Mutex<Pending>,
+    ) -> Result<bool, SyncError> {
+        let counted: BTreeSet<ChannelId> =
+            queue.iter().filter(|w| w.forward || w.backfill.is_some()).map(|w| w.source).collect();
+        Tally::add(&self.tally.channels_fetched, u64::try_from(counted.len()).unwrap_or(0));
+        while !queue.is_empty() {
+            if !self.time_left() {
+                return Ok(true);
+            }
+            let results: Vec<Result<Turn, SyncError>> = futures::stream::iter(queue.drain(..))
+                .map(|work| self.turn(work, rules, pending))
+                .buffer_unordered(self.settings.concurrency.max(1))
+                .collect()
+                .await;
+            let mut next = Vec::new();
+            for result in results {
+                match result {
+                    Ok(Turn::More(work)) => next.push(work),
+                    Ok(Turn::Done) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            queue = next;
+        }
+        Ok(!self.time_left())
+    }
+
+    /// One turn of one channel. Channel-level failures (no access, Discord errors after retries) skip the
+    /// channel for this run; token and budget failures stop the run.
+    async fn turn(
+        &self,
+        work: Work,
+        rules: &GuildConfig,
+        pending: &Mutex<Pending>,
+    ) -> Result<Turn, SyncError> {
+        let (cursor, last) = (work.cursor, work.last);
+        match self.turn_inner(work, rules, pending).await {
+            Ok(turn) => Ok(turn),
+            Err(SyncError::Discord(e)) => match e.kind() {
+                ErrorKind::NoAccess { channel_id, status, .. } => {
+                    tracing::info!(guild = %self.guild, channel = channel_id, status, "skipping a channel the bot cannot read");
+                    Tally::add(&self.tally.channels_no_access, 1);
+                    self.skip_unreadable(pending, cursor, last).await?;
+                    Ok(Turn::Done)
+                }
+                ErrorKind::Unauthorized | ErrorKind::InvalidRequestBudgetExhausted { .. } => {
+                    Err(SyncError::Discord(e))
+                }
+                _ => {
+                    tracing::warn!(guild = %self.guild, error = %e, "skipping a channel for this run after an error");
+                    Tally::add(&self.tally.channel_errors, 1);
+                    Ok(Turn::Done)
+                }
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn turn_inner(
+        &self,
+        mut work: Work,
+        rules: &GuildConfig,
+        pending: &Mutex<Pending>,
+    ) -> Result<Turn, SyncError> {
+        let channel_id =
+            Id::new_checked(work.source.0).ok_or(SyncError::InvalidId(work.source.0))?;
+        if work.new_cursor && !work.forward && work.backfill.is_none() && !work.reconcile {
+            self.push(pending, BatchBuilder::new(), work.cursor).await?;
+            return Ok(Turn::Done);
+        }
+        let mut pages = 0;
+        while work.forward && pages < self.settings.pages_per_turn {
+            if !self.time_left() {
+                self.push(pending, BatchBuilder::new(), work.cursor).await?;
+                return Ok(Turn::Done);
+            }
+            self.call();
+            let mut page = self
+                .discord
+                .channel_messages(channel_id, MessagePosition::After(work.cursor.after.0), PAGE)
+                .await?;
+            pages += 1;
+            page.sort_by_key(Message::snowflake);
+            let full = page.len() == usize::from(PAGE);
+            if let Some(last) = page.last() {
+                work.cursor.after = MessageId(last.snowflake());
+            }
+            let builder = self.count_page(&work, &page, rules).await?;
+            self.push(pending, builder, work.cursor).await?;
+            work.new_cursor = false;
+            if !full {
+                work.forward = false;
+            }
+        }
+        if work.forward {
+            return Ok(Turn::More(work));
+        }
+        while let Some(since) = work.backfill {
+            if pages >= self.settings.pages_per_turn {
+                return Ok(Turn::More(work));
+            }
+            if !self.time_left() {
+                self.push(pending, BatchBuilder::new(), work.cursor).await?;
+                return Ok(Turn::Done);
+            }
+            self.call();
+            let page = self
+                .discord
+                .channel_messages(channel_id, MessagePosition::Before(work.cursor.before.0), PAGE)
+                .await?;
+            pages += 1;
+            let full = page.len() == usize::from(PAGE);
+            let mut keep: Vec<Message> =
+                page.into_iter().filter(|m| m.snowflake() >= since.0).collect();
+            keep.sort_by_key(Message::snowflake);
+            let reached_since = keep.len() < usize::from(PAGE) || !full;
+            work.cursor.before = match keep.first() {
+                Some(oldest) if !reached_since => MessageId(oldest.snowflake()),
+                _ => since,
+            };
+            let builder = self.count_page(&work, &keep, rules).await?;
+            self.push(pending, builder, work.cursor).await?;
+            if reached_since {
+                work.backfill = None;
+            }
+        }
+        if work.reconcile {
+            work.reconcile = false;
+            self.reconcile(&mut work, rules, pending).await?;
+        }
+        if work.new_cursor {
+            self.push(pending, BatchBuilder::new(), work.cursor).await?;
+        }
+        Ok(Turn::Done)
+    }
+
+    /// Counts a page of messages (oldest first): authors' counters and, for messages with reactions, the
+    /// reactors (one Discord call per emoji and kind).
+    async fn count_page(
+        &self,
+        work: &Work,
+        page: &[Message],
+        rules: &GuildConfig,
+    ) -> Result<BatchBuilder, SyncError> {
+        let mut b = BatchBuilder::new();
+        if !page.is_empty() {
+            b.set_category(work.channel, work.category);
+        }
+        Tally::add(&self.tally.messages_read, u64::try_from(page.len()).unwrap_or(0));
+        let window_start = self.window_start();
+        for message in page {
+            let facts = facts(message);
+            let day = rules.day_of(&facts);
+            if let Some((author, counts)) = rules.author_counts(&facts) {
+                Tally::add(&self.tally.messages_counted, 1);
+                b.add(day, work.channel, author, Counts { reactions_received: 0, ..counts });
+            }
+            if message.reactions.is_empty() {
+                continue;
+            }
+            let state = self.reaction_state(work, message, rules, None).await?;
+            for (user, delta) in reaction_deltas(None, &state) {
+                b.add(day, work.channel, user, delta);
+            }
+            if state.message >= window_start {
+                b.set_reactions(state);
+            }
+        }
+        Ok(b)
+    }
+
+    /// The countable reaction state of a message now, reading reactor lists only for emojis whose count
+    /// changed since `before`.
+    async fn reaction_state(
+        &self,
+        work: &Work,
+        message: &Message,
+        rules: &GuildConfig,
+        before: Option<&MessageReactions>,
+    ) -> Result<MessageReactions, SyncError> {
+        let facts = facts(message);
+        let counts: Vec<ReactionCount> = facts.reactions.clone();
+        let refresh: BTreeSet<String> = emojis_to_refresh(before, &counts).into_iter().collect();
+        let mut emojis: Vec<EmojiReactions> = Vec::new();
+        for reaction in &message.reactions {
+            let Some(key) = reaction.emoji.request_form() else { continue };
+            if !refresh.contains(&key)
+                && let Some(kept) = before.and_then(|b| b.emojis.iter().find(|e| e.emoji == key))
+            {
+                emojis.push(kept.clone());
+                continue;
+            }
+            let reactors = self
+                .reactors(
+                    work,
+                    message,
+                    &reaction.emoji,
+                    reaction.count_details.is_some_and(|d| d.burst > 0),
+                    rules,
+                )
+                .await?;
+            emojis.push(emoji_state(key, reaction.count, reactors));
+        }
+        emojis.sort_by(|a, b| a.emoji.cmp(&b.emoji));
+        let author = match before {
+            Some(b) => b.author,
+            None => rules.counts_for_author(&facts).then_some(facts.author),
+        };
+        Ok(MessageReactions {
+            message: facts.id,
+            source: work.source,
+            channel: work.channel,
+            day: rules.day_of(&facts),
+            author,
+            emojis,
+        })
+    }
+
+    async fn reactors(
+        &self,
+        work: &Work,
+        message: &Message,
+        emoji: &ReactionEmoji,
+        burst: bool,
+        rules: &GuildConfig,
+    ) -> Result<Vec<UserId>, SyncError> {
+        let channel = Id::new_checked(work.source.0).ok_or(SyncError::InvalidId(work.source.0))?;
+        let mut users = Vec::new();
+        let kinds: &[ReactionKind] = if burst {
+            &[ReactionKind::Normal, ReactionKind::Burst]
+        } else {
+            &[ReactionKind::Normal]
+        };
+        for &kind in kinds {
+            self.call();
+            for user in self.discord.reaction_users(channel, message.id, emoji, kind).await? {
+                if rules.counts_reactor(UserId(user.id.get()), user.bot) {
+                    users.push(UserId(user.id.get()));
+                }
+            }
+        }
+        Ok(users)
+    }
+
+    /// Reads the channel's messages of the reconciliation window again and applies reaction changes.
+    async fn reconcile(
+        &self,
+        work: &mut Work,
+        rules: &GuildConfig,
+        pending: &Mutex<Pending>,
+    ) -> Result<(), SyncError> {
+        let channel_id =
+            Id::new_checked(work.source.0).ok_or(SyncError::InvalidId(work.source.0))?;
+        let ledger: BTreeMap<MessageId, MessageReactions> = {
+            let p = pending.lock().await;
+            p.view
+                .reactions
+                .messages
+                .range(self.window_start()..)
+                .filter(|(_, s)| s.source == work.source)
+                .map(|(k, v)| (*k, v.clone()))
+                .collect()
+        };
+        let mut after = self.window_start();
+        let until = work.reconcile_until;
+        loop {
+            if !self.time_left() {
+                return Ok(());
+            }
+            self.call();
+            let mut page = self
+                .discord
+                .channel_messages(channel_id, MessagePosition::After(after.0), PAGE)
+                .await?;
+            page.sort_by_key(Message::snowflake);
+            let full = page.len() == usize::from(PAGE);
+            let mut b = BatchBuilder::new();
+            let mut reached = !full;
+            for message in &page {
+                let id = MessageId(message.snowflake());
+                after = id;
+                if id > until {
+                    reached = true;
+                    break;
+                }
+                let before = ledger.get(&id);
+                let now_counts = facts(message).reactions;
+                let same = match before {
+                    None => now_counts.is_empty(),
+                    Some(b) => {
+                        b.emojis.len() == now_counts.len()
+                            && emojis_to_refresh(Some(b), &now_counts).is_empty()
+                    }
+                };
+                if same {
+                    continue;
+                }
+                let state = self.reaction_state(work, message, rules, before).await?;
+                let deltas = reaction_deltas(before, &state);
+                if !deltas.is_empty() {
+                    Tally::add(&self.tally.reaction_corrections, 1);
+                }
+                for (user, delta) in deltas {
+                    b.add(state.day, work.channel, user, delta);
+                }
+                b.set_reactions(state);
+            }
+            if reached {
+                work.cursor.reconciled_ms = self.now_ms();
+            }
+            self.push(pending, b, work.cursor).await?;
+            work.new_cursor = false;
+            if reached {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Moves an unreadable channel's cursor to its newest message so that it is not asked again (each 403
+    /// counts toward Discord's invalid-request ban) until it has new messages. Messages it gets while the
+    /// bot cannot read it are not counted; a backfill after access is granted recovers them.
+    async fn skip_unreadable(
+        &self,
+        pending: &Mutex<Pending>,
+        cursor: ChannelCursor,
+        last: Option<MessageId>,
+    ) -> Result<(), SyncError> {
+        let mut p = pending.lock().await;
+        let mut current = cursor;
+        let known = [
+            p.builder.cursor(cursor.channel).copied(),
+            p.view.cursors.cursors.get(&cursor.channel).copied(),
+        ];
+        for k in known.into_iter().flatten() {
+            current.after = current.after.max(k.after);
+            current.before = current.before.min(k.before);
+        }
+        current.after = current.after.max(last.unwrap_or(current.after));
+        current.reconciled_ms = self.now_ms();
+        p.builder.set_cursor(current);
+        Ok(())
+    }
+
+    /// Adds a page's effects and the channel's cursor to the pending batch; commits when it is big.
+    async fn push(
+        &self,
+        pending: &Mutex<Pending>,
+        mut b: BatchBuilder,
+        cursor: ChannelCursor,
+    ) -> Result<(), SyncError> {
+        b.set_cursor(cursor);
+        let mut p = pending.lock().await;
+        p.builder.merge(b);
+        if p.builder.estimated_size() >= self.settings.flush_bytes {
+            self.flush(&mut p).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&self, p: &mut Pending) -> Result<(), StoreError> {
+        if p.builder.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut p.builder)
+            .build(u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0));
+        self.store.commit(&mut p.view, batch).await?;
+        Tally::add(&self.tally.batches, 1);
+        Ok(())
+    }
+}
+
+/// The facts counting needs from a Discord message.
+fn facts(message: &Message) -> MessageFacts {
+    MessageFacts {
+        id: MessageId(message.snowflake()),
+        author: UserId(message.author.id.get()),
+        author_is_bot: message.author.bot,
+        from_webhook: message.webhook_id.is_some(),
+        kind: u8::from(message.kind),
+        timestamp: message.timestamp,
+        reactions: message
+            .reactions
+            .iter()
+            .filter_map(|r| {
+                r.emoji.request_form().map(|emoji| ReactionCount { emoji, count: r.count })
+            })
+            .collect(),
+    }
+}

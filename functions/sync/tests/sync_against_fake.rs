@@ -1,0 +1,237 @@
+//! The sync against the fake Discord (real HTTP) and moto (real DynamoDB protocol): after every run the
+//! store's export must equal the fake's ground truth exactly.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use engagement_discord::{DiscordClient, DiscordConfig};
+use engagement_domain::{ChannelId, Counts, Day, DayRange, GuildId, UserId};
+use engagement_store::{CompactionPolicy, CounterStore, StoreErrorKind};
+use fake_discord::config::{Faults, WorldSize};
+use fake_discord::truth::TruthOptions;
+use fake_discord::world::{Emoji, NewMessage};
+use fake_discord::{FakeConfig, FakeDiscord};
+use sync::{SyncError, SyncSettings, Syncer};
+
+type Export = BTreeMap<(u64, Day, ChannelId, UserId), Counts>;
+
+struct Setup {
+    fake: FakeDiscord,
+    syncer: Syncer,
+}
+
+async fn setup(name: &str, seed: u64) -> anyhow::Result<Setup> {
+    let fake =
+        FakeDiscord::start(FakeConfig { seed, size: WorldSize::Small, ..FakeConfig::default() })
+            .await?;
+    let (client, table) = engagement_testkit::dynamo::client_and_table_name(name).await?;
+    let store = CounterStore::new(client, table);
+    store.create_table().await?;
+    let mut config = DiscordConfig::new(fake.token()).with_api_base(fake.base_url());
+    config.max_attempts = 6;
+    let discord = DiscordClient::new(config)?;
+    let settings = SyncSettings {
+        // Count the whole synthetic history (two weeks) on first sight.
+        first_sight_lookback: Duration::from_secs(400 * 24 * 3600),
+        fixed_now: Some(fake.clock()),
+        ..SyncSettings::default()
+    };
+    Ok(Setup { fake, syncer: Syncer { store, discord, settings } })
+}
+
+fn truth(fake: &FakeDiscord) -> Export {
+    fake.ground_truth(&TruthOptions::default())
+        .into_iter()
+        .map(|r| {
+            let counts = Counts {
+                messages: r.messages as i64,
+                reactions_given: r.reactions_given as i64,
+                reactions_received: r.reactions_received as i64,
+            };
+            (
+                (r.guild_id, Day::from_date(r.day), ChannelId(r.channel_id), UserId(r.user_id)),
+                counts,
+            )
+        })
+        .collect()
+}
+
+async fn export(s: &Setup) -> anyhow::Result<Export> {
+    export_of(&s.fake, &s.syncer.store).await
+}
+
+async fn export_of(fake: &FakeDiscord, store: &CounterStore) -> anyhow::Result<Export> {
+    let guilds: Vec<u64> = fake.with_world(|w| w.guilds.keys().copied().collect());
+    let range = DayRange::new("2025-01-01".parse()?, "2027-12-31".parse()?).unwrap();
+    let mut out = Export::new();
+    for g in guilds {
+        let days = store.load_days(GuildId(g), range).await?;
+        for (day, channel, user, counts) in days.records() {
+            out.insert((g, day, channel, user), counts);
+        }
+    }
+    Ok(out)
+}
+
+/// Asserts equality and, when different, shows only the keys that differ.
+fn assert_same(got: &Export, want: &Export, context: &str) {
+    if got == want {
+        return;
+    }
+    let mut diff = Vec::new();
+    for key in got.keys().chain(want.keys()).collect::<std::collections::BTreeSet<_>>() {
+        let (g, w) = (got.get(key), want.get(key));
+        if g != w {
+            diff.push(format!("{key:?}: got {g:?}, want {w:?}"));
+        }
+    }
+    panic!("{context}: {} keys differ:\n{}", diff.len(), diff.join("\n"));
+}
+
+fn first_text_channel(fake: &FakeDiscord) -> (u64, u64, Vec<u64>) {
+    fake.with_world(|w| {
+        let channel =
+            w.channels.values().find(|c| c.kind == 0 && c.readable && c.thread.is_none()).unwrap();
+        let guild = &w.guilds[&channel.guild_id];
+        let members: Vec<u64> = guild.members.iter().copied().filter(|u| !w.users[u].bot).collect();
+        (channel.guild_id, channel.id, members)
+    })
+}
+
+#[tokio::test]
+async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_it_changes()
+-> anyhow::Result<()> {
+    let s = setup("sync-truth", 7).await?;
+    let first = s.syncer.sync_all(Duration::from_secs(120)).await?;
+    assert!(!first.budget_exhausted);
+    assert!(first.messages_counted > 100, "{first:?}");
+    let expected = truth(&s.fake);
+    assert!(!expected.is_empty());
+    assert_same(&export(&s).await?, &expected, "after the first sync");
+    assert!(first.channels_no_access >= 1, "the small world has an unreadable channel: {first:?}");
+
+    // New messages, reactions added and removed, a new thread, an archived thread.
+    let (_, channel, members) = first_text_channel(&s.fake);
+    // The channel's newest message, counted by the first run and inside the 24 h reconciliation window.
+    let recent =
+        s.fake.with_world(|w| w.channels[&channel].messages.keys().next_back().copied()).unwrap();
+    assert!(
+        s.fake.clock() - engagement_domain::snowflake::created_at(recent)
+            < chrono::Duration::hours(23)
+    );
+    s.fake.advance_clock(chrono::Duration::minutes(5));
+    let m1 = s.fake.add_message(&NewMessage::new(channel, members[0]))?;
+    let _m2 = s.fake.add_message(&NewMessage {
+        kind: Some(19),
+        reply_to: Some(m1),
+        ..NewMessage::new(channel, members[1])
+    })?;
+    s.fake.add_reaction(channel, m1, members[2], &Emoji::unicode("🎉"), false)?;
+    s.fake.add_reaction(channel, m1, members[3], &Emoji::unicode("🎉"), true)?;
+    let thread = s.fake.create_thread(channel, "new thread", members[0], None)?;
+    s.fake.add_message(&NewMessage::new(thread, members[4]))?;
+    s.fake.add_message(&NewMessage::new(thread, members[0]))?;
+    s.fake.set_archived(thread, true)?;
+    s.fake.add_reaction(channel, recent, members[5], &Emoji::unicode("👀"), false)?;
+    let mut syncer = s.syncer.clone();
+    syncer.settings.fixed_now = Some(s.fake.clock());
+    let second = syncer.sync_all(Duration::from_secs(120)).await?;
+    assert_same(&export(&s).await?, &truth(&s.fake), &format!("after changes: {second:?}"));
+    assert!(second.reaction_corrections >= 1, "{second:?}");
+
+    // Removing a reaction is a negative correction.
+    s.fake.remove_reaction(channel, m1, members[2], &Emoji::unicode("🎉"), false)?;
+    s.fake.advance_clock(chrono::Duration::hours(2));
+    syncer.settings.fixed_now = Some(s.fake.clock());
+    syncer.sync_all(Duration::from_secs(120)).await?;
+    assert_same(&export(&s).await?, &truth(&s.fake), "after a reaction was removed");
+
+    // An idle run: only the listings, nothing per channel.
+    s.fake.reset_stats();
+    let idle = syncer.sync_all(Duration::from_secs(120)).await?;
+    let guilds = s.fake.with_world(|w| w.guilds.len()) as u64;
+    assert_eq!(
+        s.fake.stats().requests,
+        1 + 2 * guilds,
+        "idle run: {idle:?} {:?}",
+        s.fake
+            .request_log()
+            .iter()
+            .map(|r| format!("{} {} {}", r.path, r.query, r.status))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(idle.batches, 0);
+
+    // Compaction does not change what is read.
+    for g in s.fake.with_world(|w| w.guilds.keys().copied().collect::<Vec<_>>()) {
+        s.syncer.store.compact(GuildId(g), CompactionPolicy::ALWAYS, u64::MAX / 2).await?;
+    }
+    assert_same(&export(&s).await?, &truth(&s.fake), "after compaction");
+    Ok(())
+}
+
+#[tokio::test]
+async fn runs_killed_at_every_write_and_flaky_discord_still_count_exactly_once()
+-> anyhow::Result<()> {
+    let s = setup("sync-faults", 11).await?;
+    s.fake.set_faults(Faults {
+        server_error_rate: 0.05,
+        shared_rate_limit_rate: 0.03,
+        shared_retry_after: Duration::from_millis(20),
+        ..Faults::default()
+    });
+    let expected = truth(&s.fake);
+    // Small batches: many commit boundaries.
+    let mut base = s.syncer.clone();
+    base.settings.flush_bytes = 512;
+    // A clean run on its own table tells how many writes a full sync makes.
+    let clean = with_fresh_table(&base, "sync-clean").await?;
+    clean.sync_all(Duration::from_secs(120)).await?;
+    let writes = clean.store.usage().write_requests;
+    assert_same(&export_of(&s.fake, &clean.store).await?, &expected, "clean run with 5xx and 429s");
+    assert!(writes >= 12, "a sync of the small world makes {writes} writes");
+    // Kill the run before (even k) or right after (odd k) each write in turn, then run again.
+    for k in 0..writes {
+        let syncer = with_fresh_table(&base, "sync-crash").await?;
+        if k % 2 == 0 {
+            syncer.store.inject_crash_after_writes(k);
+        } else {
+            syncer.store.inject_lost_ack_after_writes(k);
+        }
+        match syncer.sync_all(Duration::from_secs(120)).await {
+            Err(SyncError::Store(e)) if e.kind() == StoreErrorKind::Injected => {}
+            other => panic!("write {k} of {writes} should have failed: {other:?}"),
+        }
+        syncer.store.clear_faults();
+        // A crashed run's lease expires after a minute in production; the test takes it back at once.
+        syncer.store.break_lease("sync").await?;
+        // Run again until a run completes without skipping a channel after Discord errors (they are
+        // retried by the next run, as in production).
+        let mut runs = Vec::new();
+        loop {
+            let summary = syncer.sync_all(Duration::from_secs(120)).await?;
+            let clean = summary.channel_errors == 0;
+            runs.push(summary);
+            if clean || runs.len() >= 5 {
+                break;
+            }
+        }
+        assert_same(
+            &export_of(&s.fake, &syncer.store).await?,
+            &expected,
+            &format!("crash at write {k}, reruns {runs:?}"),
+        );
+    }
+    let stats = s.fake.stats();
+    assert!(stats.server_errors > 0 && stats.rate_limited > 0, "faults were injected: {stats:?}");
+    Ok(())
+}
+
+async fn with_fresh_table(base: &Syncer, name: &str) -> anyhow::Result<Syncer> {
+    let (client, table) = engagement_testkit::dynamo::client_and_table_name(name).await?;
+    let store = CounterStore::new(client, table);
+    store.create_table().await?;
+    Ok(Syncer { store, ..base.clone() })
+}
