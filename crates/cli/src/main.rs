@@ -1,1 +1,73 @@
-fn main() {}
+//! `engagement`: the project's command-line tool. Each subcommand lives in its own module under
+//! `commands/`, with its clap arguments and a `run` function.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// discord-engagement: Discord activity counters on AWS Lambda and DynamoDB.
+#[derive(Debug, Parser)]
+#[command(name = "engagement", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Re-sign Lambda event files (events/*.json) with the DEVELOPMENT-ONLY key.
+    SignEvent(commands::sign_event::Args),
+    /// Poll Discord once and fold new messages into the counters (not implemented yet).
+    Sync(commands::sync::Args),
+    /// Count a guild's history over a range of days (not implemented yet).
+    Backfill(commands::backfill::Args),
+    /// Export counters as CSV (not implemented yet).
+    Export(commands::export::Args),
+    /// Create the DynamoDB table (not implemented yet).
+    CreateTable(commands::create_table::Args),
+    /// Register the slash commands with Discord (not implemented yet).
+    RegisterCommands(commands::register_commands::Args),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::SignEvent(args) => commands::sign_event::run(&args),
+        Command::Sync(args) => commands::sync::run(args).await,
+        Command::Backfill(args) => commands::backfill::run(args).await,
+        Command::Export(args) => commands::export::run(args).await,
+        Command::CreateTable(args) => commands::create_table::run(args).await,
+        Command::RegisterCommands(args) => commands::register_commands::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (stdout is for the command's output); level from `RUST_LOG`, default `warn`.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

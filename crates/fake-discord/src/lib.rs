@@ -1,1 +1,403 @@
-//! Placeholder.
+//! A fake Discord REST API that behaves like the real one where clients go wrong.
+//!
+//! Tests start it in-process on a random port; the `fake-discord` binary serves it for the local demo.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use fake_discord::{FakeConfig, FakeDiscord, TruthOptions, WorldSize};
+//!
+//! let fake = FakeDiscord::start(FakeConfig { size: WorldSize::Small, ..FakeConfig::default() }).await?;
+//! let base = fake.base_url(); // http://127.0.0.1:PORT/api/v10 — point DISCORD_API_BASE here
+//! let truth = fake.ground_truth(&TruthOptions::default());
+//! # let _ = (base, truth); Ok(()) }
+//! ```
+//!
+//! # The world
+//!
+//! A deterministic synthetic world from a seed and a size ([`WorldSize`]): guilds, categories, text,
+//! announcement, forum and voice channels, active and archived threads (forum posts are threads whose first
+//! message has the thread's id), members and bots, webhook messages, system messages (USER_JOIN 7,
+//! THREAD_CREATED 18, CHAT_INPUT_COMMAND 20, THREAD_STARTER_MESSAGE 21), replies (19), reactions with
+//! unicode and custom emoji, burst reactions (some users both ways), reactor lists longer than one page,
+//! channels the bot cannot read, an empty channel and channels that went quiet. Ids are snowflakes of their
+//! creation time and increase per channel. It can be changed while running (handle methods, `/_fake/...`).
+//!
+//! # Faithfulness
+//!
+//! * message pages are always newest first, also with `after`; `limit` must be 1..=100 (400
+//!   `{"code":50035,"message":"Invalid Form Body",...}` otherwise); `before`/`after`/`around` are mutually
+//!   exclusive;
+//! * 401 `{"message":"401: Unauthorized","code":0}` without `Authorization: Bot <token>`; 403
+//!   `{"message":"Missing Access","code":50001}` on channels the bot cannot read; 404 `Unknown Channel`
+//!   (10003), `Unknown Message` (10008), `Unknown Guild` (10004), `Unknown Webhook` (10015);
+//! * per-route buckets per major parameter and a global limit with Discord's headers (`X-RateLimit-Limit`,
+//!   `-Remaining`, `-Reset`, `-Reset-After`, `-Bucket`; on 429 also `X-RateLimit-Scope`, `Retry-After`,
+//!   and `X-RateLimit-Global` for global ones) and 429 bodies `{"message":"You are being rate
+//!   limited.","retry_after":0.5,"global":false}`; windows start at the first request after a reset;
+//! * guild channel listings without threads, `last_message_id` on channels and threads (a forum's is its
+//!   newest post), active threads per guild (only those the bot can see), archived public threads newest
+//!   archive first with `has_more`;
+//! * injectable latency, 5xx and shared-scope 429s ([`Faults`], [`Injection`]).
+//!
+//! Assumed where Discord's documentation is silent: listing messages of a category or forum channel
+//! answers 400 `Cannot execute action on this channel type` (50024).
+//!
+//! # Ground truth
+//!
+//! [`FakeDiscord::ground_truth`] computes what a correct sync must count, independently (see [`truth`]).
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod generate;
+mod limits;
+mod multipart;
+pub mod observe;
+mod server;
+pub mod truth;
+pub mod world;
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    net::SocketAddr,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+
+pub use config::{
+    FakeConfig, Faults, Limit, RateLimits, RouteClass, WorldKnobs, WorldSize, default_now,
+};
+pub use observe::{
+    CommandScope, InjectedResponse, Injection, LoggedRequest, RecordedFile, RecordedWebhookCall,
+    Scope, Stats,
+};
+pub use truth::{TruthOptions, TruthRecord, ground_truth, write_json_lines};
+pub use world::{Emoji, FakeError, NewMessage, World};
+
+use crate::limits::LimitState;
+
+/// Locks a mutex, ignoring poisoning (every critical section leaves the state consistent).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    pub(crate) webhook_calls: Vec<RecordedWebhookCall>,
+    pub(crate) commands: BTreeMap<CommandScope, Vec<serde_json::Value>>,
+    pub(crate) original_messages: HashMap<String, u64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct FaultState {
+    pub(crate) faults: Faults,
+    pub(crate) injections: VecDeque<Injection>,
+}
+
+/// State shared by the handle and the server.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) started: tokio::time::Instant,
+    /// The world's `now` at start (kept apart so that the clock never needs the world's lock).
+    pub(crate) base_now: DateTime<Utc>,
+    pub(crate) clock_offset: Mutex<chrono::Duration>,
+    pub(crate) token: Mutex<String>,
+    pub(crate) world: Mutex<World>,
+    pub(crate) limits: Mutex<LimitState>,
+    pub(crate) faults: Mutex<FaultState>,
+    pub(crate) stats: Mutex<Stats>,
+    pub(crate) log: Mutex<Vec<LoggedRequest>>,
+    pub(crate) recorded: Mutex<Recorded>,
+}
+
+impl Inner {
+    /// The world's clock: `now` of the config plus the time since start (plus manual advances).
+    pub(crate) fn clock(&self) -> DateTime<Utc> {
+        let elapsed = chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default();
+        self.base_now + elapsed + *lock(&self.clock_offset)
+    }
+}
+
+/// A running fake. Dropping it stops the server.
+#[derive(Debug)]
+pub struct FakeDiscord {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl FakeDiscord {
+    /// Generates the world and starts serving on `config.bind`.
+    ///
+    /// # Errors
+    ///
+    /// If the address cannot be bound.
+    pub async fn start(config: FakeConfig) -> std::io::Result<Self> {
+        let world = generate::generate(config.seed, &config.size.knobs(), config.now);
+        Self::start_with_world(config, world).await
+    }
+
+    /// Starts serving a given world (e.g. one built by hand); `config.seed` and `config.size` are ignored.
+    ///
+    /// # Errors
+    ///
+    /// If the address cannot be bound.
+    pub async fn start_with_world(config: FakeConfig, world: World) -> std::io::Result<Self> {
+        let inner = Arc::new(Inner {
+            started: tokio::time::Instant::now(),
+            base_now: world.now,
+            clock_offset: Mutex::new(chrono::Duration::zero()),
+            token: Mutex::new(config.token.clone()),
+            world: Mutex::new(world),
+            limits: Mutex::new(LimitState::new(config.limits.clone())),
+            faults: Mutex::new(FaultState {
+                faults: config.faults.clone(),
+                injections: VecDeque::new(),
+            }),
+            stats: Mutex::new(Stats::default()),
+            log: Mutex::new(Vec::new()),
+            recorded: Mutex::new(Recorded::default()),
+        });
+        let listener = tokio::net::TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, rx) = oneshot::channel::<()>();
+        let app = server::router(Arc::clone(&inner));
+        let server = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "fake Discord server stopped");
+            }
+        });
+        Ok(Self { inner, addr, shutdown: Some(shutdown), server: Some(server) })
+    }
+
+    /// The API base URL, e.g. `http://127.0.0.1:40123/api/v10`.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v10", self.addr)
+    }
+
+    /// The socket address.
+    #[must_use]
+    pub const fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The accepted bot token.
+    #[must_use]
+    pub fn token(&self) -> String {
+        lock(&self.inner.token).clone()
+    }
+
+    /// Changes the accepted token (the old one then gets 401, like a reset token).
+    pub fn set_token(&self, token: impl Into<String>) {
+        *lock(&self.inner.token) = token.into();
+    }
+
+    /// The application id (also the bot's user id).
+    #[must_use]
+    pub fn application_id(&self) -> u64 {
+        lock(&self.inner.world).application_id
+    }
+
+    /// The world's clock (`now` + time since start + advances).
+    #[must_use]
+    pub fn clock(&self) -> DateTime<Utc> {
+        self.inner.clock()
+    }
+
+    /// Moves the world's clock forward (e.g. to add messages on a later day).
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        *lock(&self.inner.clock_offset) += by;
+    }
+
+    /// Reads the world.
+    pub fn with_world<R>(&self, read: impl FnOnce(&World) -> R) -> R {
+        read(&lock(&self.inner.world))
+    }
+
+    /// A copy of the world.
+    #[must_use]
+    pub fn world(&self) -> World {
+        lock(&self.inner.world).clone()
+    }
+
+    /// Adds a message (to a channel or thread) and returns its id.
+    ///
+    /// # Errors
+    ///
+    /// See [`World::add_message`].
+    pub fn add_message(&self, message: &NewMessage) -> Result<u64, FakeError> {
+        let clock = self.clock();
+        lock(&self.inner.world).add_message(message, clock)
+    }
+
+    /// Adds a reaction (normal or burst) by `user`.
+    ///
+    /// # Errors
+    ///
+    /// See [`World::add_reaction`].
+    pub fn add_reaction(
+        &self,
+        channel: u64,
+        message: u64,
+        user: u64,
+        emoji: &Emoji,
+        burst: bool,
+    ) -> Result<(), FakeError> {
+        lock(&self.inner.world).add_reaction(channel, message, user, emoji, burst)
+    }
+
+    /// Removes a reaction.
+    ///
+    /// # Errors
+    ///
+    /// See [`World::remove_reaction`].
+    pub fn remove_reaction(
+        &self,
+        channel: u64,
+        message: u64,
+        user: u64,
+        emoji: &Emoji,
+        burst: bool,
+    ) -> Result<(), FakeError> {
+        lock(&self.inner.world).remove_reaction(channel, message, user, emoji, burst)
+    }
+
+    /// Creates a thread (from a message, with a THREAD_CREATED message, or a forum post) and returns its id.
+    ///
+    /// # Errors
+    ///
+    /// See [`World::create_thread`].
+    pub fn create_thread(
+        &self,
+        parent: u64,
+        name: &str,
+        author: u64,
+        from_message: Option<u64>,
+    ) -> Result<u64, FakeError> {
+        let clock = self.clock();
+        lock(&self.inner.world).create_thread(parent, name, author, from_message, clock)
+    }
+
+    /// Archives or unarchives a thread.
+    ///
+    /// # Errors
+    ///
+    /// See [`World::set_archived`].
+    pub fn set_archived(&self, thread: u64, archived: bool) -> Result<(), FakeError> {
+        let clock = self.clock();
+        lock(&self.inner.world).set_archived(thread, archived, clock)
+    }
+
+    /// Creates a channel and returns its id.
+    ///
+    /// # Errors
+    ///
+    /// See [`World::create_channel`].
+    pub fn create_channel(
+        &self,
+        guild: u64,
+        kind: u8,
+        name: &str,
+        parent: Option<u64>,
+    ) -> Result<u64, FakeError> {
+        let clock = self.clock();
+        lock(&self.inner.world).create_channel(guild, kind, name, parent, clock)
+    }
+
+    /// Gives or takes the bot's access to a channel (unreadable channels answer 403).
+    ///
+    /// # Errors
+    ///
+    /// Unknown channel.
+    pub fn set_channel_readable(&self, channel: u64, readable: bool) -> Result<(), FakeError> {
+        lock(&self.inner.world).set_readable(channel, readable)
+    }
+
+    /// Adds a member (human or bot) and returns its id.
+    ///
+    /// # Errors
+    ///
+    /// Unknown guild.
+    pub fn add_member(&self, guild: u64, bot: bool) -> Result<u64, FakeError> {
+        let clock = self.clock();
+        lock(&self.inner.world).add_member(guild, bot, clock)
+    }
+
+    /// Replaces the random faults.
+    pub fn set_faults(&self, faults: Faults) {
+        lock(&self.inner.faults).faults = faults;
+    }
+
+    /// Queues a forced answer for upcoming requests.
+    pub fn inject(&self, injection: Injection) {
+        lock(&self.inner.faults).injections.push_back(injection);
+    }
+
+    /// Replaces the enforced rate limits (windows restart).
+    pub fn set_limits(&self, limits: RateLimits) {
+        *lock(&self.inner.limits) = LimitState::new(limits);
+    }
+
+    /// Request counters.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        lock(&self.inner.stats).clone()
+    }
+
+    /// Every API request received, in order.
+    #[must_use]
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        lock(&self.inner.log).clone()
+    }
+
+    /// Clears counters and the request log.
+    pub fn reset_stats(&self) {
+        *lock(&self.inner.stats) = Stats::default();
+        lock(&self.inner.log).clear();
+    }
+
+    /// Follow-up calls received (edits of the original response and follow-up messages), in order.
+    #[must_use]
+    pub fn webhook_calls(&self) -> Vec<RecordedWebhookCall> {
+        lock(&self.inner.recorded).webhook_calls.clone()
+    }
+
+    /// The commands currently registered in a scope (as returned to the client), if any PUT happened.
+    #[must_use]
+    pub fn commands(&self, scope: CommandScope) -> Option<Vec<serde_json::Value>> {
+        lock(&self.inner.recorded).commands.get(&scope).cloned()
+    }
+
+    /// What a correct sync must count (see [`truth`]).
+    #[must_use]
+    pub fn ground_truth(&self, options: &TruthOptions) -> Vec<TruthRecord> {
+        truth::ground_truth(&lock(&self.inner.world), options)
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for FakeDiscord {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -24,6 +24,8 @@ pub struct TableDefinition {
     pub point_in_time_recovery: bool,
     /// Deletion protection.
     pub deletion_protection: bool,
+    /// Server-side encryption with the AWS managed KMS key (`aws/dynamodb`).
+    pub sse_kms: bool,
 }
 
 impl TableDefinition {
@@ -35,6 +37,7 @@ impl TableDefinition {
         ttl_attribute: EXPIRES_AT,
         point_in_time_recovery: true,
         deletion_protection: true,
+        sse_kms: true,
     };
 }
 
@@ -81,6 +84,12 @@ impl CounterStore {
             .attribute_definitions(attr(def.sort_key).map_err(build)?)
             .billing_mode(BillingMode::from(def.billing_mode))
             .deletion_protection_enabled(def.deletion_protection)
+            .sse_specification(
+                aws_sdk_dynamodb::types::SseSpecification::builder()
+                    .enabled(def.sse_kms)
+                    .sse_type(aws_sdk_dynamodb::types::SseType::Kms)
+                    .build(),
+            )
             .send()
             .await;
         let outcome = match created {

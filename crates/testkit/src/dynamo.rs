@@ -42,7 +42,9 @@ pub async fn sdk_config() -> anyhow::Result<aws_config::SdkConfig> {
 ///
 /// # Errors
 /// When no endpoint is configured.
-pub async fn client_and_table_name(prefix: &str) -> anyhow::Result<(aws_sdk_dynamodb::Client, String)> {
+pub async fn client_and_table_name(
+    prefix: &str,
+) -> anyhow::Result<(aws_sdk_dynamodb::Client, String)> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let config = sdk_config().await?;
     let client = aws_sdk_dynamodb::Client::new(&config);

@@ -1,1 +1,21 @@
-//! Placeholder.
+//! The Discord interactions endpoint, as a Lambda function behind a function URL.
+//!
+//! [`App::handle`] takes one HTTP request and the current time and returns the HTTP response: 405 for a
+//! method other than POST, 413 for an oversized body, 401 for any request whose Ed25519 signature does not
+//! verify over the exact bytes received (checked before any JSON parsing), 400 for a verified body that is
+//! not an interaction, and otherwise 200 with an interaction response. Slash commands are routed by name
+//! through a [`CommandRegistry`]; a failing or unknown command becomes an ephemeral message, never a 5xx.
+//!
+//! `main.rs` only wires logging, [`Config::from_env`] and the Lambda runtime around [`App::handle`].
+
+pub mod commands;
+pub mod config;
+pub mod endpoint;
+pub mod response;
+pub mod signature;
+pub mod telemetry;
+
+pub use commands::{CommandContext, CommandError, CommandHandler, CommandRegistry, handler_fn};
+pub use config::{Config, ConfigError};
+pub use endpoint::{App, Rejection};
+pub use signature::{SignatureError, SignatureVerifier};

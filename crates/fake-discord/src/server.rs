@@ -1,0 +1,1382 @@
+//! HTTP: the Discord API under `/api/v10` and the admin API under `/_fake`.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, Query, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::{DateTime, Utc};
+use percent_encoding::percent_decode_str;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    InjectedResponse, Inner, LoggedRequest, RecordedFile, RecordedWebhookCall, Scope,
+    config::{Faults, RateLimits, RouteClass},
+    limits::{Admission, BucketHeaders},
+    lock, multipart,
+    observe::{CommandScope, Injection},
+    truth::{TruthOptions, ground_truth, write_json_lines},
+    world::{Emoji, FakeError, NewMessage, World, kind},
+};
+
+pub(crate) fn router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/_fake/stats", get(admin_stats))
+        .route("/_fake/stats/reset", post(admin_reset_stats))
+        .route("/_fake/requests", get(admin_requests))
+        .route("/_fake/recorded", get(admin_recorded))
+        .route("/_fake/truth", get(admin_truth))
+        .route("/_fake/world", get(admin_world))
+        .route("/_fake/messages", post(admin_add_message))
+        .route("/_fake/reactions", post(admin_add_reaction).delete(admin_remove_reaction))
+        .route("/_fake/threads", post(admin_create_thread))
+        .route("/_fake/threads/{id}/archive", post(admin_archive))
+        .route("/_fake/threads/{id}/unarchive", post(admin_unarchive))
+        .route("/_fake/channels", post(admin_create_channel))
+        .route("/_fake/channels/{id}/access", post(admin_access))
+        .route("/_fake/members", post(admin_add_member))
+        .route("/_fake/faults", post(admin_faults))
+        .route("/_fake/inject", post(admin_inject))
+        .route("/_fake/limits/{preset}", post(admin_limits))
+        .route("/_fake/clock/advance", post(admin_advance_clock))
+        .route("/_fake/token", post(admin_token))
+        .fallback(api)
+        .layer(DefaultBodyLimit::max(26 * 1024 * 1024))
+        .with_state(inner)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Discord API
+
+/// A Discord-shaped error answer.
+struct ApiError {
+    status: StatusCode,
+    body: Value,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: u64, message: &str) -> Self {
+        Self { status, body: json!({"message": message, "code": code}) }
+    }
+
+    fn invalid_form(field: &str, code: &str, message: &str) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({
+                "message": "Invalid Form Body",
+                "code": 50035,
+                "errors": {field: {"_errors": [{"code": code, "message": message}]}},
+            }),
+        }
+    }
+
+    fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized")
+    }
+
+    fn missing_access() -> Self {
+        Self::new(StatusCode::FORBIDDEN, 50_001, "Missing Access")
+    }
+
+    fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 0, "404: Not Found")
+    }
+
+    fn unknown_channel() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10_003, "Unknown Channel")
+    }
+
+    fn wrong_channel_type() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 50_024, "Cannot execute action on this channel type")
+    }
+}
+
+/// What the dispatcher matched.
+#[derive(Debug, Clone)]
+enum Endpoint {
+    CurrentUserGuilds,
+    GuildChannels(String),
+    ActiveThreads(String),
+    ArchivedThreads(String),
+    Messages(String),
+    ReactionUsers { channel: String, message: String, emoji: String },
+    EditOriginal { application: String, token: String },
+    Followup { application: String, token: String },
+    Commands { application: String, guild: Option<String> },
+}
+
+impl Endpoint {
+    const fn class(&self) -> RouteClass {
+        match self {
+            Self::CurrentUserGuilds => RouteClass::CurrentUserGuilds,
+            Self::GuildChannels(_) => RouteClass::GuildChannels,
+            Self::ActiveThreads(_) => RouteClass::ActiveThreads,
+            Self::ArchivedThreads(_) => RouteClass::ArchivedThreads,
+            Self::Messages(_) => RouteClass::Messages,
+            Self::ReactionUsers { .. } => RouteClass::ReactionUsers,
+            Self::EditOriginal { .. } | Self::Followup { .. } => RouteClass::Webhook,
+            Self::Commands { .. } => RouteClass::Commands,
+        }
+    }
+
+    fn major(&self) -> String {
+        match self {
+            Self::GuildChannels(g) | Self::ActiveThreads(g) => format!("guilds/{g}"),
+            Self::ArchivedThreads(c)
+            | Self::Messages(c)
+            | Self::ReactionUsers { channel: c, .. } => {
+                format!("channels/{c}")
+            }
+            Self::EditOriginal { application, token } | Self::Followup { application, token } => {
+                format!("webhooks/{application}/{token}")
+            }
+            Self::CurrentUserGuilds | Self::Commands { .. } => String::new(),
+        }
+    }
+}
+
+fn match_endpoint(method: &Method, segments: &[String]) -> Result<Endpoint, ApiError> {
+    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let endpoint = match s.as_slice() {
+        ["users", "@me", "guilds"] => (Method::GET, Endpoint::CurrentUserGuilds),
+        ["guilds", g, "channels"] => (Method::GET, Endpoint::GuildChannels((*g).to_owned())),
+        ["guilds", g, "threads", "active"] => {
+            (Method::GET, Endpoint::ActiveThreads((*g).to_owned()))
+        }
+        ["channels", c, "threads", "archived", "public"] => {
+            (Method::GET, Endpoint::ArchivedThreads((*c).to_owned()))
+        }
+        ["channels", c, "messages"] => (Method::GET, Endpoint::Messages((*c).to_owned())),
+        ["channels", c, "messages", m, "reactions", e] => (
+            Method::GET,
+            Endpoint::ReactionUsers {
+                channel: (*c).to_owned(),
+                message: (*m).to_owned(),
+                emoji: (*e).to_owned(),
+            },
+        ),
+        ["webhooks", a, t, "messages", "@original"] => (
+            Method::PATCH,
+            Endpoint::EditOriginal { application: (*a).to_owned(), token: (*t).to_owned() },
+        ),
+        ["webhooks", a, t] => (
+            Method::POST,
+            Endpoint::Followup { application: (*a).to_owned(), token: (*t).to_owned() },
+        ),
+        ["applications", a, "commands"] => {
+            (Method::PUT, Endpoint::Commands { application: (*a).to_owned(), guild: None })
+        }
+        ["applications", a, "guilds", g, "commands"] => (
+            Method::PUT,
+            Endpoint::Commands { application: (*a).to_owned(), guild: Some((*g).to_owned()) },
+        ),
+        _ => return Err(ApiError::not_found()),
+    };
+    if endpoint.0 == *method {
+        Ok(endpoint.1)
+    } else {
+        Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, 0, "405: Method Not Allowed"))
+    }
+}
+
+fn seconds(duration: Duration) -> String {
+    // Rounded up to the millisecond so that a client waiting exactly this long is never early.
+    let millis = duration.as_nanos().div_ceil(1_000_000);
+    format!("{}.{:03}", millis / 1_000, millis % 1_000)
+}
+
+fn seconds_f64(duration: Duration) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let millis = duration.as_nanos().div_ceil(1_000_000) as f64;
+    millis / 1_000.0
+}
+
+fn insert_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+fn bucket_headers(headers: &mut HeaderMap, bucket: &BucketHeaders) {
+    let reset = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_add(bucket.reset_after);
+    insert_header(headers, "x-ratelimit-limit", &bucket.limit.to_string());
+    insert_header(headers, "x-ratelimit-remaining", &bucket.remaining.to_string());
+    insert_header(headers, "x-ratelimit-reset", &seconds(reset));
+    insert_header(headers, "x-ratelimit-reset-after", &seconds(bucket.reset_after));
+    insert_header(headers, "x-ratelimit-bucket", bucket.bucket);
+}
+
+fn rate_limited(scope: Scope, retry_after: Duration, bucket: Option<&BucketHeaders>) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Some(bucket) = bucket {
+        bucket_headers(&mut headers, bucket);
+    }
+    insert_header(&mut headers, "x-ratelimit-scope", scope.as_str());
+    if scope == Scope::Global {
+        insert_header(&mut headers, "x-ratelimit-global", "true");
+    }
+    insert_header(&mut headers, "retry-after", &retry_after.as_secs_f64().ceil().to_string());
+    let body = json!({
+        "message": "You are being rate limited.",
+        "retry_after": seconds_f64(retry_after),
+        "global": scope == Scope::Global,
+    });
+    (StatusCode::TOO_MANY_REQUESTS, headers, Json(body)).into_response()
+}
+
+fn record(inner: &Inner, entry: LoggedRequest) {
+    {
+        let mut stats = lock(&inner.stats);
+        stats.requests += 1;
+        *stats.by_status.entry(entry.status).or_default() += 1;
+        let route = entry.route.map_or_else(|| "unknown".to_owned(), |r| r.to_string());
+        *stats.by_route.entry(route).or_default() += 1;
+        match entry.status {
+            401 => {
+                stats.unauthorized += 1;
+                stats.invalid_requests += 1;
+            }
+            403 => {
+                stats.forbidden += 1;
+                stats.invalid_requests += 1;
+            }
+            429 => {
+                stats.rate_limited += 1;
+                let scope = entry.scope.unwrap_or(Scope::User);
+                *stats.rate_limited_by_scope.entry(scope).or_default() += 1;
+                if scope != Scope::Shared {
+                    stats.invalid_requests += 1;
+                }
+            }
+            500..=599 => stats.server_errors += 1,
+            _ => {}
+        }
+    }
+    lock(&inner.log).push(entry);
+}
+
+/// Every `/api/v10/...` request goes through here: latency, routing, auth, limits, faults, handler.
+async fn api(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if uri.path().starts_with("/_fake/") {
+        // An unknown admin path: not a Discord request, so not counted.
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "unknown admin path"})))
+            .into_response();
+    }
+    let arrived = inner.started.elapsed();
+    let faults = lock(&inner.faults).faults.clone();
+    let delay = faults.latency
+        + if faults.latency_jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            faults.latency_jitter.mul_f64(rand::rng().random_range(0.0..1.0))
+        };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let path = uri.path().to_owned();
+    let mut entry = LoggedRequest {
+        at: arrived,
+        method: method.to_string(),
+        path: path.clone(),
+        query: uri.query().unwrap_or_default().to_owned(),
+        route: None,
+        major: String::new(),
+        status: 0,
+        scope: None,
+    };
+    let response = handle_api(&inner, &method, &uri, &headers, &body, &faults, &mut entry);
+    entry.status = response.status().as_u16();
+    record(&inner, entry);
+    response
+}
+
+fn handle_api(
+    inner: &Inner,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    faults: &Faults,
+    entry: &mut LoggedRequest,
+) -> Response {
+    let Some(rest) = uri.path().strip_prefix("/api/v10/") else {
+        return error_response(ApiError::not_found(), None);
+    };
+    let segments: Vec<String> =
+        rest.split('/').map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
+    let endpoint = match match_endpoint(method, &segments) {
+        Ok(endpoint) => endpoint,
+        Err(error) => return error_response(error, None),
+    };
+    let class = endpoint.class();
+    let major = endpoint.major();
+    entry.route = Some(class);
+    entry.major.clone_from(&major);
+    // Interaction webhooks need no bot token; everything else does.
+    if class != RouteClass::Webhook {
+        let expected = format!("Bot {}", lock(&inner.token));
+        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if given != Some(expected.as_str()) {
+            return error_response(ApiError::unauthorized(), None);
+        }
+    }
+    let now = tokio::time::Instant::now();
+    let admission = lock(&inner.limits).admit(class, &major, now);
+    let bucket = match admission {
+        Admission::Allowed(bucket) => bucket,
+        Admission::GlobalLimited { retry_after } => {
+            entry.scope = Some(Scope::Global);
+            return rate_limited(Scope::Global, retry_after, None);
+        }
+        Admission::RouteLimited { headers } => {
+            entry.scope = Some(Scope::User);
+            return rate_limited(Scope::User, headers.reset_after, Some(&headers));
+        }
+    };
+    if let Some(forced) = take_injection(inner, class) {
+        return match forced {
+            InjectedResponse::RateLimited { scope, retry_after } => {
+                entry.scope = Some(scope);
+                let forced_bucket = bucket.as_ref().map(|b| BucketHeaders {
+                    remaining: 0,
+                    reset_after: retry_after,
+                    ..b.clone()
+                });
+                rate_limited(scope, retry_after, forced_bucket.as_ref())
+            }
+            InjectedResponse::ServerError { status } => server_error(status),
+        };
+    }
+    {
+        let mut rng = rand::rng();
+        if faults.server_error_rate > 0.0
+            && rng.random_bool(faults.server_error_rate.clamp(0.0, 1.0))
+        {
+            let status = [500, 502, 503][rng.random_range(0..3)];
+            return server_error(status);
+        }
+        if faults.shared_rate_limit_rate > 0.0
+            && rng.random_bool(faults.shared_rate_limit_rate.clamp(0.0, 1.0))
+        {
+            entry.scope = Some(Scope::Shared);
+            return rate_limited(Scope::Shared, faults.shared_retry_after, bucket.as_ref());
+        }
+    }
+    let query: Vec<(String, String)> =
+        Query::<Vec<(String, String)>>::try_from_uri(uri).map(|q| q.0).unwrap_or_default();
+    let result = match endpoint {
+        Endpoint::CurrentUserGuilds => current_user_guilds(&lock(&inner.world), &query),
+        Endpoint::GuildChannels(g) => guild_channels(&lock(&inner.world), &g),
+        Endpoint::ActiveThreads(g) => active_threads(&lock(&inner.world), &g),
+        Endpoint::ArchivedThreads(c) => archived_threads(&lock(&inner.world), &c, &query),
+        Endpoint::Messages(c) => messages(&lock(&inner.world), &c, &query),
+        Endpoint::ReactionUsers { channel, message, emoji } => {
+            reaction_users(&lock(&inner.world), &channel, &message, &emoji, &query)
+        }
+        Endpoint::EditOriginal { application, token } => {
+            webhook_message(inner, "PATCH", &application, &token, headers, body)
+        }
+        Endpoint::Followup { application, token } => {
+            webhook_message(inner, "POST", &application, &token, headers, body)
+        }
+        Endpoint::Commands { application, guild } => {
+            commands(inner, &application, guild.as_deref(), body)
+        }
+    };
+    match result {
+        Ok(value) => {
+            let mut response_headers = HeaderMap::new();
+            if let Some(bucket) = &bucket {
+                bucket_headers(&mut response_headers, bucket);
+            }
+            (StatusCode::OK, response_headers, Json(value)).into_response()
+        }
+        Err(error) => error_response(error, bucket.as_ref()),
+    }
+}
+
+fn take_injection(inner: &Inner, class: RouteClass) -> Option<InjectedResponse> {
+    let mut faults = lock(&inner.faults);
+    let index =
+        faults.injections.iter().position(|i| i.times > 0 && i.route.is_none_or(|r| r == class))?;
+    let injection = faults.injections.get_mut(index)?;
+    injection.times -= 1;
+    let response = injection.response.clone();
+    if injection.times == 0 {
+        faults.injections.remove(index);
+    }
+    Some(response)
+}
+
+fn server_error(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(json!({"message": "Internal Server Error", "code": 0}))).into_response()
+}
+
+fn error_response(error: ApiError, bucket: Option<&BucketHeaders>) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Some(bucket) = bucket {
+        bucket_headers(&mut headers, bucket);
+    }
+    (error.status, headers, Json(error.body)).into_response()
+}
+
+fn snowflake(field: &str, value: &str) -> Result<u64, ApiError> {
+    value.parse::<u64>().map_err(|_| {
+        ApiError::invalid_form(
+            field,
+            "NUMBER_TYPE_COERCE",
+            &format!("Value \"{value}\" is not snowflake."),
+        )
+    })
+}
+
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn limit_param(query: &[(String, String)], default: u32, max: u32) -> Result<usize, ApiError> {
+    let Some(raw) = param(query, "limit") else {
+        return Ok(usize::try_from(default).unwrap_or(50));
+    };
+    let value: i64 = raw.parse().map_err(|_| {
+        ApiError::invalid_form(
+            "limit",
+            "NUMBER_TYPE_COERCE",
+            &format!("Value \"{raw}\" is not int."),
+        )
+    })?;
+    if value < 1 {
+        return Err(ApiError::invalid_form(
+            "limit",
+            "NUMBER_TYPE_MIN",
+            "int value should be greater than or equal to 1.",
+        ));
+    }
+    if value > i64::from(max) {
+        return Err(ApiError::invalid_form(
+            "limit",
+            "NUMBER_TYPE_MAX",
+            &format!("int value should be less than or equal to {max}."),
+        ));
+    }
+    Ok(usize::try_from(value).unwrap_or(1))
+}
+
+fn guild_id(world: &World, raw: &str) -> Result<u64, ApiError> {
+    let id = snowflake("guild_id", raw)?;
+    if world.guilds.contains_key(&id) {
+        Ok(id)
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, 10_004, "Unknown Guild"))
+    }
+}
+
+/// A channel the bot may read messages of, or the right error.
+fn readable_channel<'w>(
+    world: &'w World,
+    raw: &str,
+) -> Result<&'w crate::world::Channel, ApiError> {
+    let id = snowflake("channel_id", raw)?;
+    let channel = world.channels.get(&id).ok_or_else(ApiError::unknown_channel)?;
+    if !world.can_read(channel) {
+        return Err(ApiError::missing_access());
+    }
+    Ok(channel)
+}
+
+fn current_user_guilds(world: &World, query: &[(String, String)]) -> Result<Value, ApiError> {
+    let limit = limit_param(query, 200, 200)?;
+    let after = param(query, "after").map(|v| snowflake("after", v)).transpose()?;
+    let before = param(query, "before").map(|v| snowflake("before", v)).transpose()?;
+    let guilds: Vec<Value> = world
+        .guilds
+        .values()
+        .filter(|g| g.members.contains(&world.bot_user_id))
+        .filter(|g| after.is_none_or(|a| g.id > a) && before.is_none_or(|b| g.id < b))
+        .take(limit)
+        .map(|g| world.guild_json(g))
+        .collect();
+    Ok(Value::Array(guilds))
+}
+
+fn guild_channels(world: &World, raw: &str) -> Result<Value, ApiError> {
+    let guild = guild_id(world, raw)?;
+    let channels: Vec<Value> = world
+        .channels
+        .values()
+        .filter(|c| c.guild_id == guild && !kind::is_thread(c.kind))
+        .map(|c| world.channel_json(c))
+        .collect();
+    Ok(Value::Array(channels))
+}
+
+fn active_threads(world: &World, raw: &str) -> Result<Value, ApiError> {
+    let guild = guild_id(world, raw)?;
+    let threads: Vec<Value> = world
+        .channels
+        .values()
+        .filter(|c| {
+            c.guild_id == guild
+                && c.thread.as_ref().is_some_and(|t| !t.archived)
+                && world.can_read(c)
+        })
+        .map(|c| world.channel_json(c))
+        .collect();
+    Ok(json!({"threads": threads, "members": []}))
+}
+
+fn archived_threads(
+    world: &World,
+    raw: &str,
+    query: &[(String, String)],
+) -> Result<Value, ApiError> {
+    let channel = readable_channel(world, raw)?;
+    if !matches!(channel.kind, kind::TEXT | kind::ANNOUNCEMENT | kind::FORUM) {
+        return Err(ApiError::wrong_channel_type());
+    }
+    let limit = limit_param(query, 50, 100)?;
+    let before = match param(query, "before") {
+        Some(raw) => Some(
+            DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+                ApiError::invalid_form(
+                    "before",
+                    "DATE_TIME_TYPE_PARSE",
+                    &format!("Could not parse {raw}. Should be ISO8601."),
+                )
+            })?,
+        ),
+        None => None,
+    };
+    let mut threads: Vec<&crate::world::Channel> = world
+        .channels
+        .values()
+        .filter(|c| {
+            c.parent_id == Some(channel.id)
+                && matches!(c.kind, kind::PUBLIC_THREAD | kind::ANNOUNCEMENT_THREAD)
+                && c.thread
+                    .as_ref()
+                    .is_some_and(|t| t.archived && before.is_none_or(|b| t.archive_timestamp < b))
+        })
+        .collect();
+    threads
+        .sort_by_key(|c| std::cmp::Reverse((c.thread.as_ref().map(|t| t.archive_timestamp), c.id)));
+    let has_more = threads.len() > limit;
+    let page: Vec<Value> = threads.into_iter().take(limit).map(|c| world.channel_json(c)).collect();
+    Ok(json!({"threads": page, "members": [], "has_more": has_more}))
+}
+
+fn messages(world: &World, raw: &str, query: &[(String, String)]) -> Result<Value, ApiError> {
+    let channel = readable_channel(world, raw)?;
+    if !channel.holds_messages() {
+        return Err(ApiError::wrong_channel_type());
+    }
+    let limit = limit_param(query, 50, 100)?;
+    let anchors: Vec<(&str, &str)> = ["before", "after", "around"]
+        .into_iter()
+        .filter_map(|name| param(query, name).map(|v| (name, v)))
+        .collect();
+    if anchors.len() > 1 {
+        return Err(ApiError::invalid_form(
+            anchors[1].0,
+            "MUTUALLY_EXCLUSIVE",
+            "before, after and around are mutually exclusive.",
+        ));
+    }
+    let selected: Vec<&crate::world::Message> = match anchors.first() {
+        None => channel.messages.values().rev().take(limit).collect(),
+        Some(&("before", v)) => channel
+            .messages
+            .range(..snowflake("before", v)?)
+            .rev()
+            .map(|(_, m)| m)
+            .take(limit)
+            .collect(),
+        Some(&("after", v)) => {
+            // The oldest `limit` messages after the id — returned newest first, like Discord.
+            let start = snowflake("after", v)?.saturating_add(1);
+            let mut oldest: Vec<_> =
+                channel.messages.range(start..).map(|(_, m)| m).take(limit).collect();
+            oldest.reverse();
+            oldest
+        }
+        Some(&(_, v)) => {
+            let around = snowflake("around", v)?;
+            let newer = limit / 2;
+            let mut page: Vec<_> =
+                channel.messages.range(around..).map(|(_, m)| m).take(newer.max(1)).collect();
+            page.reverse();
+            page.extend(
+                channel
+                    .messages
+                    .range(..around)
+                    .rev()
+                    .map(|(_, m)| m)
+                    .take(limit - page.len().min(limit)),
+            );
+            page
+        }
+    };
+    Ok(Value::Array(selected.into_iter().map(|m| world.message_json(m, true)).collect()))
+}
+
+fn reaction_users(
+    world: &World,
+    raw_channel: &str,
+    raw_message: &str,
+    raw_emoji: &str,
+    query: &[(String, String)],
+) -> Result<Value, ApiError> {
+    let channel = readable_channel(world, raw_channel)?;
+    let message_id = snowflake("message_id", raw_message)?;
+    let message = channel
+        .messages
+        .get(&message_id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, 10_008, "Unknown Message"))?;
+    let emoji = match raw_emoji.rsplit_once(':') {
+        Some((name, id)) => {
+            let id = id
+                .parse::<u64>()
+                .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, 10_014, "Unknown Emoji"))?;
+            let known = world
+                .guilds
+                .get(&channel.guild_id)
+                .is_some_and(|g| g.emojis.iter().any(|e| e.id == Some(id)));
+            if !known {
+                return Err(ApiError::new(StatusCode::NOT_FOUND, 10_014, "Unknown Emoji"));
+            }
+            Emoji { id: Some(id), name: name.to_owned() }
+        }
+        None if raw_emoji.is_empty() => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, 10_014, "Unknown Emoji"));
+        }
+        None => Emoji::unicode(raw_emoji),
+    };
+    let limit = limit_param(query, 25, 100)?;
+    let after = param(query, "after").map(|v| snowflake("after", v)).transpose()?.unwrap_or(0);
+    let burst = match param(query, "type") {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(other) => {
+            return Err(ApiError::invalid_form(
+                "type",
+                "BASE_TYPE_CHOICES",
+                &format!("Value must be one of {{0, 1}}, got {other}."),
+            ));
+        }
+    };
+    // Custom emoji match by id (the name in the URL is not checked, as on Discord).
+    let reaction = message
+        .reactions
+        .iter()
+        .find(|r| if emoji.id.is_some() { r.emoji.id == emoji.id } else { r.emoji == emoji });
+    let users: Vec<Value> = reaction
+        .map(|r| if burst { &r.burst } else { &r.normal })
+        .into_iter()
+        .flat_map(|set| set.range(after.saturating_add(1)..))
+        .take(limit)
+        .map(|&u| world.user_json(u))
+        .collect();
+    Ok(Value::Array(users))
+}
+
+fn webhook_message(
+    inner: &Inner,
+    method: &str,
+    application: &str,
+    token: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Value, ApiError> {
+    let unknown_webhook = || ApiError::new(StatusCode::NOT_FOUND, 10_015, "Unknown Webhook");
+    let application_id = application.parse::<u64>().map_err(|_| unknown_webhook())?;
+    let (bot, first_channel) = {
+        let world = lock(&inner.world);
+        if application_id != world.application_id || token.is_empty() {
+            return Err(unknown_webhook());
+        }
+        let channel = world.channels.values().find(|c| c.kind == kind::TEXT).map_or(0, |c| c.id);
+        (world.user_json(world.bot_user_id), channel)
+    };
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let (payload, files, is_multipart) = if let Some(boundary) = multipart::boundary(content_type) {
+        let parts = multipart::parse(body, &boundary).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, 50_035, &format!("Invalid Form Body: {e}"))
+        })?;
+        let mut payload = json!({});
+        let mut files = Vec::new();
+        for part in parts {
+            if part.name == "payload_json" {
+                payload = serde_json::from_slice(&part.data).map_err(|_| {
+                    ApiError::invalid_form("payload_json", "JSON_TYPE_PARSE", "Invalid JSON.")
+                })?;
+            } else if part.name.starts_with("files[") || part.name.starts_with("file") {
+                let Some(filename) = part.filename else {
+                    return Err(ApiError::invalid_form(
+                        &part.name,
+                        "FILE_NAME_MISSING",
+                        "A file upload needs a filename.",
+                    ));
+                };
+                files.push(RecordedFile {
+                    field: part.name,
+                    filename,
+                    content_type: part.content_type,
+                    data: part.data,
+                });
+            } else if part.name == "content" {
+                payload["content"] =
+                    Value::String(String::from_utf8_lossy(&part.data).into_owned());
+            }
+        }
+        (payload, files, true)
+    } else if content_type.starts_with("application/json") {
+        let payload: Value = serde_json::from_slice(body).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                50_109,
+                "The request body contains invalid JSON.",
+            )
+        })?;
+        (payload, Vec::new(), false)
+    } else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, 50_035, "Invalid Form Body"));
+    };
+    if !payload.is_object() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, 50_035, "Invalid Form Body"));
+    }
+    if payload.get("content").and_then(Value::as_str).is_some_and(|c| c.chars().count() > 2_000) {
+        return Err(ApiError::invalid_form(
+            "content",
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 2000 or fewer in length.",
+        ));
+    }
+    let has_body = ["content", "embeds", "components", "attachments"].iter().any(|k| {
+        payload.get(*k).is_some_and(|v| !v.is_null() && v != &json!("") && v != &json!([]))
+    }) || !files.is_empty();
+    if method == "POST" && !has_body {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, 50_006, "Cannot send an empty message"));
+    }
+    // New attachments referenced in the payload must have a matching files[n] part.
+    if let Some(attachments) = payload.get("attachments").and_then(Value::as_array) {
+        for attachment in attachments {
+            let index = attachment
+                .get("id")
+                .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+            if let Some(index) = index
+                && index < 1_000
+                && !files.iter().any(|f| f.field == format!("files[{index}]"))
+            {
+                return Err(ApiError::invalid_form(
+                    "attachments",
+                    "ATTACHMENT_NOT_FOUND",
+                    &format!("No file for attachment {index}."),
+                ));
+            }
+        }
+    }
+    let clock = inner.clock();
+    let message_id = {
+        let mut recorded = lock(&inner.recorded);
+        let existing =
+            (method == "PATCH").then(|| recorded.original_messages.get(token).copied()).flatten();
+        let id = existing.unwrap_or_else(|| lock(&inner.world).ids.next(clock));
+        if method == "PATCH" {
+            recorded.original_messages.insert(token.to_owned(), id);
+        }
+        recorded.webhook_calls.push(RecordedWebhookCall {
+            method: method.to_owned(),
+            application_id,
+            token: token.to_owned(),
+            multipart: is_multipart,
+            payload: payload.clone(),
+            files: files.clone(),
+            message_id: id,
+        });
+        id
+    };
+    let attachments: Vec<Value> = {
+        let mut world = lock(&inner.world);
+        files
+            .iter()
+            .map(|f| {
+                let id = world.ids.next(clock);
+                json!({
+                    "id": id.to_string(), "filename": f.filename, "size": f.data.len(),
+                    "url": format!("https://cdn.discordapp.com/attachments/{first_channel}/{id}/{}", f.filename),
+                    "proxy_url": format!("https://media.discordapp.net/attachments/{first_channel}/{id}/{}", f.filename),
+                    "content_type": f.content_type,
+                })
+            })
+            .collect()
+    };
+    Ok(json!({
+        "id": message_id.to_string(),
+        "type": if method == "PATCH" { 20 } else { 0 },
+        "content": payload.get("content").cloned().unwrap_or(json!("")),
+        "channel_id": first_channel.to_string(),
+        "author": bot,
+        "attachments": attachments,
+        "embeds": payload.get("embeds").cloned().unwrap_or(json!([])),
+        "mentions": [], "mention_roles": [], "pinned": false, "mention_everyone": false, "tts": false,
+        "timestamp": clock.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+        "edited_timestamp": null,
+        "flags": payload.get("flags").cloned().unwrap_or(json!(0)),
+        "components": [],
+        "webhook_id": application_id.to_string(),
+        "application_id": application_id.to_string(),
+    }))
+}
+
+fn commands(
+    inner: &Inner,
+    application: &str,
+    guild: Option<&str>,
+    body: &Bytes,
+) -> Result<Value, ApiError> {
+    let application_id = application.parse::<u64>().map_err(|_| ApiError::missing_access())?;
+    let scope = {
+        let world = lock(&inner.world);
+        if application_id != world.application_id {
+            return Err(ApiError::missing_access());
+        }
+        match guild {
+            Some(raw) => CommandScope::Guild(guild_id(&world, raw)?),
+            None => CommandScope::Global,
+        }
+    };
+    let commands: Vec<Value> = serde_json::from_slice(body).map_err(|_| {
+        ApiError::new(StatusCode::BAD_REQUEST, 50_109, "The request body contains invalid JSON.")
+    })?;
+    if commands.len() > 100 {
+        return Err(ApiError::invalid_form(
+            "_errors",
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 100 or fewer in length.",
+        ));
+    }
+    let mut names = BTreeSet::new();
+    for (index, command) in commands.iter().enumerate() {
+        let kind_ = command.get("type").and_then(Value::as_u64).unwrap_or(1);
+        let name = command.get("name").and_then(Value::as_str).unwrap_or_default();
+        let description = command.get("description").and_then(Value::as_str).unwrap_or_default();
+        let field = format!("{index}.name");
+        let name_ok = (1..=32).contains(&name.chars().count())
+            && (kind_ != 1
+                || name
+                    .chars()
+                    .all(|c| c.is_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'));
+        if !name_ok {
+            return Err(ApiError::invalid_form(
+                &field,
+                "APPLICATION_COMMAND_INVALID_NAME",
+                "Command name is invalid",
+            ));
+        }
+        if kind_ == 1 && !(1..=100).contains(&description.chars().count()) {
+            return Err(ApiError::invalid_form(
+                &format!("{index}.description"),
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 100 in length.",
+            ));
+        }
+        if command.get("options").and_then(Value::as_array).is_some_and(|o| o.len() > 25) {
+            return Err(ApiError::invalid_form(
+                &format!("{index}.options"),
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 25 or fewer in length.",
+            ));
+        }
+        if !names.insert((kind_, name.to_owned())) {
+            return Err(ApiError::invalid_form(
+                &field,
+                "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                "Application command names must be unique",
+            ));
+        }
+    }
+    let clock = inner.clock();
+    let mut recorded = lock(&inner.recorded);
+    let previous: BTreeMap<String, Value> = recorded
+        .commands
+        .get(&scope)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| Some((c.get("name")?.as_str()?.to_owned(), c.get("id")?.clone())))
+        .collect();
+    let mut world = lock(&inner.world);
+    let registered: Vec<Value> = commands
+        .into_iter()
+        .map(|mut command| {
+            let name = command.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let id = previous
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| json!(world.ids.next(clock).to_string()));
+            command["id"] = id;
+            command["application_id"] = json!(application_id.to_string());
+            command["version"] = json!(world.ids.next(clock).to_string());
+            if command.get("type").is_none_or(Value::is_null) {
+                command["type"] = json!(1);
+            }
+            if command.get("options").is_none_or(Value::is_null) {
+                command["options"] = json!([]);
+            }
+            if command.get("default_member_permissions").is_none() {
+                command["default_member_permissions"] = Value::Null;
+            }
+            if command.get("nsfw").is_none() {
+                command["nsfw"] = json!(false);
+            }
+            if let CommandScope::Guild(g) = scope {
+                command["guild_id"] = json!(g.to_string());
+            }
+            command
+        })
+        .collect();
+    recorded.commands.insert(scope, registered.clone());
+    Ok(Value::Array(registered))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Admin API
+
+fn fake_error(error: &FakeError) -> Response {
+    let status = match error {
+        FakeError::UnknownGuild(_)
+        | FakeError::UnknownChannel(_)
+        | FakeError::UnknownMessage { .. }
+        | FakeError::UnknownUser(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    (status, Json(json!({"error": error.to_string()}))).into_response()
+}
+
+fn id_answer(result: Result<u64, FakeError>) -> Response {
+    match result {
+        Ok(id) => Json(json!({"id": id.to_string()})).into_response(),
+        Err(error) => fake_error(&error),
+    }
+}
+
+fn unit_answer(result: Result<(), FakeError>) -> Response {
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => fake_error(&error),
+    }
+}
+
+/// Ids in admin bodies may be JSON numbers or strings.
+mod flex {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+
+    pub(super) fn id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(n),
+            Raw::Text(t) => t.parse().map_err(D::Error::custom),
+        }
+    }
+
+    pub(super) fn opt_id<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<u64>, D::Error> {
+        match Option::<Raw>::deserialize(deserializer)? {
+            None => Ok(None),
+            Some(Raw::Number(n)) => Ok(Some(n)),
+            Some(Raw::Text(t)) => t.parse().map(Some).map_err(D::Error::custom),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct AddMessage {
+    #[serde(deserialize_with = "flex::id")]
+    channel_id: u64,
+    #[serde(default, deserialize_with = "flex::opt_id")]
+    author_id: Option<u64>,
+    #[serde(default, deserialize_with = "flex::opt_id")]
+    webhook_id: Option<u64>,
+    #[serde(default, rename = "type")]
+    kind: Option<u8>,
+    #[serde(default, deserialize_with = "flex::opt_id")]
+    reply_to: Option<u64>,
+    #[serde(default)]
+    timestamp: Option<DateTime<Utc>>,
+    #[serde(default)]
+    content: Option<String>,
+}
+
+async fn admin_add_message(
+    State(inner): State<Arc<Inner>>,
+    Json(body): Json<AddMessage>,
+) -> Response {
+    let message = NewMessage {
+        channel_id: body.channel_id,
+        author_id: body.author_id.unwrap_or_default(),
+        webhook_id: body.webhook_id,
+        kind: body.kind,
+        reply_to: body.reply_to,
+        timestamp: body.timestamp,
+        content: body.content,
+    };
+    let clock = inner.clock();
+    id_answer(lock(&inner.world).add_message(&message, clock))
+}
+
+#[derive(Deserialize)]
+struct EmojiBody {
+    #[serde(default, deserialize_with = "flex::opt_id")]
+    id: Option<u64>,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct ReactionBody {
+    #[serde(deserialize_with = "flex::id")]
+    channel_id: u64,
+    #[serde(deserialize_with = "flex::id")]
+    message_id: u64,
+    #[serde(deserialize_with = "flex::id")]
+    user_id: u64,
+    emoji: EmojiBody,
+    #[serde(default)]
+    burst: bool,
+}
+
+async fn admin_add_reaction(
+    State(inner): State<Arc<Inner>>,
+    Json(body): Json<ReactionBody>,
+) -> Response {
+    let emoji = Emoji { id: body.emoji.id, name: body.emoji.name };
+    unit_answer(lock(&inner.world).add_reaction(
+        body.channel_id,
+        body.message_id,
+        body.user_id,
+        &emoji,
+        body.burst,
+    ))
+}
+
+async fn admin_remove_reaction(
+    State(inner): State<Arc<Inner>>,
+    Json(body): Json<ReactionBody>,
+) -> Response {
+    let emoji = Emoji { id: body.emoji.id, name: body.emoji.name };
+    unit_answer(lock(&inner.world).remove_reaction(
+        body.channel_id,
+        body.message_id,
+        body.user_id,
+        &emoji,
+        body.burst,
+    ))
+}
+
+#[derive(Deserialize)]
+struct ThreadBody {
+    #[serde(deserialize_with = "flex::id")]
+    parent_id: u64,
+    name: String,
+    #[serde(deserialize_with = "flex::id")]
+    author_id: u64,
+    #[serde(default, deserialize_with = "flex::opt_id")]
+    from_message_id: Option<u64>,
+}
+
+async fn admin_create_thread(
+    State(inner): State<Arc<Inner>>,
+    Json(body): Json<ThreadBody>,
+) -> Response {
+    let clock = inner.clock();
+    id_answer(lock(&inner.world).create_thread(
+        body.parent_id,
+        &body.name,
+        body.author_id,
+        body.from_message_id,
+        clock,
+    ))
+}
+
+async fn admin_archive(State(inner): State<Arc<Inner>>, Path(id): Path<u64>) -> Response {
+    let clock = inner.clock();
+    unit_answer(lock(&inner.world).set_archived(id, true, clock))
+}
+
+async fn admin_unarchive(State(inner): State<Arc<Inner>>, Path(id): Path<u64>) -> Response {
+    let clock = inner.clock();
+    unit_answer(lock(&inner.world).set_archived(id, false, clock))
+}
+
+#[derive(Deserialize)]
+struct ChannelBody {
+    #[serde(deserialize_with = "flex::id")]
+    guild_id: u64,
+    #[serde(rename = "type", default)]
+    kind: u8,
+    name: String,
+    #[serde(default, deserialize_with = "flex::opt_id")]
+    parent_id: Option<u64>,
+}
+
+async fn admin_create_channel(
+    State(inner): State<Arc<Inner>>,
+    Json(body): Json<ChannelBody>,
+) -> Response {
+    let clock = inner.clock();
+    id_answer(lock(&inner.world).create_channel(
+        body.guild_id,
+        body.kind,
+        &body.name,
+        body.parent_id,
+        clock,
+    ))
+}
+
+#[derive(Deserialize)]
+struct AccessBody {
+    readable: bool,
+}
+
+async fn admin_access(
+    State(inner): State<Arc<Inner>>,
+    Path(id): Path<u64>,
+    Json(body): Json<AccessBody>,
+) -> Response {
+    unit_answer(lock(&inner.world).set_readable(id, body.readable))
+}
+
+#[derive(Deserialize)]
+struct MemberBody {
+    #[serde(deserialize_with = "flex::id")]
+    guild_id: u64,
+    #[serde(default)]
+    bot: bool,
+}
+
+async fn admin_add_member(
+    State(inner): State<Arc<Inner>>,
+    Json(body): Json<MemberBody>,
+) -> Response {
+    let clock = inner.clock();
+    id_answer(lock(&inner.world).add_member(body.guild_id, body.bot, clock))
+}
+
+async fn admin_faults(State(inner): State<Arc<Inner>>, Json(faults): Json<Faults>) -> Response {
+    lock(&inner.faults).faults = faults;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_inject(
+    State(inner): State<Arc<Inner>>,
+    Json(injection): Json<Injection>,
+) -> Response {
+    lock(&inner.faults).injections.push_back(injection);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_limits(State(inner): State<Arc<Inner>>, Path(preset): Path<String>) -> Response {
+    match preset.parse::<RateLimits>() {
+        Ok(limits) => {
+            *lock(&inner.limits) = crate::limits::LimitState::new(limits);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) => (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct AdvanceBody {
+    seconds: i64,
+}
+
+async fn admin_advance_clock(
+    State(inner): State<Arc<Inner>>,
+    Json(body): Json<AdvanceBody>,
+) -> Response {
+    *lock(&inner.clock_offset) += chrono::Duration::seconds(body.seconds);
+    Json(json!({"clock": inner.clock()})).into_response()
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    token: String,
+}
+
+async fn admin_token(State(inner): State<Arc<Inner>>, Json(body): Json<TokenBody>) -> Response {
+    *lock(&inner.token) = body.token;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_stats(State(inner): State<Arc<Inner>>) -> Response {
+    Json(lock(&inner.stats).clone()).into_response()
+}
+
+async fn admin_reset_stats(State(inner): State<Arc<Inner>>) -> Response {
+    *lock(&inner.stats) = crate::Stats::default();
+    lock(&inner.log).clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_requests(State(inner): State<Arc<Inner>>) -> Response {
+    Json(lock(&inner.log).clone()).into_response()
+}
+
+async fn admin_recorded(State(inner): State<Arc<Inner>>) -> Response {
+    let recorded = lock(&inner.recorded);
+    let commands: BTreeMap<String, &Vec<Value>> = recorded
+        .commands
+        .iter()
+        .map(|(scope, list)| {
+            let key = match scope {
+                CommandScope::Global => "global".to_owned(),
+                CommandScope::Guild(g) => format!("guild:{g}"),
+            };
+            (key, list)
+        })
+        .collect();
+    Json(json!({"webhook_calls": recorded.webhook_calls, "commands": commands})).into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct TruthQuery {
+    tz: Option<String>,
+    since: Option<DateTime<Utc>>,
+    excluded: Option<String>,
+    opted_out: Option<String>,
+}
+
+fn id_list(raw: Option<&str>) -> Result<BTreeSet<u64>, String> {
+    raw.unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse::<u64>().map_err(|_| format!("not an id: {s}")))
+        .collect()
+}
+
+/// Parses the options of a truth query (`tz`, `since`, `excluded`, `opted_out` as comma-separated ids).
+fn truth_options(query: &TruthQuery) -> Result<TruthOptions, String> {
+    let time_zone = match &query.tz {
+        Some(tz) => tz.parse::<chrono_tz::Tz>().map_err(|_| format!("unknown time zone {tz}"))?,
+        None => chrono_tz::Tz::UTC,
+    };
+    Ok(TruthOptions {
+        time_zone,
+        since: query.since,
+        excluded_channels: id_list(query.excluded.as_deref())?,
+        opted_out_users: id_list(query.opted_out.as_deref())?,
+    })
+}
+
+async fn admin_truth(State(inner): State<Arc<Inner>>, Query(query): Query<TruthQuery>) -> Response {
+    let options = match truth_options(&query) {
+        Ok(options) => options,
+        Err(error) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response();
+        }
+    };
+    let records = ground_truth(&lock(&inner.world), &options);
+    let mut out = Vec::new();
+    if write_json_lines(&records, &mut out).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response()
+}
+
+async fn admin_world(State(inner): State<Arc<Inner>>) -> Response {
+    let world = lock(&inner.world);
+    let guilds: Vec<Value> = world
+        .guilds
+        .values()
+        .map(|g| {
+            let channels: Vec<Value> = world
+                .channels
+                .values()
+                .filter(|c| c.guild_id == g.id)
+                .map(|c| {
+                    json!({
+                        "id": c.id.to_string(), "type": c.kind, "name": c.name,
+                        "parent_id": c.parent_id.map(|p| p.to_string()), "readable": c.readable,
+                        "messages": c.messages.len(),
+                        "archived": c.thread.as_ref().map(|t| t.archived),
+                    })
+                })
+                .collect();
+            let members: Vec<Value> = g
+                .members
+                .iter()
+                .filter_map(|m| world.users.get(m))
+                .map(|u| json!({"id": u.id.to_string(), "username": u.username, "bot": u.bot}))
+                .collect();
+            json!({"id": g.id.to_string(), "name": g.name, "channels": channels, "members": members,
+                   "emojis": g.emojis.iter().map(|e| json!({"id": e.id.map(|i| i.to_string()), "name": e.name})).collect::<Vec<_>>(),
+                   "webhooks": g.webhooks.iter().map(|w| json!({"id": w.id.to_string(), "name": w.name})).collect::<Vec<_>>()})
+        })
+        .collect();
+    Json(json!({
+        "application_id": world.application_id.to_string(),
+        "bot_user_id": world.bot_user_id.to_string(),
+        "now": world.now,
+        "clock": inner.clock(),
+        "message_count": world.message_count(),
+        "guilds": guilds,
+    }))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn reset_after_is_rounded_up() {
+        assert_eq!(seconds(Duration::from_micros(1_500)), "0.002");
+        assert_eq!(seconds(Duration::from_millis(5_000)), "5.000");
+        assert!((seconds_f64(Duration::from_micros(200_001)) - 0.201).abs() < 1e-9);
+    }
+
+    #[test]
+    fn truth_query_parses() {
+        let options = truth_options(&TruthQuery {
+            tz: Some("Europe/Paris".into()),
+            since: None,
+            excluded: Some("1, 2".into()),
+            opted_out: None,
+        })
+        .unwrap();
+        assert_eq!(options.time_zone, chrono_tz::Europe::Paris);
+        assert_eq!(options.excluded_channels, BTreeSet::from([1, 2]));
+        assert!(
+            truth_options(&TruthQuery { tz: Some("Mars/Olympus".into()), ..TruthQuery::default() })
+                .is_err()
+        );
+    }
+}

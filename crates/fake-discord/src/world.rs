@@ -1,0 +1,1038 @@
+//! The fake's state: users, guilds, channels, threads, messages and reactions.
+//!
+//! Read it through [`FakeDiscord::with_world`](crate::FakeDiscord::with_world); change it through the
+//! handle's methods, which keep Discord's invariants (ids consistent with time and increasing per channel,
+//! `last_message_id`, thread archive state).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use engagement_domain::snowflake;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// Channel types used by the fake (Discord's numbers).
+pub mod kind {
+    /// GUILD_TEXT.
+    pub const TEXT: u8 = 0;
+    /// GUILD_VOICE.
+    pub const VOICE: u8 = 2;
+    /// GUILD_CATEGORY.
+    pub const CATEGORY: u8 = 4;
+    /// GUILD_ANNOUNCEMENT.
+    pub const ANNOUNCEMENT: u8 = 5;
+    /// ANNOUNCEMENT_THREAD.
+    pub const ANNOUNCEMENT_THREAD: u8 = 10;
+    /// PUBLIC_THREAD.
+    pub const PUBLIC_THREAD: u8 = 11;
+    /// PRIVATE_THREAD.
+    pub const PRIVATE_THREAD: u8 = 12;
+    /// GUILD_FORUM.
+    pub const FORUM: u8 = 15;
+
+    /// Whether the type is a thread.
+    #[must_use]
+    pub const fn is_thread(kind: u8) -> bool {
+        matches!(kind, ANNOUNCEMENT_THREAD | PUBLIC_THREAD | PRIVATE_THREAD)
+    }
+}
+
+/// Message types used by the fake (Discord's numbers).
+pub mod message_type {
+    /// DEFAULT.
+    pub const DEFAULT: u8 = 0;
+    /// USER_JOIN.
+    pub const USER_JOIN: u8 = 7;
+    /// THREAD_CREATED.
+    pub const THREAD_CREATED: u8 = 18;
+    /// REPLY.
+    pub const REPLY: u8 = 19;
+    /// CHAT_INPUT_COMMAND.
+    pub const CHAT_INPUT_COMMAND: u8 = 20;
+    /// THREAD_STARTER_MESSAGE.
+    pub const THREAD_STARTER_MESSAGE: u8 = 21;
+}
+
+/// Errors of world mutations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FakeError {
+    /// No such guild.
+    #[error("unknown guild {0}")]
+    UnknownGuild(u64),
+    /// No such channel or thread.
+    #[error("unknown channel {0}")]
+    UnknownChannel(u64),
+    /// No such message in that channel.
+    #[error("unknown message {message} in channel {channel}")]
+    UnknownMessage {
+        /// Channel.
+        channel: u64,
+        /// Message.
+        message: u64,
+    },
+    /// No such user.
+    #[error("unknown user {0}")]
+    UnknownUser(u64),
+    /// The operation does not apply to that channel type.
+    #[error("channel {channel} of type {kind} cannot {what}")]
+    WrongChannelType {
+        /// Channel.
+        channel: u64,
+        /// Its type.
+        kind: u8,
+        /// What was attempted.
+        what: &'static str,
+    },
+    /// Discord cannot create a message older than the newest one of a channel.
+    #[error("message time {time} is before the newest message of channel {channel}")]
+    Backdated {
+        /// Channel.
+        channel: u64,
+        /// Requested time.
+        time: DateTime<Utc>,
+    },
+    /// Bad input.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A user (member or bot).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Id.
+    pub id: u64,
+    /// Username.
+    pub username: String,
+    /// Bot account.
+    pub bot: bool,
+}
+
+/// A webhook that posts messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    /// Id (also the `author.id` of its messages).
+    pub id: u64,
+    /// Display name.
+    pub name: String,
+}
+
+/// A custom or unicode emoji.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Emoji {
+    /// Custom emoji id; `None` for unicode.
+    pub id: Option<u64>,
+    /// Name (custom) or the emoji itself (unicode).
+    pub name: String,
+}
+
+impl Emoji {
+    /// A unicode emoji.
+    #[must_use]
+    pub fn unicode(name: &str) -> Self {
+        Self { id: None, name: name.to_owned() }
+    }
+
+    fn to_json(&self) -> Value {
+        match self.id {
+            Some(id) => json!({"id": id.to_string(), "name": self.name, "animated": false}),
+            None => json!({"id": null, "name": self.name}),
+        }
+    }
+}
+
+/// A guild.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Guild {
+    /// Id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Member user ids (humans and bots, the fake's bot included).
+    pub members: BTreeSet<u64>,
+    /// Custom emoji.
+    pub emojis: Vec<Emoji>,
+    /// Webhooks.
+    pub webhooks: Vec<Webhook>,
+}
+
+/// Thread state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadState {
+    /// Archived.
+    pub archived: bool,
+    /// Last archive status change (creation for never-archived threads).
+    pub archive_timestamp: DateTime<Utc>,
+    /// Minutes.
+    pub auto_archive_duration: u32,
+    /// Locked.
+    pub locked: bool,
+    /// Creator.
+    pub owner_id: u64,
+}
+
+/// A channel, category or thread.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Channel {
+    /// Id.
+    pub id: u64,
+    /// Guild.
+    pub guild_id: u64,
+    /// Discord channel type (see [`kind`]).
+    pub kind: u8,
+    /// Name.
+    pub name: String,
+    /// Category for channels, parent channel for threads.
+    pub parent_id: Option<u64>,
+    /// Sorting position.
+    pub position: i32,
+    /// Whether the bot may view it and read its history. Threads follow their parent too.
+    pub readable: bool,
+    /// Id of the newest message (forum: newest post); `None` if there never was one.
+    pub last_message_id: Option<u64>,
+    /// Thread state, for threads.
+    pub thread: Option<ThreadState>,
+    /// Messages by id.
+    pub messages: BTreeMap<u64, Message>,
+}
+
+impl Channel {
+    /// Whether `GET /channels/{id}/messages` applies.
+    #[must_use]
+    pub const fn holds_messages(&self) -> bool {
+        matches!(self.kind, kind::TEXT | kind::ANNOUNCEMENT | kind::VOICE)
+            || kind::is_thread(self.kind)
+    }
+}
+
+/// A reaction: one emoji with its normal and burst reactors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    /// The emoji.
+    pub emoji: Emoji,
+    /// Users with a normal reaction.
+    pub normal: BTreeSet<u64>,
+    /// Users with a burst (super) reaction.
+    pub burst: BTreeSet<u64>,
+}
+
+impl Reaction {
+    /// Discord's `count`: normal plus burst.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        (self.normal.len() + self.burst.len()) as u64
+    }
+}
+
+/// A message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Id; its time is the message's timestamp.
+    pub id: u64,
+    /// Channel or thread.
+    pub channel_id: u64,
+    /// Author user id, or the webhook id for webhook messages.
+    pub author_id: u64,
+    /// Set for webhook messages.
+    pub webhook_id: Option<u64>,
+    /// Discord message type (see [`message_type`]).
+    pub kind: u8,
+    /// Content.
+    pub content: String,
+    /// `message_reference`: (channel, message).
+    pub reference: Option<(u64, u64)>,
+    /// Thread started from this message.
+    pub thread_id: Option<u64>,
+    /// Reactions in order of first reaction.
+    pub reactions: Vec<Reaction>,
+}
+
+impl Message {
+    /// The creation time (from the id).
+    #[must_use]
+    pub fn timestamp(&self) -> DateTime<Utc> {
+        snowflake::created_at(self.id)
+    }
+}
+
+/// Snowflake generator: time bits from the creation time, a global sequence in the low 22 bits. Ids are
+/// unique, consistent with their time, and increase in creation order within a channel.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdGen {
+    seq: u64,
+}
+
+impl IdGen {
+    /// A new id created at `at`.
+    pub fn next(&mut self, at: DateTime<Utc>) -> u64 {
+        let id = snowflake::from_time(at) | (self.seq & 0x3F_FFFF);
+        self.seq += 1;
+        id
+    }
+}
+
+/// The whole fake world.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct World {
+    /// The world's "now" at generation.
+    pub now: DateTime<Utc>,
+    /// The application id (equal to the bot's user id).
+    pub application_id: u64,
+    /// The bot's user id.
+    pub bot_user_id: u64,
+    /// All users.
+    pub users: BTreeMap<u64, User>,
+    /// Guilds.
+    pub guilds: BTreeMap<u64, Guild>,
+    /// Channels, categories and threads.
+    pub channels: BTreeMap<u64, Channel>,
+    /// Id generator.
+    pub ids: IdGen,
+}
+
+/// A message to add.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMessage {
+    /// Channel or thread.
+    pub channel_id: u64,
+    /// Author (a user id); ignored for webhook messages.
+    #[serde(default)]
+    pub author_id: u64,
+    /// Post as this webhook instead of a user.
+    #[serde(default)]
+    pub webhook_id: Option<u64>,
+    /// Message type (default 0, or 19 when `reply_to` is set).
+    #[serde(default, rename = "type")]
+    pub kind: Option<u8>,
+    /// Reply to this message of the same channel.
+    #[serde(default)]
+    pub reply_to: Option<u64>,
+    /// Creation time (default: the fake's clock). Must not be before the channel's newest message.
+    #[serde(default)]
+    pub timestamp: Option<DateTime<Utc>>,
+    /// Content.
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+impl NewMessage {
+    /// A default message by `author_id` in `channel_id`.
+    #[must_use]
+    pub const fn new(channel_id: u64, author_id: u64) -> Self {
+        Self {
+            channel_id,
+            author_id,
+            webhook_id: None,
+            kind: None,
+            reply_to: None,
+            timestamp: None,
+            content: None,
+        }
+    }
+}
+
+fn format_time(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+}
+
+impl World {
+    /// A channel.
+    ///
+    /// # Errors
+    ///
+    /// [`FakeError::UnknownChannel`].
+    pub fn channel(&self, id: u64) -> Result<&Channel, FakeError> {
+        self.channels.get(&id).ok_or(FakeError::UnknownChannel(id))
+    }
+
+    fn channel_mut(&mut self, id: u64) -> Result<&mut Channel, FakeError> {
+        self.channels.get_mut(&id).ok_or(FakeError::UnknownChannel(id))
+    }
+
+    /// Whether a user id is a bot.
+    #[must_use]
+    pub fn is_bot(&self, user: u64) -> bool {
+        self.users.get(&user).is_some_and(|u| u.bot)
+    }
+
+    /// Whether the bot can read a channel's messages: the channel, and for a thread its parent, readable.
+    #[must_use]
+    pub fn can_read(&self, channel: &Channel) -> bool {
+        channel.readable
+            && (!kind::is_thread(channel.kind)
+                || channel
+                    .parent_id
+                    .and_then(|p| self.channels.get(&p))
+                    .is_some_and(|p| p.readable))
+    }
+
+    /// Ids of every message the bot can read (readable channels and threads of readable parents).
+    #[must_use]
+    pub fn readable_message_ids(&self) -> BTreeSet<u64> {
+        self.channels
+            .values()
+            .filter(|c| c.holds_messages() && self.can_read(c))
+            .flat_map(|c| c.messages.keys().copied())
+            .collect()
+    }
+
+    /// Total number of messages (readable or not).
+    #[must_use]
+    pub fn message_count(&self) -> usize {
+        self.channels.values().map(|c| c.messages.len()).sum()
+    }
+
+    /// Adds a message at `clock` (or its own timestamp) and returns its id.
+    ///
+    /// # Errors
+    ///
+    /// Unknown channel/author/reply target, wrong channel type, or a backdated timestamp.
+    pub fn add_message(
+        &mut self,
+        new: &NewMessage,
+        clock: DateTime<Utc>,
+    ) -> Result<u64, FakeError> {
+        let channel = self.channel(new.channel_id)?;
+        if !channel.holds_messages() {
+            return Err(FakeError::WrongChannelType {
+                channel: channel.id,
+                kind: channel.kind,
+                what: "hold messages",
+            });
+        }
+        let guild_id = channel.guild_id;
+        let author_id = match new.webhook_id {
+            Some(webhook) => {
+                let known = self
+                    .guilds
+                    .get(&guild_id)
+                    .is_some_and(|g| g.webhooks.iter().any(|w| w.id == webhook));
+                if !known {
+                    return Err(FakeError::Invalid(format!("unknown webhook {webhook}")));
+                }
+                webhook
+            }
+            None => {
+                if !self.users.contains_key(&new.author_id) {
+                    return Err(FakeError::UnknownUser(new.author_id));
+                }
+                new.author_id
+            }
+        };
+        if let Some(reply_to) = new.reply_to
+            && !channel.messages.contains_key(&reply_to)
+        {
+            return Err(FakeError::UnknownMessage { channel: channel.id, message: reply_to });
+        }
+        let newest = channel.messages.keys().next_back().copied();
+        let time = match new.timestamp {
+            Some(time) => {
+                if newest.is_some_and(|n| {
+                    snowflake::from_time(time) < snowflake::from_time(snowflake::created_at(n))
+                }) {
+                    return Err(FakeError::Backdated { channel: channel.id, time });
+                }
+                time
+            }
+            None => newest.map_or(clock, |n| clock.max(snowflake::created_at(n))),
+        };
+        let kind = new.kind.unwrap_or(if new.reply_to.is_some() {
+            message_type::REPLY
+        } else {
+            message_type::DEFAULT
+        });
+        let id = self.ids.next(time);
+        let message = Message {
+            id,
+            channel_id: new.channel_id,
+            author_id,
+            webhook_id: new.webhook_id,
+            kind,
+            content: new.content.clone().unwrap_or_else(|| format!("message {id}")),
+            reference: new.reply_to.map(|r| (new.channel_id, r)),
+            thread_id: None,
+            reactions: Vec::new(),
+        };
+        let channel = self.channel_mut(new.channel_id)?;
+        channel.messages.insert(id, message);
+        channel.last_message_id = Some(channel.last_message_id.map_or(id, |l| l.max(id)));
+        // Posting in an archived (unlocked) thread unarchives it, as on Discord.
+        if let Some(thread) = channel.thread.as_mut()
+            && thread.archived
+            && !thread.locked
+        {
+            thread.archived = false;
+            thread.archive_timestamp = time;
+        }
+        Ok(id)
+    }
+
+    /// Adds a reaction by `user` (normal or burst). Adding an existing reaction does nothing.
+    ///
+    /// # Errors
+    ///
+    /// Unknown channel, message or user.
+    pub fn add_reaction(
+        &mut self,
+        channel: u64,
+        message: u64,
+        user: u64,
+        emoji: &Emoji,
+        burst: bool,
+    ) -> Result<(), FakeError> {
+        if !self.users.contains_key(&user) {
+            return Err(FakeError::UnknownUser(user));
+        }
+        let msg = self
+            .channel_mut(channel)?
+            .messages
+            .get_mut(&message)
+            .ok_or(FakeError::UnknownMessage { channel, message })?;
+        let position = msg.reactions.iter().position(|r| r.emoji == *emoji);
+        let reaction = match position {
+            Some(index) => &mut msg.reactions[index],
+            None => {
+                msg.reactions.push(Reaction {
+                    emoji: emoji.clone(),
+                    normal: BTreeSet::new(),
+                    burst: BTreeSet::new(),
+                });
+                let last = msg.reactions.len() - 1;
+                &mut msg.reactions[last]
+            }
+        };
+        if burst {
+            reaction.burst.insert(user);
+        } else {
+            reaction.normal.insert(user);
+        }
+        Ok(())
+    }
+
+    /// Removes a reaction; the emoji disappears from the message when nobody is left.
+    ///
+    /// # Errors
+    ///
+    /// Unknown channel or message.
+    pub fn remove_reaction(
+        &mut self,
+        channel: u64,
+        message: u64,
+        user: u64,
+        emoji: &Emoji,
+        burst: bool,
+    ) -> Result<(), FakeError> {
+        let msg = self
+            .channel_mut(channel)?
+            .messages
+            .get_mut(&message)
+            .ok_or(FakeError::UnknownMessage { channel, message })?;
+        if let Some(reaction) = msg.reactions.iter_mut().find(|r| r.emoji == *emoji) {
+            if burst {
+                reaction.burst.remove(&user);
+            } else {
+                reaction.normal.remove(&user);
+            }
+        }
+        msg.reactions.retain(|r| r.count() > 0);
+        Ok(())
+    }
+
+    /// Creates a channel (text, announcement, voice, forum or category) and returns its id.
+    ///
+    /// # Errors
+    ///
+    /// Unknown guild or parent, or a thread type.
+    pub fn create_channel(
+        &mut self,
+        guild: u64,
+        channel_kind: u8,
+        name: &str,
+        parent_id: Option<u64>,
+        clock: DateTime<Utc>,
+    ) -> Result<u64, FakeError> {
+        if !self.guilds.contains_key(&guild) {
+            return Err(FakeError::UnknownGuild(guild));
+        }
+        if !matches!(
+            channel_kind,
+            kind::TEXT | kind::ANNOUNCEMENT | kind::VOICE | kind::FORUM | kind::CATEGORY
+        ) {
+            return Err(FakeError::Invalid(format!(
+                "cannot create a channel of type {channel_kind}"
+            )));
+        }
+        if let Some(parent) = parent_id
+            && self.channel(parent)?.kind != kind::CATEGORY
+        {
+            return Err(FakeError::Invalid(format!("{parent} is not a category")));
+        }
+        let position = i32::try_from(
+            self.channels
+                .values()
+                .filter(|c| c.guild_id == guild && !kind::is_thread(c.kind))
+                .count(),
+        )
+        .unwrap_or(i32::MAX);
+        let id = self.ids.next(clock);
+        self.channels.insert(
+            id,
+            Channel {
+                id,
+                guild_id: guild,
+                kind: channel_kind,
+                name: name.to_owned(),
+                parent_id,
+                position,
+                readable: true,
+                last_message_id: None,
+                thread: None,
+                messages: BTreeMap::new(),
+            },
+        );
+        Ok(id)
+    }
+
+    /// Creates a public thread in a text/announcement channel (from a message, or with a THREAD_CREATED
+    /// system message in the parent), or a post in a forum channel (its first message has the thread's id).
+    /// Returns the thread id.
+    ///
+    /// # Errors
+    ///
+    /// Unknown parent, author or message; wrong parent type.
+    pub fn create_thread(
+        &mut self,
+        parent: u64,
+        name: &str,
+        author: u64,
+        from_message: Option<u64>,
+        clock: DateTime<Utc>,
+    ) -> Result<u64, FakeError> {
+        let parent_channel = self.channel(parent)?;
+        let (guild_id, parent_kind) = (parent_channel.guild_id, parent_channel.kind);
+        let thread_kind = match parent_kind {
+            kind::TEXT | kind::FORUM => kind::PUBLIC_THREAD,
+            kind::ANNOUNCEMENT => kind::ANNOUNCEMENT_THREAD,
+            other => {
+                return Err(FakeError::WrongChannelType {
+                    channel: parent,
+                    kind: other,
+                    what: "have threads",
+                });
+            }
+        };
+        if !self.users.contains_key(&author) {
+            return Err(FakeError::UnknownUser(author));
+        }
+        let newest = parent_channel.messages.keys().next_back().copied();
+        let time = newest.map_or(clock, |n| clock.max(snowflake::created_at(n)));
+        let thread_id = match from_message {
+            Some(message) => {
+                let msg = parent_channel
+                    .messages
+                    .get(&message)
+                    .ok_or(FakeError::UnknownMessage { channel: parent, message })?;
+                if msg.thread_id.is_some() {
+                    return Err(FakeError::Invalid(format!(
+                        "message {message} already has a thread"
+                    )));
+                }
+                message
+            }
+            None if parent_kind == kind::FORUM => {
+                // The post's first message gets the thread's id.
+                self.ids.next(time)
+            }
+            None => self.ids.next(time),
+        };
+        self.channels.insert(
+            thread_id,
+            Channel {
+                id: thread_id,
+                guild_id,
+                kind: thread_kind,
+                name: name.to_owned(),
+                parent_id: Some(parent),
+                position: 0,
+                readable: true,
+                last_message_id: None,
+                thread: Some(ThreadState {
+                    archived: false,
+                    archive_timestamp: time,
+                    auto_archive_duration: 4_320,
+                    locked: false,
+                    owner_id: author,
+                }),
+                messages: BTreeMap::new(),
+            },
+        );
+        match (from_message, parent_kind) {
+            (Some(message), _) => {
+                if let Some(msg) = self.channel_mut(parent)?.messages.get_mut(&message) {
+                    msg.thread_id = Some(thread_id);
+                }
+                let starter = self.ids.next(time);
+                self.insert_raw(Message {
+                    id: starter,
+                    channel_id: thread_id,
+                    author_id: author,
+                    webhook_id: None,
+                    kind: message_type::THREAD_STARTER_MESSAGE,
+                    content: String::new(),
+                    reference: Some((parent, message)),
+                    thread_id: None,
+                    reactions: Vec::new(),
+                })?;
+            }
+            (None, kind::FORUM) => {
+                self.insert_raw(Message {
+                    id: thread_id,
+                    channel_id: thread_id,
+                    author_id: author,
+                    webhook_id: None,
+                    kind: message_type::DEFAULT,
+                    content: format!("{name} (post)"),
+                    reference: None,
+                    thread_id: None,
+                    reactions: Vec::new(),
+                })?;
+                let forum = self.channel_mut(parent)?;
+                forum.last_message_id =
+                    Some(forum.last_message_id.map_or(thread_id, |l| l.max(thread_id)));
+            }
+            (None, _) => {
+                let system = self.ids.next(time);
+                self.insert_raw(Message {
+                    id: system,
+                    channel_id: parent,
+                    author_id: author,
+                    webhook_id: None,
+                    kind: message_type::THREAD_CREATED,
+                    content: name.to_owned(),
+                    reference: Some((thread_id, thread_id)),
+                    thread_id: None,
+                    reactions: Vec::new(),
+                })?;
+            }
+        }
+        Ok(thread_id)
+    }
+
+    /// Inserts a fully built message, keeping `last_message_id`.
+    pub(crate) fn insert_raw(&mut self, message: Message) -> Result<(), FakeError> {
+        let channel = self.channel_mut(message.channel_id)?;
+        channel.last_message_id =
+            Some(channel.last_message_id.map_or(message.id, |l| l.max(message.id)));
+        channel.messages.insert(message.id, message);
+        Ok(())
+    }
+
+    /// Archives (or unarchives) a thread at `clock`.
+    ///
+    /// # Errors
+    ///
+    /// Unknown channel or not a thread.
+    pub fn set_archived(
+        &mut self,
+        thread: u64,
+        archived: bool,
+        clock: DateTime<Utc>,
+    ) -> Result<(), FakeError> {
+        let channel = self.channel_mut(thread)?;
+        let channel_kind = channel.kind;
+        let state = channel.thread.as_mut().ok_or(FakeError::WrongChannelType {
+            channel: thread,
+            kind: channel_kind,
+            what: "be archived",
+        })?;
+        if state.archived != archived {
+            state.archived = archived;
+            state.archive_timestamp = clock.max(state.archive_timestamp);
+        }
+        Ok(())
+    }
+
+    /// Makes a channel readable or unreadable for the bot.
+    ///
+    /// # Errors
+    ///
+    /// Unknown channel.
+    pub fn set_readable(&mut self, channel: u64, readable: bool) -> Result<(), FakeError> {
+        self.channel_mut(channel)?.readable = readable;
+        Ok(())
+    }
+
+    /// Adds a new member (human or bot) to a guild and returns its id.
+    ///
+    /// # Errors
+    ///
+    /// Unknown guild.
+    pub fn add_member(
+        &mut self,
+        guild: u64,
+        bot: bool,
+        clock: DateTime<Utc>,
+    ) -> Result<u64, FakeError> {
+        if !self.guilds.contains_key(&guild) {
+            return Err(FakeError::UnknownGuild(guild));
+        }
+        let id = self.ids.next(clock - chrono::Duration::days(30));
+        let username = if bot { format!("bot-{id}") } else { format!("user-{id}") };
+        self.users.insert(id, User { id, username, bot });
+        if let Some(g) = self.guilds.get_mut(&guild) {
+            g.members.insert(id);
+        }
+        Ok(id)
+    }
+
+    // ---- JSON as Discord renders it ----
+
+    pub(crate) fn user_json(&self, id: u64) -> Value {
+        let (username, bot) = self
+            .users
+            .get(&id)
+            .map_or_else(|| (format!("user-{id}"), false), |u| (u.username.clone(), u.bot));
+        let mut user = json!({
+            "id": id.to_string(),
+            "username": username,
+            "global_name": if bot { Value::Null } else { Value::String(username.clone()) },
+            "avatar": null,
+            "discriminator": "0",
+            "public_flags": 0,
+            "flags": 0,
+            "banner": null,
+            "accent_color": null,
+            "avatar_decoration_data": null,
+            "clan": null,
+        });
+        if bot {
+            user["bot"] = Value::Bool(true);
+        }
+        user
+    }
+
+    fn author_json(&self, message: &Message) -> Value {
+        match message.webhook_id {
+            Some(webhook) => {
+                let name = self
+                    .channels
+                    .get(&message.channel_id)
+                    .and_then(|c| self.guilds.get(&c.guild_id))
+                    .and_then(|g| g.webhooks.iter().find(|w| w.id == webhook))
+                    .map_or_else(|| "Webhook".to_owned(), |w| w.name.clone());
+                // Webhook authors carry the webhook's id and name, and no `bot` flag.
+                json!({"id": webhook.to_string(), "username": name, "avatar": null, "discriminator": "0000",
+                       "public_flags": 0, "flags": 0, "global_name": null})
+            }
+            None => self.user_json(message.author_id),
+        }
+    }
+
+    pub(crate) fn message_json(&self, message: &Message, with_referenced: bool) -> Value {
+        let guild_id = self.channels.get(&message.channel_id).map(|c| c.guild_id);
+        let mut value = json!({
+            "type": message.kind,
+            "content": message.content,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "timestamp": format_time(message.timestamp()),
+            "edited_timestamp": null,
+            "flags": if message.thread_id.is_some() { 32 } else { 0 },
+            "components": [],
+            "id": message.id.to_string(),
+            "channel_id": message.channel_id.to_string(),
+            "author": self.author_json(message),
+            "pinned": false,
+            "mention_everyone": false,
+            "tts": false,
+        });
+        if let Some(webhook) = message.webhook_id {
+            value["webhook_id"] = json!(webhook.to_string());
+        }
+        if message.kind == message_type::CHAT_INPUT_COMMAND {
+            value["application_id"] = json!(self.application_id.to_string());
+        }
+        if let Some((channel, referenced)) = message.reference {
+            value["message_reference"] = json!({
+                "type": 0,
+                "channel_id": channel.to_string(),
+                "message_id": referenced.to_string(),
+                "guild_id": guild_id.map(|g| g.to_string()),
+            });
+            if message.kind == message_type::REPLY && with_referenced {
+                value["referenced_message"] = self
+                    .channels
+                    .get(&channel)
+                    .and_then(|c| c.messages.get(&referenced))
+                    .map_or(Value::Null, |m| self.message_json(m, false));
+            }
+        }
+        if let Some(thread) = message.thread_id.and_then(|t| self.channels.get(&t)) {
+            value["thread"] = self.channel_json(thread);
+        }
+        if !message.reactions.is_empty() {
+            value["reactions"] = message
+                .reactions
+                .iter()
+                .map(|r| {
+                    json!({
+                        "emoji": r.emoji.to_json(),
+                        "count": r.count(),
+                        "count_details": {"burst": r.burst.len(), "normal": r.normal.len()},
+                        "burst_colors": [],
+                        "me_burst": r.burst.contains(&self.bot_user_id),
+                        "burst_me": r.burst.contains(&self.bot_user_id),
+                        "me": r.normal.contains(&self.bot_user_id),
+                        "burst_count": r.burst.len(),
+                    })
+                })
+                .collect();
+        }
+        value
+    }
+
+    pub(crate) fn channel_json(&self, channel: &Channel) -> Value {
+        let mut value = json!({
+            "id": channel.id.to_string(),
+            "type": channel.kind,
+            "guild_id": channel.guild_id.to_string(),
+            "name": channel.name,
+            "parent_id": channel.parent_id.map(|p| p.to_string()),
+            "flags": 0,
+        });
+        if let Some(thread) = &channel.thread {
+            value["owner_id"] = json!(thread.owner_id.to_string());
+            value["last_message_id"] = json!(channel.last_message_id.map(|m| m.to_string()));
+            value["rate_limit_per_user"] = json!(0);
+            let count = channel.messages.len();
+            value["message_count"] = json!(count);
+            value["member_count"] = json!(count.min(50));
+            value["total_message_sent"] = json!(count);
+            value["thread_metadata"] = json!({
+                "archived": thread.archived,
+                "archive_timestamp": format_time(thread.archive_timestamp),
+                "auto_archive_duration": thread.auto_archive_duration,
+                "locked": thread.locked,
+                "create_timestamp": format_time(snowflake::created_at(channel.id)),
+            });
+            return value;
+        }
+        value["position"] = json!(channel.position);
+        value["permission_overwrites"] = json!([]);
+        match channel.kind {
+            kind::CATEGORY => {}
+            kind::VOICE => {
+                value["last_message_id"] = json!(channel.last_message_id.map(|m| m.to_string()));
+                value["bitrate"] = json!(64_000);
+                value["user_limit"] = json!(0);
+                value["rtc_region"] = Value::Null;
+                value["nsfw"] = json!(false);
+                value["rate_limit_per_user"] = json!(0);
+            }
+            kind::FORUM => {
+                value["last_message_id"] = json!(channel.last_message_id.map(|m| m.to_string()));
+                value["topic"] = Value::Null;
+                value["nsfw"] = json!(false);
+                value["rate_limit_per_user"] = json!(0);
+                value["available_tags"] = json!([]);
+                value["default_reaction_emoji"] = Value::Null;
+                value["default_sort_order"] = Value::Null;
+                value["default_forum_layout"] = json!(0);
+                value["default_thread_rate_limit_per_user"] = json!(0);
+            }
+            _ => {
+                value["last_message_id"] = json!(channel.last_message_id.map(|m| m.to_string()));
+                value["topic"] = Value::Null;
+                value["nsfw"] = json!(false);
+                value["rate_limit_per_user"] = json!(0);
+            }
+        }
+        value
+    }
+
+    pub(crate) fn guild_json(&self, guild: &Guild) -> Value {
+        json!({
+            "id": guild.id.to_string(),
+            "name": guild.name,
+            "icon": null,
+            "banner": null,
+            "owner": false,
+            "permissions": "1071698660929",
+            "features": ["COMMUNITY", "NEWS"],
+            "approximate_member_count": guild.members.len(),
+            "approximate_presence_count": guild.members.len() / 3,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::{config::WorldSize, config::default_now, generate::generate};
+
+    fn world() -> World {
+        generate(7, &WorldSize::Small.knobs(), default_now())
+    }
+
+    fn first_text(world: &World) -> u64 {
+        world
+            .channels
+            .values()
+            .find(|c| c.kind == kind::TEXT && c.readable && !c.messages.is_empty())
+            .map(|c| c.id)
+            .unwrap()
+    }
+
+    fn a_member(world: &World) -> u64 {
+        world.users.values().find(|u| !u.bot).map(|u| u.id).unwrap()
+    }
+
+    #[test]
+    fn added_messages_get_increasing_ids_and_update_last_message_id() {
+        let mut world = world();
+        let channel = first_text(&world);
+        let author = a_member(&world);
+        let clock = world.now;
+        let a = world.add_message(&NewMessage::new(channel, author), clock).unwrap();
+        let b = world.add_message(&NewMessage::new(channel, author), clock).unwrap();
+        assert!(b > a);
+        assert_eq!(world.channel(channel).unwrap().last_message_id, Some(b));
+        assert_eq!(snowflake::created_at(a), clock);
+        let mut old = NewMessage::new(channel, author);
+        old.timestamp = Some(clock - chrono::Duration::days(400));
+        assert!(matches!(world.add_message(&old, clock), Err(FakeError::Backdated { .. })));
+    }
+
+    #[test]
+    fn forum_posts_share_their_id_with_the_first_message() {
+        let mut world = world();
+        let forum = world.channels.values().find(|c| c.kind == kind::FORUM).map(|c| c.id).unwrap();
+        let author = a_member(&world);
+        let clock = world.now;
+        let post = world.create_thread(forum, "question", author, None, clock).unwrap();
+        let thread = world.channel(post).unwrap();
+        assert_eq!(thread.messages.keys().next(), Some(&post));
+        assert_eq!(world.channel(forum).unwrap().last_message_id, Some(post));
+    }
+
+    #[test]
+    fn reactions_add_and_remove() {
+        let mut world = world();
+        let channel = first_text(&world);
+        let message = *world.channel(channel).unwrap().messages.keys().next().unwrap();
+        let user = a_member(&world);
+        let emoji = Emoji::unicode("🦀");
+        world.add_reaction(channel, message, user, &emoji, false).unwrap();
+        world.add_reaction(channel, message, user, &emoji, true).unwrap();
+        let msg = &world.channel(channel).unwrap().messages[&message];
+        let reaction = msg.reactions.iter().find(|r| r.emoji == emoji).unwrap();
+        assert_eq!(reaction.count(), 2);
+        world.remove_reaction(channel, message, user, &emoji, false).unwrap();
+        world.remove_reaction(channel, message, user, &emoji, true).unwrap();
+        let msg = &world.channel(channel).unwrap().messages[&message];
+        assert!(msg.reactions.iter().all(|r| r.emoji != emoji));
+    }
+}

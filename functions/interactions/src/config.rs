@@ -1,0 +1,257 @@
+//! Start-up configuration, read once from the environment.
+//!
+//! Anything wrong here is a start-up error with a message that names the variable and says what is expected:
+//! a function that cannot verify signatures must not start answering requests.
+
+use std::time::Duration;
+
+use ed25519_dalek::{PUBLIC_KEY_LENGTH, VerifyingKey};
+
+/// Environment variable holding the application's hex "Public Key" from the Discord developer portal.
+pub const PUBLIC_KEY_VAR: &str = "DISCORD_PUBLIC_KEY";
+/// Environment variable overriding the replay window, in seconds, either side of now.
+pub const MAX_AGE_VAR: &str = "SIGNATURE_MAX_AGE_SECONDS";
+/// Environment variable overriding the largest accepted request body, in bytes.
+pub const MAX_BODY_VAR: &str = "MAX_BODY_BYTES";
+
+/// Default replay window: a signed request is accepted for 5 minutes either side of its timestamp.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
+/// Largest replay window accepted from the environment (one day).
+pub const MAX_MAX_AGE_SECONDS: u64 = 86_400;
+/// Default body limit. Interaction payloads are a few KiB; 64 KiB leaves room for large resolved data.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest body limit accepted from the environment (Lambda's own request limit is 6 MB).
+pub const MAX_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+/// How long a command handler may take before the user gets a "try again" reply instead.
+///
+/// Discord invalidates the interaction if the first response takes longer than 3 seconds.
+pub const DEFAULT_COMMAND_DEADLINE: Duration = Duration::from_millis(2_500);
+
+/// A configuration problem found at start-up.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required variable is not set (or is empty).
+    #[error("{name} is not set: {expected}")]
+    Missing {
+        /// The environment variable.
+        name: &'static str,
+        /// What it should contain.
+        expected: &'static str,
+    },
+    /// A variable is set but its value cannot be used.
+    #[error("{name} is invalid ({problem}): {expected}")]
+    Invalid {
+        /// The environment variable.
+        name: &'static str,
+        /// What is wrong with the value (never the value itself: it may be a secret pasted in the wrong place).
+        problem: String,
+        /// What it should contain.
+        expected: &'static str,
+    },
+}
+
+const PUBLIC_KEY_EXPECTED: &str = "set it to the application's Public Key from the Discord developer portal \
+                                   (General Information), 64 hex characters";
+const MAX_AGE_EXPECTED: &str = "a whole number of seconds from 1 to 86400 (default 300)";
+const MAX_BODY_EXPECTED: &str = "a whole number of bytes from 1024 to 6291456 (default 65536)";
+
+/// Everything the endpoint needs to know, parsed once at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The application's Ed25519 public key; requests must be signed with its private half.
+    pub public_key: VerifyingKey,
+    /// How far a request's `X-Signature-Timestamp` may be from now, either way.
+    pub max_signature_age: Duration,
+    /// Bodies larger than this are refused with 413 before any cryptography runs.
+    pub max_body_bytes: usize,
+    /// How long a command handler may run before the user is told to try again.
+    pub command_deadline: Duration,
+}
+
+impl Config {
+    /// A configuration with the given key and every other setting at its default.
+    #[must_use]
+    pub fn new(public_key: VerifyingKey) -> Self {
+        Self {
+            public_key,
+            max_signature_age: DEFAULT_MAX_AGE,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            command_deadline: DEFAULT_COMMAND_DEADLINE,
+        }
+    }
+
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the variable when the public key is missing or malformed, or an optional
+    /// setting is out of range.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment in production, a map in tests).
+    ///
+    /// # Errors
+    /// As [`Config::from_env`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let key = lookup(PUBLIC_KEY_VAR).unwrap_or_default();
+        let public_key = parse_public_key(key.trim())?;
+        let mut config = Self::new(public_key);
+        if let Some(value) = non_empty(lookup(MAX_AGE_VAR)) {
+            let seconds =
+                parse_in_range(&value, 1, MAX_MAX_AGE_SECONDS, MAX_AGE_VAR, MAX_AGE_EXPECTED)?;
+            config.max_signature_age = Duration::from_secs(seconds);
+        }
+        if let Some(value) = non_empty(lookup(MAX_BODY_VAR)) {
+            let max = u64::try_from(MAX_MAX_BODY_BYTES).unwrap_or(u64::MAX);
+            let bytes = parse_in_range(&value, 1024, max, MAX_BODY_VAR, MAX_BODY_EXPECTED)?;
+            config.max_body_bytes = usize::try_from(bytes).unwrap_or(MAX_MAX_BODY_BYTES);
+        }
+        Ok(config)
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// Parses a hex Ed25519 public key, rejecting anything `verify_strict` would never accept a signature for.
+///
+/// # Errors
+/// [`ConfigError`] for an empty, wrongly sized, non-hex or weak (small-order) key.
+pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, ConfigError> {
+    if hex_key.is_empty() {
+        return Err(ConfigError::Missing { name: PUBLIC_KEY_VAR, expected: PUBLIC_KEY_EXPECTED });
+    }
+    let invalid = |problem: String| ConfigError::Invalid {
+        name: PUBLIC_KEY_VAR,
+        problem,
+        expected: PUBLIC_KEY_EXPECTED,
+    };
+    if hex_key.len() != PUBLIC_KEY_LENGTH * 2 {
+        return Err(invalid(format!("{} characters", hex_key.len())));
+    }
+    let mut bytes = [0_u8; PUBLIC_KEY_LENGTH];
+    hex::decode_to_slice(hex_key, &mut bytes).map_err(|_| invalid("not hexadecimal".to_owned()))?;
+    let key = VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| invalid("not a valid Ed25519 point".to_owned()))?;
+    if key.is_weak() {
+        return Err(invalid("a weak (small-order) Ed25519 key".to_owned()));
+    }
+    Ok(key)
+}
+
+fn parse_in_range(
+    value: &str,
+    min: u64,
+    max: u64,
+    name: &'static str,
+    expected: &'static str,
+) -> Result<u64, ConfigError> {
+    let parsed = value.parse::<u64>().map_err(|_| ConfigError::Invalid {
+        name,
+        problem: "not a whole number".to_owned(),
+        expected,
+    })?;
+    if (min..=max).contains(&parsed) {
+        Ok(parsed)
+    } else {
+        Err(ConfigError::Invalid { name, problem: format!("{parsed} is out of range"), expected })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+
+    fn key_hex() -> String {
+        hex::encode(SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes())
+    }
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_key_is_set() -> Result<(), ConfigError> {
+        let config = Config::from_lookup(lookup(&[(PUBLIC_KEY_VAR, &key_hex())]))?;
+        assert_eq!(config.max_signature_age, Duration::from_secs(300));
+        assert_eq!(config.max_body_bytes, 65_536);
+        assert_eq!(hex::encode(config.public_key.to_bytes()), key_hex());
+        Ok(())
+    }
+
+    #[test]
+    fn surrounding_whitespace_in_the_key_is_ignored() -> Result<(), ConfigError> {
+        let padded = format!("  {}\n", key_hex().to_uppercase());
+        let config = Config::from_lookup(lookup(&[(PUBLIC_KEY_VAR, &padded)]))?;
+        assert_eq!(hex::encode(config.public_key.to_bytes()), key_hex());
+        Ok(())
+    }
+
+    #[test]
+    fn overrides_are_read() -> Result<(), ConfigError> {
+        let config = Config::from_lookup(lookup(&[
+            (PUBLIC_KEY_VAR, &key_hex()),
+            (MAX_AGE_VAR, "60"),
+            (MAX_BODY_VAR, "2048"),
+        ]))?;
+        assert_eq!(config.max_signature_age, Duration::from_secs(60));
+        assert_eq!(config.max_body_bytes, 2048);
+        Ok(())
+    }
+
+    #[test]
+    fn a_missing_key_is_a_start_up_error_naming_the_variable() {
+        let err = Config::from_lookup(lookup(&[])).err();
+        assert!(matches!(err, Some(ConfigError::Missing { name: PUBLIC_KEY_VAR, .. })));
+        let message = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("DISCORD_PUBLIC_KEY is not set"), "{message}");
+    }
+
+    #[test]
+    fn malformed_keys_are_start_up_errors() {
+        let short = &key_hex()[..62];
+        let not_hex = "zz".repeat(32);
+        let small_order = hex::encode([0_u8; 32]); // the identity point: weak
+        for bad in [short, not_hex.as_str(), small_order.as_str()] {
+            let err = Config::from_lookup(lookup(&[(PUBLIC_KEY_VAR, bad)])).err();
+            assert!(
+                matches!(err, Some(ConfigError::Invalid { name: PUBLIC_KEY_VAR, .. })),
+                "{bad}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_messages_do_not_echo_the_value() {
+        let secret_looking = "s3cr3t-bot-token-pasted-into-the-wrong-variable";
+        let message = Config::from_lookup(lookup(&[(PUBLIC_KEY_VAR, secret_looking)]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!message.contains(secret_looking), "{message}");
+        assert!(message.contains("64 hex characters"), "{message}");
+    }
+
+    #[test]
+    fn out_of_range_or_non_numeric_settings_are_rejected() {
+        for (name, value) in
+            [(MAX_AGE_VAR, "0"), (MAX_AGE_VAR, "-5"), (MAX_AGE_VAR, "5m"), (MAX_BODY_VAR, "10")]
+        {
+            let err =
+                Config::from_lookup(lookup(&[(PUBLIC_KEY_VAR, &key_hex()), (name, value)])).err();
+            assert!(
+                matches!(err, Some(ConfigError::Invalid { name: n, .. }) if n == name),
+                "{name}={value}: {err:?}"
+            );
+        }
+    }
+}
