@@ -52,6 +52,10 @@ impl Emulator {
             .current_dir(workspace_root())
             .env("PATH", venv::path_with_venv())
             .env("DISCORD_PUBLIC_KEY", public_key_hex)
+            // The slash commands' table: required at start-up, never read by PING or help.
+            .env("TABLE_NAME", "e2e-interactions-unused")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("RUST_LOG", "info");
         let mut guard = ChildGuard::spawn("e2e-cargo-lambda-watch", command)?;
         guard.wait_for_port(port, Duration::from_secs(60))?;

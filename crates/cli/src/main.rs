@@ -19,15 +19,15 @@ struct Cli {
 enum Command {
     /// Re-sign Lambda event files (events/*.json) with the DEVELOPMENT-ONLY key.
     SignEvent(commands::sign_event::Args),
-    /// Poll Discord once and fold new messages into the counters (not implemented yet).
+    /// Poll Discord once and count what is new (the same code as the `sync` function).
     Sync(commands::sync::Args),
-    /// Count a guild's history over a range of days (not implemented yet).
+    /// Count a guild's older history back to a date, resumably.
     Backfill(commands::backfill::Args),
-    /// Export counters as CSV (not implemented yet).
+    /// Print counters per (day, channel, member) as CSV or JSON lines.
     Export(commands::export::Args),
-    /// Create the DynamoDB table (not implemented yet).
+    /// Create the DynamoDB table as infra/template.yaml defines it.
     CreateTable(commands::create_table::Args),
-    /// Register the slash commands with Discord (not implemented yet).
+    /// Register the slash commands with Discord (globally, or in one guild with --guild).
     RegisterCommands(commands::register_commands::Args),
 }
 

@@ -292,12 +292,14 @@ struct State {
     global_blocked_until: Option<Instant>,
     invalid: VecDeque<Instant>,
     unauthorized: bool,
-    /// Bucket count above which idle buckets are dropped (amortized: doubles with the live count).
-    prune_at: usize,
+    /// Earliest time of the next sweep of idle buckets.
+    next_prune: Option<Instant>,
 }
 
 /// Buckets kept before idle ones are dropped.
 const PRUNE_THRESHOLD: usize = 4_096;
+/// At most one sweep per this interval.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
 fn later_of(a: Option<Instant>, b: Instant) -> Instant {
     a.map_or(b, |a| a.max(b))
@@ -314,11 +316,11 @@ impl State {
     /// Drops buckets with nothing in flight and no pending reset: they only hold what the next response
     /// would tell again. Keeps memory bounded in a process that visits many channels.
     fn prune(&mut self, now: Instant) {
-        if self.buckets.len() <= self.prune_at.max(PRUNE_THRESHOLD) {
+        if self.buckets.len() <= PRUNE_THRESHOLD || self.next_prune.is_some_and(|next| now < next) {
             return;
         }
         self.buckets.retain(|_, b| b.in_flight > 0 || b.reset_at.is_some_and(|reset| reset > now));
-        self.prune_at = (self.buckets.len() * 2).max(PRUNE_THRESHOLD);
+        self.next_prune = Some(now + PRUNE_INTERVAL);
     }
 
     fn check_usable(&mut self, now: Instant, config: &RateLimiterConfig) -> Result<()> {
@@ -876,7 +878,7 @@ mod tests {
             limiter.acquire(&messages(channel)).await.unwrap().complete(&ok("m", 5, 4, 1_000));
         }
         assert!(limiter.shared.lock().buckets.len() > PRUNE_THRESHOLD);
-        advance(Duration::from_secs(2)).await;
+        advance(PRUNE_INTERVAL).await;
         let route = messages(count);
         limiter.acquire(&route).await.unwrap().complete(&ok("m", 5, 4, 1_000));
         assert!(limiter.shared.lock().buckets.len() < 10);

@@ -45,6 +45,26 @@
 //! # Ground truth
 //!
 //! [`FakeDiscord::ground_truth`] computes what a correct sync must count, independently (see [`truth`]).
+//!
+//! # Admin API (for the binary; tests use the handle's methods)
+//!
+//! Ids may be JSON strings or numbers. Mutations answer `{"id": "..."}` or 204.
+//!
+//! | Request | Does |
+//! | --- | --- |
+//! | `GET /_fake/world` | guilds with channels (type, readable, message count, archived), members, emoji, webhooks |
+//! | `GET /_fake/stats`, `POST /_fake/stats/reset`, `GET /_fake/requests` | counters ([`Stats`]) and the request log |
+//! | `GET /_fake/recorded` | follow-up calls (files base64) and registered commands per scope |
+//! | `GET /_fake/truth?tz=Europe/Paris&since=RFC3339&excluded=1,2&opted_out=3` | ground truth as JSON lines |
+//! | `POST /_fake/messages` `{channel_id, author_id, type?, reply_to?, webhook_id?, timestamp?, content?}` | add a message |
+//! | `POST`/`DELETE /_fake/reactions` `{channel_id, message_id, user_id, emoji: {id?, name}, burst}` | add/remove a reaction |
+//! | `POST /_fake/threads` `{parent_id, name, author_id, from_message_id?}` | create a thread or forum post |
+//! | `POST /_fake/threads/{id}/archive`, `/unarchive` | archive state |
+//! | `POST /_fake/channels` `{guild_id, type, name, parent_id?}` | create a channel |
+//! | `POST /_fake/channels/{id}/access` `{readable}` | give or take the bot's access (403) |
+//! | `POST /_fake/members` `{guild_id, bot}` | add a member |
+//! | `POST /_fake/faults` ([`Faults`]), `POST /_fake/inject` ([`Injection`]), `POST /_fake/limits/{realistic,fast,off}` | latency, failures, limits |
+//! | `POST /_fake/clock/advance` `{seconds}`, `POST /_fake/token` `{token}` | move the clock, reset the token |
 
 #![warn(missing_docs)]
 

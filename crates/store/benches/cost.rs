@@ -194,6 +194,9 @@ async fn main() -> anyhow::Result<()> {
     for d in 1..days {
         let day = first_day.plus(d as i32);
         let base = start_ms + d * 86_400_000;
+        // A view lives for one sync run; reload it as each run does (24 h reaction window).
+        let window = MessageId(snowflake::from_timestamp_ms(base.saturating_sub(86_400_000)));
+        let mut view = store.load_sync_view(guild, window).await?;
         for h in 0..24 {
             let now = base + h * 3_600_000;
             let b = batch(&g, &mut rng, day, now, MESSAGES_PER_DAY / 24, &mut next_id);

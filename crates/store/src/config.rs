@@ -19,7 +19,7 @@ impl CounterStore {
                 guild_pk(guild),
                 CONFIG_SK.to_owned(),
                 true,
-                format_args!("reading the configuration of guild {guild}"),
+                &format!("reading the configuration of guild {guild}"),
             )
             .await?;
         match item {

@@ -163,3 +163,29 @@ impl FaultPlan {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engagement_domain::{Day, DayRange, GuildId, MessageId};
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The functions run these futures on a multi-threaded runtime: they must be `Send`.
+    #[test]
+    fn store_futures_are_send() {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let store = CounterStore::new(Client::from_conf(config), "t");
+        let guild = GuildId(1);
+        let range = DayRange::single(Day::from_ordinal(0));
+        assert_send(&store.load_days(guild, range));
+        assert_send(&store.load_all_time(guild));
+        assert_send(&store.guild_config(guild));
+        assert_send(&store.load_sync_view(guild, MessageId(0)));
+        assert_send(&store.compact(guild, CompactionPolicy::default(), 0));
+        assert_send(&store.erase_member(guild, engagement_domain::UserId(2), 0));
+        assert_send(&store.create_table());
+    }
+}

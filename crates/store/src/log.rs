@@ -244,7 +244,7 @@ impl CounterStore {
                 "pk = :pk AND sk > :after",
                 vec![(":pk", s(log_pk(guild))), (":after", s(log_sk(seq)))],
                 true,
-                format_args!("reading the batch log of guild {guild}"),
+                &format!("reading the batch log of guild {guild}"),
             )
             .await?;
         items.iter().map(decode_batch).collect()
@@ -299,7 +299,7 @@ impl CounterStore {
         condition: &str,
         values: Vec<(&str, AttributeValue)>,
         consistent: bool,
-        doing: std::fmt::Arguments<'_>,
+        doing: &str,
     ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         let mut start_key: Option<Item> = None;
@@ -333,7 +333,7 @@ impl CounterStore {
                 items::guild_pk(guild),
                 items::FOLD_SK.to_owned(),
                 true,
-                format_args!("reading the fold state of guild {guild}"),
+                &format!("reading the fold state of guild {guild}"),
             )
             .await?;
         match item {
@@ -351,7 +351,7 @@ impl CounterStore {
         pk: String,
         sk: String,
         consistent: bool,
-        doing: std::fmt::Arguments<'_>,
+        doing: &str,
     ) -> Result<Option<Item>, StoreError> {
         self.usage.request();
         let out = self

@@ -116,7 +116,7 @@ impl CounterStore {
                     (":last", s(format!("{}~", items::day_prefix(range.last)))),
                 ],
                 consistent,
-                format_args!("reading day summaries {range} of guild {guild}"),
+                &format!("reading day summaries {range} of guild {guild}"),
             )
             .await?;
         let mut by_day: BTreeMap<Day, Vec<Item>> = BTreeMap::new();
@@ -156,7 +156,7 @@ impl CounterStore {
                 condition,
                 values,
                 true,
-                format_args!("reading the {span:?} summary of guild {guild}"),
+                &format!("reading the {span:?} summary of guild {guild}"),
             )
             .await?;
         if items.is_empty() {
@@ -208,7 +208,7 @@ impl CounterStore {
         }
         self.delete_items(
             old.stored.iter().cloned(),
-            format_args!("deleting the previous {:?} summary of guild {guild}", summary.span),
+            &format!("deleting the previous {:?} summary of guild {guild}", summary.span),
         )
         .await
     }
@@ -217,7 +217,7 @@ impl CounterStore {
     pub(crate) async fn delete_items(
         &self,
         keys: impl IntoIterator<Item = (Item, usize)>,
-        doing: std::fmt::Arguments<'_>,
+        doing: &str,
     ) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
         let keys: Vec<(Item, usize)> = keys.into_iter().collect();
@@ -278,7 +278,7 @@ impl CounterStore {
                 "pk = :pk",
                 vec![(":pk", s(cursor_pk(guild)))],
                 true,
-                format_args!("reading the cursors of guild {guild}"),
+                &format!("reading the cursors of guild {guild}"),
             )
             .await?;
         let mut table = CursorTable::default();

@@ -30,6 +30,10 @@ use twilight_model::user::User;
 use crate::response;
 
 pub mod help;
+pub mod options;
+pub mod privacy;
+pub mod reports;
+pub mod server_config;
 
 /// What a handler's future resolves to.
 pub type HandlerResult = Result<InteractionResponse, CommandError>;
@@ -103,6 +107,15 @@ impl CommandError {
             Self::User(message) => message,
             Self::Internal(_) => INTERNAL_ERROR_MESSAGE,
         }
+    }
+}
+
+/// A report failure as a [`CommandError`]: the user's to fix, or internal.
+#[must_use]
+pub fn answer_error(error: engagement_commands::AnswerError) -> CommandError {
+    match error {
+        engagement_commands::AnswerError::User(message) => CommandError::User(message),
+        other => CommandError::internal(other),
     }
 }
 

@@ -112,6 +112,61 @@ impl Config {
     }
 }
 
+/// Environment variable naming the DynamoDB table of the counters.
+pub const TABLE_NAME_VAR: &str = "TABLE_NAME";
+/// Environment variable with the time zone of guilds that never set one.
+pub const DEFAULT_TIME_ZONE_VAR: &str = "DEFAULT_TIME_ZONE";
+/// Environment variable naming the followup function that deferred commands are handed to.
+pub const FOLLOWUP_FUNCTION_VAR: &str = "FOLLOWUP_FUNCTION_NAME";
+/// The followup function's name when [`FOLLOWUP_FUNCTION_VAR`] is not set: its binary's name, which is
+/// what `cargo lambda watch` serves it as.
+pub const DEFAULT_FOLLOWUP_FUNCTION: &str = "followup";
+
+const TABLE_NAME_EXPECTED: &str = "the DynamoDB table of the counters (the stack sets it)";
+const TIME_ZONE_EXPECTED: &str = "an IANA time zone such as Europe/Paris or UTC (default UTC)";
+
+/// What the slash commands need besides the endpoint: where the counters are, the default time zone, and
+/// where deferred work goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSettings {
+    /// The DynamoDB table.
+    pub table_name: String,
+    /// Time zone of guilds that never set one.
+    pub default_time_zone: engagement_domain::GuildTimeZone,
+    /// The followup Lambda function (name or ARN).
+    pub followup_function: String,
+}
+
+impl CommandSettings {
+    /// Reads `TABLE_NAME` (required), `DEFAULT_TIME_ZONE` and `FOLLOWUP_FUNCTION_NAME` (optional).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// As [`CommandSettings::from_env`], through `lookup`.
+    ///
+    /// # Errors
+    /// As [`CommandSettings::from_env`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = non_empty(lookup(TABLE_NAME_VAR))
+            .ok_or(ConfigError::Missing { name: TABLE_NAME_VAR, expected: TABLE_NAME_EXPECTED })?;
+        let default_time_zone = match non_empty(lookup(DEFAULT_TIME_ZONE_VAR)) {
+            None => engagement_domain::GuildTimeZone::UTC,
+            Some(zone) => zone.parse().map_err(|_| ConfigError::Invalid {
+                name: DEFAULT_TIME_ZONE_VAR,
+                problem: "not an IANA time zone".to_owned(),
+                expected: TIME_ZONE_EXPECTED,
+            })?,
+        };
+        let followup_function = non_empty(lookup(FOLLOWUP_FUNCTION_VAR))
+            .unwrap_or_else(|| DEFAULT_FOLLOWUP_FUNCTION.to_owned());
+        Ok(Self { table_name, default_time_zone, followup_function })
+    }
+}
+
 fn non_empty(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
@@ -239,6 +294,33 @@ mod tests {
             .unwrap_or_default();
         assert!(!message.contains(secret_looking), "{message}");
         assert!(message.contains("64 hex characters"), "{message}");
+    }
+
+    #[test]
+    fn command_settings_need_the_table_and_default_the_rest() -> Result<(), ConfigError> {
+        let settings = CommandSettings::from_lookup(lookup(&[(TABLE_NAME_VAR, "counters")]))?;
+        assert_eq!(settings.table_name, "counters");
+        assert_eq!(settings.default_time_zone, engagement_domain::GuildTimeZone::UTC);
+        assert_eq!(settings.followup_function, "followup");
+        let settings = CommandSettings::from_lookup(lookup(&[
+            (TABLE_NAME_VAR, "counters"),
+            (DEFAULT_TIME_ZONE_VAR, "Europe/Berlin"),
+            (FOLLOWUP_FUNCTION_VAR, "stack-followup"),
+        ]))?;
+        assert_eq!(settings.default_time_zone.name(), "Europe/Berlin");
+        assert_eq!(settings.followup_function, "stack-followup");
+        assert!(matches!(
+            CommandSettings::from_lookup(lookup(&[])),
+            Err(ConfigError::Missing { name: TABLE_NAME_VAR, .. })
+        ));
+        assert!(matches!(
+            CommandSettings::from_lookup(lookup(&[
+                (TABLE_NAME_VAR, "t"),
+                (DEFAULT_TIME_ZONE_VAR, "Nowhere")
+            ])),
+            Err(ConfigError::Invalid { name: DEFAULT_TIME_ZONE_VAR, .. })
+        ));
+        Ok(())
     }
 
     #[test]

@@ -6,16 +6,26 @@
 //! not an interaction, and otherwise 200 with an interaction response. Slash commands are routed by name
 //! through a [`CommandRegistry`]; a failing or unknown command becomes an ephemeral message, never a 5xx.
 //!
-//! `main.rs` only wires logging, [`Config::from_env`] and the Lambda runtime around [`App::handle`].
+//! The engagement commands (`/stats`, `/channel-stats`, `/leaderboard`, `/activity`, `/export`,
+//! `/engagement config …`, `/engagement privacy …`) are registered by [`engagement_registry`]: short
+//! reports are answered from DynamoDB at once, long ones, charts, exports and erasure are answered DEFERRED
+//! and handed to the followup function through a [`engagement_commands::FollowupInvoker`]
+//! ([`invoke::LambdaInvoker`] in AWS).
+//!
+//! `main.rs` only wires logging, [`Config::from_env`], [`CommandSettings::from_env`], the AWS clients and
+//! the Lambda runtime around [`App::handle`].
 
 pub mod commands;
 pub mod config;
 pub mod endpoint;
+pub mod invoke;
 pub mod response;
+pub mod services;
 pub mod signature;
 pub mod telemetry;
 
 pub use commands::{CommandContext, CommandError, CommandHandler, CommandRegistry, handler_fn};
-pub use config::{Config, ConfigError};
+pub use config::{CommandSettings, Config, ConfigError};
 pub use endpoint::{App, Rejection};
+pub use services::{Services, engagement_registry};
 pub use signature::{SignatureError, SignatureVerifier};

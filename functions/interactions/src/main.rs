@@ -1,23 +1,50 @@
-//! Lambda entry point: logging, configuration, the runtime. All logic is in the library.
+//! Lambda entry point: logging, configuration, the AWS clients, the runtime. All logic is in the library.
 
 use std::convert::Infallible;
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use interactions::{App, CommandRegistry, Config};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use engagement_store::CounterStore;
+use interactions::invoke::LambdaInvoker;
+use interactions::{App, CommandSettings, Config, Services, engagement_registry};
 use lambda_http::{Request, service_fn};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     interactions::telemetry::init();
-    let config = match Config::from_env() {
-        Ok(config) => config,
+    let (config, settings) =
+        match Config::from_env().and_then(|c| Ok((c, CommandSettings::from_env()?))) {
+            Ok(both) => both,
+            Err(error) => {
+                tracing::error!(%error, "invalid configuration; not starting");
+                return ExitCode::FAILURE;
+            }
+        };
+    // Discord allows 3 s for the first answer: one quick retry, and no attempt may hang.
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(2))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(Duration::from_millis(1_200))
+                .build(),
+        )
+        .load()
+        .await;
+    let store = CounterStore::new(aws_sdk_dynamodb::Client::new(&sdk), settings.table_name);
+    let invoker = LambdaInvoker::new(aws_sdk_lambda::Client::new(&sdk), settings.followup_function);
+    let services = Services::new(store, Arc::new(invoker), settings.default_time_zone);
+    let registry = match engagement_registry(services) {
+        Ok(registry) => registry,
         Err(error) => {
-            tracing::error!(%error, "invalid configuration; not starting");
+            tracing::error!(%error, "the command registry is inconsistent; not starting");
             return ExitCode::FAILURE;
         }
     };
-    let app = App::new(config, CommandRegistry::with_builtins());
+    let app = App::new(config, registry);
     let app = &app;
     let handler = service_fn(move |request: Request| async move {
         Ok::<_, Infallible>(app.handle(request, SystemTime::now()).await)

@@ -1,5 +1,7 @@
 //! Interaction responses (what the endpoint answers Discord) and their HTTP form.
 
+use engagement_commands::Reply;
+use engagement_commands::reply::no_mentions;
 use lambda_http::http::header::{ALLOW, CONTENT_TYPE};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
@@ -14,25 +16,31 @@ pub const fn pong() -> InteractionResponse {
     InteractionResponse { kind: InteractionResponseType::Pong, data: None }
 }
 
-/// A message in the channel, visible to everyone.
+/// A message in the channel, visible to everyone. Like every message reply it carries
+/// `allowed_mentions: {"parse": []}`: mentions in it ping nobody.
 #[must_use]
 pub fn message(content: impl Into<String>) -> InteractionResponse {
-    InteractionResponse {
-        kind: InteractionResponseType::ChannelMessageWithSource,
-        data: Some(InteractionResponseData { content: Some(content.into()), ..Default::default() }),
-    }
+    reply(&Reply::text(content), false)
 }
 
-/// A message only the invoking user sees (flag EPHEMERAL, 64).
+/// A message only the invoking user sees (flag EPHEMERAL, 64), pinging nobody.
 #[must_use]
 pub fn ephemeral_message(content: impl Into<String>) -> InteractionResponse {
+    reply(&Reply::text(content), true)
+}
+
+/// A command's [`Reply`] (content and embeds, pings off), ephemeral or not. Attachments cannot be part of
+/// this JSON response: replies with files are always deferred and delivered by the followup function.
+#[must_use]
+pub fn reply(reply: &Reply, ephemeral: bool) -> InteractionResponse {
+    let mut data = reply.message();
+    data.allowed_mentions = Some(no_mentions());
+    if ephemeral {
+        data.flags = Some(MessageFlags::EPHEMERAL);
+    }
     InteractionResponse {
         kind: InteractionResponseType::ChannelMessageWithSource,
-        data: Some(InteractionResponseData {
-            content: Some(content.into()),
-            flags: Some(MessageFlags::EPHEMERAL),
-            ..Default::default()
-        }),
+        data: Some(data),
     }
 }
 
@@ -59,7 +67,7 @@ pub fn no_choices() -> InteractionResponse {
 }
 
 /// Used if serialising a response ever failed: still a valid ephemeral reply, never a 5xx.
-const FALLBACK_JSON: &str = r#"{"type":4,"data":{"content":"Sorry, something went wrong while answering that.","flags":64}}"#;
+const FALLBACK_JSON: &str = r#"{"type":4,"data":{"allowed_mentions":{"parse":[]},"content":"Sorry, something went wrong while answering that.","flags":64}}"#;
 
 /// 200 with the JSON of `reply`.
 #[must_use]
@@ -115,9 +123,17 @@ mod tests {
     }
 
     #[test]
-    fn ephemeral_messages_carry_flag_64() {
-        let body = json(&ok(&ephemeral_message("hi")));
-        assert_eq!(body, serde_json::json!({"type": 4, "data": {"content": "hi", "flags": 64}}));
+    fn ephemeral_messages_carry_flag_64_and_ping_nobody() {
+        let body = json(&ok(&ephemeral_message("hi <@1>")));
+        assert_eq!(
+            body,
+            serde_json::json!({"type": 4, "data": {
+                "allowed_mentions": {"parse": []}, "content": "hi <@1>", "flags": 64
+            }})
+        );
+        let public = json(&ok(&message("hi")));
+        assert_eq!(public["data"]["allowed_mentions"], serde_json::json!({"parse": []}));
+        assert_eq!(public["data"].get("flags"), None);
     }
 
     #[test]

@@ -447,7 +447,10 @@ async fn answer_with_handler(
 
 fn assert_ephemeral(answer: &Answer, expected: &str) {
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
-    assert_eq!(answer.json, json!({"type": 4, "data": {"content": expected, "flags": 64}}));
+    assert_eq!(
+        answer.json,
+        json!({"type": 4, "data": {"allowed_mentions": {"parse": []}, "content": expected, "flags": 64}})
+    );
 }
 
 #[tokio::test]

@@ -441,23 +441,34 @@ impl GuildRun<'_> {
             return Ok(Turn::Done);
         }
         let mut pages = 0;
+        // Message pages and reactor lists are different rate-limit buckets: while a page's reactors are
+        // read, the next page is fetched (when this turn will use it).
+        let mut prefetched: Option<Vec<Message>> = None;
         while work.forward && pages < self.settings.pages_per_turn {
             if !self.time_left() {
                 self.push(pending, BatchBuilder::new(), work.cursor).await?;
                 return Ok(Turn::Done);
             }
-            self.call();
-            let mut page = self
-                .discord
-                .channel_messages(channel_id, MessagePosition::After(work.cursor.after.0), PAGE)
-                .await?;
+            let mut page = match prefetched.take() {
+                Some(page) => page,
+                None => self.fetch_after(channel_id, work.cursor.after).await?,
+            };
             pages += 1;
             page.sort_by_key(Message::snowflake);
             let full = page.len() == usize::from(PAGE);
             if let Some(last) = page.last() {
                 work.cursor.after = MessageId(last.snowflake());
             }
-            let builder = self.count_page(&work, &page, rules).await?;
+            let builder = if full && pages < self.settings.pages_per_turn {
+                let (counted, next) = futures::join!(
+                    self.count_page(&work, &page, rules),
+                    self.fetch_after(channel_id, work.cursor.after)
+                );
+                prefetched = Some(next?);
+                counted?
+            } else {
+                self.count_page(&work, &page, rules).await?
+            };
             self.push(pending, builder, work.cursor).await?;
             work.new_cursor = false;
             if !full {
@@ -506,6 +517,15 @@ impl GuildRun<'_> {
         Ok(Turn::Done)
     }
 
+    async fn fetch_after(
+        &self,
+        channel: Id<engagement_discord::marker::ChannelMarker>,
+        after: MessageId,
+    ) -> Result<Vec<Message>, SyncError> {
+        self.call();
+        Ok(self.discord.channel_messages(channel, MessagePosition::After(after.0), PAGE).await?)
+    }
+
     /// Counts a page of messages (oldest first): authors' counters and, for messages with reactions, the
     /// reactors (one Discord call per emoji and kind).
     async fn count_page(
@@ -521,7 +541,7 @@ impl GuildRun<'_> {
         Tally::add(&self.tally.messages_read, u64::try_from(page.len()).unwrap_or(0));
         let window_start = self.window_start();
         for message in page {
-            let facts = facts(message);
+            let facts = message_facts(message);
             let day = rules.day_of(&facts);
             if let Some((author, counts)) = rules.author_counts(&facts) {
                 Tally::add(&self.tally.messages_counted, 1);
@@ -550,7 +570,7 @@ impl GuildRun<'_> {
         rules: &GuildConfig,
         before: Option<&MessageReactions>,
     ) -> Result<MessageReactions, SyncError> {
-        let facts = facts(message);
+        let facts = message_facts(message);
         let counts: Vec<ReactionCount> = facts.reactions.clone();
         let refresh: BTreeSet<String> = emojis_to_refresh(before, &counts).into_iter().collect();
         let mut emojis: Vec<EmojiReactions> = Vec::new();
@@ -656,7 +676,7 @@ impl GuildRun<'_> {
                     break;
                 }
                 let before = ledger.get(&id);
-                let now_counts = facts(message).reactions;
+                let now_counts = message_facts(message).reactions;
                 let same = match before {
                     None => now_counts.is_empty(),
                     Some(b) => {
@@ -742,7 +762,8 @@ impl GuildRun<'_> {
 }
 
 /// The facts counting needs from a Discord message.
-fn facts(message: &Message) -> MessageFacts {
+#[must_use]
+pub fn message_facts(message: &Message) -> MessageFacts {
     MessageFacts {
         id: MessageId(message.snowflake()),
         author: UserId(message.author.id.get()),

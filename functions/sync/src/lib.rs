@@ -15,9 +15,11 @@ use chrono::{DateTime, Utc};
 use engagement_discord::DiscordClient;
 use engagement_domain::{Day, GuildId, MessageId, snowflake};
 use engagement_store::{CounterStore, StoreError};
+use futures::StreamExt as _;
 use serde::Deserialize;
 use tokio::time::Instant;
 
+pub use engine::message_facts;
 pub use report::RunSummary;
 pub use settings::SyncSettings;
 
@@ -73,6 +75,8 @@ pub struct Syncer {
 /// How long the lease lasts without renewal: a crashed run blocks the next for at most this long.
 const LEASE_TTL: Duration = Duration::from_secs(60);
 const LEASE_RENEW_EVERY: Duration = Duration::from_secs(20);
+/// Guilds synced at the same time.
+const GUILD_CONCURRENCY: usize = 4;
 
 impl Syncer {
     /// Handles one invocation: a sync, or a backfill if the request says so. `budget` is the time
@@ -134,23 +138,40 @@ impl Syncer {
         Tally::add(&tally.discord_calls, 1);
         let guilds = self.discord.current_user_guilds().await?;
         let deadline = started + budget;
-        for guild in guilds {
+        // Guilds run side by side (their channels share the one rate limiter); a guild's failure does
+        // not stop the others, and the first error is reported after all have finished.
+        let now = self.now();
+        let tally_ref = &tally;
+        let outcomes: Vec<Result<engine::GuildOutcome, SyncError>> = futures::stream::iter(guilds)
+            .map(|guild| async move {
+                let run = GuildRun {
+                    store: &self.store,
+                    discord: &self.discord,
+                    settings: &self.settings,
+                    tally: tally_ref,
+                    guild: GuildId(guild.id.get()),
+                    now,
+                    deadline,
+                    mode: Mode::Forward,
+                };
+                run.run().await
+            })
+            .buffer_unordered(GUILD_CONCURRENCY)
+            .collect()
+            .await;
+        let mut first_error = None;
+        for outcome in outcomes {
             summary.guilds += 1;
-            let run = GuildRun {
-                store: &self.store,
-                discord: &self.discord,
-                settings: &self.settings,
-                tally: &tally,
-                guild: GuildId(guild.id.get()),
-                now: self.now(),
-                deadline,
-                mode: Mode::Forward,
-            };
-            let outcome = run.run().await?;
-            if outcome.out_of_time {
-                summary.budget_exhausted = true;
-                break;
+            match outcome {
+                Ok(o) => summary.budget_exhausted |= o.out_of_time,
+                Err(e) => {
+                    tracing::error!(error = %e, "a guild's sync stopped");
+                    first_error.get_or_insert(e);
+                }
             }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         summary.absorb(&tally);
         let used = self.store.usage().since(&usage_before);
@@ -252,10 +273,45 @@ fn now_ms() -> u64 {
     u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
 }
 
-/// The time a run may use: the configured budget, cut to the Lambda deadline minus the margin.
+/// The time a run may use: the configured budget, cut to the Lambda deadline minus the margin. A deadline
+/// already in the past is not a real one (the local emulator sends the timeout, not an instant) and is
+/// ignored.
 #[must_use]
 pub fn budget(settings: &SyncSettings, lambda_deadline: Option<DateTime<Utc>>) -> Duration {
     let from_deadline = lambda_deadline
+        .filter(|d| *d > Utc::now())
         .map(|d| (d - Utc::now()).to_std().unwrap_or_default().saturating_sub(settings.margin));
     from_deadline.map_or(settings.time_budget, |d| d.min(settings.time_budget))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str) -> serde_json::Value {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    #[test]
+    fn the_event_files_parse_as_sync_requests() {
+        let scheduled: Result<SyncRequest, _> =
+            serde_json::from_value(event("sync-scheduled.json"));
+        assert_eq!(scheduled.ok(), Some(SyncRequest::default()));
+        let backfill: Result<SyncRequest, _> = serde_json::from_value(event("sync-backfill.json"));
+        let backfill = backfill.ok().and_then(|r| r.backfill);
+        assert_eq!(backfill.map(|b| b.since), Some("2026-11-01".to_owned()));
+    }
+
+    #[test]
+    fn the_budget_stops_short_of_the_lambda_deadline() {
+        let settings = SyncSettings::default();
+        let deadline = Utc::now() + chrono::Duration::seconds(60);
+        let b = budget(&settings, Some(deadline));
+        assert!(b <= Duration::from_secs(50) && b > Duration::from_secs(45), "{b:?}");
+        assert_eq!(budget(&settings, None), settings.time_budget);
+        let emulator = DateTime::from_timestamp_millis(600_000);
+        assert_eq!(budget(&settings, emulator), settings.time_budget);
+    }
 }

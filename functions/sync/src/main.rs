@@ -22,6 +22,11 @@ async fn main() -> Result<(), Error> {
                 i64::try_from(event.context.deadline).unwrap_or(0),
             );
             let budget = sync::budget(&syncer.settings, deadline);
+            tracing::info!(
+                deadline_ms = event.context.deadline,
+                budget_ms = budget.as_millis(),
+                "sync invocation"
+            );
             let summary = syncer.handle(&request, budget).await?;
             println!("{}", summary.emf_line(function, chrono::Utc::now().timestamp_millis()));
             Ok::<_, Error>(serde_json::to_value(&summary)?)

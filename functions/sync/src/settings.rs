@@ -41,7 +41,7 @@ impl Default for SyncSettings {
             thread_sweep_every: Duration::from_secs(24 * 3600),
             time_budget: Duration::from_secs(270),
             margin: Duration::from_secs(10),
-            concurrency: 4,
+            concurrency: 16,
             pages_per_turn: 5,
             flush_bytes: 128 * 1024,
             fixed_now: None,
@@ -138,7 +138,7 @@ mod tests {
         let s = SyncSettings::from_lookup(env).unwrap_or_default();
         assert_eq!(s.default_time_zone.name(), "Europe/Paris");
         assert_eq!(s.first_sight_lookback, Duration::from_secs(48 * 3600));
-        assert_eq!(s.concurrency, 4);
+        assert_eq!(s.concurrency, 16);
         let bad =
             SyncSettings::from_lookup(|n| (n == "SYNC_CONCURRENCY").then(|| "lots".to_owned()));
         assert!(bad.is_err_and(|e| e.to_string().contains("SYNC_CONCURRENCY")));

@@ -1,13 +1,24 @@
-//! `engagement create-table`: not implemented yet.
+//! `engagement create-table`: creates the DynamoDB table exactly as `infra/template.yaml` defines it.
 
-/// Arguments of `engagement create-table`.
+use anyhow::Context as _;
+use engagement_store::{CounterStore, TableCreation};
+
+/// Arguments of `engagement create-table` (the table name comes from `TABLE_NAME`).
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
 /// Runs `engagement create-table`.
 ///
 /// # Errors
-/// Always, until it is implemented.
+/// When `TABLE_NAME` is missing or DynamoDB refuses.
 pub async fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`engagement create-table` is not implemented yet")
+    let store = CounterStore::from_env().await?;
+    let outcome = store.create_table().await.context("creating the table")?;
+    match outcome {
+        TableCreation::Created => println!("created table `{}`", store.table()),
+        TableCreation::AlreadyExists => {
+            println!("table `{}` already exists; left as it is", store.table())
+        }
+    }
+    Ok(())
 }

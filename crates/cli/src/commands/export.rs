@@ -1,13 +1,88 @@
-//! `engagement export`: not implemented yet.
+//! `engagement export`: prints one record per (day, channel, member) with its counters.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use engagement_domain::{Day, DayRange, GuildId};
+use engagement_store::CounterStore;
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Comma-separated values with a header line.
+    #[default]
+    Csv,
+    /// One JSON object per line (ids as strings: they exceed 2^53).
+    Jsonl,
+}
 
 /// Arguments of `engagement export`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The guild (server) id.
+    #[arg(long)]
+    pub guild: GuildId,
+    /// First day, YYYY-MM-DD (default: the first day there can be data).
+    #[arg(long, default_value = "2015-01-01")]
+    pub from: Day,
+    /// Last day, YYYY-MM-DD (default: tomorrow in UTC, so every time zone's today is in).
+    #[arg(long)]
+    pub to: Option<Day>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub format: Format,
+}
+
+/// The column names, in order.
+pub const COLUMNS: [&str; 7] = [
+    "guild_id",
+    "day",
+    "channel_id",
+    "user_id",
+    "messages",
+    "reactions_given",
+    "reactions_received",
+];
 
 /// Runs `engagement export`.
 ///
 /// # Errors
-/// Always, until it is implemented.
-pub async fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`engagement export` is not implemented yet")
+/// When the range is reversed, configuration is missing or DynamoDB fails.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let to = args.to.unwrap_or_else(|| {
+        Day::of(chrono::Utc::now(), engagement_domain::GuildTimeZone::UTC).next()
+    });
+    let range = DayRange::new(args.from, to)
+        .with_context(|| format!("--from {} is after --to {to}", args.from))?;
+    let store = CounterStore::from_env().await?;
+    let days = store.load_days(args.guild, range).await?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.format == Format::Csv {
+        writeln!(out, "{}", COLUMNS.join(","))?;
+    }
+    for (day, channel, user, c) in days.records() {
+        match args.format {
+            Format::Csv => writeln!(
+                out,
+                "{},{day},{channel},{user},{},{},{}",
+                args.guild, c.messages, c.reactions_given, c.reactions_received
+            )?,
+            Format::Jsonl => writeln!(
+                out,
+                "{}",
+                serde_json::json!({
+                    "guild_id": args.guild.to_string(),
+                    "day": day.to_string(),
+                    "channel_id": channel.to_string(),
+                    "user_id": user.to_string(),
+                    "messages": c.messages,
+                    "reactions_given": c.reactions_given,
+                    "reactions_received": c.reactions_received,
+                })
+            )?,
+        }
+    }
+    out.flush()?;
+    Ok(())
 }

@@ -1,13 +1,34 @@
-//! `engagement sync`: not implemented yet.
+//! `engagement sync`: one sync run, the same code as the `sync` Lambda function.
 
-/// Arguments of `engagement sync`.
+use std::time::Duration;
+
+use sync::{SyncSettings, Syncer};
+
+/// Arguments of `engagement sync`. Configuration comes from the environment, as for the function:
+/// `DISCORD_BOT_TOKEN`, `DISCORD_API_BASE`, `TABLE_NAME`, `DEFAULT_TIME_ZONE`, `SYNC_*`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Stop taking new work after this many seconds (default: `SYNC_TIME_BUDGET_SECONDS`, else 270).
+    #[arg(long)]
+    pub budget_seconds: Option<u64>,
+}
 
-/// Runs `engagement sync`.
+/// Builds the syncer from the environment.
+pub(crate) async fn syncer() -> anyhow::Result<Syncer> {
+    let settings = SyncSettings::from_env()?;
+    let store = engagement_store::CounterStore::from_env().await?;
+    let discord = engagement_discord::DiscordClient::from_env()?;
+    Ok(Syncer { store, discord, settings })
+}
+
+/// Runs `engagement sync` and prints the run summary as JSON.
 ///
 /// # Errors
-/// Always, until it is implemented.
-pub async fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`engagement sync` is not implemented yet")
+/// When configuration is missing or the run fails (what was committed stays counted).
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let syncer = syncer().await?;
+    let budget = args.budget_seconds.map_or(syncer.settings.time_budget, Duration::from_secs);
+    let summary = syncer.sync_all(budget).await?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
 }

@@ -6,9 +6,9 @@ use super::{CommandContext, CommandHandler, HandlerFuture};
 use crate::response;
 
 /// The route of the built-in help command.
-pub const ROUTE: &str = "engagement-help";
-/// Its description, as listed in the help text and (later) registered with Discord.
-pub const DESCRIPTION: &str = "Show what discord-engagement counts and which commands it has.";
+pub const ROUTE: &str = engagement_commands::definition::name::HELP;
+/// Its description, as listed in the help text and registered with Discord.
+pub const DESCRIPTION: &str = engagement_commands::definition::HELP_DESCRIPTION;
 
 /// Answers with an ephemeral message listing every registered command.
 #[derive(Debug, Clone)]

@@ -1,0 +1,200 @@
+//! The `/activity` chart: messages per day as bars, active members per day as a line on a second axis,
+//! rendered in memory with plotters and encoded as PNG.
+//!
+//! Text is drawn with DejaVu Sans, embedded in the binary (`assets/DejaVuSans.ttf`, licence in
+//! `assets/LICENSE-DejaVu.txt`) and registered with plotters' `ab_glyph` backend: nothing is loaded from
+//! the system or downloaded at run time.
+
+use std::sync::OnceLock;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::report::activity::DayActivity;
+
+/// Chart width in pixels.
+pub const WIDTH: u32 = 1000;
+/// Chart height in pixels.
+pub const HEIGHT: u32 = 450;
+
+/// DejaVu Sans 2.37 (Bitstream Vera licence, see `assets/LICENSE-DejaVu.txt`).
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+/// The family name the font is registered under; plotters' own default text uses it too.
+const FAMILY: &str = "sans-serif";
+
+const BAR: RGBColor = RGBColor(0x58, 0x65, 0xF2);
+const LINE: RGBColor = RGBColor(0xF2, 0x8C, 0x28);
+const GRID: RGBColor = RGBColor(0xE3, 0xE5, 0xE8);
+
+/// The chart could not be drawn or encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ChartError(String);
+
+fn failed(what: &str) -> impl Fn(&dyn std::fmt::Display) -> ChartError + '_ {
+    move |e| ChartError(format!("{what}: {e}"))
+}
+
+/// Registers the embedded font once per process.
+fn font() -> Result<(), ChartError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(ChartError("the embedded font is not a valid TrueType font".to_owned()))
+    }
+}
+
+/// The chart of `days` under `caption`, as PNG bytes of [`WIDTH`] × [`HEIGHT`] pixels.
+///
+/// # Errors
+/// A [`ChartError`] when drawing or encoding fails (never expected for valid input).
+pub fn activity_png(caption: &str, days: &[DayActivity]) -> Result<Vec<u8>, ChartError> {
+    font()?;
+    let width = usize::try_from(WIDTH).unwrap_or(0);
+    let height = usize::try_from(HEIGHT).unwrap_or(0);
+    let mut pixels = vec![0_u8; width * height * 3];
+    draw(&mut pixels, caption, days)?;
+    encode(&pixels)
+}
+
+#[allow(clippy::cast_precision_loss)] // counts far below 2^52
+fn draw(pixels: &mut [u8], caption: &str, days: &[DayActivity]) -> Result<(), ChartError> {
+    let root = BitMapBackend::with_buffer(pixels, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| failed("background")(&e))?;
+    let n = days.len().max(1) as f64;
+    let max_messages = days.iter().map(|d| d.messages).max().unwrap_or(0).max(1) as f64;
+    let max_active = days.iter().map(|d| d.active_members).max().unwrap_or(0).max(1) as f64;
+    // Day i is centred on x = i.
+    let x_range = -0.5..(n - 0.5);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(caption, (FAMILY, 22))
+        .margin(14)
+        .x_label_area_size(34)
+        .y_label_area_size(60)
+        .right_y_label_area_size(60)
+        .build_cartesian_2d(x_range.clone(), 0.0..max_messages * 1.25)
+        .map_err(|e| failed("axes")(&e))?
+        .set_secondary_coord(x_range, 0.0..max_active * 1.25);
+
+    let spans_years = days
+        .first()
+        .zip(days.last())
+        .is_some_and(|(a, b)| a.day.month().year != b.day.month().year);
+    let label = |x: &f64| -> String {
+        let index = x.round();
+        if (x - index).abs() > 0.01 || index < 0.0 {
+            return String::new();
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // rounded, non-negative
+        let index = index as usize;
+        days.get(index).map_or_else(String::new, |d| {
+            let date = d.day.date();
+            if spans_years {
+                date.format("%Y-%m-%d").to_string()
+            } else {
+                date.format("%b %d").to_string()
+            }
+        })
+    };
+    let whole = |y: &f64| -> String {
+        if (y - y.round()).abs() > 0.01 { String::new() } else { format!("{y:.0}") }
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .x_labels(days.len().clamp(1, 10))
+        .x_label_formatter(&label)
+        .y_label_formatter(&whole)
+        .y_desc("Messages")
+        .label_style((FAMILY, 14))
+        .axis_desc_style((FAMILY, 15))
+        .draw()
+        .map_err(|e| failed("grid")(&e))?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("Active members")
+        .y_label_formatter(&whole)
+        .label_style((FAMILY, 14))
+        .axis_desc_style((FAMILY, 15))
+        .draw()
+        .map_err(|e| failed("second axis")(&e))?;
+
+    chart
+        .draw_series(days.iter().enumerate().map(|(i, d)| {
+            let x = i as f64;
+            Rectangle::new([(x - 0.38, 0.0), (x + 0.38, d.messages as f64)], BAR.filled())
+        }))
+        .map_err(|e| failed("bars")(&e))?
+        .label("Messages")
+        .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], BAR.filled()));
+    chart
+        .draw_secondary_series(LineSeries::new(
+            days.iter().enumerate().map(|(i, d)| (i as f64, d.active_members as f64)),
+            LINE.stroke_width(3),
+        ))
+        .map_err(|e| failed("line")(&e))?
+        .label("Active members")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], LINE.stroke_width(3)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(GRID)
+        .label_font((FAMILY, 14))
+        .draw()
+        .map_err(|e| failed("legend")(&e))?;
+    root.present().map_err(|e| failed("rendering")(&e))
+}
+
+fn encode(pixels: &[u8]) -> Result<Vec<u8>, ChartError> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, WIDTH, HEIGHT);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| failed("PNG header")(&e))?;
+    writer.write_image_data(pixels).map_err(|e| failed("PNG data")(&e))?;
+    writer.finish().map_err(|e| failed("PNG end")(&e))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use engagement_domain::Day;
+
+    use super::*;
+
+    #[test]
+    fn the_chart_is_a_png_of_the_documented_size() -> Result<(), Box<dyn std::error::Error>> {
+        let first: Day = "2025-11-01".parse()?;
+        let days: Vec<DayActivity> = (0..30_u8)
+            .map(|i| DayActivity {
+                day: first.plus(i32::from(i)),
+                messages: i64::from(i % 7) * 10,
+                active_members: usize::from(i % 5),
+            })
+            .collect();
+        let png = activity_png("Server activity, last 30 days", &days)?;
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let reader = decoder.read_info()?;
+        let info = reader.info();
+        assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
+        Ok(())
+    }
+
+    #[test]
+    fn a_single_day_and_a_long_range_draw_too() -> Result<(), Box<dyn std::error::Error>> {
+        let first: Day = "2024-01-01".parse()?;
+        let one = [DayActivity { day: first, messages: 0, active_members: 0 }];
+        assert!(activity_png("one", &one)?.starts_with(b"\x89PNG"));
+        let year: Vec<DayActivity> = (0..700)
+            .map(|i| DayActivity { day: first.plus(i), messages: i64::from(i), active_members: 3 })
+            .collect();
+        assert!(activity_png("years", &year)?.starts_with(b"\x89PNG"));
+        Ok(())
+    }
+}

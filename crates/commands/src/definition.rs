@@ -1,0 +1,454 @@
+//! The slash commands as Discord sees them: names, options, choices and default permissions.
+//!
+//! One definition serves both sides: `engagement register-commands` sends [`definitions`] to Discord, and
+//! the interactions function reads options by the same [`option`] names and routes by the same [`name`]s.
+
+use twilight_model::application::command::{
+    Command, CommandOption, CommandOptionChoice, CommandOptionChoiceValue, CommandOptionType,
+    CommandType,
+};
+use twilight_model::application::interaction::InteractionContextType;
+use twilight_model::channel::ChannelType;
+use twilight_model::guild::Permissions;
+use twilight_model::id::Id;
+
+/// Command, subcommand group and subcommand names.
+pub mod name {
+    /// `/stats`: one member's numbers.
+    pub const STATS: &str = "stats";
+    /// `/channel-stats`: one channel's or category's numbers.
+    pub const CHANNEL_STATS: &str = "channel-stats";
+    /// `/leaderboard`: top members, channels or categories.
+    pub const LEADERBOARD: &str = "leaderboard";
+    /// `/activity`: a daily chart.
+    pub const ACTIVITY: &str = "activity";
+    /// `/export`: a CSV of the counters (admins).
+    pub const EXPORT: &str = "export";
+    /// `/engagement`: settings and privacy.
+    pub const ENGAGEMENT: &str = "engagement";
+    /// `/engagement-help`: the built-in help.
+    pub const HELP: &str = "engagement-help";
+    /// `/engagement config …` (admins).
+    pub const CONFIG: &str = "config";
+    /// `/engagement privacy …` (everyone, about themselves).
+    pub const PRIVACY: &str = "privacy";
+    /// `/engagement config time-zone`.
+    pub const TIME_ZONE: &str = "time-zone";
+    /// `/engagement config exclude`.
+    pub const EXCLUDE: &str = "exclude";
+    /// `/engagement config include`.
+    pub const INCLUDE: &str = "include";
+    /// `/engagement config show`.
+    pub const SHOW: &str = "show";
+    /// `/engagement privacy opt-out`.
+    pub const OPT_OUT: &str = "opt-out";
+    /// `/engagement privacy opt-in`.
+    pub const OPT_IN: &str = "opt-in";
+    /// `/engagement privacy erase`.
+    pub const ERASE: &str = "erase";
+}
+
+/// Option names, shared by the definitions and the handlers that read them.
+pub mod option {
+    /// A member (USER).
+    pub const MEMBER: &str = "member";
+    /// A named period (STRING with choices).
+    pub const PERIOD: &str = "period";
+    /// First day, YYYY-MM-DD (STRING).
+    pub const FROM: &str = "from";
+    /// Last day, YYYY-MM-DD (STRING).
+    pub const TO: &str = "to";
+    /// A channel or category (CHANNEL).
+    pub const CHANNEL: &str = "channel";
+    /// What a leaderboard ranks (STRING with choices).
+    pub const WHAT: &str = "what";
+    /// Which counter (STRING with choices).
+    pub const METRIC: &str = "metric";
+    /// An IANA time zone name (STRING).
+    pub const ZONE: &str = "zone";
+}
+
+/// The values of the `period` choices, in the order Discord shows them, with their labels.
+pub const PERIOD_CHOICES: [(&str, &str); 7] = [
+    ("today", "Today"),
+    ("yesterday", "Yesterday"),
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+    ("90d", "Last 90 days"),
+    ("365d", "Last 365 days"),
+    ("all", "All time"),
+];
+
+/// The values of the `metric` choices, with their labels.
+pub const METRIC_CHOICES: [(&str, &str); 3] = [
+    ("messages", "Messages"),
+    ("reactions_given", "Reactions given"),
+    ("reactions_received", "Reactions received"),
+];
+
+/// The values of the leaderboard's `what` choices, with their labels.
+pub const WHAT_CHOICES: [(&str, &str); 3] =
+    [("members", "Members"), ("channels", "Channels"), ("categories", "Categories")];
+
+/// MANAGE_GUILD (1 << 5): what admin commands require, by default and when re-checked.
+pub const MANAGE_GUILD: Permissions = Permissions::MANAGE_GUILD;
+
+/// Description of `/engagement-help`.
+pub const HELP_DESCRIPTION: &str = "Show what discord-engagement counts and which commands it has.";
+
+/// A route (command, group, subcommand) and what it does: the help text and the registry use these.
+pub const ROUTES: [(&str, &str); 13] = [
+    ("stats", "A member's messages, reactions, rank and top channels (default: you, last 7 days)."),
+    ("channel-stats", "A channel's or category's messages, active members, top members and trend."),
+    ("leaderboard", "Top members, channels or categories by messages or reactions."),
+    ("activity", "A daily activity chart of the server, a channel or a category."),
+    ("export", "A CSV file of the per-day counters (Manage Server)."),
+    ("engagement config time-zone", "Set the server's time zone for days (Manage Server)."),
+    (
+        "engagement config exclude",
+        "Stop counting a channel and hide it from reports (Manage Server).",
+    ),
+    ("engagement config include", "Count a channel again (Manage Server)."),
+    ("engagement config show", "Show the server's settings (Manage Server)."),
+    ("engagement privacy opt-out", "Stop being counted and leave the leaderboards."),
+    ("engagement privacy opt-in", "Be counted again."),
+    ("engagement privacy erase", "Erase everything counted about you in this server."),
+    ("engagement-help", HELP_DESCRIPTION),
+];
+
+/// The description of a route in [`ROUTES`] (empty when unknown).
+#[must_use]
+pub fn route_description(route: &str) -> &'static str {
+    ROUTES.iter().find(|(r, _)| *r == route).map_or("", |(_, d)| d)
+}
+
+/// Channel kinds a report can be about: channels that hold messages, and categories.
+const REPORT_CHANNEL_TYPES: [ChannelType; 7] = [
+    ChannelType::GuildText,
+    ChannelType::GuildVoice,
+    ChannelType::GuildCategory,
+    ChannelType::GuildAnnouncement,
+    ChannelType::GuildStageVoice,
+    ChannelType::GuildForum,
+    ChannelType::GuildMedia,
+];
+
+/// Channel kinds that can be excluded from counting (categories are not counting channels).
+const COUNTING_CHANNEL_TYPES: [ChannelType; 6] = [
+    ChannelType::GuildText,
+    ChannelType::GuildVoice,
+    ChannelType::GuildAnnouncement,
+    ChannelType::GuildStageVoice,
+    ChannelType::GuildForum,
+    ChannelType::GuildMedia,
+];
+
+fn choices(values: &[(&str, &str)]) -> Vec<CommandOptionChoice> {
+    values
+        .iter()
+        .map(|(value, label)| CommandOptionChoice {
+            name: (*label).to_owned(),
+            name_localizations: None,
+            value: CommandOptionChoiceValue::String((*value).to_owned()),
+        })
+        .collect()
+}
+
+fn option(kind: CommandOptionType, name: &str, description: &str) -> CommandOption {
+    CommandOption {
+        autocomplete: None,
+        channel_types: None,
+        choices: None,
+        description: description.to_owned(),
+        description_localizations: None,
+        kind,
+        max_length: None,
+        max_value: None,
+        min_length: None,
+        min_value: None,
+        name: name.to_owned(),
+        name_localizations: None,
+        options: None,
+        file_types: None,
+        required: None,
+    }
+}
+
+fn string_choice(name: &str, description: &str, values: &[(&str, &str)]) -> CommandOption {
+    CommandOption {
+        choices: Some(choices(values)),
+        ..option(CommandOptionType::String, name, description)
+    }
+}
+
+fn date(name: &str, description: &str) -> CommandOption {
+    CommandOption { max_length: Some(10), ..option(CommandOptionType::String, name, description) }
+}
+
+fn channel(name: &str, description: &str, kinds: &[ChannelType]) -> CommandOption {
+    CommandOption {
+        channel_types: Some(kinds.to_vec()),
+        ..option(CommandOptionType::Channel, name, description)
+    }
+}
+
+fn required(mut option: CommandOption) -> CommandOption {
+    option.required = Some(true);
+    option
+}
+
+fn subcommand(name: &str, description: &str, options: Vec<CommandOption>) -> CommandOption {
+    CommandOption {
+        options: Some(options),
+        ..option(CommandOptionType::SubCommand, name, description)
+    }
+}
+
+fn group(name: &str, description: &str, subcommands: Vec<CommandOption>) -> CommandOption {
+    CommandOption {
+        options: Some(subcommands),
+        ..option(CommandOptionType::SubCommandGroup, name, description)
+    }
+}
+
+/// `period`, `from` and `to`: every report takes them.
+fn period_options() -> [CommandOption; 3] {
+    [
+        string_choice(option::PERIOD, "Which days (default: last 7 days)", &PERIOD_CHOICES),
+        date(option::FROM, "First day, YYYY-MM-DD (with `to`; overrides `period`)"),
+        date(option::TO, "Last day, YYYY-MM-DD (with `from`)"),
+    ]
+}
+
+#[allow(deprecated)] // `dm_permission` is deprecated in favour of `contexts`; it is left unset.
+fn command(name: &str, description: &str, admin: bool, options: Vec<CommandOption>) -> Command {
+    Command {
+        application_id: None,
+        // Guild commands only: the counters are per server.
+        contexts: Some(vec![InteractionContextType::Guild]),
+        default_member_permissions: admin.then_some(MANAGE_GUILD),
+        description: description.to_owned(),
+        description_localizations: None,
+        dm_permission: None,
+        guild_id: None,
+        id: None,
+        integration_types: None,
+        kind: CommandType::ChatInput,
+        name: name.to_owned(),
+        name_localizations: None,
+        nsfw: None,
+        options,
+        // Read-only on Discord's side (ignored when registering); the model requires a value.
+        version: Id::new(1),
+    }
+}
+
+/// Every command of the bot, as sent to Discord by a bulk overwrite.
+///
+/// `/export` carries `default_member_permissions` MANAGE_GUILD, so Discord shows it to server managers
+/// only. `/engagement` cannot: Discord sets permissions per top-level command, and its `privacy`
+/// subcommands must stay open to every member. Its `config` subcommands are refused at run time to members
+/// without MANAGE_GUILD (every admin command is re-checked there anyway).
+#[must_use]
+pub fn definitions() -> Vec<Command> {
+    let [period, from, to] = period_options();
+    let report_channel =
+        |description: &str| channel(option::CHANNEL, description, &REPORT_CHANNEL_TYPES);
+    vec![
+        command(
+            name::STATS,
+            route_description("stats"),
+            false,
+            vec![
+                option(CommandOptionType::User, option::MEMBER, "Whose numbers (default: yours)"),
+                period.clone(),
+                from.clone(),
+                to.clone(),
+            ],
+        ),
+        command(
+            name::CHANNEL_STATS,
+            route_description("channel-stats"),
+            false,
+            vec![
+                report_channel("A channel or a category (default: this channel)"),
+                period.clone(),
+                from.clone(),
+                to.clone(),
+            ],
+        ),
+        command(
+            name::LEADERBOARD,
+            route_description("leaderboard"),
+            false,
+            vec![
+                string_choice(option::WHAT, "What to rank (default: members)", &WHAT_CHOICES),
+                string_choice(option::METRIC, "Ranked by (default: messages)", &METRIC_CHOICES),
+                period.clone(),
+                from.clone(),
+                to.clone(),
+                report_channel("Only in this channel or category"),
+            ],
+        ),
+        command(
+            name::ACTIVITY,
+            route_description("activity"),
+            false,
+            vec![
+                period.clone(),
+                from.clone(),
+                to.clone(),
+                report_channel("Only this channel or category (default: the whole server)"),
+            ],
+        ),
+        command(name::EXPORT, route_description("export"), true, vec![period, from, to]),
+        command(
+            name::ENGAGEMENT,
+            "Server settings (Manage Server) and your privacy choices.",
+            false,
+            vec![
+                group(
+                    name::CONFIG,
+                    "Server settings (Manage Server)",
+                    vec![
+                        subcommand(
+                            name::TIME_ZONE,
+                            route_description("engagement config time-zone"),
+                            vec![required(CommandOption {
+                                max_length: Some(64),
+                                ..option(
+                                    CommandOptionType::String,
+                                    option::ZONE,
+                                    "An IANA time zone, e.g. Europe/Paris, America/New_York or UTC",
+                                )
+                            })],
+                        ),
+                        subcommand(
+                            name::EXCLUDE,
+                            route_description("engagement config exclude"),
+                            vec![required(channel(
+                                option::CHANNEL,
+                                "The channel to stop counting",
+                                &COUNTING_CHANNEL_TYPES,
+                            ))],
+                        ),
+                        subcommand(
+                            name::INCLUDE,
+                            route_description("engagement config include"),
+                            vec![required(channel(
+                                option::CHANNEL,
+                                "The channel to count again",
+                                &COUNTING_CHANNEL_TYPES,
+                            ))],
+                        ),
+                        subcommand(
+                            name::SHOW,
+                            route_description("engagement config show"),
+                            Vec::new(),
+                        ),
+                    ],
+                ),
+                group(
+                    name::PRIVACY,
+                    "Your privacy choices in this server",
+                    vec![
+                        subcommand(
+                            name::OPT_OUT,
+                            route_description("engagement privacy opt-out"),
+                            Vec::new(),
+                        ),
+                        subcommand(
+                            name::OPT_IN,
+                            route_description("engagement privacy opt-in"),
+                            Vec::new(),
+                        ),
+                        subcommand(
+                            name::ERASE,
+                            route_description("engagement privacy erase"),
+                            Vec::new(),
+                        ),
+                    ],
+                ),
+            ],
+        ),
+        command(name::HELP, HELP_DESCRIPTION, false, Vec::new()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn all_options(options: &[CommandOption], out: &mut Vec<CommandOption>) {
+        for o in options {
+            out.push(o.clone());
+            all_options(o.options.as_deref().unwrap_or_default(), out);
+        }
+    }
+
+    #[test]
+    fn definitions_respect_discords_limits() {
+        let commands = definitions();
+        let names: BTreeSet<&str> = commands.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names.len(), commands.len(), "duplicate command names");
+        for c in &commands {
+            assert!((1..=32).contains(&c.name.len()), "{}", c.name);
+            assert!(c.name.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-'), "{}", c.name);
+            assert!((1..=100).contains(&c.description.chars().count()), "{}", c.name);
+            assert!(c.options.len() <= 25, "{}", c.name);
+            let mut options = Vec::new();
+            all_options(&c.options, &mut options);
+            for o in &options {
+                assert!((1..=32).contains(&o.name.len()), "{}", o.name);
+                assert!((1..=100).contains(&o.description.chars().count()), "{}", o.name);
+                assert!(o.choices.as_ref().is_none_or(|c| c.len() <= 25));
+            }
+        }
+    }
+
+    #[test]
+    fn every_route_belongs_to_a_defined_command_and_vice_versa() {
+        let mut defined = BTreeSet::new();
+        for c in definitions() {
+            let subs: Vec<&CommandOption> = c
+                .options
+                .iter()
+                .filter(|o| {
+                    matches!(
+                        o.kind,
+                        CommandOptionType::SubCommand | CommandOptionType::SubCommandGroup
+                    )
+                })
+                .collect();
+            if subs.is_empty() {
+                defined.insert(c.name.clone());
+            }
+            for g in subs {
+                for s in g.options.as_deref().unwrap_or_default() {
+                    defined.insert(format!("{} {} {}", c.name, g.name, s.name));
+                }
+            }
+        }
+        let routes: BTreeSet<String> = ROUTES.iter().map(|(r, _)| (*r).to_owned()).collect();
+        assert_eq!(defined, routes);
+    }
+
+    #[test]
+    fn only_export_carries_manage_guild_and_everything_is_guild_only()
+    -> Result<(), serde_json::Error> {
+        for c in definitions() {
+            let json = serde_json::to_value(&c)?;
+            let expected = if c.name == name::EXPORT {
+                serde_json::json!("32")
+            } else {
+                serde_json::Value::Null
+            };
+            assert_eq!(json["default_member_permissions"], expected, "{}", c.name);
+            assert_eq!(json["contexts"], serde_json::json!([0]), "{}", c.name);
+            assert_eq!(json["type"], serde_json::json!(1));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,134 @@
+//! Text for replies: numbers, mentions, sparklines, trends.
+
+use engagement_domain::{ChannelId, Metric, UserId};
+
+/// A count with thousands separators: `1234567` → `1,234,567`.
+#[must_use]
+pub fn number(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A count followed by its noun, singular or plural: `1 message`, `2 messages`.
+#[must_use]
+pub fn count(n: i64, metric: Metric) -> String {
+    let noun = match (metric, n == 1) {
+        (Metric::Messages, true) => "message",
+        (Metric::Messages, false) => "messages",
+        (Metric::ReactionsGiven, true) => "reaction given",
+        (Metric::ReactionsGiven, false) => "reactions given",
+        (Metric::ReactionsReceived, true) => "reaction received",
+        (Metric::ReactionsReceived, false) => "reactions received",
+    };
+    format!("{} {noun}", number(n))
+}
+
+/// A user mention, `<@id>`: Discord shows the name, and no lookup is needed (pings are off, see
+/// [`crate::reply::no_mentions`]).
+#[must_use]
+pub fn user(id: UserId) -> String {
+    format!("<@{id}>")
+}
+
+/// A channel (or category) mention, `<#id>`.
+#[must_use]
+pub fn channel(id: ChannelId) -> String {
+    format!("<#{id}>")
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A text sparkline of `values`, at most `width` characters: longer series are summed into `width` buckets
+/// of consecutive values. Zero is the lowest bar; an all-zero series is all lowest bars.
+#[must_use]
+pub fn sparkline(values: &[i64], width: usize) -> String {
+    if values.is_empty() || width == 0 {
+        return String::new();
+    }
+    let buckets: Vec<i64> = if values.len() <= width {
+        values.to_vec()
+    } else {
+        let per = values.len().div_ceil(width);
+        values.chunks(per).map(|c| c.iter().sum()).collect()
+    };
+    let max = buckets.iter().copied().max().unwrap_or(0).max(1);
+    buckets
+        .iter()
+        .map(|&v| {
+            let v = v.clamp(0, max);
+            // 0 → lowest bar; max → highest. Integer arithmetic, rounded to the nearest bar.
+            let index = (v * 7 + max / 2) / max;
+            BARS[usize::try_from(index).unwrap_or(0).min(7)]
+        })
+        .collect()
+}
+
+/// How `now` compares with `before`: `▲ 25% (120 → 150)`, `▼ 10% (…)`, `no change (…)`, or a note when
+/// there was nothing before.
+#[must_use]
+pub fn trend(before: i64, now: i64) -> String {
+    if before == 0 {
+        return if now == 0 {
+            "no activity in either period".to_owned()
+        } else {
+            format!("new: nothing in the previous period (0 → {})", number(now))
+        };
+    }
+    let change = (now - before) as f64 * 100.0 / before as f64;
+    let arrows = format!("({} → {})", number(before), number(now));
+    if change.abs() < 0.5 {
+        format!("no change {arrows}")
+    } else if change > 0.0 {
+        format!("▲ {change:.0}% {arrows}")
+    } else {
+        format!("▼ {:.0}% {arrows}", change.abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        assert_eq!(number(0), "0");
+        assert_eq!(number(999), "999");
+        assert_eq!(number(1_000), "1,000");
+        assert_eq!(number(1_234_567), "1,234,567");
+        assert_eq!(number(-12_345), "-12,345");
+    }
+
+    #[test]
+    fn counts_agree_in_number() {
+        assert_eq!(count(1, Metric::Messages), "1 message");
+        assert_eq!(count(2_000, Metric::ReactionsGiven), "2,000 reactions given");
+    }
+
+    #[test]
+    fn sparklines_scale_to_the_maximum_and_bucket_long_series() {
+        assert_eq!(sparkline(&[0, 1, 2, 3, 4, 5, 6, 7], 20), "▁▂▃▄▅▆▇█");
+        assert_eq!(sparkline(&[0, 0, 0], 20), "▁▁▁");
+        assert_eq!(sparkline(&[5], 20), "█");
+        let long: Vec<i64> = (0..100).collect();
+        assert_eq!(sparkline(&long, 10).chars().count(), 10);
+        assert_eq!(sparkline(&[], 10), "");
+    }
+
+    #[test]
+    fn trends_say_which_way() {
+        assert_eq!(trend(100, 125), "▲ 25% (100 → 125)");
+        assert_eq!(trend(100, 90), "▼ 10% (100 → 90)");
+        assert_eq!(trend(100, 100), "no change (100 → 100)");
+        assert_eq!(trend(0, 5), "new: nothing in the previous period (0 → 5)");
+    }
+}

@@ -1,0 +1,194 @@
+//! `/export`: every (day, channel, member) counter of a period as a CSV attachment — gzip-compressed when
+//! the plain file would not fit in one Discord attachment (a busy server's year is over 10 MB of CSV and
+//! about a tenth of that compressed).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use engagement_domain::{DailyTallies, GuildConfig};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use super::{AnswerError, Reporter, ensure_counted};
+use crate::format;
+use crate::reply::{Reply, ReplyFile};
+use crate::request::ReportRequest;
+
+/// The CSV header. Ids are Discord snowflakes; `category_id` is empty for channels outside a category.
+pub const HEADER: &str =
+    "day,channel_id,category_id,member_id,messages,reactions_given,reactions_received\n";
+
+/// The export would not fit in one Discord attachment, even compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the export is over {limit} bytes, even compressed")]
+pub struct TooLarge {
+    /// The attachment limit.
+    pub limit: u64,
+}
+
+/// An export file.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ExportFile {
+    /// Plain CSV.
+    Csv(Vec<u8>),
+    /// The CSV, gzip-compressed (it did not fit plain).
+    Gzip(Vec<u8>),
+}
+
+impl std::fmt::Debug for ExportFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Csv(data) => write!(f, "Csv({} bytes)", data.len()),
+            Self::Gzip(data) => write!(f, "Gzip({} bytes)", data.len()),
+        }
+    }
+}
+
+/// The CSV of `days`, one row per (day, channel, member), sorted: plain when it fits in `limit` bytes,
+/// else gzip-compressed. Gives up as soon as even the compressed file grows past `limit`, so a huge
+/// export never sits in memory whole.
+///
+/// # Errors
+/// [`TooLarge`].
+pub fn csv(days: &DailyTallies, limit: u64) -> Result<ExportFile, TooLarge> {
+    let limit_bytes = usize::try_from(limit).unwrap_or(usize::MAX);
+    let too_large = || TooLarge { limit };
+    let mut plain = Some(String::from(HEADER));
+    let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
+    gzip.write_all(HEADER.as_bytes()).map_err(|_| too_large())?;
+    let mut line = String::new();
+    for (day, tally) in &days.days {
+        for (&(channel, member), counts) in &tally.counters {
+            line.clear();
+            let category = tally.category_of(channel).map(|c| c.to_string()).unwrap_or_default();
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                line,
+                "{day},{channel},{category},{member},{},{},{}",
+                counts.messages, counts.reactions_given, counts.reactions_received
+            );
+            gzip.write_all(line.as_bytes()).map_err(|_| too_large())?;
+            if gzip.get_ref().len() > limit_bytes {
+                return Err(too_large());
+            }
+            if let Some(text) = &mut plain {
+                if text.len() + line.len() <= limit_bytes {
+                    text.push_str(&line);
+                } else {
+                    plain = None; // from here on, only the compressed file can fit
+                }
+            }
+        }
+    }
+    if let Some(text) = plain {
+        return Ok(ExportFile::Csv(text.into_bytes()));
+    }
+    let compressed = gzip.finish().map_err(|_| too_large())?;
+    if compressed.len() > limit_bytes { Err(too_large()) } else { Ok(ExportFile::Gzip(compressed)) }
+}
+
+pub(super) async fn answer(
+    reporter: &Reporter,
+    request: &ReportRequest,
+    config: &GuildConfig,
+) -> Result<Reply, AnswerError> {
+    let period = &request.period;
+    let days = reporter.daily(request.guild, period, config, None).await?;
+    ensure_counted(days.days.is_empty(), period)?;
+    let file = csv(&days, request.attachment_limit).map_err(|e| {
+        AnswerError::user(format!(
+            "That export is too big for one Discord attachment ({} MB at most here), even compressed: \
+             choose a shorter period, or run `engagement export` from the command line.",
+            e.limit / 1_000_000
+        ))
+    })?;
+    let rows = days.days.values().map(|t| t.counters.len()).sum::<usize>();
+    let name = format!("engagement-{}-{}-{}.csv", request.guild, days.range.first, days.range.last);
+    let mut text = format!(
+        "Export of {} rows (one per day, channel and member), {}, days in {}. Excluded channels and \
+         members who opted out are left out.",
+        format::number(i64::try_from(rows).unwrap_or(i64::MAX)),
+        days.range,
+        period.time_zone
+    );
+    let file = match file {
+        ExportFile::Csv(data) => {
+            ReplyFile { filename: name, content_type: "text/csv".to_owned(), data }
+        }
+        ExportFile::Gzip(data) => {
+            text.push_str(" Compressed with gzip to fit Discord's attachment limit.");
+            ReplyFile {
+                filename: format!("{name}.gz"),
+                content_type: "application/gzip".to_owned(),
+                data,
+            }
+        }
+    };
+    let mut reply = Reply::text(text);
+    reply.files.push(file);
+    Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use engagement_domain::{ChannelId, Counts, Day, DayRange, UserId};
+
+    use super::*;
+
+    fn day(s: &str) -> Day {
+        s.parse().unwrap_or(Day::from_ordinal(0))
+    }
+
+    fn sample(rows_per_day: u64) -> DailyTallies {
+        let range = DayRange { first: day("2025-11-01"), last: day("2025-11-02") };
+        let mut days = DailyTallies::empty(range);
+        for member in 0..rows_per_day {
+            days.add(day("2025-11-02"), ChannelId(5), UserId(1_000 + member), Counts::messages(2));
+        }
+        days.add(
+            day("2025-11-01"),
+            ChannelId(5),
+            UserId(8),
+            Counts { messages: 1, reactions_given: 2, reactions_received: 3 },
+        );
+        days.set_category(ChannelId(5), Some(ChannelId(50)));
+        days
+    }
+
+    #[test]
+    fn rows_are_sorted_with_categories() {
+        let file = csv(&sample(1), 1_000);
+        assert_eq!(
+            file,
+            Ok(ExportFile::Csv(
+                format!("{HEADER}2025-11-01,5,50,8,1,2,3\n2025-11-02,5,50,1000,2,0,0\n")
+                    .into_bytes()
+            ))
+        );
+    }
+
+    #[test]
+    fn an_export_over_the_limit_is_compressed_and_one_that_still_does_not_fit_is_refused()
+    -> std::io::Result<()> {
+        let days = sample(2_000);
+        let Ok(ExportFile::Csv(plain)) = csv(&days, 10_000_000) else {
+            panic!("a 2,000-row export fits 10 MB plain");
+        };
+        let Ok(ExportFile::Gzip(compressed)) = csv(&days, 20_000) else {
+            panic!("compressed it fits 20 kB");
+        };
+        assert!(
+            plain.len() > 20_000 && compressed.len() <= 20_000,
+            "{} {}",
+            plain.len(),
+            compressed.len()
+        );
+        let mut unpacked = Vec::new();
+        flate2::read::GzDecoder::new(compressed.as_slice()).read_to_end(&mut unpacked)?;
+        assert_eq!(unpacked, plain);
+        assert_eq!(csv(&days, 500), Err(TooLarge { limit: 500 }));
+        Ok(())
+    }
+}

@@ -1,0 +1,231 @@
+//! Replies built from the counter store. [`Reporter::answer`] is the single entry point: the interactions
+//! function calls it for short reports, the followup function for deferred ones.
+
+pub mod activity;
+mod channel;
+pub mod export;
+pub mod leaderboard;
+mod stats;
+
+use engagement_domain::{DailyTallies, DayRange, GuildConfig, GuildId, Scope, Tally, UserId};
+use engagement_store::{CounterStore, StoreError};
+
+use crate::format;
+use crate::reply::Reply;
+use crate::request::{Report, ReportPeriod, ReportRequest, ScopeName};
+use crate::visibility;
+
+/// Why a report could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnswerError {
+    /// Something about the request the user can change (no data for the range, an excluded channel, …);
+    /// shown as is.
+    #[error("{0}")]
+    User(String),
+    /// The store failed.
+    #[error("reading the counters failed: {0}")]
+    Store(#[from] StoreError),
+    /// The chart could not be drawn.
+    #[error("drawing the chart failed: {0}")]
+    Chart(String),
+}
+
+impl AnswerError {
+    /// A failure the user can do something about.
+    pub fn user(message: impl Into<String>) -> Self {
+        Self::User(message.into())
+    }
+}
+
+/// Builds replies from the counters of one store.
+#[derive(Clone, Debug)]
+pub struct Reporter {
+    store: CounterStore,
+}
+
+impl Reporter {
+    /// A reporter reading `store`.
+    #[must_use]
+    pub const fn new(store: CounterStore) -> Self {
+        Self { store }
+    }
+
+    /// The store.
+    #[must_use]
+    pub const fn store(&self) -> &CounterStore {
+        &self.store
+    }
+
+    /// Builds the reply to `request` under the guild's settings `config` (excluded channels and opted-out
+    /// members are left out).
+    ///
+    /// # Errors
+    /// [`AnswerError::User`] for a request that has nothing to show (explained), others for failures.
+    pub async fn answer(
+        &self,
+        request: &ReportRequest,
+        config: &GuildConfig,
+    ) -> Result<Reply, AnswerError> {
+        self.answer_here(request, config).await
+    }
+
+    /// A guild's stored configuration, if any (see [`CounterStore::guild_config`]).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn guild_config(&self, guild: GuildId) -> Result<Option<GuildConfig>, StoreError> {
+        self.store.guild_config(guild).await
+    }
+
+    /// Replaces a guild's configuration (see [`CounterStore::put_guild_config`]).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn put_guild_config(
+        &self,
+        guild: GuildId,
+        config: &GuildConfig,
+    ) -> Result<(), StoreError> {
+        self.store.put_guild_config(guild, config).await
+    }
+
+    /// Erases a member's counters in a guild and opts them out (see [`CounterStore::erase_member`]).
+    ///
+    /// # Errors
+    /// Store failures; running it again finishes the job.
+    pub async fn erase_member(
+        &self,
+        guild: GuildId,
+        member: UserId,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.store.erase_member(guild, member, now_ms).await
+    }
+
+    /// The reply to `request`, once its channel scope is checked against the guild's settings.
+    async fn answer_here(
+        &self,
+        request: &ReportRequest,
+        config: &GuildConfig,
+    ) -> Result<Reply, AnswerError> {
+        if let Some(channel) = request.report.channel_scope().and_then(scope_channel) {
+            check_counted(config, channel)?;
+        }
+        match request.report {
+            Report::Stats { member } => stats::answer(self, request, member, config).await,
+            Report::ChannelStats { scope } => channel::answer(self, request, scope, config).await,
+            Report::Leaderboard { ranked, metric, scope } => {
+                leaderboard::answer(self, request, ranked, metric, scope, config).await
+            }
+            Report::Activity { scope } => activity::answer(self, request, scope, config).await,
+            Report::Export => export::answer(self, request, config).await,
+        }
+    }
+
+    /// The guild's counters over the period, as one tally, without what `config` hides (`keep`: a member
+    /// whose own counters stay).
+    async fn totals(
+        &self,
+        guild: GuildId,
+        period: &ReportPeriod,
+        config: &GuildConfig,
+        keep: Option<UserId>,
+    ) -> Result<Tally, StoreError> {
+        let mut tally = match period.range {
+            Some(range) => self.store.load_days(guild, range).await?.total(),
+            None => self.store.load_all_time(guild).await?,
+        };
+        visibility::hide(&mut tally, config, keep);
+        Ok(tally)
+    }
+
+    /// The guild's counters day by day over the period; for all time, from the first day with counters to
+    /// today (at most [`ReportPeriod::all_days`]).
+    async fn daily(
+        &self,
+        guild: GuildId,
+        period: &ReportPeriod,
+        config: &GuildConfig,
+        keep: Option<UserId>,
+    ) -> Result<DailyTallies, StoreError> {
+        let range = period.range.unwrap_or_else(|| period.all_days());
+        let mut days = self.store.load_days(guild, range).await?;
+        visibility::hide_days(&mut days, config, keep);
+        if period.range.is_none()
+            && let Some(&first) = days.days.keys().next()
+        {
+            days.range = DayRange { first, last: range.last };
+        }
+        Ok(days)
+    }
+}
+
+impl Report {
+    /// The channel or category the report is limited to, if any.
+    #[must_use]
+    pub const fn channel_scope(&self) -> Option<Scope> {
+        match *self {
+            Self::ChannelStats { scope }
+            | Self::Leaderboard { scope, .. }
+            | Self::Activity { scope } => Some(scope),
+            Self::Stats { .. } | Self::Export => None,
+        }
+    }
+}
+
+/// The counting channel of a scope (not a category, not the guild).
+const fn scope_channel(scope: Scope) -> Option<engagement_domain::ChannelId> {
+    match scope {
+        Scope::Channel(channel) => Some(channel),
+        Scope::Guild | Scope::Category(_) => None,
+    }
+}
+
+/// Refuses a report about a channel that is excluded from counting.
+///
+/// # Errors
+/// [`AnswerError::User`] explaining the exclusion.
+pub fn check_counted(
+    config: &GuildConfig,
+    channel: engagement_domain::ChannelId,
+) -> Result<(), AnswerError> {
+    if config.counts_channel(channel) {
+        Ok(())
+    } else {
+        Err(AnswerError::user(format!(
+            "{} is excluded from counting in this server, so there is nothing to show for it. An admin can \
+             count it again with `/engagement config include`.",
+            format::channel(channel)
+        )))
+    }
+}
+
+/// Refuses a period in which nothing at all was counted in the guild.
+fn ensure_counted(empty: bool, period: &ReportPeriod) -> Result<(), AnswerError> {
+    if !empty {
+        return Ok(());
+    }
+    Err(AnswerError::user(match period.range {
+        None => {
+            "Nothing has been counted in this server yet. The first sync may still be running: try \
+                 again in a few minutes."
+                .to_owned()
+        }
+        Some(_) => format!(
+            "There is no data for that range: nothing was counted in this server {}. Try a more recent \
+             period, or `all` for everything counted so far.",
+            period.phrase()
+        ),
+    }))
+}
+
+/// Refuses a scope in which nothing was counted in the period (the guild has data).
+fn nothing_in(scope: Scope, period: &ReportPeriod) -> AnswerError {
+    AnswerError::user(format!("Nothing was counted in {} {}.", ScopeName(scope), period.phrase()))
+}
+
+/// The embed footer: which time zone the days are in.
+fn footer(period: &ReportPeriod) -> String {
+    format!("Days in {} · discord-engagement", period.time_zone)
+}

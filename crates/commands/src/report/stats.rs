@@ -1,0 +1,91 @@
+//! `/stats`: one member's messages, reactions, rank and top channels.
+
+use std::fmt::Write as _;
+
+use engagement_domain::{ChannelId, Counts, GuildConfig, Metric, Scope, UserId};
+
+use super::{AnswerError, Reporter, ensure_counted, footer};
+use crate::format;
+use crate::reply::{EmbedDraft, Reply};
+use crate::request::ReportRequest;
+use crate::visibility;
+
+/// How many of the member's channels are listed.
+const TOP_CHANNELS: usize = 3;
+
+pub(super) async fn answer(
+    reporter: &Reporter,
+    request: &ReportRequest,
+    member: UserId,
+    config: &GuildConfig,
+) -> Result<Reply, AnswerError> {
+    let own = member == request.viewer;
+    let opted_out = config.opted_out.contains(&member);
+    if opted_out && !own {
+        return Err(AnswerError::user(format!(
+            "{} opted out of engagement statistics in this server.",
+            format::user(member)
+        )));
+    }
+    let period = &request.period;
+    // Per-day data for ranges (active days); the all-time summary otherwise.
+    let (tally, active_days) = match period.range {
+        Some(range) => {
+            let mut days = reporter.store.load_days(request.guild, range).await?;
+            visibility::hide_days(&mut days, config, Some(member));
+            let active = days
+                .days
+                .values()
+                .filter(|t| t.member_total(member, Scope::Guild).messages > 0)
+                .count();
+            (days.total(), Some((active, range.len())))
+        }
+        None => (reporter.totals(request.guild, period, config, Some(member)).await?, None),
+    };
+    ensure_counted(tally.is_empty(), period)?;
+
+    let counts = tally.member_total(member, Scope::Guild);
+    let rank = match tally.rank(member, Metric::Messages, Scope::Guild) {
+        Some((rank, of)) => format!("#{rank} of {} by messages", format::number(to_i64(of))),
+        None => "not ranked (no messages)".to_owned(),
+    };
+    let mut channels: Vec<(ChannelId, Counts)> = tally
+        .by_channel(Scope::Guild, Some(member))
+        .into_iter()
+        .filter(|(_, c)| c.messages > 0)
+        .collect();
+    channels.sort_by(|a, b| b.1.messages.cmp(&a.1.messages).then(a.0.cmp(&b.0)));
+    let mut top = String::new();
+    for (channel, c) in channels.iter().take(TOP_CHANNELS) {
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            top,
+            "{} — {}",
+            format::channel(*channel),
+            format::count(c.messages, Metric::Messages)
+        );
+    }
+
+    let mut description = format!("{} · {}", format::user(member), period.label());
+    if own && opted_out {
+        description.push_str(
+            "\n\nYou opted out: nothing new is counted for you and you are left out of leaderboards. \
+             `/engagement privacy erase` deletes what was counted before.",
+        );
+    }
+    let mut embed = EmbedDraft::new("Member stats")
+        .description(description)
+        .field("Messages", format::number(counts.messages), true)
+        .field("Reactions given", format::number(counts.reactions_given), true)
+        .field("Reactions received", format::number(counts.reactions_received), true)
+        .field("Rank", rank, true);
+    if let Some((active, of)) = active_days {
+        embed = embed.field("Active days", format!("{active} of {of}"), true);
+    }
+    let embed = embed.field("Top channels", top.trim_end(), false).footer(footer(period));
+    Ok(Reply::embed(embed.build()))
+}
+
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

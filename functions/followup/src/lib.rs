@@ -1,0 +1,209 @@
+//! The followup function: finishes what the interactions function deferred.
+//!
+//! The interactions function answers DEFERRED (Discord shows "thinking…") and invokes this function
+//! asynchronously with a [`FollowupJob`]. [`Followup::handle`] builds the reply with the same
+//! [`Reporter`] the interactions function uses for short reports — or erases a member's counters — and
+//! edits the deferred message (`PATCH /webhooks/{app}/{token}/messages/@original`), with the chart or the
+//! CSV attached. Whatever goes wrong ends as a visible message in that same reply, never as silence.
+//!
+//! `main.rs` only wires logging, [`Settings`], the clients and the Lambda runtime.
+
+pub mod settings;
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use engagement_commands::{AnswerError, FollowupJob, Reply, Reporter, Work};
+use engagement_discord::model::AttachmentFile;
+use engagement_discord::{DiscordClient, ErrorKind, Id};
+use engagement_domain::{GuildConfig, GuildTimeZone};
+use engagement_store::{CounterStore, StoreError};
+
+pub use settings::{Settings, SettingsError};
+
+/// Shown when a report fails for a reason the user cannot fix.
+pub const FAILED_MESSAGE: &str = "Sorry, that answer could not be built (the counters could not be read). Please try again in a minute.";
+/// Shown when an erasure did not finish; the Lambda retry (or the user) runs it again.
+pub const ERASE_FAILED_MESSAGE: &str = "Erasing your data did not finish. It is retried automatically in \
+     about a minute; if this message has not turned into a confirmation after a few minutes, run \
+     `/engagement privacy erase` again.";
+/// Shown when the erasure is done.
+pub const ERASED_MESSAGE: &str = "Everything counted about you in this server has been erased, and you \
+     are opted out so nothing new is counted. `/engagement privacy opt-in` lets you be counted again.";
+
+/// Discord keeps an interaction token for 15 minutes; a job older than this cannot edit its reply.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// Edits of `@original` that get 404 are retried after these delays: the invocation can overtake the
+/// deferred response on its way to Discord.
+pub const EDIT_RETRY_DELAYS: [Duration; 3] =
+    [Duration::from_millis(300), Duration::from_millis(800), Duration::from_secs(2)];
+
+/// What happened to a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The reply was shown.
+    Answered,
+    /// The request had nothing to show; the explanation was shown.
+    Explained,
+    /// Building the reply failed; an apology was shown.
+    Failed,
+    /// The token had expired: nothing could be shown.
+    Expired,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Answered => "answered",
+            Self::Explained => "explained",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+        })
+    }
+}
+
+/// A job that failed in a way worth retrying (Lambda retries an asynchronous event once, then sends it
+/// to the dead-letter queue).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FollowupError {
+    /// The reply could not be delivered to Discord.
+    #[error("the reply could not be delivered to Discord: {0}")]
+    Delivery(#[source] engagement_discord::Error),
+    /// An erasure did not finish (the user was told; a retry finishes it).
+    #[error("the erasure did not finish: {0}")]
+    Erase(#[source] StoreError),
+}
+
+impl From<FollowupError> for lambda_runtime::Diagnostic {
+    fn from(error: FollowupError) -> Self {
+        let error_type = match &error {
+            FollowupError::Delivery(_) => "ReplyNotDelivered",
+            FollowupError::Erase(_) => "ErasureUnfinished",
+        };
+        Self { error_type: error_type.to_owned(), error_message: error.to_string() }
+    }
+}
+
+/// The followup handler: the store, Discord, and the default time zone.
+#[derive(Clone, Debug)]
+pub struct Followup {
+    reporter: Reporter,
+    discord: DiscordClient,
+    default_time_zone: GuildTimeZone,
+}
+
+impl Followup {
+    /// A handler reading `store` and editing replies through `discord`.
+    #[must_use]
+    pub const fn new(
+        store: CounterStore,
+        discord: DiscordClient,
+        default_time_zone: GuildTimeZone,
+    ) -> Self {
+        Self { reporter: Reporter::new(store), discord, default_time_zone }
+    }
+
+    /// Runs one job at `now`: builds the reply (or erases) and edits the deferred message.
+    ///
+    /// # Errors
+    /// [`FollowupError`] when the reply could not be delivered, or an erasure did not finish: worth a retry.
+    pub async fn handle(
+        &self,
+        job: &FollowupJob,
+        now: SystemTime,
+    ) -> Result<Outcome, FollowupError> {
+        let now_ms = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let age = Duration::from_millis(now_ms.saturating_sub(job.requested_at_ms));
+        if age >= TOKEN_LIFETIME {
+            tracing::warn!(
+                ?job,
+                age_s = age.as_secs(),
+                "interaction token expired; dropping the job"
+            );
+            return Ok(Outcome::Expired);
+        }
+        match &job.work {
+            Work::Report { request } => {
+                let (reply, outcome) = match self.report(request).await {
+                    Ok(reply) => (reply, Outcome::Answered),
+                    Err(AnswerError::User(message)) => (Reply::text(message), Outcome::Explained),
+                    Err(error) => {
+                        tracing::error!(%error, ?job, "report failed");
+                        (Reply::text(FAILED_MESSAGE), Outcome::Failed)
+                    }
+                };
+                self.edit(job, &reply).await?;
+                tracing::info!(?job, %outcome, "report delivered");
+                Ok(outcome)
+            }
+            Work::Erase { guild, member } => {
+                match self.reporter.erase_member(*guild, *member, now_ms).await {
+                    Ok(()) => {
+                        self.edit(job, &Reply::text(ERASED_MESSAGE)).await?;
+                        tracing::info!(guild = guild.get(), "member erased");
+                        Ok(Outcome::Answered)
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, ?job, "erasure failed");
+                        // Tell the user, then fail the invocation so Lambda retries it (erasure is idempotent).
+                        if let Err(delivery) =
+                            self.edit(job, &Reply::text(ERASE_FAILED_MESSAGE)).await
+                        {
+                            tracing::error!(error = %delivery, "could not report the failed erasure");
+                        }
+                        Err(FollowupError::Erase(error))
+                    }
+                }
+            }
+        }
+    }
+
+    async fn report(
+        &self,
+        request: &engagement_commands::ReportRequest,
+    ) -> Result<Reply, AnswerError> {
+        let config = self.reporter.guild_config(request.guild).await?.unwrap_or_else(|| {
+            GuildConfig { time_zone: self.default_time_zone, ..GuildConfig::default() }
+        });
+        self.reporter.answer(request, &config).await
+    }
+
+    /// Edits `@original` with `reply`, retrying a 404 (the deferred response may not have reached Discord
+    /// yet) a few times.
+    async fn edit(&self, job: &FollowupJob, reply: &Reply) -> Result<(), FollowupError> {
+        let files: Vec<AttachmentFile> = reply
+            .files
+            .iter()
+            .map(|f| AttachmentFile {
+                filename: f.filename.clone(),
+                content_type: f.content_type.clone(),
+                data: f.data.clone(),
+            })
+            .collect();
+        let Some(application) = Id::new_checked(job.application_id) else {
+            tracing::error!(?job, "job without an application id");
+            return Ok(());
+        };
+        let payload = reply.message();
+        let mut delays = EDIT_RETRY_DELAYS.iter();
+        loop {
+            match self
+                .discord
+                .edit_original_response(application, &job.token, &payload, &files)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(error) => {
+                    let not_yet = matches!(error.kind(), ErrorKind::Api { status: 404, .. });
+                    match delays.next() {
+                        Some(delay) if not_yet => tokio::time::sleep(*delay).await,
+                        _ => return Err(FollowupError::Delivery(error)),
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Lambda entry point: logging, settings (the bot token read once per cold start), clients, the runtime.
+//! All logic is in the library.
+
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use engagement_commands::FollowupJob;
+use engagement_discord::DiscordClient;
+use engagement_store::CounterStore;
+use followup::settings::SecretsManager;
+use followup::{Followup, Outcome, Settings};
+use lambda_runtime::{LambdaEvent, service_fn};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let sdk = engagement_store::sdk_config().await;
+    let secrets = SecretsManager(aws_sdk_secretsmanager::Client::new(&sdk));
+    let settings = match Settings::from_env(&secrets).await {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration; not starting");
+            return ExitCode::FAILURE;
+        }
+    };
+    let discord = match DiscordClient::new(settings.discord.clone()) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "the Discord client cannot be built; not starting");
+            return ExitCode::FAILURE;
+        }
+    };
+    let store = CounterStore::new(aws_sdk_dynamodb::Client::new(&sdk), settings.table_name.clone());
+    let followup = Followup::new(store, discord, settings.default_time_zone);
+    let followup = &followup;
+    let handler = service_fn(move |event: LambdaEvent<FollowupJob>| async move {
+        let outcome: Outcome = followup.handle(&event.payload, SystemTime::now()).await?;
+        Ok::<_, followup::FollowupError>(outcome.to_string())
+    });
+    match lambda_runtime::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "Lambda runtime stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// JSON lines on Lambda, plain text locally; level from `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        builder.json().with_current_span(false).with_span_list(false).try_init()
+    } else {
+        builder.try_init()
+    };
+    drop(result);
+}

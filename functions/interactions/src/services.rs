@@ -1,0 +1,139 @@
+//! What the engagement commands share: the counter store (through the [`Reporter`]), the invoker that
+//! hands deferred work to the followup function, and the default time zone; and the registry of every
+//! command.
+
+use std::fmt;
+use std::sync::Arc;
+
+use engagement_commands::definition::{name, route_description};
+use engagement_commands::{FollowupInvoker, FollowupJob, Reporter};
+use engagement_domain::{GuildConfig, GuildId, GuildTimeZone};
+use engagement_store::CounterStore;
+
+use crate::commands::privacy::{PrivacyAction, PrivacyCommand};
+use crate::commands::reports::{ReportCommand, ReportKind};
+use crate::commands::server_config::{ConfigAction, ConfigCommand};
+use crate::commands::{CommandError, CommandRegistry, RegistryError};
+
+/// Shown when the followup function cannot be started.
+pub const DEFER_FAILED_MESSAGE: &str =
+    "Sorry, that answer could not be started. Please try again in a minute.";
+
+/// Shared by every engagement command handler.
+pub struct Services {
+    /// Builds replies from the store.
+    pub reporter: Reporter,
+    /// Hands deferred work to the followup function.
+    pub invoker: Arc<dyn FollowupInvoker>,
+    /// Time zone of guilds that never set one.
+    pub default_time_zone: GuildTimeZone,
+}
+
+impl fmt::Debug for Services {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Services")
+            .field("table", &self.reporter.store().table())
+            .field("default_time_zone", &self.default_time_zone)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    /// Services over `store`, handing deferred work to `invoker`.
+    #[must_use]
+    pub fn new(
+        store: CounterStore,
+        invoker: Arc<dyn FollowupInvoker>,
+        default_time_zone: GuildTimeZone,
+    ) -> Self {
+        Self { reporter: Reporter::new(store), invoker, default_time_zone }
+    }
+
+    /// The configuration of a guild that never set one.
+    #[must_use]
+    pub fn default_config(&self) -> GuildConfig {
+        GuildConfig { time_zone: self.default_time_zone, ..GuildConfig::default() }
+    }
+
+    /// The guild's stored configuration, if any.
+    ///
+    /// # Errors
+    /// Store failures, as internal errors.
+    pub async fn stored_config(&self, guild: GuildId) -> Result<Option<GuildConfig>, CommandError> {
+        self.reporter.guild_config(guild).await.map_err(CommandError::internal)
+    }
+
+    /// The guild's configuration, or the default one.
+    ///
+    /// # Errors
+    /// Store failures, as internal errors.
+    pub async fn guild_config(&self, guild: GuildId) -> Result<GuildConfig, CommandError> {
+        Ok(self.stored_config(guild).await?.unwrap_or_else(|| self.default_config()))
+    }
+
+    /// Stores the guild's configuration.
+    ///
+    /// # Errors
+    /// Store failures, as internal errors.
+    pub async fn save_config(
+        &self,
+        guild: GuildId,
+        config: &GuildConfig,
+    ) -> Result<(), CommandError> {
+        self.reporter.put_guild_config(guild, config).await.map_err(CommandError::internal)
+    }
+
+    /// Hands `job` to the followup function.
+    ///
+    /// # Errors
+    /// [`DEFER_FAILED_MESSAGE`] (the cause is logged).
+    pub async fn defer(&self, job: &FollowupJob) -> Result<(), CommandError> {
+        self.invoker.invoke(job).await.map_err(|error| {
+            tracing::error!(%error, ?job, "could not start the followup function");
+            CommandError::user(DEFER_FAILED_MESSAGE)
+        })
+    }
+}
+
+/// Every command of the bot, routed to its handler; `/engagement-help` lists them.
+///
+/// # Errors
+/// A [`RegistryError`] (a programming error, found at start-up and by the tests).
+pub fn engagement_registry(services: Services) -> Result<CommandRegistry, RegistryError> {
+    let services = Arc::new(services);
+    let report = |kind| ReportCommand::new(Arc::clone(&services), kind);
+    let config = |action| ConfigCommand::new(Arc::clone(&services), action);
+    let privacy = |action| PrivacyCommand::new(Arc::clone(&services), action);
+    let route = |parts: &[&str]| parts.join(" ");
+    let described = |route: &str| route_description(route).to_owned();
+    let config_route = |sub: &str| route(&[name::ENGAGEMENT, name::CONFIG, sub]);
+    let privacy_route = |sub: &str| route(&[name::ENGAGEMENT, name::PRIVACY, sub]);
+    let mut builder = CommandRegistry::builder();
+    for (command, kind) in [
+        (name::STATS, ReportKind::Stats),
+        (name::CHANNEL_STATS, ReportKind::ChannelStats),
+        (name::LEADERBOARD, ReportKind::Leaderboard),
+        (name::ACTIVITY, ReportKind::Activity),
+        (name::EXPORT, ReportKind::Export),
+    ] {
+        builder = builder.command(command, described(command), report(kind))?;
+    }
+    for (sub, action) in [
+        (name::TIME_ZONE, ConfigAction::TimeZone),
+        (name::EXCLUDE, ConfigAction::Exclude),
+        (name::INCLUDE, ConfigAction::Include),
+        (name::SHOW, ConfigAction::Show),
+    ] {
+        let route = config_route(sub);
+        builder = builder.command(&route, described(&route), config(action))?;
+    }
+    for (sub, action) in [
+        (name::OPT_OUT, PrivacyAction::OptOut),
+        (name::OPT_IN, PrivacyAction::OptIn),
+        (name::ERASE, PrivacyAction::Erase),
+    ] {
+        let route = privacy_route(sub);
+        builder = builder.command(&route, described(&route), privacy(action))?;
+    }
+    Ok(builder.build())
+}

@@ -1,0 +1,688 @@
+//! Every engagement command end to end through the interactions endpoint: signed requests, the command
+//! registry, a store in moto seeded through commits, the answers checked against the seed. Deferred
+//! commands are checked here up to the job handed to the followup function; `deferred.rs` follows them
+//! through the followup function to the edited reply.
+
+mod support;
+
+use std::sync::Arc;
+
+use engagement_commands::definition::{name, option};
+use engagement_commands::{Ranked, Report, Work};
+use engagement_domain::{ChannelId, GuildId, Metric, Period, Scope, UserId};
+use engagement_testkit::events;
+use lambda_http::http::StatusCode;
+use serde_json::json;
+use support::*;
+
+/// A seeded store and the endpoint over it, with a recording invoker.
+async fn setup(
+    prefix: &str,
+) -> anyhow::Result<(
+    interactions::App,
+    ed25519_dalek::SigningKey,
+    Arc<InProcessInvoker>,
+    engagement_store::CounterStore,
+)> {
+    let store = seeded_store(prefix).await?;
+    let key = key();
+    let invoker = Arc::new(InProcessInvoker::recording());
+    let app = app(&key, store.clone(), Arc::clone(&invoker))?;
+    Ok((app, key, invoker, store))
+}
+
+fn by(user: u64, data: serde_json::Value) -> serde_json::Value {
+    interaction(APP, user, ALL_PERMISSIONS, data)
+}
+
+fn last_7_days(s: &Seed) -> bool {
+    between(s, "2025-11-22", "2025-11-28")
+}
+
+/// `(rank, ranked)` of `user` by messages among the seeds that pass `keep`, as `Tally::rank` defines it.
+fn expected_rank(user: u64, keep: impl Fn(&Seed) -> bool + Copy) -> (usize, usize) {
+    let members: Vec<(u64, i64)> = [ADMIN, ALICE, BOB, CAROL]
+        .iter()
+        .map(|&m| (m, sum(|s| keep(s) && s.user == m).0))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let mine = members.iter().find(|(m, _)| *m == user).map_or(0, |(_, n)| *n);
+    (members.iter().filter(|(_, n)| *n > mine).count() + 1, members.len())
+}
+
+// ---- /stats ------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn stats_about_yourself_default_to_the_last_7_days_and_are_ephemeral() -> anyhow::Result<()> {
+    let (app, key, invoker, _) = setup("stats-self").await?;
+    let answer = send(&app, &key, &by(ADMIN, command(name::STATS, vec![]))).await?;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.is_ephemeral_message(), "{answer:?}");
+    assert_eq!(answer.json["data"]["allowed_mentions"], json!({"parse": []}));
+    let (messages, given, received) = sum(|s| last_7_days(s) && s.user == ADMIN);
+    assert_eq!((messages, given, received), (11, 3, 3), "the seed itself");
+    assert_eq!(answer.field("Messages"), messages.to_string());
+    assert_eq!(answer.field("Reactions given"), given.to_string());
+    assert_eq!(answer.field("Reactions received"), received.to_string());
+    let (rank, of) = expected_rank(ADMIN, last_7_days);
+    assert_eq!(answer.field("Rank"), format!("#{rank} of {of} by messages"));
+    assert_eq!(answer.field("Active days"), "4 of 7");
+    let general = sum(|s| last_7_days(s) && s.user == ADMIN && s.channel == GENERAL).0;
+    let random = sum(|s| last_7_days(s) && s.user == ADMIN && s.channel == RANDOM).0;
+    assert_eq!(
+        answer.field("Top channels"),
+        format!("<#{GENERAL}> — {general} messages\n<#{RANDOM}> — {random} messages")
+    );
+    let description = answer.embed()["description"].as_str().unwrap_or_default();
+    assert!(
+        description.starts_with(&format!("<@{ADMIN}> · last 7 days (2025-11-22 to 2025-11-28)")),
+        "{description}"
+    );
+    assert!(invoker.jobs().is_empty(), "a 7-day report is answered at once");
+    Ok(())
+}
+
+#[tokio::test]
+async fn stats_about_another_member_over_explicit_dates() -> anyhow::Result<()> {
+    let (app, key, _, _) = setup("stats-other").await?;
+    let data = command(
+        name::STATS,
+        vec![
+            user(option::MEMBER, ALICE),
+            string(option::FROM, "2025-11-15"),
+            string(option::TO, "2025-11-25"),
+        ],
+    );
+    let answer = send(&app, &key, &by(ADMIN, data)).await?;
+    let expected = sum(|s| between(s, "2025-11-15", "2025-11-25") && s.user == ALICE);
+    assert_eq!(answer.field("Messages"), expected.0.to_string());
+    assert_eq!(answer.field("Reactions received"), expected.2.to_string());
+    assert_eq!(answer.field("Active days"), "3 of 11");
+    let description = answer.embed()["description"].as_str().unwrap_or_default();
+    assert!(
+        description.starts_with(&format!("<@{ALICE}> · 2025-11-15 to 2025-11-25")),
+        "{description}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn stats_over_a_year_or_all_time_are_deferred_ephemerally() -> anyhow::Result<()> {
+    let (app, key, invoker, _) = setup("stats-long").await?;
+    for period in ["365d", "all", "90d"] {
+        let answer = send(
+            &app,
+            &key,
+            &by(ADMIN, command(name::STATS, vec![string(option::PERIOD, period)])),
+        )
+        .await?;
+        assert_eq!(answer.json, json!({"type": 5, "data": {"flags": 64}}), "{period}");
+    }
+    let jobs = invoker.jobs();
+    assert_eq!(jobs.len(), 3);
+    let job = &jobs[1];
+    assert_eq!((job.application_id, job.token.as_str(), job.ephemeral), (APP, TOKEN, true));
+    assert_eq!(job.requested_at_ms, NOW * 1000);
+    let Work::Report { request } = &job.work else { anyhow::bail!("not a report: {job:?}") };
+    assert_eq!(request.report, Report::Stats { member: UserId(ADMIN) });
+    assert_eq!((request.guild, request.viewer), (GuildId(GUILD), UserId(ADMIN)));
+    assert_eq!((request.period.period, request.period.range), (Period::AllTime, None));
+    assert_eq!(request.attachment_limit, 10_485_760);
+    Ok(())
+}
+
+// ---- /channel-stats ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn channel_stats_default_to_this_channel_with_a_trend_and_are_public() -> anyhow::Result<()> {
+    let (app, key, _, _) = setup("channel-here").await?;
+    let answer = send(&app, &key, &by(ADMIN, command(name::CHANNEL_STATS, vec![]))).await?;
+    assert!(answer.is_public_message(), "{answer:?}");
+    assert_eq!(answer.json["data"]["allowed_mentions"], json!({"parse": []}));
+    assert_eq!(answer.embed()["title"], json!("Channel stats"));
+    let now = sum(|s| last_7_days(s) && s.channel == GENERAL);
+    let before = sum(|s| between(s, "2025-11-15", "2025-11-21") && s.channel == GENERAL).0;
+    assert_eq!((now.0, before), (27, 10), "the seed itself");
+    assert_eq!(answer.field("Messages"), now.0.to_string());
+    assert_eq!(answer.field("Reactions received"), now.2.to_string());
+    assert_eq!(answer.field("Active members"), "3");
+    assert_eq!(answer.field("Messages vs the previous 7 days"), "▲ 170% (10 → 27)");
+    assert_eq!(
+        answer.field("Top members"),
+        format!(
+            "1. <@{ALICE}> — 11 messages\n2. <@{ADMIN}> — 9 messages\n3. <@{BOB}> — 7 messages"
+        )
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn channel_stats_of_a_category_cover_its_channels() -> anyhow::Result<()> {
+    let (app, key, _, _) = setup("channel-category").await?;
+    let data = command(
+        name::CHANNEL_STATS,
+        vec![channel(option::CHANNEL, TEXT, 4), string(option::PERIOD, "30d")],
+    );
+    let answer = send(&app, &key, &by(ADMIN, data)).await?;
+    assert_eq!(answer.embed()["title"], json!("Category stats"));
+    let in_text =
+        |s: &Seed| between(s, "2025-10-30", "2025-11-28") && category_of(s.channel) == Some(TEXT);
+    assert_eq!(answer.field("Messages"), sum(in_text).0.to_string());
+    let general = sum(|s| in_text(s) && s.channel == GENERAL).0;
+    let random = sum(|s| in_text(s) && s.channel == RANDOM).0;
+    assert_eq!(
+        answer.field("Top channels in this category"),
+        format!("1. <#{GENERAL}> — {general} messages\n2. <#{RANDOM}> — {random} messages")
+    );
+    Ok(())
+}
+
+// ---- /leaderboard ------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn leaderboards_rank_members_channels_and_categories() -> anyhow::Result<()> {
+    let (app, key, _, _) = setup("leaderboard").await?;
+    let members = send(&app, &key, &by(ADMIN, command(name::LEADERBOARD, vec![]))).await?;
+    assert!(members.is_public_message(), "{members:?}");
+    assert_eq!(members.embed()["title"], json!("Top members by messages"));
+    let text = members.embed()["description"].as_str().unwrap_or_default().to_owned();
+    let m = |u: u64| sum(|s| last_7_days(s) && s.user == u).0;
+    // Ties are broken by id: ADMIN (…700) before BOB (…702).
+    assert_eq!(
+        text,
+        format!(
+            "the server · last 7 days (2025-11-22 to 2025-11-28)\n\n**1.** <@{ALICE}> — {} messages\n\
+             **2.** <@{ADMIN}> — {} messages\n**3.** <@{BOB}> — {} messages",
+            m(ALICE),
+            m(ADMIN),
+            m(BOB)
+        )
+    );
+
+    let data = command(
+        name::LEADERBOARD,
+        vec![
+            string(option::WHAT, "channels"),
+            string(option::METRIC, "reactions_given"),
+            string(option::PERIOD, "30d"),
+        ],
+    );
+    let channels = send(&app, &key, &by(ADMIN, data)).await?;
+    assert_eq!(channels.embed()["title"], json!("Top channels by reactions given"));
+    let text = channels.embed()["description"].as_str().unwrap_or_default();
+    let g = |c: u64| sum(|s| between(s, "2025-10-30", "2025-11-28") && s.channel == c).1;
+    assert!(
+        text.ends_with(&format!(
+            "**1.** <#{GENERAL}> — {} reactions given\n**2.** <#{OFF_TOPIC}> — {} reactions given\n\
+             **3.** <#{RANDOM}> — {} reaction given",
+            g(GENERAL),
+            g(OFF_TOPIC),
+            g(RANDOM)
+        )),
+        "{text}"
+    );
+
+    let data = command(
+        name::LEADERBOARD,
+        vec![string(option::WHAT, "categories"), string(option::PERIOD, "today")],
+    );
+    let categories = send(&app, &key, &by(ADMIN, data)).await?;
+    let text = categories.embed()["description"].as_str().unwrap_or_default();
+    let today_text = sum(|s| s.day == "2025-11-28" && category_of(s.channel) == Some(TEXT)).0;
+    assert!(text.ends_with(&format!("**1.** <#{TEXT}> — {today_text} messages")), "{text}");
+
+    // Members of one channel only.
+    let data = command(name::LEADERBOARD, vec![channel(option::CHANNEL, RANDOM, 0)]);
+    let in_random = send(&app, &key, &by(ADMIN, data)).await?;
+    let text = in_random.embed()["description"].as_str().unwrap_or_default();
+    assert!(text.starts_with(&format!("<#{RANDOM}> · last 7 days")), "{text}");
+    assert!(
+        text.contains(&format!("**1.** <@{BOB}> — 4 messages\n**2.** <@{ADMIN}> — 2 messages")),
+        "{text}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn leaderboards_over_all_time_are_deferred_publicly() -> anyhow::Result<()> {
+    let (app, key, invoker, _) = setup("leaderboard-all").await?;
+    let data = command(
+        name::LEADERBOARD,
+        vec![string(option::PERIOD, "all"), string(option::METRIC, "received")],
+    );
+    let answer = send(&app, &key, &by(ADMIN, data)).await?;
+    assert_eq!(answer.json, json!({"type": 5}));
+    let jobs = invoker.jobs();
+    let Some(Work::Report { request }) = jobs.first().map(|j| &j.work) else {
+        anyhow::bail!("no job")
+    };
+    assert_eq!(
+        request.report,
+        Report::Leaderboard {
+            ranked: Ranked::Members,
+            metric: Metric::ReactionsReceived,
+            scope: Scope::Guild
+        }
+    );
+    assert!(!jobs[0].ephemeral);
+    Ok(())
+}
+
+// ---- /activity and /export: always deferred -----------------------------------------------------------
+
+#[tokio::test]
+async fn activity_is_always_deferred_publicly_with_its_scope() -> anyhow::Result<()> {
+    let (app, key, invoker, _) = setup("activity-defer").await?;
+    let data = command(
+        name::ACTIVITY,
+        vec![string(option::PERIOD, "today"), channel(option::CHANNEL, TEXT, 4)],
+    );
+    let answer = send(&app, &key, &by(ADMIN, data)).await?;
+    assert_eq!(answer.json, json!({"type": 5}));
+    let jobs = invoker.jobs();
+    let Some(Work::Report { request }) = jobs.first().map(|j| &j.work) else {
+        anyhow::bail!("no job")
+    };
+    assert_eq!(request.report, Report::Activity { scope: Scope::Category(ChannelId(TEXT)) });
+    Ok(())
+}
+
+#[tokio::test]
+async fn export_is_for_server_managers_and_deferred_ephemerally() -> anyhow::Result<()> {
+    let (app, key, invoker, _) = setup("export-perm").await?;
+    let refused = send(
+        &app,
+        &key,
+        &interaction(APP, ALICE, MEMBER_PERMISSIONS, command(name::EXPORT, vec![])),
+    )
+    .await?;
+    assert!(refused.is_ephemeral_message(), "{refused:?}");
+    assert!(refused.content().contains("Manage Server"), "{}", refused.content());
+    assert!(invoker.jobs().is_empty());
+    // MANAGE_GUILD alone (32) is enough.
+    let allowed =
+        send(&app, &key, &interaction(APP, ALICE, "32", command(name::EXPORT, vec![]))).await?;
+    assert_eq!(allowed.json, json!({"type": 5, "data": {"flags": 64}}));
+    let Some(job) = invoker.jobs().pop() else { anyhow::bail!("no job") };
+    assert!(matches!(job.work, Work::Report { request } if request.report == Report::Export));
+    Ok(())
+}
+
+// ---- /engagement config ------------------------------------------------------------------------------
+
+fn config(sub: &str, options: Vec<serde_json::Value>) -> serde_json::Value {
+    subcommand(name::ENGAGEMENT, name::CONFIG, sub, options)
+}
+
+#[tokio::test]
+async fn config_sets_a_validated_time_zone() -> anyhow::Result<()> {
+    let (app, key, _, store) = setup("config-tz").await?;
+    let answer = send(
+        &app,
+        &key,
+        &by(ADMIN, config(name::TIME_ZONE, vec![string(option::ZONE, "asia/tokyo")])),
+    )
+    .await?;
+    assert!(answer.is_ephemeral_message(), "{answer:?}");
+    // 08:53 UTC on the 28th is 17:53 in Tokyo.
+    assert!(
+        answer.content().contains("**Asia/Tokyo** (today there is 2025-11-28)"),
+        "{}",
+        answer.content()
+    );
+    let stored = store.guild_config(GuildId(GUILD)).await?.unwrap_or_default();
+    assert_eq!(stored.time_zone.name(), "Asia/Tokyo");
+
+    let bad = send(
+        &app,
+        &key,
+        &by(ADMIN, config(name::TIME_ZONE, vec![string(option::ZONE, "Mars/Olympus")])),
+    )
+    .await?;
+    assert!(bad.is_ephemeral_message());
+    assert!(bad.content().contains("`Mars/Olympus` is not a time zone"), "{}", bad.content());
+    assert_eq!(
+        store.guild_config(GuildId(GUILD)).await?.unwrap_or_default().time_zone.name(),
+        "Asia/Tokyo"
+    );
+
+    let show = send(&app, &key, &by(ADMIN, config(name::SHOW, vec![]))).await?;
+    assert!(show.is_ephemeral_message());
+    assert_eq!(show.field("Time zone"), "Asia/Tokyo");
+    Ok(())
+}
+
+#[tokio::test]
+async fn config_is_refused_to_members_without_manage_server() -> anyhow::Result<()> {
+    let (app, key, _, store) = setup("config-perm").await?;
+    for data in [
+        config(name::TIME_ZONE, vec![string(option::ZONE, "Europe/Paris")]),
+        config(name::EXCLUDE, vec![channel(option::CHANNEL, RANDOM, 0)]),
+        config(name::SHOW, vec![]),
+    ] {
+        let answer = send(&app, &key, &interaction(APP, ALICE, MEMBER_PERMISSIONS, data)).await?;
+        assert!(answer.is_ephemeral_message(), "{answer:?}");
+        assert_eq!(answer.content(), interactions::commands::options::NEEDS_MANAGE_GUILD);
+    }
+    assert_eq!(store.guild_config(GuildId(GUILD)).await?, None, "nothing was written");
+    Ok(())
+}
+
+#[tokio::test]
+async fn excluded_channels_leave_every_report_and_come_back_when_included() -> anyhow::Result<()> {
+    let (app, key, _, store) = setup("config-exclude").await?;
+    let excluded = send(
+        &app,
+        &key,
+        &by(ADMIN, config(name::EXCLUDE, vec![channel(option::CHANNEL, GENERAL, 0)])),
+    )
+    .await?;
+    assert!(
+        excluded.content().starts_with(&format!("<#{GENERAL}> is excluded")),
+        "{}",
+        excluded.content()
+    );
+    let stored = store.guild_config(GuildId(GUILD)).await?.unwrap_or_default();
+    assert!(stored.excluded_channels.contains(&ChannelId(GENERAL)));
+    assert_eq!(
+        stored.time_zone.name(),
+        "UTC",
+        "a new configuration starts from the default time zone"
+    );
+
+    // A report about the excluded channel: a short ephemeral explanation.
+    let about = send(&app, &key, &by(ADMIN, command(name::CHANNEL_STATS, vec![]))).await?;
+    assert!(about.is_ephemeral_message(), "{about:?}");
+    assert!(about.content().contains("is excluded from counting"), "{}", about.content());
+    for data in [
+        command(name::LEADERBOARD, vec![channel(option::CHANNEL, GENERAL, 0)]),
+        command(name::ACTIVITY, vec![channel(option::CHANNEL, GENERAL, 0)]),
+    ] {
+        let answer = send(&app, &key, &by(ADMIN, data)).await?;
+        assert!(answer.content().contains("is excluded from counting"), "{answer:?}");
+    }
+    // Everything else leaves it out.
+    let mine = send(&app, &key, &by(ADMIN, command(name::STATS, vec![]))).await?;
+    let outside = sum(|s| last_7_days(s) && s.user == ADMIN && s.channel != GENERAL).0;
+    assert_eq!(mine.field("Messages"), outside.to_string());
+    assert!(!mine.field("Top channels").contains(&GENERAL.to_string()));
+
+    let show = send(&app, &key, &by(ADMIN, config(name::SHOW, vec![]))).await?;
+    assert_eq!(show.field("Excluded channels"), format!("<#{GENERAL}>"));
+    let again = send(
+        &app,
+        &key,
+        &by(ADMIN, config(name::EXCLUDE, vec![channel(option::CHANNEL, GENERAL, 0)])),
+    )
+    .await?;
+    assert!(again.content().contains("already excluded"), "{}", again.content());
+    let category = send(
+        &app,
+        &key,
+        &by(ADMIN, config(name::EXCLUDE, vec![channel(option::CHANNEL, TEXT, 4)])),
+    )
+    .await?;
+    assert!(category.content().starts_with("Categories are not counted"), "{}", category.content());
+
+    let included = send(
+        &app,
+        &key,
+        &by(ADMIN, config(name::INCLUDE, vec![channel(option::CHANNEL, GENERAL, 0)])),
+    )
+    .await?;
+    assert!(included.content().contains("counted again"), "{}", included.content());
+    let back = send(&app, &key, &by(ADMIN, command(name::STATS, vec![]))).await?;
+    assert_eq!(back.field("Messages"), sum(|s| last_7_days(s) && s.user == ADMIN).0.to_string());
+    Ok(())
+}
+
+// ---- /engagement privacy -----------------------------------------------------------------------------
+
+fn privacy(sub: &str) -> serde_json::Value {
+    subcommand(name::ENGAGEMENT, name::PRIVACY, sub, vec![])
+}
+
+#[tokio::test]
+async fn opting_out_hides_a_member_from_others_and_opting_in_brings_them_back() -> anyhow::Result<()>
+{
+    let (app, key, invoker, store) = setup("privacy").await?;
+    // Ordinary members may use privacy commands.
+    let out =
+        send(&app, &key, &interaction(APP, ALICE, MEMBER_PERMISSIONS, privacy(name::OPT_OUT)))
+            .await?;
+    assert!(out.is_ephemeral_message(), "{out:?}");
+    assert!(out.content().starts_with("You are opted out"), "{}", out.content());
+    assert!(
+        store
+            .guild_config(GuildId(GUILD))
+            .await?
+            .unwrap_or_default()
+            .opted_out
+            .contains(&UserId(ALICE))
+    );
+
+    let board = send(&app, &key, &by(ADMIN, command(name::LEADERBOARD, vec![]))).await?;
+    let text = board.embed()["description"].as_str().unwrap_or_default();
+    assert!(!text.contains(&ALICE.to_string()), "{text}");
+    assert!(text.contains(&format!("**1.** <@{ADMIN}>")), "{text}");
+    let looked_up =
+        send(&app, &key, &by(ADMIN, command(name::STATS, vec![user(option::MEMBER, ALICE)])))
+            .await?;
+    assert_eq!(
+        looked_up.content(),
+        format!("<@{ALICE}> opted out of engagement statistics in this server.")
+    );
+    // Her own stats still show, with a note.
+    let own = send(
+        &app,
+        &key,
+        &interaction(APP, ALICE, MEMBER_PERMISSIONS, command(name::STATS, vec![])),
+    )
+    .await?;
+    assert_eq!(own.field("Messages"), sum(|s| last_7_days(s) && s.user == ALICE).0.to_string());
+    assert!(own.embed()["description"].as_str().unwrap_or_default().contains("You opted out"));
+
+    let again =
+        send(&app, &key, &interaction(APP, ALICE, MEMBER_PERMISSIONS, privacy(name::OPT_OUT)))
+            .await?;
+    assert!(again.content().contains("already opted out"), "{}", again.content());
+    let back =
+        send(&app, &key, &interaction(APP, ALICE, MEMBER_PERMISSIONS, privacy(name::OPT_IN)))
+            .await?;
+    assert!(back.content().starts_with("You are counted again"), "{}", back.content());
+    let board = send(&app, &key, &by(ADMIN, command(name::LEADERBOARD, vec![]))).await?;
+    assert!(
+        board.embed()["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("**1.** <@{ALICE}>"))
+    );
+    assert!(invoker.jobs().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn erasure_is_deferred_ephemerally_for_the_member_who_asked() -> anyhow::Result<()> {
+    let (app, key, invoker, _) = setup("privacy-erase").await?;
+    let answer =
+        send(&app, &key, &interaction(APP, BOB, MEMBER_PERMISSIONS, privacy(name::ERASE))).await?;
+    assert_eq!(answer.json, json!({"type": 5, "data": {"flags": 64}}));
+    let jobs = invoker.jobs();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].work, Work::Erase { guild: GuildId(GUILD), member: UserId(BOB) });
+    assert!(jobs[0].ephemeral);
+    Ok(())
+}
+
+// ---- bad input -------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn bad_periods_get_short_ephemeral_explanations() -> anyhow::Result<()> {
+    let (app, key, invoker, _) = setup("bad-input").await?;
+    let cases: [(Vec<serde_json::Value>, &str); 7] = [
+        (
+            vec![string(option::FROM, "28/11/2025"), string(option::TO, "2025-11-28")],
+            "`28/11/2025` is not a date: write it as YYYY-MM-DD",
+        ),
+        (
+            vec![string(option::FROM, "2025-11-20"), string(option::TO, "2025-11-10")],
+            "The start date 2025-11-20 is after the end date 2025-11-10",
+        ),
+        (vec![string(option::FROM, "2025-11-20")], "Give both `from` and `to` dates"),
+        (
+            vec![string(option::FROM, "2026-01-01"), string(option::TO, "2026-01-31")],
+            "2026-01-01 is in the future",
+        ),
+        (vec![string(option::PERIOD, "fortnight")], "`fortnight` is not a period"),
+        (
+            vec![string(option::FROM, "2020-01-01"), string(option::TO, "2020-01-31")],
+            "There is no data for that range: nothing was counted in this server between 2020-01-01 and 2020-01-31",
+        ),
+        (
+            vec![string(option::FROM, "2000-01-01"), string(option::TO, "2025-01-01")],
+            "the longest range is 3660 days",
+        ),
+    ];
+    for (options, expected) in cases {
+        for command_name in [name::STATS, name::CHANNEL_STATS, name::LEADERBOARD] {
+            let answer =
+                send(&app, &key, &by(ADMIN, command(command_name, options.clone()))).await?;
+            assert!(answer.is_ephemeral_message(), "{command_name} {options:?}: {answer:?}");
+            assert!(
+                answer.content().contains(expected),
+                "{command_name}: {} (expected {expected})",
+                answer.content()
+            );
+        }
+    }
+    // Nothing counted in the channel although the server has data.
+    let quiet = send(
+        &app,
+        &key,
+        &by(
+            ADMIN,
+            command(
+                name::CHANNEL_STATS,
+                vec![channel(option::CHANNEL, OFF_TOPIC, 0), string(option::PERIOD, "yesterday")],
+            ),
+        ),
+    )
+    .await?;
+    assert_eq!(
+        quiet.content(),
+        format!("Nothing was counted in <#{OFF_TOPIC}> yesterday (2025-11-27).")
+    );
+    let combination = send(
+        &app,
+        &key,
+        &by(
+            ADMIN,
+            command(
+                name::LEADERBOARD,
+                vec![string(option::WHAT, "categories"), channel(option::CHANNEL, TEXT, 4)],
+            ),
+        ),
+    )
+    .await?;
+    assert!(
+        combination.content().starts_with("A categories leaderboard covers the whole server"),
+        "{}",
+        combination.content()
+    );
+    assert!(invoker.jobs().is_empty(), "bad input is refused before anything is deferred");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_server_with_nothing_counted_says_so() -> anyhow::Result<()> {
+    let store = empty_store("nothing").await?;
+    let key = key();
+    let app = app(&key, store, Arc::new(InProcessInvoker::recording()))?;
+    let answer = send(&app, &key, &by(ADMIN, command(name::STATS, vec![]))).await?;
+    assert!(answer.is_ephemeral_message());
+    assert!(
+        answer.content().starts_with("There is no data for that range: nothing was counted in this server in the last 7 days (2025-11-22 to 2025-11-28)."),
+        "{}",
+        answer.content()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn commands_outside_a_server_get_a_clear_message() -> anyhow::Result<()> {
+    let (app, key, _, _) = setup("direct").await?;
+    for data in [
+        command(name::STATS, vec![]),
+        command(name::EXPORT, vec![]),
+        subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]),
+    ] {
+        let answer = send(&app, &key, &direct_message(APP, ALICE, data)).await?;
+        assert!(answer.is_ephemeral_message(), "{answer:?}");
+        assert_eq!(answer.content(), interactions::commands::options::NOT_IN_A_GUILD);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_followup_that_cannot_be_started_is_an_ephemeral_message_not_thinking_forever()
+-> anyhow::Result<()> {
+    let store = seeded_store("refused").await?;
+    let key = key();
+    let app = app(&key, store, Arc::new(InProcessInvoker::refusing()))?;
+    let answer = send(&app, &key, &by(ADMIN, command(name::ACTIVITY, vec![]))).await?;
+    assert!(answer.is_ephemeral_message(), "{answer:?}");
+    assert_eq!(answer.content(), interactions::services::DEFER_FAILED_MESSAGE);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_store_failure_is_an_apology_without_details() -> anyhow::Result<()> {
+    let key = key();
+    let app = app(&key, broken_store().await?, Arc::new(InProcessInvoker::recording()))?;
+    let answer = send(&app, &key, &by(ADMIN, command(name::STATS, vec![]))).await?;
+    assert!(answer.is_ephemeral_message());
+    assert_eq!(answer.content(), interactions::commands::INTERNAL_ERROR_MESSAGE);
+    Ok(())
+}
+
+// ---- help and events ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn help_lists_every_command() -> anyhow::Result<()> {
+    let (app, key, _, _) = setup("help").await?;
+    let answer = send(&app, &key, &by(ALICE, command(name::HELP, vec![]))).await?;
+    for (route, _) in engagement_commands::definition::ROUTES {
+        assert!(answer.content().contains(&format!("`/{route}`")), "{route}: {}", answer.content());
+    }
+    Ok(())
+}
+
+/// The command events in `events/` (signed with the development key) answered by the real commands.
+#[tokio::test]
+async fn the_command_events_answer_from_the_store() -> anyhow::Result<()> {
+    let store = seeded_store("events").await?;
+    let invoker = Arc::new(InProcessInvoker::recording());
+    let app = app(&engagement_testkit::signing::dev_signing_key(), store, Arc::clone(&invoker))?;
+    let answer = |name: &'static str| {
+        let app = &app;
+        async move {
+            let event = events::load_event(name)?;
+            let now = events::event_timestamp(&event)?;
+            let request = lambda_http::request::from_str(&events::read_event(name)?)?;
+            let response = app.handle(request, at(now)).await;
+            anyhow::Ok(serde_json::from_slice::<serde_json::Value>(response.body().as_ref())?)
+        }
+    };
+    let stats = answer("interactions-command-stats").await?;
+    assert_eq!(stats["data"]["flags"], json!(64));
+    assert_eq!(
+        support::field(&stats["data"]["embeds"][0], "Messages"),
+        sum(|s| last_7_days(s) && s.user == ADMIN).0.to_string()
+    );
+    let board = answer("interactions-command-leaderboard").await?;
+    assert_eq!(board["data"]["embeds"][0]["title"], json!("Top members by messages"));
+    let activity = answer("interactions-command-activity").await?;
+    assert_eq!(activity, json!({"type": 5}));
+    assert_eq!(invoker.jobs().len(), 1);
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! The deferred path end to end: the interactions endpoint answers DEFERRED and hands the job to the
+//! followup handler (in process, as a spawned task), which builds the reply from the store in moto and edits
+//! `@original` on the fake Discord — with the chart PNG or the CSV attached. Failures end as a visible
+//! message in that reply.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{Context as _, ensure};
+use engagement_commands::definition::{name, option};
+use engagement_discord::{DiscordClient, DiscordConfig};
+use engagement_domain::{GuildId, GuildTimeZone, Scope, UserId};
+use engagement_store::CounterStore;
+use fake_discord::{FakeConfig, FakeDiscord, RecordedWebhookCall, WorldSize};
+use followup::{Followup, Outcome};
+use serde_json::{Value, json};
+use support::*;
+
+struct Deferred {
+    app: interactions::App,
+    key: ed25519_dalek::SigningKey,
+    invoker: Arc<InProcessInvoker>,
+    fake: FakeDiscord,
+    store: CounterStore,
+}
+
+impl Deferred {
+    /// The endpoint over a seeded store, with followups running against a fake Discord.
+    async fn start(prefix: &str) -> anyhow::Result<Self> {
+        Self::with_stores(seeded_store(prefix).await?, None).await
+    }
+
+    /// As [`Deferred::start`], the followup function reading `followup_store` instead.
+    async fn with_stores(
+        store: CounterStore,
+        followup_store: Option<CounterStore>,
+    ) -> anyhow::Result<Self> {
+        let fake =
+            FakeDiscord::start(FakeConfig { size: WorldSize::Small, ..FakeConfig::default() })
+                .await?;
+        let discord =
+            DiscordClient::new(DiscordConfig::new(fake.token()).with_api_base(fake.base_url()))?;
+        let followup = Followup::new(
+            followup_store.unwrap_or_else(|| store.clone()),
+            discord,
+            GuildTimeZone::UTC,
+        );
+        let invoker = Arc::new(InProcessInvoker::running(followup));
+        let key = key();
+        let app = app(&key, store.clone(), Arc::clone(&invoker))?;
+        Ok(Self { app, key, invoker, fake, store })
+    }
+
+    /// Runs `data` as `user` (an admin), expects a DEFERRED answer of the given visibility, waits for the
+    /// followup, and returns its outcome and the one edit it made.
+    async fn run(
+        &self,
+        user: u64,
+        data: Value,
+        ephemeral: bool,
+    ) -> anyhow::Result<(Outcome, RecordedWebhookCall)> {
+        let body = interaction(self.fake.application_id(), user, ALL_PERMISSIONS, data);
+        let answer = send(&self.app, &self.key, &body).await?;
+        let deferred =
+            if ephemeral { json!({"type": 5, "data": {"flags": 64}}) } else { json!({"type": 5}) };
+        ensure!(answer.json == deferred, "expected {deferred}, got {answer:?}");
+        let outcomes = self.invoker.finish().await?;
+        ensure!(outcomes.len() == 1, "{outcomes:?}");
+        let outcome = match outcomes.into_iter().next() {
+            Some(Ok(outcome)) => outcome,
+            other => anyhow::bail!("the followup failed: {other:?}"),
+        };
+        let calls = self.fake.webhook_calls();
+        let call = calls.last().cloned().context("no edit of the original response")?;
+        ensure!(call.method == "PATCH" && call.token == TOKEN, "{call:?}");
+        ensure!(call.payload["allowed_mentions"] == json!({"parse": []}), "{}", call.payload);
+        Ok((outcome, call))
+    }
+}
+
+fn embed(call: &RecordedWebhookCall) -> &Value {
+    &call.payload["embeds"][0]
+}
+
+#[tokio::test]
+async fn activity_edits_the_reply_with_a_chart_png_and_a_sparkline() -> anyhow::Result<()> {
+    let env = Deferred::start("deferred-activity").await?;
+    let data = command(name::ACTIVITY, vec![string(option::PERIOD, "30d")]);
+    let (outcome, call) = env.run(ADMIN, data, false).await?;
+    assert_eq!(outcome, Outcome::Answered);
+    assert!(call.multipart, "the chart is uploaded as multipart");
+    let [file] = call.files.as_slice() else {
+        anyhow::bail!("expected one file: {:?}", call.files)
+    };
+    assert_eq!((file.field.as_str(), file.filename.as_str()), ("files[0]", "activity.png"));
+    assert_eq!(file.content_type.as_deref(), Some("image/png"));
+    let reader = png::Decoder::new(std::io::Cursor::new(file.data.clone())).read_info()?;
+    assert_eq!((reader.info().width, reader.info().height), (1000, 450));
+    assert_eq!(call.payload["attachments"], json!([{"id": 0, "filename": "activity.png"}]));
+
+    let embed = embed(&call);
+    assert_eq!(embed["title"], json!("Server activity"));
+    assert_eq!(embed["image"]["url"], json!("attachment://activity.png"));
+    let text = embed["description"].as_str().unwrap_or_default();
+    let total = sum(|s| between(s, "2025-10-30", "2025-11-28")).0;
+    assert!(text.contains(&format!("**{total} messages**")), "{text}");
+    let sparkline = text.lines().nth(1).unwrap_or_default().trim_matches('`');
+    assert_eq!(sparkline.chars().count(), 30, "one bar per day: {sparkline}");
+    assert!(sparkline.chars().all(|c| ('▁'..='█').contains(&c)), "{sparkline}");
+    // The busiest day of the seed: 2025-11-23 (9 + …) or 2025-11-24.
+    let mut per_day: BTreeMap<&str, i64> = BTreeMap::new();
+    for s in SEEDS.iter().filter(|s| between(s, "2025-10-30", "2025-11-28")) {
+        *per_day.entry(s.day).or_default() += s.counts.0;
+    }
+    let (busiest, most) =
+        per_day.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).context("no days")?;
+    assert!(text.contains(&format!("Busiest day: {busiest} ({most} messages)")), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn export_edits_the_reply_with_a_csv_that_matches_the_store() -> anyhow::Result<()> {
+    let env = Deferred::start("deferred-export").await?;
+    let data = command(name::EXPORT, vec![string(option::PERIOD, "all")]);
+    let (outcome, call) = env.run(ADMIN, data, true).await?;
+    assert_eq!(outcome, Outcome::Answered);
+    let [file] = call.files.as_slice() else {
+        anyhow::bail!("expected one file: {:?}", call.files)
+    };
+    assert_eq!(file.content_type.as_deref(), Some("text/csv"));
+    assert_eq!(file.filename, format!("engagement-{GUILD}-2023-11-01-2025-11-28.csv"));
+    let text = String::from_utf8(file.data.clone())?;
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("day,channel_id,category_id,member_id,messages,reactions_given,reactions_received")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), SEEDS.len(), "one row per seeded (day, channel, member)");
+    // Every row is what the store holds for that day, channel and member.
+    let stored = env.store.load_days(GuildId(GUILD), range("2023-11-01", "2025-11-28")).await?;
+    let mut expected: Vec<String> = stored
+        .records()
+        .map(|(d, c, u, n)| {
+            let category = support::category_of(c.0).map(|c| c.to_string()).unwrap_or_default();
+            format!(
+                "{d},{c},{category},{u},{},{},{}",
+                n.messages, n.reactions_given, n.reactions_received
+            )
+        })
+        .collect();
+    expected.sort();
+    let mut got: Vec<String> = rows.iter().map(|r| r.join(",")).collect();
+    got.sort();
+    assert_eq!(got, expected);
+    // … and the seed, independently.
+    for s in SEEDS {
+        let row = format!(
+            "{},{},{},{},{},{},{}",
+            s.day,
+            s.channel,
+            support::category_of(s.channel).map(|c| c.to_string()).unwrap_or_default(),
+            s.user,
+            s.counts.0,
+            s.counts.1,
+            s.counts.2
+        );
+        assert!(got.contains(&row), "missing {row}");
+    }
+    assert!(call.payload["content"].as_str().unwrap_or_default().starts_with("Export of 16 rows"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_year_of_stats_and_an_all_time_leaderboard_are_answered_by_the_followup()
+-> anyhow::Result<()> {
+    let env = Deferred::start("deferred-long").await?;
+    let (outcome, call) = env
+        .run(
+            ADMIN,
+            command(name::STATS, vec![user(option::MEMBER, ALICE), string(option::PERIOD, "365d")]),
+            true,
+        )
+        .await?;
+    assert_eq!(outcome, Outcome::Answered);
+    let year = |s: &Seed| between(s, "2024-11-29", "2025-11-28") && s.user == ALICE;
+    assert_eq!(support::field(embed(&call), "Messages"), sum(year).0.to_string());
+    assert_eq!(support::field(embed(&call), "Active days"), "5 of 365");
+    assert!(call.payload.get("flags").is_none(), "an edit does not change the visibility");
+
+    let (_, call) = env
+        .run(ADMIN, command(name::LEADERBOARD, vec![string(option::PERIOD, "all")]), false)
+        .await?;
+    let text = embed(&call)["description"].as_str().unwrap_or_default();
+    let all = |u: u64| sum(|s| s.user == u).0;
+    assert!(text.starts_with("the server · all time"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "**1.** <@{CAROL}> — {} messages\n**2.** <@{ALICE}> — {} messages",
+            all(CAROL),
+            all(ALICE)
+        )),
+        "{text}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn erasure_removes_the_member_everywhere_then_confirms() -> anyhow::Result<()> {
+    let env = Deferred::start("deferred-erase").await?;
+    let data = subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]);
+    let (outcome, call) = env.run(BOB, data, true).await?;
+    assert_eq!(outcome, Outcome::Answered);
+    assert_eq!(call.payload["content"], json!(followup::ERASED_MESSAGE));
+    let guild = GuildId(GUILD);
+    let days = env.store.load_days(guild, range("2023-01-01", "2025-11-28")).await?;
+    assert!(days.records().all(|(_, _, u, _)| u != UserId(BOB)), "BOB is gone from every day");
+    assert!(days.records().any(|(_, _, u, _)| u == UserId(ALICE)), "the others stay");
+    assert!(
+        env.store.load_all_time(guild).await?.member_total(UserId(BOB), Scope::Guild).is_zero()
+    );
+    assert!(
+        env.store.guild_config(guild).await?.unwrap_or_default().opted_out.contains(&UserId(BOB))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_data_in_a_deferred_report_is_explained_in_the_reply() -> anyhow::Result<()> {
+    let env = Deferred::start("deferred-nodata").await?;
+    let data = command(
+        name::ACTIVITY,
+        vec![string(option::FROM, "2020-01-01"), string(option::TO, "2020-12-31")],
+    );
+    let (outcome, call) = env.run(ADMIN, data, false).await?;
+    assert_eq!(outcome, Outcome::Explained);
+    let content = call.payload["content"].as_str().unwrap_or_default();
+    assert!(content.starts_with("There is no data for that range"), "{content}");
+    assert!(call.files.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failing_followup_ends_in_a_visible_message_not_silence() -> anyhow::Result<()> {
+    let env =
+        Deferred::with_stores(seeded_store("deferred-fail").await?, Some(broken_store().await?))
+            .await?;
+    let (outcome, call) = env.run(ADMIN, command(name::ACTIVITY, vec![]), false).await?;
+    assert_eq!(outcome, Outcome::Failed);
+    assert_eq!(call.payload["content"], json!(followup::FAILED_MESSAGE));
+
+    // An erasure that fails says so, and fails the invocation so that Lambda retries it.
+    let body = interaction(
+        env.fake.application_id(),
+        BOB,
+        MEMBER_PERMISSIONS,
+        subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]),
+    );
+    send(&env.app, &env.key, &body).await?;
+    let outcomes = env.invoker.finish().await?;
+    assert!(
+        matches!(outcomes.as_slice(), [Err(followup::FollowupError::Erase(_))]),
+        "{outcomes:?}"
+    );
+    let last = env.fake.webhook_calls().pop().context("no edit")?;
+    assert_eq!(last.payload["content"], json!(followup::ERASE_FAILED_MESSAGE));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_job_older_than_the_token_is_dropped() -> anyhow::Result<()> {
+    let env = Deferred::start("deferred-expired").await?;
+    let discord = DiscordClient::new(
+        DiscordConfig::new(env.fake.token()).with_api_base(env.fake.base_url()),
+    )?;
+    let followup = Followup::new(env.store.clone(), discord, GuildTimeZone::UTC);
+    let body = interaction(
+        env.fake.application_id(),
+        ADMIN,
+        ALL_PERMISSIONS,
+        command(name::ACTIVITY, vec![]),
+    );
+    send(&env.app, &env.key, &body).await?;
+    env.invoker.finish().await?;
+    let job = env.invoker.jobs().pop().context("no job")?;
+    let before = env.fake.webhook_calls().len();
+    let outcome = followup.handle(&job, at(NOW + 15 * 60)).await?;
+    assert_eq!(outcome, Outcome::Expired);
+    assert_eq!(env.fake.webhook_calls().len(), before, "nothing was sent with a dead token");
+    Ok(())
+}
