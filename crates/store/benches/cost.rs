@@ -189,6 +189,18 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  average batch: {:.1} KiB", batch_bytes as f64 / BATCHES_PER_DAY as f64 / 1024.0);
     println!("  simulated in {:.1} s", t0.elapsed().as_secs_f64());
+    // What each sync run reads before it calls Discord: cursors, the log's tail and the reaction window.
+    let end_of_day = start_ms + BATCHES_PER_DAY * 300_000;
+    let window = MessageId(snowflake::from_timestamp_ms(end_of_day - 86_400_000));
+    let before = store.usage();
+    let sync_view = store.load_sync_view(guild, window).await?;
+    let u = store.usage().since(&before);
+    println!(
+        "  a sync run's start-up read (cursors, log tail, 24 h reaction window of {} messages): {} requests, {} RRU",
+        sync_view.reactions.messages.len(),
+        u.requests,
+        u.read_units()
+    );
 
     // More days, hourly batches (same summaries, faster to build), then everything folded.
     for d in 1..days {
