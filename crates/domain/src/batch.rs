@@ -44,6 +44,9 @@ pub struct ChannelCursor {
     pub threads_listed_ms: u64,
     /// When the reactions of this channel's recent messages were last reconciled (Unix ms).
     pub reconciled_ms: u64,
+    /// The bot could not read it when it last tried (403/404): it is asked again only when it has new
+    /// messages, and its reactions are not reconciled.
+    pub unreadable: bool,
 }
 
 impl ChannelCursor {
@@ -62,6 +65,7 @@ impl ChannelCursor {
             after: start,
             threads_listed_ms: 0,
             reconciled_ms: 0,
+            unreadable: false,
         }
     }
 

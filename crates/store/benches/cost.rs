@@ -196,8 +196,16 @@ async fn main() -> anyhow::Result<()> {
     let sync_view = store.load_sync_view(guild, window).await?;
     let u = store.usage().since(&before);
     println!(
-        "  a sync run's start-up read (cursors, log tail, 24 h reaction window of {} messages): {} requests, {} RRU",
+        "  start-up read of an hourly reconciling run (cursors, log tail, 24 h reaction window of {} messages): {} requests, {} RRU",
         sync_view.reactions.messages.len(),
+        u.requests,
+        u.read_units()
+    );
+    let before = store.usage();
+    store.load_sync_view(guild, engagement_store::NO_REACTION_WINDOW).await?;
+    let u = store.usage().since(&before);
+    println!(
+        "  start-up read of the other runs (cursors, log tail): {} requests, {} RRU",
         u.requests,
         u.read_units()
     );

@@ -58,22 +58,7 @@ impl CounterStore {
             ("config".to_owned(), s(json)),
             ("updated_at".to_owned(), n(chrono::Utc::now().timestamp())),
         ]);
-        let size = crate::usage::item_size(&item);
-        self.usage.write_request();
-        self.faults.before_write("writing a configuration")?;
-        self.usage.request();
-        self.client.put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(
-            |e| {
-                StoreError::dynamo(
-                    format_args!("writing the configuration of guild {guild}"),
-                    self.table(),
-                    e,
-                )
-            },
-        )?;
-        self.usage.write(size);
-        self.faults.after_write("writing a configuration")?;
-        Ok(())
+        self.put_item(item, None, &format!("writing the configuration of guild {guild}")).await
     }
 
     /// Erases every counter of a member in a guild: appends an erasure to the log (readers stop seeing the

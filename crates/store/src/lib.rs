@@ -28,7 +28,7 @@ use aws_sdk_dynamodb::Client;
 pub use compaction::{CompactionPolicy, CompactionReport};
 pub use error::{StoreError, StoreErrorKind};
 pub use lease::Lease;
-pub use log::SyncView;
+pub use log::{NO_REACTION_WINDOW, SyncView};
 pub use table::{TableCreation, TableDefinition};
 pub use usage::Usage;
 

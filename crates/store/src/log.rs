@@ -22,6 +22,10 @@ pub const MAX_BATCH_BYTES: usize = 350 * 1024;
 /// Attempts to append an erasure-only batch when others append at the same time.
 const COMMIT_ATTEMPTS: usize = 5;
 
+/// Pass as `window_start` to [`CounterStore::load_sync_view`] to load no reaction state (the cheap load for
+/// runs that do not reconcile reactions).
+pub const NO_REACTION_WINDOW: MessageId = MessageId(u64::MAX);
+
 /// What a sync run needs to know about a guild before it reads Discord: the log position, every cursor,
 /// and the reactions counted on recent messages. Committing through it keeps it current.
 #[derive(Clone, Debug)]
@@ -202,35 +206,12 @@ impl CounterStore {
                 ),
             ));
         }
-        let created_s = batch.created_at_ms / 1000;
-        let item: Item = HashMap::from([
-            (PK.to_owned(), s(log_pk(guild))),
-            (SK.to_owned(), s(log_sk(batch.seq))),
-            ("data".to_owned(), b(data)),
-            ("created_at".to_owned(), n(batch.created_at_ms)),
-            (EXPIRES_AT.to_owned(), n(created_s + BATCH_RETENTION_SECONDS)),
-        ]);
-        let size = crate::usage::item_size(&item);
-        self.usage.write_request();
-        self.faults.before_write("appending a batch")?;
-        self.usage.request();
-        self.client
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| {
-                StoreError::dynamo(
-                    format_args!("appending batch {} to the log of guild {guild}", batch.seq),
-                    self.table(),
-                    e,
-                )
-            })?;
-        self.usage.write(size);
-        self.faults.after_write("appending a batch")?;
-        Ok(())
+        self.put_item(
+            batch_item(guild, batch, data),
+            Some("attribute_not_exists(pk)"),
+            &format!("appending batch {} to the log of guild {guild}", batch.seq),
+        )
+        .await
     }
 
     /// Every batch after `seq`, in order (strongly consistent).
@@ -256,36 +237,37 @@ impl CounterStore {
         guild: GuildId,
         batch: &Batch,
     ) -> Result<(), StoreError> {
-        let data = batch.encode()?;
-        let created_s = batch.created_at_ms / 1000;
-        let item: Item = HashMap::from([
-            (PK.to_owned(), s(log_pk(guild))),
-            (SK.to_owned(), s(log_sk(batch.seq))),
-            ("data".to_owned(), b(data)),
-            ("created_at".to_owned(), n(batch.created_at_ms)),
-            (EXPIRES_AT.to_owned(), n(created_s + BATCH_RETENTION_SECONDS)),
-        ]);
+        let item = batch_item(guild, batch, batch.encode()?);
+        self.put_item(
+            item,
+            Some("attribute_exists(pk)"),
+            &format!("rewriting batch {} of guild {guild}", batch.seq),
+        )
+        .await
+    }
+
+    /// Writes one item, optionally under a condition, through the usage meter and the crash hooks. A
+    /// failed condition is a [`StoreErrorKind::Conflict`].
+    pub(crate) async fn put_item(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+        doing: &str,
+    ) -> Result<(), StoreError> {
         let size = crate::usage::item_size(&item);
         self.usage.write_request();
-        self.faults.before_write("rewriting a batch")?;
+        self.faults.before_write(doing)?;
         self.usage.request();
         self.client
             .put_item()
             .table_name(self.table())
             .set_item(Some(item))
-            .condition_expression("attribute_exists(pk)")
+            .set_condition_expression(condition.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| {
-                StoreError::dynamo(
-                    format_args!("rewriting batch {} of guild {guild}", batch.seq),
-                    self.table(),
-                    e,
-                )
-            })?;
+            .map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
         self.usage.write(size);
-        self.faults.after_write("rewriting a batch")?;
-        Ok(())
+        self.faults.after_write(doing)
     }
 
     /// Every batch of the guild still in the log, in order.
@@ -382,6 +364,17 @@ fn drop_erased(batch: &mut Batch, erased: &[engagement_domain::UserId]) {
             e.reactors.retain(|r| !erased.contains(r));
         }
     }
+}
+
+/// The log item of a batch.
+fn batch_item(guild: GuildId, batch: &Batch, data: Vec<u8>) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(log_pk(guild))),
+        (SK.to_owned(), s(log_sk(batch.seq))),
+        ("data".to_owned(), b(data)),
+        ("created_at".to_owned(), n(batch.created_at_ms)),
+        (EXPIRES_AT.to_owned(), n(batch.created_at_ms / 1000 + BATCH_RETENTION_SECONDS)),
+    ])
 }
 
 pub(crate) fn decode_batch(item: &Item) -> Result<Batch, StoreError> {

@@ -185,26 +185,12 @@ impl CounterStore {
                 ("through".to_owned(), n(summary.through)),
                 ("data".to_owned(), b(data)),
             ]);
-            let size = crate::usage::item_size(&item);
-            self.usage.write_request();
-            self.faults.before_write("writing a summary shard")?;
-            self.usage.request();
-            self.client
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await
-                .map_err(|e| {
-                    StoreError::dynamo(
-                        format_args!("writing the {:?} summary of guild {guild}", summary.span),
-                        self.table(),
-                        e,
-                    )
-                })?;
-            self.usage.write(size);
-            self.faults.after_write("writing a summary shard")?;
+            self.put_item(
+                item,
+                Some("attribute_not_exists(pk)"),
+                &format!("writing the {:?} summary of guild {guild}", summary.span),
+            )
+            .await?;
         }
         self.delete_items(
             old.stored.iter().cloned(),
@@ -301,6 +287,11 @@ impl CounterStore {
                 after: MessageId(items::get_u64(item, "after")?),
                 threads_listed_ms: items::get_u64_or(item, "threads_listed_ms", 0)?,
                 reconciled_ms: items::get_u64_or(item, "reconciled_ms", 0)?,
+                unreadable: item
+                    .get("unreadable")
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
             };
             table.cursors.insert(channel, cursor);
         }
@@ -322,33 +313,21 @@ impl CounterStore {
                 ("after".to_owned(), n(cursor.after.0)),
                 ("threads_listed_ms".to_owned(), n(cursor.threads_listed_ms)),
                 ("reconciled_ms".to_owned(), n(cursor.reconciled_ms)),
+                (
+                    "unreadable".to_owned(),
+                    aws_sdk_dynamodb::types::AttributeValue::Bool(cursor.unreadable),
+                ),
                 ("through".to_owned(), n(through)),
             ]);
             if let Some(parent) = cursor.parent {
                 item.insert("parent".to_owned(), n(parent.0));
             }
-            let size = crate::usage::item_size(&item);
-            self.usage.write_request();
-            self.faults.before_write("writing a cursor")?;
-            self.usage.request();
-            self.client
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| {
-                    StoreError::dynamo(
-                        format_args!(
-                            "writing the cursor of channel {} in guild {guild}",
-                            cursor.channel
-                        ),
-                        self.table(),
-                        e,
-                    )
-                })?;
-            self.usage.write(size);
-            self.faults.after_write("writing a cursor")?;
+            self.put_item(
+                item,
+                None,
+                &format!("writing the cursor of channel {} in guild {guild}", cursor.channel),
+            )
+            .await?;
         }
         Ok(())
     }

@@ -104,8 +104,23 @@ impl GuildRun<'_> {
             ..GuildConfig::default()
         });
         let window_start = self.window_start();
-        let view = self.store.load_sync_view(self.guild, window_start).await?;
-        let (work, deferred) = self.plan(&rules, &view).await?;
+        // Reactions are reconciled for all recent channels at once, about hourly: only those runs pay for
+        // reading the reaction state of the window from the log.
+        let mut view =
+            self.store.load_sync_view(self.guild, engagement_store::NO_REACTION_WINDOW).await?;
+        let reconcile_ms =
+            u64::try_from(self.settings.reconcile_every.as_millis()).unwrap_or(u64::MAX);
+        // The guild's reconciliation pass runs when the last one is older than the interval (a pass that
+        // ran out of time resumes at the next interval).
+        let last_pass =
+            view.cursors.cursors.values().filter(|c| !c.unreadable).map(|c| c.reconciled_ms).max();
+        let reconcile_due = self.mode == Mode::Forward
+            && last_pass.is_some_and(|last| now_ms.saturating_sub(last) >= reconcile_ms)
+            && view.cursors.cursors.values().any(|c| !c.unreadable && c.after > window_start);
+        if reconcile_due {
+            view = self.store.load_sync_view(self.guild, window_start).await?;
+        }
+        let (work, deferred) = self.plan(&rules, &view, reconcile_due).await?;
         let pending = Mutex::new(Pending { view, builder: BatchBuilder::new() });
         let errors_before = self.tally.channel_errors.load(std::sync::atomic::Ordering::Relaxed);
         let out_of_time = self.work_through(work, &rules, &pending).await?;
@@ -149,6 +164,7 @@ impl GuildRun<'_> {
         &self,
         rules: &GuildConfig,
         view: &SyncView,
+        reconcile_due: bool,
     ) -> Result<(Vec<Work>, Vec<ChannelCursor>), SyncError> {
         let guild = Id::new_checked(self.guild.0).ok_or(SyncError::InvalidId(self.guild.0))?;
         self.call();
@@ -186,7 +202,7 @@ impl GuildRun<'_> {
                 (None, Some(_)) => true,
                 (Some(c), Some(last)) => last > c.after,
             };
-            let mut entry = self.work_for(id, id, category, None, cursor, last, now_ms);
+            let mut entry = self.work_for(id, id, category, None, cursor, last, reconcile_due);
             let holds_messages = channel.has_messages();
             if !holds_messages {
                 entry.forward = false;
@@ -278,7 +294,8 @@ impl GuildRun<'_> {
             let category = by_id.get(&parent).and_then(|p| p.parent_id).map(|c| ChannelId(c.get()));
             let cursor = cursors.get(&id).copied();
             let last = thread.last_message_id.map(|m| MessageId(m.get()));
-            let mut entry = self.work_for(id, parent, category, Some(parent), cursor, last, now_ms);
+            let mut entry =
+                self.work_for(id, parent, category, Some(parent), cursor, last, reconcile_due);
             let is_active = active_ids.contains(&id);
             let mark = if is_active { 0 } else { now_ms };
             if (entry.cursor.threads_listed_ms == 0) != (mark == 0) {
@@ -310,7 +327,7 @@ impl GuildRun<'_> {
         parent: Option<ChannelId>,
         cursor: Option<ChannelCursor>,
         last: Option<MessageId>,
-        now_ms: u64,
+        reconcile_due: bool,
     ) -> Work {
         let new_cursor = cursor.is_none();
         let cursor = cursor.unwrap_or_else(|| {
@@ -319,11 +336,10 @@ impl GuildRun<'_> {
         match self.mode {
             Mode::Forward => {
                 let forward = last.is_some_and(|l| l > cursor.after);
-                let reconcile_ms =
-                    u64::try_from(self.settings.reconcile_every.as_millis()).unwrap_or(u64::MAX);
-                let reconcile = cursor.after > self.window_start()
-                    && now_ms.saturating_sub(cursor.reconciled_ms) >= reconcile_ms
-                    && !new_cursor;
+                let reconcile = reconcile_due
+                    && cursor.after > self.window_start()
+                    && !new_cursor
+                    && !cursor.unreadable;
                 Work {
                     source,
                     channel,
@@ -454,6 +470,7 @@ impl GuildRun<'_> {
                 None => self.fetch_after(channel_id, work.cursor.after).await?,
             };
             pages += 1;
+            work.cursor.unreadable = false;
             page.sort_by_key(Message::snowflake);
             let full = page.len() == usize::from(PAGE);
             if let Some(last) = page.last() {
@@ -728,7 +745,7 @@ impl GuildRun<'_> {
             current.before = current.before.min(k.before);
         }
         current.after = current.after.max(last.unwrap_or(current.after));
-        current.reconciled_ms = self.now_ms();
+        current.unreadable = true;
         p.builder.set_cursor(current);
         Ok(())
     }
