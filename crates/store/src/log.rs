@@ -16,6 +16,9 @@ pub const BATCH_RETENTION_SECONDS: u64 = 30 * 24 * 3600;
 /// Batches must be folded well inside their retention: commits stop when the oldest unfolded batch is this old.
 pub const MAX_UNFOLDED_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
 
+/// Batches per page when reading the log backwards.
+const LOG_PAGE_ITEMS: i32 = 16;
+
 /// The largest encoded batch accepted (DynamoDB items are at most 400 KB).
 pub const MAX_BATCH_BYTES: usize = 350 * 1024;
 
@@ -74,43 +77,12 @@ impl CounterStore {
         let mut cursors = self.read_cursor_items(guild).await?;
         cursors.through = fold.days_through;
         // Batches newer than the fold (for cursors), and back to the start of the reaction window.
-        let window_ms = snowflake::timestamp_ms(window_start.0);
-        let mut batches = Vec::new();
-        let mut start_key: Option<Item> = None;
-        'pages: loop {
-            self.usage.request();
-            let page = self
-                .client
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(log_pk(guild)))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key.take())
-                .send()
-                .await
-                .map_err(|e| {
-                    StoreError::dynamo(
-                        format_args!("reading the batch log of guild {guild}"),
-                        self.table(),
-                        e,
-                    )
-                })?;
-            self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), true);
-            for item in page.items() {
-                let batch = decode_batch(item)?;
-                if batch.seq <= fold.days_through && batch.created_at_ms < window_ms {
-                    break 'pages;
-                }
-                batches.push(batch);
-            }
-            match page.last_evaluated_key() {
-                Some(k) => start_key = Some(k.clone()),
-                None => break,
-            }
-        }
-        batches.reverse();
+        let batches = if window_start == NO_REACTION_WINDOW {
+            self.read_batches_after(guild, fold.days_through).await?
+        } else {
+            self.read_log_back_to(guild, fold.days_through, snowflake::timestamp_ms(window_start.0))
+                .await?
+        };
         let mut view = SyncView {
             guild,
             seq: fold.days_through.max(fold.all_time_through),
@@ -128,6 +100,55 @@ impl CounterStore {
         }
         view.reactions.forget_before(window_start);
         Ok(view)
+    }
+
+    /// The log's batches, newest first while reading, back past `folded` and past `window_ms`; returned in
+    /// order. Pages are kept small so that the read stops close to where it is no longer needed (a Query
+    /// is billed for every item it returns).
+    async fn read_log_back_to(
+        &self,
+        guild: GuildId,
+        folded: u64,
+        window_ms: u64,
+    ) -> Result<Vec<Batch>, StoreError> {
+        let mut batches = Vec::new();
+        let mut start_key: Option<Item> = None;
+        'pages: loop {
+            self.usage.request();
+            let page = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(log_pk(guild)))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(LOG_PAGE_ITEMS)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    StoreError::dynamo(
+                        format_args!("reading the batch log of guild {guild}"),
+                        self.table(),
+                        e,
+                    )
+                })?;
+            self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), true);
+            for item in page.items() {
+                let batch = decode_batch(item)?;
+                if batch.seq <= folded && batch.created_at_ms < window_ms {
+                    break 'pages;
+                }
+                batches.push(batch);
+            }
+            match page.last_evaluated_key() {
+                Some(k) => start_key = Some(k.clone()),
+                None => break,
+            }
+        }
+        batches.reverse();
+        Ok(batches)
     }
 
     /// Appends a batch to the guild's log as the next batch after `view.seq`, exactly once, and keeps the
