@@ -39,8 +39,27 @@ async fn commands_are_registered_globally_and_per_guild() -> anyhow::Result<()> 
     let global =
         fake.commands(CommandScope::Global).context("no global bulk overwrite recorded")?;
     ensure!(names(&global) == expected, "{:?}", names(&global));
-    let export = global.iter().find(|c| c["name"] == name::EXPORT).context("no /export")?;
-    ensure!(export["default_member_permissions"] == MANAGE_GUILD.bits().to_string());
+    // Admin commands are shown to server managers only; `/engagement` (privacy) to everyone.
+    let manage_guild = MANAGE_GUILD.bits().to_string();
+    for admin in [name::EXPORT, name::ENGAGEMENT_CONFIG] {
+        let command = global.iter().find(|c| c["name"] == admin).context(admin)?;
+        ensure!(command["default_member_permissions"] == manage_guild, "{command}");
+    }
+    let engagement =
+        global.iter().find(|c| c["name"] == name::ENGAGEMENT).context("no /engagement")?;
+    ensure!(engagement["default_member_permissions"].is_null(), "{engagement}");
+    let config = global
+        .iter()
+        .find(|c| c["name"] == name::ENGAGEMENT_CONFIG)
+        .context("no /engagement-config")?;
+    let subcommands: Vec<&str> = config["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["type"] == 1)
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    ensure!(subcommands == ["time-zone", "exclude", "include", "show"], "{subcommands:?}");
     let stats = global.iter().find(|c| c["name"] == name::STATS).context("no /stats")?;
     let options: Vec<&str> = stats["options"]
         .as_array()

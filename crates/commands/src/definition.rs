@@ -24,21 +24,21 @@ pub mod name {
     pub const ACTIVITY: &str = "activity";
     /// `/export`: a CSV of the counters (admins).
     pub const EXPORT: &str = "export";
-    /// `/engagement`: settings and privacy.
+    /// `/engagement`: every member's privacy choices.
     pub const ENGAGEMENT: &str = "engagement";
+    /// `/engagement-config …`: the server's settings (admins).
+    pub const ENGAGEMENT_CONFIG: &str = "engagement-config";
     /// `/engagement-help`: the built-in help.
     pub const HELP: &str = "engagement-help";
-    /// `/engagement config …` (admins).
-    pub const CONFIG: &str = "config";
     /// `/engagement privacy …` (everyone, about themselves).
     pub const PRIVACY: &str = "privacy";
-    /// `/engagement config time-zone`.
+    /// `/engagement-config time-zone`.
     pub const TIME_ZONE: &str = "time-zone";
-    /// `/engagement config exclude`.
+    /// `/engagement-config exclude`.
     pub const EXCLUDE: &str = "exclude";
-    /// `/engagement config include`.
+    /// `/engagement-config include`.
     pub const INCLUDE: &str = "include";
-    /// `/engagement config show`.
+    /// `/engagement-config show`.
     pub const SHOW: &str = "show";
     /// `/engagement privacy opt-out`.
     pub const OPT_OUT: &str = "opt-out";
@@ -96,20 +96,21 @@ pub const MANAGE_GUILD: Permissions = Permissions::MANAGE_GUILD;
 /// Description of `/engagement-help`.
 pub const HELP_DESCRIPTION: &str = "Show what discord-engagement counts and which commands it has.";
 
-/// A route (command, group, subcommand) and what it does: the help text and the registry use these.
+/// A route (command, then its subcommand group and subcommand if any) and what it does: the help text and
+/// the registry use these.
 pub const ROUTES: [(&str, &str); 13] = [
     ("stats", "A member's messages, reactions, rank and top channels (default: you, last 7 days)."),
     ("channel-stats", "A channel's or category's messages, active members, top members and trend."),
     ("leaderboard", "Top members, channels or categories by messages or reactions."),
     ("activity", "A daily activity chart of the server, a channel or a category."),
     ("export", "A CSV file of the per-day counters (Manage Server)."),
-    ("engagement config time-zone", "Set the server's time zone for days (Manage Server)."),
+    ("engagement-config time-zone", "Set the server's time zone for days (Manage Server)."),
     (
-        "engagement config exclude",
+        "engagement-config exclude",
         "Stop counting a channel and hide it from reports (Manage Server).",
     ),
-    ("engagement config include", "Count a channel again (Manage Server)."),
-    ("engagement config show", "Show the server's settings (Manage Server)."),
+    ("engagement-config include", "Count a channel again (Manage Server)."),
+    ("engagement-config show", "Show the server's settings (Manage Server)."),
     ("engagement privacy opt-out", "Stop being counted and leave the leaderboards."),
     ("engagement privacy opt-in", "Be counted again."),
     ("engagement privacy erase", "Erase everything counted about you in this server."),
@@ -245,10 +246,10 @@ fn command(name: &str, description: &str, admin: bool, options: Vec<CommandOptio
 
 /// Every command of the bot, as sent to Discord by a bulk overwrite.
 ///
-/// `/export` carries `default_member_permissions` MANAGE_GUILD, so Discord shows it to server managers
-/// only. `/engagement` cannot: Discord sets permissions per top-level command, and its `privacy`
-/// subcommands must stay open to every member. Its `config` subcommands are refused at run time to members
-/// without MANAGE_GUILD (every admin command is re-checked there anyway).
+/// The admin commands, `/export` and `/engagement-config`, carry `default_member_permissions` MANAGE_GUILD,
+/// so Discord shows them to server managers only; they are top-level commands of their own because Discord
+/// sets permissions per top-level command, and `/engagement privacy` must stay open to every member. Every
+/// admin command is re-checked at run time from the interaction's member permissions anyway.
 #[must_use]
 pub fn definitions() -> Vec<Command> {
     let [period, from, to] = period_options();
@@ -303,73 +304,68 @@ pub fn definitions() -> Vec<Command> {
         ),
         command(name::EXPORT, route_description("export"), true, vec![period, from, to]),
         command(
-            name::ENGAGEMENT,
-            "Server settings (Manage Server) and your privacy choices.",
-            false,
+            name::ENGAGEMENT_CONFIG,
+            "Server settings: time zone and excluded channels (Manage Server).",
+            true,
             vec![
-                group(
-                    name::CONFIG,
-                    "Server settings (Manage Server)",
-                    vec![
-                        subcommand(
-                            name::TIME_ZONE,
-                            route_description("engagement config time-zone"),
-                            vec![required(CommandOption {
-                                max_length: Some(64),
-                                ..option(
-                                    CommandOptionType::String,
-                                    option::ZONE,
-                                    "An IANA time zone, e.g. Europe/Paris, America/New_York or UTC",
-                                )
-                            })],
-                        ),
-                        subcommand(
-                            name::EXCLUDE,
-                            route_description("engagement config exclude"),
-                            vec![required(channel(
-                                option::CHANNEL,
-                                "The channel to stop counting",
-                                &COUNTING_CHANNEL_TYPES,
-                            ))],
-                        ),
-                        subcommand(
-                            name::INCLUDE,
-                            route_description("engagement config include"),
-                            vec![required(channel(
-                                option::CHANNEL,
-                                "The channel to count again",
-                                &COUNTING_CHANNEL_TYPES,
-                            ))],
-                        ),
-                        subcommand(
-                            name::SHOW,
-                            route_description("engagement config show"),
-                            Vec::new(),
-                        ),
-                    ],
+                subcommand(
+                    name::TIME_ZONE,
+                    route_description("engagement-config time-zone"),
+                    vec![required(CommandOption {
+                        max_length: Some(64),
+                        ..option(
+                            CommandOptionType::String,
+                            option::ZONE,
+                            "An IANA time zone, e.g. Europe/Paris, America/New_York or UTC",
+                        )
+                    })],
                 ),
-                group(
-                    name::PRIVACY,
-                    "Your privacy choices in this server",
-                    vec![
-                        subcommand(
-                            name::OPT_OUT,
-                            route_description("engagement privacy opt-out"),
-                            Vec::new(),
-                        ),
-                        subcommand(
-                            name::OPT_IN,
-                            route_description("engagement privacy opt-in"),
-                            Vec::new(),
-                        ),
-                        subcommand(
-                            name::ERASE,
-                            route_description("engagement privacy erase"),
-                            Vec::new(),
-                        ),
-                    ],
+                subcommand(
+                    name::EXCLUDE,
+                    route_description("engagement-config exclude"),
+                    vec![required(channel(
+                        option::CHANNEL,
+                        "The channel to stop counting",
+                        &COUNTING_CHANNEL_TYPES,
+                    ))],
                 ),
+                subcommand(
+                    name::INCLUDE,
+                    route_description("engagement-config include"),
+                    vec![required(channel(
+                        option::CHANNEL,
+                        "The channel to count again",
+                        &COUNTING_CHANNEL_TYPES,
+                    ))],
+                ),
+                subcommand(name::SHOW, route_description("engagement-config show"), Vec::new()),
             ],
+        ),
+        command(
+            name::ENGAGEMENT,
+            "Your privacy choices in this server.",
+            false,
+            vec![group(
+                name::PRIVACY,
+                "Your privacy choices in this server",
+                vec![
+                    subcommand(
+                        name::OPT_OUT,
+                        route_description("engagement privacy opt-out"),
+                        Vec::new(),
+                    ),
+                    subcommand(
+                        name::OPT_IN,
+                        route_description("engagement privacy opt-in"),
+                        Vec::new(),
+                    ),
+                    subcommand(
+                        name::ERASE,
+                        route_description("engagement privacy erase"),
+                        Vec::new(),
+                    ),
+                ],
+            )],
         ),
         command(name::HELP, HELP_DESCRIPTION, false, Vec::new()),
     ]
@@ -408,39 +404,41 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_route_belongs_to_a_defined_command_and_vice_versa() {
-        let mut defined = BTreeSet::new();
-        for c in definitions() {
-            let subs: Vec<&CommandOption> = c
-                .options
-                .iter()
-                .filter(|o| {
-                    matches!(
-                        o.kind,
-                        CommandOptionType::SubCommand | CommandOptionType::SubCommandGroup
-                    )
-                })
-                .collect();
-            if subs.is_empty() {
-                defined.insert(c.name.clone());
-            }
-            for g in subs {
-                for s in g.options.as_deref().unwrap_or_default() {
-                    defined.insert(format!("{} {} {}", c.name, g.name, s.name));
+    /// Every route Discord can send for `c`: the command itself, `command sub` or `command group sub`.
+    fn routes_of(c: &Command) -> Vec<String> {
+        let mut routes = Vec::new();
+        for o in &c.options {
+            match o.kind {
+                CommandOptionType::SubCommand => routes.push(format!("{} {}", c.name, o.name)),
+                CommandOptionType::SubCommandGroup => {
+                    for s in o.options.as_deref().unwrap_or_default() {
+                        assert_eq!(s.kind, CommandOptionType::SubCommand, "{} {}", c.name, o.name);
+                        routes.push(format!("{} {} {}", c.name, o.name, s.name));
+                    }
                 }
+                _ => {}
             }
         }
+        if routes.is_empty() {
+            routes.push(c.name.clone());
+        }
+        routes
+    }
+
+    #[test]
+    fn every_route_belongs_to_a_defined_command_and_vice_versa() {
+        let defined: BTreeSet<String> = definitions().iter().flat_map(routes_of).collect();
         let routes: BTreeSet<String> = ROUTES.iter().map(|(r, _)| (*r).to_owned()).collect();
         assert_eq!(defined, routes);
     }
 
     #[test]
-    fn only_export_carries_manage_guild_and_everything_is_guild_only()
+    fn admin_commands_carry_manage_guild_and_everything_is_guild_only()
     -> Result<(), serde_json::Error> {
+        let admin = [name::EXPORT, name::ENGAGEMENT_CONFIG];
         for c in definitions() {
             let json = serde_json::to_value(&c)?;
-            let expected = if c.name == name::EXPORT {
+            let expected = if admin.contains(&c.name.as_str()) {
                 serde_json::json!("32")
             } else {
                 serde_json::Value::Null
@@ -448,6 +446,14 @@ mod tests {
             assert_eq!(json["default_member_permissions"], expected, "{}", c.name);
             assert_eq!(json["contexts"], serde_json::json!([0]), "{}", c.name);
             assert_eq!(json["type"], serde_json::json!(1));
+            // The help text marks admin routes "(Manage Server)": exactly the routes of admin commands.
+            for route in routes_of(&c) {
+                assert_eq!(
+                    route_description(&route).ends_with("(Manage Server)."),
+                    admin.contains(&c.name.as_str()),
+                    "{route}"
+                );
+            }
         }
         Ok(())
     }

@@ -51,7 +51,7 @@ pub struct ReactionCount {
     pub count: u32,
 }
 
-/// A guild's settings, set with `/engagement config` and `/engagement privacy`; they decide what counts.
+/// A guild's settings, set with `/engagement-config` and `/engagement privacy`; they decide what counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct GuildConfig {

@@ -171,9 +171,9 @@ async fn run() -> anyhow::Result<()> {
         cases.push(("/export".into(), period, command(name::EXPORT, vec![p()])));
     }
     cases.push((
-        "/engagement config show".into(),
+        "/engagement-config show".into(),
         "—",
-        subcommand(name::ENGAGEMENT, name::CONFIG, name::SHOW, vec![]),
+        subcommand(name::ENGAGEMENT_CONFIG, name::SHOW, vec![]),
     ));
 
     let mut rows = Vec::new();

@@ -7,7 +7,7 @@
 //! through a [`CommandRegistry`]; a failing or unknown command becomes an ephemeral message, never a 5xx.
 //!
 //! The engagement commands (`/stats`, `/channel-stats`, `/leaderboard`, `/activity`, `/export`,
-//! `/engagement config …`, `/engagement privacy …`) are registered by [`engagement_registry`]: short
+//! `/engagement-config …`, `/engagement privacy …`) are registered by [`engagement_registry`]: short
 //! reports are answered from DynamoDB at once, long ones, charts, exports and erasure are answered DEFERRED
 //! and handed to the followup function through a [`engagement_commands::FollowupInvoker`]
 //! ([`invoke::LambdaInvoker`] in AWS).

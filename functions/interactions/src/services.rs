@@ -106,7 +106,7 @@ pub fn engagement_registry(services: Services) -> Result<CommandRegistry, Regist
     let privacy = |action| PrivacyCommand::new(Arc::clone(&services), action);
     let route = |parts: &[&str]| parts.join(" ");
     let described = |route: &str| route_description(route).to_owned();
-    let config_route = |sub: &str| route(&[name::ENGAGEMENT, name::CONFIG, sub]);
+    let config_route = |sub: &str| route(&[name::ENGAGEMENT_CONFIG, sub]);
     let privacy_route = |sub: &str| route(&[name::ENGAGEMENT, name::PRIVACY, sub]);
     let mut builder = CommandRegistry::builder();
     for (command, kind) in [

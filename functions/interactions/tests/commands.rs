@@ -308,10 +308,10 @@ async fn export_is_for_server_managers_and_deferred_ephemerally() -> anyhow::Res
     Ok(())
 }
 
-// ---- /engagement config ------------------------------------------------------------------------------
+// ---- /engagement-config ------------------------------------------------------------------------------
 
 fn config(sub: &str, options: Vec<serde_json::Value>) -> serde_json::Value {
-    subcommand(name::ENGAGEMENT, name::CONFIG, sub, options)
+    subcommand(name::ENGAGEMENT_CONFIG, sub, options)
 }
 
 #[tokio::test]
@@ -352,12 +352,15 @@ async fn config_sets_a_validated_time_zone() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Discord hides `/engagement-config` from members without Manage Server, but a server may open it to
+/// them (command permission overrides): the handler checks the member's permissions again.
 #[tokio::test]
 async fn config_is_refused_to_members_without_manage_server() -> anyhow::Result<()> {
     let (app, key, _, store) = setup("config-perm").await?;
     for data in [
         config(name::TIME_ZONE, vec![string(option::ZONE, "Europe/Paris")]),
         config(name::EXCLUDE, vec![channel(option::CHANNEL, RANDOM, 0)]),
+        config(name::INCLUDE, vec![channel(option::CHANNEL, RANDOM, 0)]),
         config(name::SHOW, vec![]),
     ] {
         let answer = send(&app, &key, &interaction(APP, ALICE, MEMBER_PERMISSIONS, data)).await?;
@@ -365,6 +368,28 @@ async fn config_is_refused_to_members_without_manage_server() -> anyhow::Result<
         assert_eq!(answer.content(), interactions::commands::options::NEEDS_MANAGE_GUILD);
     }
     assert_eq!(store.guild_config(GuildId(GUILD)).await?, None, "nothing was written");
+    // MANAGE_GUILD (32) or ADMINISTRATOR (8) alone is enough.
+    for permissions in ["32", "8"] {
+        let show =
+            send(&app, &key, &interaction(APP, ALICE, permissions, config(name::SHOW, vec![])))
+                .await?;
+        assert_eq!(show.field("Time zone"), "UTC (the default: not set for this server)");
+    }
+    Ok(())
+}
+
+/// The settings moved from `/engagement config …` to `/engagement-config …`: the old route is unknown.
+#[tokio::test]
+async fn the_old_config_route_is_unknown() -> anyhow::Result<()> {
+    let (app, key, _, _) = setup("config-old-route").await?;
+    let old = grouped_subcommand(name::ENGAGEMENT, "config", name::SHOW, vec![]);
+    let answer = send(&app, &key, &by(ADMIN, old)).await?;
+    assert!(answer.is_ephemeral_message(), "{answer:?}");
+    assert!(
+        answer.content().starts_with("Unknown command `/engagement config show`"),
+        "{}",
+        answer.content()
+    );
     Ok(())
 }
 
@@ -439,7 +464,7 @@ async fn excluded_channels_leave_every_report_and_come_back_when_included() -> a
 // ---- /engagement privacy -----------------------------------------------------------------------------
 
 fn privacy(sub: &str) -> serde_json::Value {
-    subcommand(name::ENGAGEMENT, name::PRIVACY, sub, vec![])
+    grouped_subcommand(name::ENGAGEMENT, name::PRIVACY, sub, vec![])
 }
 
 #[tokio::test]
@@ -614,7 +639,7 @@ async fn commands_outside_a_server_get_a_clear_message() -> anyhow::Result<()> {
     for data in [
         command(name::STATS, vec![]),
         command(name::EXPORT, vec![]),
-        subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]),
+        grouped_subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]),
     ] {
         let answer = send(&app, &key, &direct_message(APP, ALICE, data)).await?;
         assert!(answer.is_ephemeral_message(), "{answer:?}");

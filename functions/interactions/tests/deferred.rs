@@ -210,7 +210,7 @@ async fn a_year_of_stats_and_an_all_time_leaderboard_are_answered_by_the_followu
 #[tokio::test]
 async fn erasure_removes_the_member_everywhere_then_confirms() -> anyhow::Result<()> {
     let env = Deferred::start("deferred-erase").await?;
-    let data = subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]);
+    let data = grouped_subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]);
     let (outcome, call) = env.run(BOB, data, true).await?;
     assert_eq!(outcome, Outcome::Answered);
     assert_eq!(call.payload["content"], json!(followup::ERASED_MESSAGE));
@@ -256,7 +256,7 @@ async fn a_failing_followup_ends_in_a_visible_message_not_silence() -> anyhow::R
         env.fake.application_id(),
         BOB,
         MEMBER_PERMISSIONS,
-        subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]),
+        grouped_subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]),
     );
     send(&env.app, &env.key, &body).await?;
     let outcomes = env.invoker.finish().await?;

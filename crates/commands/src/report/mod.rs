@@ -195,7 +195,7 @@ pub fn check_counted(
     } else {
         Err(AnswerError::user(format!(
             "{} is excluded from counting in this server, so there is nothing to show for it. An admin can \
-             count it again with `/engagement config include`.",
+             count it again with `/engagement-config include`.",
             format::channel(channel)
         )))
     }

@@ -1,5 +1,8 @@
-//! `/engagement config …` (MANAGE_GUILD): the server's time zone and excluded channels. Answers are
+//! `/engagement-config …` (MANAGE_GUILD): the server's time zone and excluded channels. Answers are
 //! ephemeral: settings are the admins' business, and the reply confirms to the one who changed them.
+//!
+//! Discord shows the command to server managers only (its `default_member_permissions`), but a server can
+//! override that for any role or member, so every subcommand re-checks the interaction's member permissions.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -28,7 +31,7 @@ pub enum ConfigAction {
     Show,
 }
 
-/// The handler of one `/engagement config` subcommand.
+/// The handler of one `/engagement-config` subcommand.
 #[derive(Debug)]
 pub struct ConfigCommand {
     services: Arc<Services>,
@@ -89,7 +92,7 @@ impl ConfigCommand {
                     format!(
                         "{mention} is excluded: nothing in it (or its threads) is counted from the next sync \
                          on, and it is left out of every report. What was counted before is kept; \
-                         `/engagement config include` brings it back."
+                         `/engagement-config include` brings it back."
                     )
                 } else {
                     if !config.excluded_channels.remove(&channel) {

@@ -346,22 +346,27 @@ fn user_json(id: u64) -> Value {
 
 /// Command data: `name` with `options` (and the `resolved` data Discord adds for users and channels).
 pub fn command(name: &str, options: Vec<Value>) -> Value {
-    let mut resolved = json!({});
-    collect_resolved(&options, &mut resolved);
-    let mut data =
-        json!({"id": "1300000000000000500", "name": name, "type": 1, "options": options});
-    if resolved.as_object().is_some_and(|r| !r.is_empty()) {
-        data["resolved"] = resolved;
-    }
-    data
+    command_data(name, &options, json!(options))
 }
 
-/// Command data of `/name group sub` with `options`.
-pub fn subcommand(name: &str, group: &str, sub: &str, options: Vec<Value>) -> Value {
-    let mut resolved = json!({});
-    collect_resolved(&options, &mut resolved);
+/// Command data of `/name sub` (a subcommand without a group) with `options`.
+pub fn subcommand(name: &str, sub: &str, options: Vec<Value>) -> Value {
+    let inner = json!([{"name": sub, "type": 1, "options": options}]);
+    command_data(name, &options, inner)
+}
+
+/// Command data of `/name group sub` (a subcommand in a group) with `options`.
+pub fn grouped_subcommand(name: &str, group: &str, sub: &str, options: Vec<Value>) -> Value {
     let inner = json!([{"name": group, "type": 2, "options": [{"name": sub, "type": 1, "options": options}]}]);
-    let mut data = json!({"id": "1300000000000000500", "name": name, "type": 1, "options": inner});
+    command_data(name, &options, inner)
+}
+
+/// The data of command `name` whose top-level options are `top`, resolving the users and channels of the
+/// innermost `options`.
+fn command_data(name: &str, options: &[Value], top: Value) -> Value {
+    let mut resolved = json!({});
+    collect_resolved(options, &mut resolved);
+    let mut data = json!({"id": "1300000000000000500", "name": name, "type": 1, "options": top});
     if resolved.as_object().is_some_and(|r| !r.is_empty()) {
         data["resolved"] = resolved;
     }
