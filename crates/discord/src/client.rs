@@ -1,5 +1,6 @@
 //! The HTTP core of [`DiscordClient`]: authentication, rate limiting, retries and error mapping.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::{fmt, sync::Arc, time::Duration};
 
 use http::{
@@ -30,6 +31,28 @@ struct Inner {
     auth: HeaderValue,
     config: DiscordConfig,
     limiter: RateLimiter,
+    requests: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+/// What a client (and its clones) has sent and received so far: for run summaries and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// HTTP requests that got an answer (retries included).
+    pub requests: u64,
+    /// Of those, answered 429.
+    pub rate_limited: u64,
+}
+
+impl ClientStats {
+    /// The counts since an earlier snapshot.
+    #[must_use]
+    pub const fn since(&self, earlier: &Self) -> Self {
+        Self {
+            requests: self.requests.saturating_sub(earlier.requests),
+            rate_limited: self.rate_limited.saturating_sub(earlier.rate_limited),
+        }
+    }
 }
 
 impl fmt::Debug for DiscordClient {
@@ -112,7 +135,16 @@ impl DiscordClient {
                 Error::with_source(ErrorKind::Invalid("cannot build the HTTP client".into()), e)
             })?;
         let limiter = RateLimiter::new(config.rate_limits.clone());
-        Ok(Self { inner: Arc::new(Inner { http, auth, config, limiter }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                auth,
+                config,
+                limiter,
+                requests: AtomicU64::new(0),
+                rate_limited: AtomicU64::new(0),
+            }),
+        })
     }
 
     /// Builds a client from the environment (see [`DiscordConfig::from_env`]).
@@ -122,6 +154,15 @@ impl DiscordClient {
     /// As [`DiscordConfig::from_env`] and [`DiscordClient::new`].
     pub fn from_env() -> Result<Self> {
         Self::new(DiscordConfig::from_env()?)
+    }
+
+    /// Requests answered and 429s received by this client and its clones so far.
+    #[must_use]
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            requests: self.inner.requests.load(Ordering::Relaxed),
+            rate_limited: self.inner.rate_limited.load(Ordering::Relaxed),
+        }
     }
 
     /// The configuration.
@@ -212,6 +253,10 @@ impl DiscordClient {
                 body_global: error_body.global.unwrap_or(false),
             };
             permit.complete(&outcome);
+            self.inner.requests.fetch_add(1, Ordering::Relaxed);
+            if status == 429 {
+                self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+            }
             debug!(%route, status, "Discord request");
             match status {
                 200..=299 => return Ok(body.to_vec()),

@@ -9,7 +9,7 @@ pub mod model;
 pub mod ratelimit;
 pub mod route;
 
-pub use client::DiscordClient;
+pub use client::{ClientStats, DiscordClient};
 pub use config::{BotToken, DiscordConfig};
 pub use endpoints::{MAX_GUILDS_PAGE, MAX_PAGE, MessagePages, MessagePosition};
 pub use error::{Error, ErrorKind, Result};

@@ -113,6 +113,7 @@ impl Syncer {
     /// See [`SyncError`].
     pub async fn sync_all(&self, budget: Duration) -> Result<RunSummary, SyncError> {
         let started = Instant::now();
+        let discord_before = self.discord.stats();
         let mut summary = RunSummary { kind: "sync", ..RunSummary::default() };
         let Some(lease) = self.take_lease().await? else {
             summary.lease_held_elsewhere = true;
@@ -123,7 +124,7 @@ impl Syncer {
         renewal.abort();
         self.store.release_lease(&lease).await?;
         result?;
-        self.finish(&mut summary, started);
+        self.finish(&mut summary, started, discord_before);
         Ok(summary)
     }
 
@@ -192,6 +193,7 @@ impl Syncer {
         budget: Duration,
     ) -> Result<RunSummary, SyncError> {
         let started = Instant::now();
+        let discord_before = self.discord.stats();
         let mut summary = RunSummary { kind: "backfill", guilds: 1, ..RunSummary::default() };
         let Some(lease) = self.take_lease().await? else {
             summary.lease_held_elsewhere = true;
@@ -225,7 +227,7 @@ impl Syncer {
         let used = self.store.usage().since(&usage_before);
         summary.write_units = used.write_units;
         summary.read_units = used.read_units();
-        self.finish(&mut summary, started);
+        self.finish(&mut summary, started, discord_before);
         Ok(summary)
     }
 
@@ -233,7 +235,15 @@ impl Syncer {
         self.settings.fixed_now.unwrap_or_else(Utc::now)
     }
 
-    fn finish(&self, summary: &mut RunSummary, started: Instant) {
+    fn finish(
+        &self,
+        summary: &mut RunSummary,
+        started: Instant,
+        discord_before: engagement_discord::ClientStats,
+    ) {
+        let discord = self.discord.stats().since(&discord_before);
+        summary.discord_requests = discord.requests;
+        summary.discord_429s = discord.rate_limited;
         summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         summary.discord_invalid_requests =
             u64::from(self.discord.rate_limiter().invalid_requests());

@@ -44,6 +44,10 @@ pub struct RunSummary {
     pub channel_errors: u64,
     /// Discord API calls made (pages and listings; retries inside the client not included).
     pub discord_calls: u64,
+    /// HTTP requests sent to Discord (retries included).
+    pub discord_requests: u64,
+    /// Of those, answered 429.
+    pub discord_429s: u64,
     /// Invalid requests (401, 403, 429) in the Discord client's sliding 10-minute window at the end of the
     /// run: what counts toward Discord's IP ban.
     pub discord_invalid_requests: u64,
@@ -96,6 +100,7 @@ impl RunSummary {
                     "Metrics": [
                         {"Name": "SyncSucceeded", "Unit": "Count"},
                         {"Name": "DiscordRequests", "Unit": "Count"},
+                        {"Name": "Discord429", "Unit": "Count"},
                         {"Name": "DiscordInvalidRequests", "Unit": "Count"},
                         {"Name": "MessagesCounted", "Unit": "Count"},
                         {"Name": "WriteUnits", "Unit": "Count"},
@@ -105,7 +110,8 @@ impl RunSummary {
             },
             "Function": function,
             "SyncSucceeded": succeeded,
-            "DiscordRequests": self.discord_calls,
+            "DiscordRequests": self.discord_requests,
+            "Discord429": self.discord_429s,
             "DiscordInvalidRequests": self.discord_invalid_requests,
             "MessagesCounted": self.messages_counted,
             "WriteUnits": self.write_units,

@@ -163,6 +163,12 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
             .collect::<Vec<_>>()
     );
     assert_eq!(idle.batches, 0);
+    assert_eq!(
+        idle.discord_requests,
+        s.fake.stats().requests,
+        "the summary counts what Discord received"
+    );
+    assert_eq!(idle.discord_429s, 0);
 
     // Compaction does not change what is read.
     for g in s.fake.with_world(|w| w.guilds.keys().copied().collect::<Vec<_>>()) {
