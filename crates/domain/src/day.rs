@@ -157,6 +157,19 @@ impl Month {
     }
 }
 
+impl FromStr for Month {
+    type Err = BadDate;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadDate(s.to_owned());
+        let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
+        let (year, month) = (y.parse::<i32>().map_err(|_| bad())?, m.parse::<u32>().map_err(|_| bad())?);
+        if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) {
+            return Err(bad());
+        }
+        Ok(Self { year, month })
+    }
+}
+
 impl fmt::Display for Month {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}", self.year, self.month)
@@ -337,6 +350,8 @@ mod tests {
         assert_eq!(m.to_string(), "2024-02");
         assert_eq!(m.last_day().to_string(), "2024-02-29");
         assert_eq!(Month { year: 2026, month: 12 }.next().to_string(), "2027-01");
+        assert_eq!("2024-02".parse::<Month>(), Ok(m));
+        assert!("2024-13".parse::<Month>().is_err() && "24-02".parse::<Month>().is_err());
     }
 
     #[test]

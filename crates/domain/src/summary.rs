@@ -17,6 +17,8 @@ use crate::{ChannelId, Counts, Day, MessageId, UserId};
 pub enum Span {
     /// One day.
     Day(Day),
+    /// One calendar month.
+    Month(crate::Month),
     /// Every day.
     AllTime,
 }
@@ -27,6 +29,7 @@ impl Span {
     pub fn covers(self, day: Day) -> bool {
         match self {
             Self::Day(d) => d == day,
+            Self::Month(m) => day.month() == m,
             Self::AllTime => true,
         }
     }

@@ -249,6 +249,27 @@ async fn main() -> anyhow::Result<()> {
             card.messages
         );
     }
+    // Totals without the day breakdown (leaderboards): whole months come from month summaries.
+    let whole = DayRange { first: first_day, last: last_day };
+    let january = DayRange { first: first_day, last: first_day.month().last_day() };
+    for (label, range) in
+        [("January (one month summary)", january), (&*format!("{days} days, totals"), whole)]
+    {
+        if range.last > last_day {
+            continue;
+        }
+        let before = store.usage();
+        let t = Instant::now();
+        let total = store.load_total(guild, range).await?;
+        let u = store.usage().since(&before);
+        println!(
+            "  {label}: load_total {} requests, {} RRU, {:.0} ms ({} counters)",
+            u.requests,
+            u.read_units(),
+            t.elapsed().as_secs_f64() * 1000.0,
+            total.counters.len()
+        );
+    }
     let before = store.usage();
     let t = Instant::now();
     let all = store.load_all_time(guild).await?;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use engagement_domain::summary::Span;
-use engagement_domain::{Batch, ChannelCursor, ChannelId, Day, DayRange, GuildId};
+use engagement_domain::{Batch, ChannelCursor, ChannelId, Day, DayRange, GuildId, Month};
 
 use crate::items::{self, n};
 use crate::{CounterStore, StoreError};
@@ -52,6 +52,8 @@ pub struct CompactionReport {
     pub days_written: usize,
     /// Cursor items written.
     pub cursors_written: usize,
+    /// Month summaries rewritten.
+    pub months_written: usize,
     /// Whether the all-time summary was rewritten.
     pub all_time_written: bool,
     /// Day summaries and cursors are folded through this batch.
@@ -101,6 +103,31 @@ impl CounterStore {
         let for_all_time: Vec<&Batch> =
             batches.iter().filter(|b| b.seq > fold.all_time_through).collect();
         if due(&for_all_time, policy.all_time_after_batches, policy.all_time_after_ms, now_ms) {
+            // Month summaries share the all-time watermark: they are folded first, all time last.
+            let mut months: BTreeSet<Month> = for_all_time
+                .iter()
+                .flat_map(|b| b.counters.iter().map(|c| c.day.month()))
+                .collect();
+            if for_all_time.iter().any(|b| !b.erasures.is_empty()) {
+                let everything = (Month { year: 1970, month: 1 }, Month { year: 2500, month: 12 });
+                months.extend(
+                    self.read_month_summaries(guild, everything.0, everything.1, 0)
+                        .await?
+                        .into_keys(),
+                );
+            }
+            for month in months {
+                let stored =
+                    self.read_summary(guild, Span::Month(month), fold.all_time_through).await?;
+                let mut summary = stored.summary.clone();
+                for batch in &for_all_time {
+                    summary.fold(batch);
+                }
+                if summary.tally != stored.summary.tally {
+                    self.write_summary(guild, &stored, &summary).await?;
+                    report.months_written += 1;
+                }
+            }
             let stored = self.read_summary(guild, Span::AllTime, fold.all_time_through).await?;
             let mut summary = stored.summary.clone();
             for batch in &for_all_time {

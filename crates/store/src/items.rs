@@ -32,6 +32,11 @@ pub(crate) fn day_pk(guild: GuildId) -> String {
     format!("G#{guild}#DAY")
 }
 
+/// Partition of a guild's month summaries; sort key `YYYY-MM#generation#shard`.
+pub(crate) fn month_pk(guild: GuildId) -> String {
+    format!("G#{guild}#MONTH")
+}
+
 /// Partition of a guild's all-time summary; sort key `generation#shard`.
 pub(crate) fn all_time_pk(guild: GuildId) -> String {
     format!("G#{guild}#ALL")

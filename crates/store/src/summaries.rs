@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use engagement_domain::summary::{CursorTable, Span, Summary};
-use engagement_domain::{ChannelCursor, ChannelId, Day, DayRange, GuildId, MessageId};
+use engagement_domain::{ChannelCursor, ChannelId, Day, DayRange, GuildId, MessageId, Month};
 
 use crate::items::{self, Item, PK, SK, all_time_pk, b, cursor_pk, day_pk, n, s};
 use crate::{CounterStore, StoreError, StoreErrorKind};
@@ -42,6 +42,7 @@ impl StoredSummary {
 fn sort_key(span: Span, generation: u64, shard: usize) -> String {
     match span {
         Span::Day(day) => format!("{day}#{generation:010}#{shard:05}"),
+        Span::Month(month) => format!("{month}#{generation:010}#{shard:05}"),
         Span::AllTime => format!("{generation:010}#{shard:05}"),
     }
 }
@@ -49,6 +50,7 @@ fn sort_key(span: Span, generation: u64, shard: usize) -> String {
 fn partition(guild: GuildId, span: Span) -> String {
     match span {
         Span::Day(_) => day_pk(guild),
+        Span::Month(_) => items::month_pk(guild),
         Span::AllTime => all_time_pk(guild),
     }
 }
@@ -137,6 +139,45 @@ impl CounterStore {
         Ok(out)
     }
 
+    /// Reads the month summaries from `first` to `last`. Months without a stored summary are left out:
+    /// the caller treats them as empty, folded through its own watermark.
+    pub(crate) async fn read_month_summaries(
+        &self,
+        guild: GuildId,
+        first: Month,
+        last: Month,
+        default_through: u64,
+    ) -> Result<BTreeMap<Month, StoredSummary>, StoreError> {
+        let items = self
+            .query_all(
+                "pk = :pk AND sk BETWEEN :first AND :last",
+                vec![
+                    (":pk", s(items::month_pk(guild))),
+                    (":first", s(format!("{first}#"))),
+                    (":last", s(format!("{last}#~"))),
+                ],
+                true,
+                &format!("reading month summaries {first} to {last} of guild {guild}"),
+            )
+            .await?;
+        let mut by_month: BTreeMap<Month, Vec<Item>> = BTreeMap::new();
+        for item in items {
+            let sk = items::get_s(&item, SK)?;
+            let month: Month = sk.split('#').next().unwrap_or_default().parse().map_err(|_| {
+                StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    format!("month summary with sort key `{sk}`"),
+                )
+            })?;
+            by_month.entry(month).or_default().push(item);
+        }
+        let mut out = BTreeMap::new();
+        for (month, items) in by_month {
+            out.insert(month, assemble(Span::Month(month), items, default_through)?);
+        }
+        Ok(out)
+    }
+
     /// Reads one summary (a day or all time).
     pub(crate) async fn read_summary(
         &self,
@@ -148,6 +189,10 @@ impl CounterStore {
             Span::Day(day) => (
                 "pk = :pk AND begins_with(sk, :prefix)",
                 vec![(":pk", s(day_pk(guild))), (":prefix", s(items::day_prefix(day)))],
+            ),
+            Span::Month(month) => (
+                "pk = :pk AND begins_with(sk, :prefix)",
+                vec![(":pk", s(items::month_pk(guild))), (":prefix", s(format!("{month}#")))],
             ),
             Span::AllTime => ("pk = :pk", vec![(":pk", s(all_time_pk(guild)))]),
         };

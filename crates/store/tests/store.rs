@@ -208,3 +208,73 @@ async fn an_empty_cursor_table_is_what_a_new_guild_sees() -> anyhow::Result<()> 
     assert!(view.reactions.messages.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn totals_over_months_equal_the_sum_of_their_days_in_every_fold_state() -> anyhow::Result<()>
+{
+    let store = store("monthly").await?;
+    let mut view = store.load_sync_view(G, MessageId(0)).await?;
+    let first = day("2026-01-20");
+    let commit_days = |from: i32, to: i32, seq: u64| {
+        let mut b = BatchBuilder::new();
+        for d in from..to {
+            for u in 0..5u64 {
+                let counts = Counts {
+                    messages: 1 + (d as i64 + u as i64) % 4,
+                    reactions_given: u as i64 % 2,
+                    reactions_received: (d % 3) as i64,
+                };
+                b.add(first.plus(d), ChannelId(10 + u % 3), UserId(100 + u), counts);
+            }
+        }
+        b.set_category(ChannelId(10), Some(ChannelId(99)));
+        b.build(seq)
+    };
+    let ranges: Vec<DayRange> =
+        [(0, 100), (5, 45), (11, 40), (12, 39), (12, 67), (40, 41), (0, 11), (30, 95)]
+            .into_iter()
+            .map(|(a, b)| DayRange { first: first.plus(a), last: first.plus(b) })
+            .collect();
+    let check = |label: &'static str| {
+        let store = store.clone();
+        let ranges = ranges.clone();
+        async move {
+            for range in ranges {
+                let by_day = store.load_days(G, range).await?.total();
+                let total = store.load_total(G, range).await?;
+                assert_eq!(total.counters, by_day.counters, "{label}: {range}");
+            }
+            anyhow::Ok(())
+        }
+    };
+    store.commit(&mut view, commit_days(0, 40, 1)).await?;
+    check("nothing folded").await?;
+    store
+        .compact(
+            G,
+            CompactionPolicy {
+                all_time_after_batches: u64::MAX,
+                all_time_after_ms: u64::MAX,
+                ..CompactionPolicy::ALWAYS
+            },
+            10,
+        )
+        .await?;
+    check("days folded, months not").await?;
+    store.commit(&mut view, commit_days(30, 100, 2)).await?;
+    store.compact(G, CompactionPolicy::ALWAYS, 20).await?;
+    check("everything folded").await?;
+    store.commit(&mut view, commit_days(35, 70, 3)).await?;
+    let mut erase = BatchBuilder::new();
+    erase.erase(UserId(101));
+    store.commit(&mut view, erase.build(4)).await?;
+    check("new batches and an erasure waiting").await?;
+    store.compact(G, CompactionPolicy::ALWAYS, 30).await?;
+    check("folded again").await?;
+    let year = DayRange { first: first.plus(0), last: first.plus(100) };
+    let before = store.usage();
+    store.load_total(G, year).await?;
+    let months = store.usage().since(&before).requests;
+    assert!(months <= 6, "a 100-day total took {months} requests");
+    Ok(())
+}

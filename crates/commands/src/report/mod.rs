@@ -133,7 +133,7 @@ impl Reporter {
         keep: Option<UserId>,
     ) -> Result<Tally, StoreError> {
         let mut tally = match period.range {
-            Some(range) => self.store.load_days(guild, range).await?.total(),
+            Some(range) => self.store.load_total(guild, range).await?,
             None => self.store.load_all_time(guild).await?,
         };
         visibility::hide(&mut tally, config, keep);
