@@ -146,6 +146,12 @@ impl Month {
         self.next().first_day().previous()
     }
 
+    /// Every day of the month.
+    #[must_use]
+    pub fn days(self) -> DayRange {
+        DayRange { first: self.first_day(), last: self.last_day() }
+    }
+
     /// The following month.
     #[must_use]
     pub const fn next(self) -> Self {
@@ -162,7 +168,8 @@ impl FromStr for Month {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || BadDate(s.to_owned());
         let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
-        let (year, month) = (y.parse::<i32>().map_err(|_| bad())?, m.parse::<u32>().map_err(|_| bad())?);
+        let (year, month) =
+            (y.parse::<i32>().map_err(|_| bad())?, m.parse::<u32>().map_err(|_| bad())?);
         if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) {
             return Err(bad());
         }
@@ -219,6 +226,58 @@ impl DayRange {
     /// Every day of the range, in order.
     pub fn days(&self) -> impl Iterator<Item = Day> + use<> {
         (self.first.0..=self.last.0).map(Day)
+    }
+}
+
+/// How to read the total of a range from as few stored summaries as possible: months read whole from
+/// month summaries, plus some day ranges and minus others (the parts of a month read whole that lie
+/// outside the range). For every day, the months and added ranges holding it minus the subtracted ranges
+/// holding it is 1 inside the range and 0 outside, which a test checks for
+/// ranges of 1 to 400 days starting across a 400-day window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TotalPlan {
+    /// Months read whole, consecutive, in order.
+    pub months: Vec<Month>,
+    /// Day ranges added.
+    pub add: Vec<DayRange>,
+    /// Day ranges subtracted.
+    pub subtract: Vec<DayRange>,
+}
+
+/// A month summary holds at most the counters of its days, usually far fewer (the same member in the
+/// same channel on many days is one counter), so reading one costs about as much as reading a few days.
+const MONTH_READ_COST_IN_DAYS: u32 = 3;
+
+impl DayRange {
+    /// The cheapest [`TotalPlan`] for this range: whole months from month summaries; a month only partly
+    /// inside the range is read as its days in the range, or as the whole month minus its days outside
+    /// the range when those are fewer (the last 30 days are this month so far plus a few days of the
+    /// month before; the days after today hold nothing and cost one empty read).
+    #[must_use]
+    pub fn total_plan(self) -> TotalPlan {
+        let mut plan = TotalPlan::default();
+        let mut month = self.first.month();
+        loop {
+            let whole = month.days();
+            let inside =
+                Self { first: whole.first.max(self.first), last: whole.last.min(self.last) };
+            if inside == whole {
+                plan.months.push(month);
+            } else {
+                let outside_days = whole.len() - inside.len();
+                if outside_days + MONTH_READ_COST_IN_DAYS < inside.len() {
+                    plan.months.push(month);
+                    plan.subtract.extend(Self::new(whole.first, inside.first.previous()));
+                    plan.subtract.extend(Self::new(inside.last.next(), whole.last));
+                } else {
+                    plan.add.push(inside);
+                }
+            }
+            if whole.last >= self.last {
+                return plan;
+            }
+            month = month.next();
+        }
     }
 }
 
@@ -309,6 +368,51 @@ mod tests {
 
     fn day(s: &str) -> Day {
         s.parse().unwrap_or(Day(i32::MIN))
+    }
+
+    #[test]
+    fn total_plans_cover_each_day_of_the_range_exactly_once_and_read_few_days() {
+        let window_start = day("2027-11-01");
+        for start in (0..400).step_by(3) {
+            for len in 1..=400 {
+                let range = DayRange {
+                    first: window_start.plus(start),
+                    last: window_start.plus(start + len - 1),
+                };
+                let plan = range.total_plan();
+                // coverage[i]: how many times day (range.first - 31 + i) is counted.
+                let origin = range.first.plus(-31);
+                let mut coverage = vec![0i32; range.len() as usize + 62];
+                let mut apply = |r: DayRange, sign: i32| {
+                    for d in r.days() {
+                        let i = usize::try_from(d.0 - origin.0).unwrap_or(usize::MAX);
+                        match coverage.get_mut(i) {
+                            Some(c) => *c += sign,
+                            None => panic!("{range}: {plan:?} reaches {d}"),
+                        }
+                    }
+                };
+                plan.months.iter().for_each(|m| apply(m.days(), 1));
+                plan.add.iter().for_each(|r| apply(*r, 1));
+                plan.subtract.iter().for_each(|r| apply(*r, -1));
+                for (i, c) in coverage.iter().enumerate() {
+                    let d = origin.plus(i32::try_from(i).unwrap_or(i32::MAX));
+                    assert_eq!(*c, i32::from(range.contains(d)), "{range}: day {d}: {plan:?}");
+                }
+                assert!(plan.months.windows(2).all(|w| w[0].next() == w[1]), "{range}: {plan:?}");
+                let days_read: u32 = plan.add.iter().chain(&plan.subtract).map(DayRange::len).sum();
+                assert!(days_read <= 2 * 17, "{range}: {days_read} days read: {plan:?}");
+                assert!(plan.months.len() <= 14, "{range}: {plan:?}");
+            }
+        }
+        let year = DayRange { first: day("2025-11-29"), last: day("2026-11-28") };
+        let plan = year.total_plan();
+        assert_eq!(plan.months.len(), 12, "{plan:?}");
+        assert_eq!(plan.add, vec![DayRange { first: day("2025-11-29"), last: day("2025-11-30") }]);
+        assert_eq!(
+            plan.subtract,
+            vec![DayRange { first: day("2026-11-29"), last: day("2026-11-30") }]
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod ids;
 pub mod snowflake;
 
 pub use counts::{Counts, Metric};
-pub use day::{Day, DayRange, GuildTimeZone, Month};
+pub use day::{Day, DayRange, GuildTimeZone, Month, TotalPlan};
 pub use ids::{ChannelId, GuildId, MessageId, UserId};
 pub mod batch;
 mod codec;

@@ -57,6 +57,13 @@ impl Tally {
         self.categories.extend(other.categories.iter().map(|(k, v)| (*k, *v)));
     }
 
+    /// Subtracts every counter of another tally (a part of this one); categories stay.
+    pub fn subtract(&mut self, other: &Self) {
+        for (&(channel, user), &counts) in &other.counters {
+            self.add(channel, user, Counts::ZERO - counts);
+        }
+    }
+
     /// Removes every counter of a member.
     pub fn erase(&mut self, user: UserId) {
         self.counters.retain(|&(_, u), _| u != user);

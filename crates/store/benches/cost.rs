@@ -232,6 +232,7 @@ async fn main() -> anyhow::Result<()> {
     for (label, range) in [
         ("1 day", DayRange::single(last_day)),
         ("7 days", DayRange { first: last_day.plus(-6), last: last_day }),
+        ("30 days", DayRange { first: last_day.plus(-29), last: last_day }),
         (&*format!("{days} days"), DayRange { first: first_day, last: last_day }),
     ] {
         let before = store.usage();
@@ -252,10 +253,13 @@ async fn main() -> anyhow::Result<()> {
     // Totals without the day breakdown (leaderboards): whole months come from month summaries.
     let whole = DayRange { first: first_day, last: last_day };
     let january = DayRange { first: first_day, last: first_day.month().last_day() };
-    for (label, range) in
-        [("January (one month summary)", january), (&*format!("{days} days, totals"), whole)]
-    {
-        if range.last > last_day {
+    let last_30 = DayRange { first: last_day.plus(-29), last: last_day };
+    for (label, range) in [
+        ("January (one month summary)", january),
+        ("last 30 days, totals", last_30),
+        (&*format!("{days} days, totals"), whole),
+    ] {
+        if range.first < first_day || range.last > last_day {
             continue;
         }
         let before = store.usage();

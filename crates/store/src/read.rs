@@ -64,25 +64,19 @@ impl CounterStore {
         Ok(out)
     }
 
-    /// Every counter of a range as one tally (no day breakdown): leaderboards and totals. Whole calendar
-    /// months inside the range come from month summaries, the days at either end from day summaries, so
-    /// a year costs about 12 month items and at most ~60 day items instead of 365 day items.
+    /// Every counter of a range as one tally (no day breakdown): leaderboards and totals. Follows the
+    /// range's [`TotalPlan`](engagement_domain::TotalPlan): whole calendar months from month summaries,
+    /// plus or minus a few days at either end from day summaries, so a year costs about 12 month items
+    /// and at most ~34 day items instead of 365 day items.
     ///
-    /// Equal to `load_days(guild, range).total()`, which a test checks.
+    /// Equal to `load_days(guild, range).total()`, which a test checks in every fold state.
     ///
     /// # Errors
     /// DynamoDB errors, with context.
     pub async fn load_total(&self, guild: GuildId, range: DayRange) -> Result<Tally, StoreError> {
-        let mut months = Vec::new();
-        let mut month = range.first.month();
-        if month.first_day() < range.first {
-            month = month.next();
-        }
-        while month.last_day() <= range.last {
-            months.push(month);
-            month = month.next();
-        }
-        let (Some(&first_month), Some(&last_month)) = (months.first(), months.last()) else {
+        let plan = range.total_plan();
+        let (Some(&first_month), Some(&last_month)) = (plan.months.first(), plan.months.last())
+        else {
             return Ok(self.load_days(guild, range).await?.total());
         };
         let fold = self.fold_state(guild).await?;
@@ -92,7 +86,7 @@ impl CounterStore {
         let stored = self
             .read_month_summaries(guild, first_month, last_month, fold.all_time_through)
             .await?;
-        for month in months {
+        for month in plan.months {
             let mut summary = stored.get(&month).map_or_else(
                 || Summary::empty(Span::Month(month), fold.all_time_through),
                 |s| s.summary.clone(),
@@ -104,13 +98,14 @@ impl CounterStore {
         }
         let day_batches: Vec<Batch> =
             batches.iter().filter(|b| b.seq > fold.days_through).cloned().collect();
-        let edges = [
-            DayRange::new(range.first, first_month.first_day().previous()),
-            DayRange::new(last_month.last_day().next(), range.last),
-        ];
-        for edge in edges.into_iter().flatten() {
+        for days in plan.add {
             total.merge(
-                &self.days_with(guild, edge, fold.days_through, &day_batches).await?.total(),
+                &self.days_with(guild, days, fold.days_through, &day_batches).await?.total(),
+            );
+        }
+        for days in plan.subtract {
+            total.subtract(
+                &self.days_with(guild, days, fold.days_through, &day_batches).await?.total(),
             );
         }
         Ok(total)

@@ -231,8 +231,22 @@ async fn totals_over_months_equal_the_sum_of_their_days_in_every_fold_state() ->
         b.build(seq)
     };
     let ranges: Vec<DayRange> =
-        [(0, 100), (5, 45), (11, 40), (12, 39), (12, 67), (40, 41), (0, 11), (30, 95)]
-            .into_iter()
+        // Whole months, months read as days, and months read whole minus days outside the range
+        // (Feb 3-26; Jan 15-31; Apr 1-27 with data on Apr 28-29).
+        [
+            (0, 100),
+            (5, 45),
+            (11, 40),
+            (12, 39),
+            (12, 67),
+            (40, 41),
+            (0, 11),
+            (30, 95),
+            (14, 37),
+            (-5, 60),
+            (4, 97),
+        ]
+        .into_iter()
             .map(|(a, b)| DayRange { first: first.plus(a), last: first.plus(b) })
             .collect();
     let check = |label: &'static str| {
