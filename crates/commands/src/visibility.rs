@@ -1,21 +1,13 @@
 //! What a guild's settings hide from reports: channels excluded from counting (what was counted in them
 //! before the exclusion too) and members who opted out (except from their own `/stats`).
 
-use engagement_domain::{DailyTallies, GuildConfig, Tally, UserId};
+use engagement_domain::{GuildConfig, Tally, UserId};
 
 /// Removes the counters of excluded channels and of opted-out members other than `keep`.
 pub fn hide(tally: &mut Tally, config: &GuildConfig, keep: Option<UserId>) {
     tally.counters.retain(|&(channel, user), _| {
         config.counts_channel(channel) && (keep == Some(user) || !config.opted_out.contains(&user))
     });
-}
-
-/// [`hide`] on every day; days left without counters are dropped.
-pub fn hide_days(days: &mut DailyTallies, config: &GuildConfig, keep: Option<UserId>) {
-    for tally in days.days.values_mut() {
-        hide(tally, config, keep);
-    }
-    days.days.retain(|_, tally| !tally.is_empty());
 }
 
 #[cfg(test)]

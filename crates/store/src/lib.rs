@@ -26,6 +26,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::Client;
 
 pub use compaction::{CompactionPolicy, CompactionReport};
+pub use config::ConfigVersion;
 pub use error::{StoreError, StoreErrorKind};
 pub use lease::Lease;
 pub use log::{NO_REACTION_WINDOW, SyncView};

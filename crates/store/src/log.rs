@@ -1,6 +1,7 @@
 //! The batch log: appending batches exactly once, reading them back.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use engagement_domain::summary::{CursorTable, ReactionLedger};
@@ -275,18 +276,32 @@ impl CounterStore {
         condition: Option<&str>,
         doing: &str,
     ) -> Result<(), StoreError> {
+        self.put_item_where(item, condition, Vec::new(), doing).await
+    }
+
+    /// [`put_item`](Self::put_item) with values (`:name`) for the condition. Every write of an item goes
+    /// through here.
+    pub(crate) async fn put_item_where(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+        values: Vec<(&str, AttributeValue)>,
+        doing: &str,
+    ) -> Result<(), StoreError> {
         let size = crate::usage::item_size(&item);
         self.usage.write_request();
         self.faults.before_write(doing)?;
         self.usage.request();
-        self.client
+        let mut put = self
+            .client
             .put_item()
             .table_name(self.table())
             .set_item(Some(item))
-            .set_condition_expression(condition.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
+            .set_condition_expression(condition.map(str::to_owned));
+        for (name, value) in values {
+            put = put.expression_attribute_values(name, value);
+        }
+        put.send().await.map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
         self.usage.write(size);
         self.faults.after_write(doing)
     }
@@ -305,6 +320,24 @@ impl CounterStore {
         doing: &str,
     ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
+        self.query_pages(condition, values, consistent, doing, |page| {
+            out.extend(page);
+            Ok(ControlFlow::Continue(()))
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Runs a Query page by page (1 MB each at most), handing each page's items to `each_page` until the
+    /// last page or until it breaks. Only one page is held at a time.
+    pub(crate) async fn query_pages(
+        &self,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+        consistent: bool,
+        doing: &str,
+        mut each_page: impl FnMut(Vec<Item>) -> Result<ControlFlow<()>, StoreError> + Send,
+    ) -> Result<(), StoreError> {
         let mut start_key: Option<Item> = None;
         loop {
             let mut query = self
@@ -321,10 +354,13 @@ impl CounterStore {
             let page =
                 query.send().await.map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
             self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), consistent);
-            out.extend(page.items().iter().cloned());
-            match page.last_evaluated_key() {
-                Some(k) => start_key = Some(k.clone()),
-                None => return Ok(out),
+            let next = page.last_evaluated_key().cloned();
+            if each_page(page.items.unwrap_or_default())?.is_break() {
+                return Ok(());
+            }
+            match next {
+                Some(k) => start_key = Some(k),
+                None => return Ok(()),
             }
         }
     }

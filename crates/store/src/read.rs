@@ -1,9 +1,10 @@
 //! The read path: exact counters for a range of days or for all time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 
 use engagement_domain::summary::{Span, Summary};
-use engagement_domain::{Batch, DailyTallies, Day, DayRange, GuildId, Tally};
+use engagement_domain::{Batch, CounterDelta, DailyTallies, Day, DayRange, GuildId, Tally};
 
 use crate::{CounterStore, StoreError};
 
@@ -34,34 +35,73 @@ impl CounterStore {
         default_through: u64,
         batches: &[Batch],
     ) -> Result<DailyTallies, StoreError> {
-        let summaries = self.read_day_summaries(guild, range, default_through, true).await?;
         let mut out = DailyTallies::empty(range);
-        let mut through: BTreeMap<Day, u64> = BTreeMap::new();
-        for (day, stored) in summaries {
-            through.insert(day, stored.summary.through);
-            out.days.insert(day, stored.summary.tally);
-        }
-        for batch in batches {
-            for delta in batch.counters.iter().filter(|d| range.contains(d.day)) {
-                if batch.seq > through.get(&delta.day).copied().unwrap_or(default_through) {
-                    out.add(delta.day, delta.channel, delta.user, delta.counts);
-                }
-            }
-            for (day, tally) in &mut out.days {
-                if batch.seq > through.get(day).copied().unwrap_or(default_through) {
-                    for c in &batch.categories {
-                        if tally.counters.keys().any(|(ch, _)| *ch == c.channel) {
-                            tally.categories.insert(c.channel, c.category);
-                        }
-                    }
-                    for &user in &batch.erasures {
-                        tally.erase(user);
-                    }
-                }
-            }
-        }
-        out.days.retain(|_, t| !t.is_empty());
+        self.scan_days_with(guild, range, default_through, batches, |day, tally| {
+            out.days.insert(day, tally);
+            ControlFlow::Continue(())
+        })
+        .await?;
         Ok(out)
+    }
+
+    /// Hands the counters of every day of `range` that has any to `each`, in day order, one day at a
+    /// time — what [`load_days`](Self::load_days) returns, without holding the whole range in memory (a
+    /// busy server's year of days is hundreds of MB; one day is well under one). Stops early when `each`
+    /// breaks. Costs what `load_days` costs.
+    ///
+    /// # Errors
+    /// DynamoDB errors, with context.
+    pub async fn scan_days(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        each: impl FnMut(Day, Tally) -> ControlFlow<()> + Send,
+    ) -> Result<(), StoreError> {
+        let fold = self.fold_state(guild).await?;
+        let batches = self.read_batches_after(guild, fold.days_through).await?;
+        self.scan_days_with(guild, range, fold.days_through, &batches, each).await
+    }
+
+    /// [`scan_days`](Self::scan_days) with the fold watermark and waiting batches already read. Days
+    /// that only waiting batches touch are handed over in their place in day order.
+    async fn scan_days_with(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        default_through: u64,
+        batches: &[Batch],
+        mut each: impl FnMut(Day, Tally) -> ControlFlow<()> + Send,
+    ) -> Result<(), StoreError> {
+        let waiting = Waiting::new(batches, range);
+        // Days in waiting batches, not reached yet; those without a stored summary start empty.
+        let mut only_in_batches: BTreeSet<Day> = waiting.by_day.keys().copied().collect();
+        let mut emit = |day: Day, tally: Tally, through: u64| {
+            let tally = waiting.apply(day, tally, through);
+            if tally.is_empty() { ControlFlow::Continue(()) } else { each(day, tally) }
+        };
+        let mut stopped = false;
+        self.scan_day_summaries(guild, range, default_through, true, |day, stored| {
+            while let Some(earlier) = only_in_batches.first().copied().filter(|d| *d < day) {
+                only_in_batches.remove(&earlier);
+                if emit(earlier, Tally::new(), default_through).is_break() {
+                    stopped = true;
+                    return ControlFlow::Break(());
+                }
+            }
+            only_in_batches.remove(&day);
+            let flow = emit(day, stored.summary.tally, stored.summary.through);
+            stopped = flow.is_break();
+            flow
+        })
+        .await?;
+        if !stopped {
+            for day in only_in_batches {
+                if emit(day, Tally::new(), default_through).is_break() {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every counter of a range as one tally (no day breakdown): leaderboards and totals. Follows the
@@ -125,5 +165,49 @@ impl CounterStore {
             summary.fold(&batch);
         }
         Ok(summary.tally)
+    }
+}
+
+/// The batches not folded into day summaries yet, with their counters indexed by day.
+struct Waiting<'a> {
+    batches: &'a [Batch],
+    /// Per day of the range: (index of the batch, counter) in batch order.
+    by_day: BTreeMap<Day, Vec<(usize, &'a CounterDelta)>>,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(batches: &'a [Batch], range: DayRange) -> Self {
+        let mut by_day: BTreeMap<Day, Vec<(usize, &CounterDelta)>> = BTreeMap::new();
+        for (i, batch) in batches.iter().enumerate() {
+            for delta in batch.counters.iter().filter(|d| range.contains(d.day)) {
+                by_day.entry(delta.day).or_default().push((i, delta));
+            }
+        }
+        Self { batches, by_day }
+    }
+
+    /// A day's stored counters (folded through `through`) plus the waiting batches after `through`, in
+    /// order: each batch's counters, then its category changes and erasures.
+    fn apply(&self, day: Day, mut tally: Tally, through: u64) -> Tally {
+        let mut deltas = self.by_day.get(&day).into_iter().flatten().peekable();
+        for (i, batch) in self.batches.iter().enumerate() {
+            let newer = batch.seq > through;
+            while let Some((_, delta)) = deltas.next_if(|(j, _)| *j == i) {
+                if newer {
+                    tally.add(delta.channel, delta.user, delta.counts);
+                }
+            }
+            if newer {
+                for c in &batch.categories {
+                    if tally.counters.keys().any(|(ch, _)| *ch == c.channel) {
+                        tally.categories.insert(c.channel, c.category);
+                    }
+                }
+                for &user in &batch.erasures {
+                    tally.erase(user);
+                }
+            }
+        }
+        tally
     }
 }

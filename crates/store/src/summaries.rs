@@ -5,6 +5,7 @@
 //! the old or the new summary readable, never a mix.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 
 use engagement_domain::summary::{CursorTable, Span, Summary};
 use engagement_domain::{ChannelCursor, ChannelId, Day, DayRange, GuildId, MessageId, Month};
@@ -109,34 +110,68 @@ impl CounterStore {
         default_through: u64,
         consistent: bool,
     ) -> Result<BTreeMap<Day, StoredSummary>, StoreError> {
-        let items = self
-            .query_all(
-                "pk = :pk AND sk BETWEEN :first AND :last",
-                vec![
-                    (":pk", s(day_pk(guild))),
-                    (":first", s(items::day_prefix(range.first))),
-                    (":last", s(format!("{}~", items::day_prefix(range.last)))),
-                ],
-                consistent,
-                &format!("reading day summaries {range} of guild {guild}"),
-            )
-            .await?;
-        let mut by_day: BTreeMap<Day, Vec<Item>> = BTreeMap::new();
-        for item in items {
-            let sk = items::get_s(&item, SK)?;
-            let day: Day = sk.split('#').next().unwrap_or_default().parse().map_err(|_| {
-                StoreError::new(
-                    StoreErrorKind::Corrupt,
-                    format!("day summary with sort key `{sk}`"),
-                )
-            })?;
-            by_day.entry(day).or_default().push(item);
-        }
         let mut out = BTreeMap::new();
-        for (day, items) in by_day {
-            out.insert(day, assemble(Span::Day(day), items, default_through)?);
-        }
+        self.scan_day_summaries(guild, range, default_through, consistent, |day, stored| {
+            out.insert(day, stored);
+            ControlFlow::Continue(())
+        })
+        .await?;
         Ok(out)
+    }
+
+    /// Hands the stored day summaries of a range to `each`, in day order, one day at a time: only one
+    /// Query page and one day are held in memory, however long the range. Stops when `each` breaks.
+    pub(crate) async fn scan_day_summaries(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        default_through: u64,
+        consistent: bool,
+        mut each: impl FnMut(Day, StoredSummary) -> ControlFlow<()> + Send,
+    ) -> Result<(), StoreError> {
+        // A day's shards are consecutive in sort-key order but may straddle two pages.
+        let mut pending: Option<(Day, Vec<Item>)> = None;
+        let mut stopped = false;
+        self.query_pages(
+            "pk = :pk AND sk BETWEEN :first AND :last",
+            vec![
+                (":pk", s(day_pk(guild))),
+                (":first", s(items::day_prefix(range.first))),
+                (":last", s(format!("{}~", items::day_prefix(range.last)))),
+            ],
+            consistent,
+            &format!("reading day summaries {range} of guild {guild}"),
+            |page| {
+                for item in page {
+                    let sk = items::get_s(&item, SK)?;
+                    let day: Day =
+                        sk.split('#').next().unwrap_or_default().parse().map_err(|_| {
+                            StoreError::new(
+                                StoreErrorKind::Corrupt,
+                                format!("day summary with sort key `{sk}`"),
+                            )
+                        })?;
+                    match &mut pending {
+                        Some((d, items)) if *d == day => items.push(item),
+                        _ => {
+                            if let Some((d, items)) = pending.replace((day, vec![item])) {
+                                let stored = assemble(Span::Day(d), items, default_through)?;
+                                if each(d, stored).is_break() {
+                                    stopped = true;
+                                    return Ok(ControlFlow::Break(()));
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(ControlFlow::Continue(()))
+            },
+        )
+        .await?;
+        if let Some((day, items)) = pending.filter(|_| !stopped) {
+            let _ = each(day, assemble(Span::Day(day), items, default_through)?);
+        }
+        Ok(())
     }
 
     /// Reads the month summaries from `first` to `last`. Months without a stored summary are left out:

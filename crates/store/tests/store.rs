@@ -2,12 +2,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use engagement_domain::summary::CursorTable;
 use engagement_domain::{
     BatchBuilder, ChannelCursor, ChannelId, Counts, Day, DayRange, GuildConfig, GuildId, MessageId,
     Metric, Scope, UserId,
 };
-use engagement_store::{CompactionPolicy, CounterStore, StoreErrorKind, TableCreation};
+use engagement_store::{
+    CompactionPolicy, ConfigVersion, CounterStore, StoreErrorKind, TableCreation,
+};
 
 async fn store(prefix: &str) -> anyhow::Result<CounterStore> {
     let (client, table) = engagement_testkit::dynamo::client_and_table_name(prefix).await?;
@@ -140,8 +143,63 @@ async fn guild_configuration_round_trips() -> anyhow::Result<()> {
     assert_eq!(store.guild_config(G).await?, None);
     let mut config = GuildConfig { time_zone: "Europe/Paris".parse()?, ..GuildConfig::default() };
     config.excluded_channels.insert(ChannelId(5));
-    store.put_guild_config(G, &config).await?;
+    store.put_guild_config(G, &config, ConfigVersion::NONE).await?;
     assert_eq!(store.guild_config(G).await?, Some(config));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_configuration_change_made_in_between_is_never_overwritten() -> anyhow::Result<()> {
+    let store = store("configrace").await?;
+    // Two first writers: the second finds the first's configuration there.
+    store.put_guild_config(G, &GuildConfig::default(), ConfigVersion::NONE).await?;
+    let err = store.put_guild_config(G, &GuildConfig::default(), ConfigVersion::NONE).await;
+    assert_eq!(err.map_err(|e| e.kind()), Err(StoreErrorKind::Conflict));
+
+    // An admin and a member read the same version; the admin saves first.
+    let (Some(mut admin), admin_version) = store.guild_config_for_update(G).await? else {
+        panic!("stored above")
+    };
+    let (Some(mut member), member_version) = store.guild_config_for_update(G).await? else {
+        panic!("stored above")
+    };
+    admin.excluded_channels.insert(ChannelId(5));
+    store.put_guild_config(G, &admin, admin_version).await?;
+    member.opted_out.insert(UserId(7));
+    let err = store.put_guild_config(G, &member, member_version).await;
+    assert_eq!(
+        err.map_err(|e| e.kind()),
+        Err(StoreErrorKind::Conflict),
+        "the opt-out must not erase the exclusion"
+    );
+
+    // Redone from a fresh read (what update_guild_config does), both changes are kept.
+    let default = GuildConfig::default();
+    assert!(store.update_guild_config(G, &default, |c| c.opted_out.insert(UserId(7))).await?);
+    assert!(!store.update_guild_config(G, &default, |c| c.opted_out.insert(UserId(7))).await?);
+    let stored = store.guild_config(G).await?.unwrap_or_default();
+    assert!(
+        stored.excluded_channels.contains(&ChannelId(5)) && stored.opted_out.contains(&UserId(7))
+    );
+
+    // A configuration stored before versions existed is version 0, and still guarded.
+    let (client, table) = engagement_testkit::dynamo::client_and_table_name("configold").await?;
+    let old = CounterStore::new(client.clone(), table.clone());
+    old.create_table().await?;
+    client
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S(format!("G#{}", G.0)))
+        .item("sk", AttributeValue::S("CONFIG".to_owned()))
+        .item("config", AttributeValue::S(serde_json::to_string(&GuildConfig::default())?))
+        .send()
+        .await?;
+    let (Some(first), version) = old.guild_config_for_update(G).await? else {
+        panic!("the item above does not read back: check the key layout in items.rs")
+    };
+    old.put_guild_config(G, &first, version).await?;
+    let err = old.put_guild_config(G, &first, version).await;
+    assert_eq!(err.map_err(|e| e.kind()), Err(StoreErrorKind::Conflict));
     Ok(())
 }
 
@@ -290,5 +348,64 @@ async fn totals_over_months_equal_the_sum_of_their_days_in_every_fold_state() ->
     store.load_total(G, year).await?;
     let months = store.usage().since(&before).requests;
     assert!(months <= 6, "a 100-day total took {months} requests");
+    Ok(())
+}
+
+#[tokio::test]
+async fn scanning_days_hands_over_what_load_days_returns_in_day_order_and_can_stop()
+-> anyhow::Result<()> {
+    let store = store("scan").await?;
+    let mut view = store.load_sync_view(G, MessageId(0)).await?;
+    let first = day("2026-03-01");
+    // Days 0, 2, 4, ... folded into day summaries; then days 1, 3, 5, ... only in waiting batches, and
+    // one more count on a folded day.
+    let mut folded = BatchBuilder::new();
+    for d in (0..20).step_by(2) {
+        folded.add(
+            first.plus(d),
+            ChannelId(10),
+            UserId(100 + d as u64),
+            Counts::messages(1 + d as i64),
+        );
+    }
+    store.commit(&mut view, folded.build(1)).await?;
+    store.compact(G, CompactionPolicy::ALWAYS, 10).await?;
+    let mut waiting = BatchBuilder::new();
+    for d in (1..20).step_by(2) {
+        waiting.add(first.plus(d), ChannelId(11), UserId(7), Counts::messages(d as i64));
+    }
+    waiting.add(first.plus(4), ChannelId(10), UserId(104), Counts::messages(10));
+    store.commit(&mut view, waiting.build(2)).await?;
+
+    let range = DayRange { first: first.plus(-3), last: first.plus(25) };
+    let expected = store.load_days(G, range).await?;
+    assert_eq!(expected.days.len(), 20);
+    assert_eq!(
+        expected.days[&first.plus(4)].member_total(UserId(104), Scope::Guild),
+        Counts::messages(15)
+    );
+    let mut seen = Vec::new();
+    store
+        .scan_days(G, range, |d, tally| {
+            seen.push((d, tally));
+            std::ops::ControlFlow::Continue(())
+        })
+        .await?;
+    let days: Vec<Day> = seen.iter().map(|(d, _)| *d).collect();
+    assert!(days.windows(2).all(|w| w[0] < w[1]), "not in day order: {days:?}");
+    assert_eq!(seen.into_iter().collect::<std::collections::BTreeMap<_, _>>(), expected.days);
+
+    let mut taken = Vec::new();
+    store
+        .scan_days(G, range, |d, _| {
+            taken.push(d);
+            if taken.len() == 3 {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        })
+        .await?;
+    assert_eq!(taken, vec![first, first.plus(1), first.plus(2)]);
     Ok(())
 }

@@ -8,12 +8,16 @@ use std::sync::Arc;
 use engagement_commands::definition::{name, route_description};
 use engagement_commands::{FollowupInvoker, FollowupJob, Reporter};
 use engagement_domain::{GuildConfig, GuildId, GuildTimeZone};
-use engagement_store::CounterStore;
+use engagement_store::{ConfigVersion, CounterStore, StoreErrorKind};
 
 use crate::commands::privacy::{PrivacyAction, PrivacyCommand};
 use crate::commands::reports::{ReportCommand, ReportKind};
 use crate::commands::server_config::{ConfigAction, ConfigCommand};
 use crate::commands::{CommandError, CommandRegistry, RegistryError};
+
+/// The answer when the server's settings changed between reading and saving them.
+pub const CONFIG_CHANGED_MESSAGE: &str = "The server's settings changed while this command ran (someone \
+     else changed them at the same moment). Nothing was saved: run the command again.";
 
 /// Shown when the followup function cannot be started.
 pub const DEFER_FAILED_MESSAGE: &str =
@@ -55,32 +59,48 @@ impl Services {
         GuildConfig { time_zone: self.default_time_zone, ..GuildConfig::default() }
     }
 
-    /// The guild's stored configuration, if any.
-    ///
-    /// # Errors
-    /// Store failures, as internal errors.
-    pub async fn stored_config(&self, guild: GuildId) -> Result<Option<GuildConfig>, CommandError> {
-        self.reporter.guild_config(guild).await.map_err(CommandError::internal)
-    }
-
     /// The guild's configuration, or the default one.
     ///
     /// # Errors
     /// Store failures, as internal errors.
     pub async fn guild_config(&self, guild: GuildId) -> Result<GuildConfig, CommandError> {
-        Ok(self.stored_config(guild).await?.unwrap_or_else(|| self.default_config()))
+        let stored = self.reporter.guild_config(guild).await.map_err(CommandError::internal)?;
+        Ok(stored.unwrap_or_else(|| self.default_config()))
     }
 
-    /// Stores the guild's configuration.
+    /// The guild's configuration to change and save: the stored one (`None`: the default one is
+    /// returned) and its version for [`save_config`](Self::save_config).
     ///
     /// # Errors
     /// Store failures, as internal errors.
+    pub async fn config_for_update(
+        &self,
+        guild: GuildId,
+    ) -> Result<(Option<GuildConfig>, GuildConfig, ConfigVersion), CommandError> {
+        let (stored, version) =
+            self.reporter.guild_config_for_update(guild).await.map_err(CommandError::internal)?;
+        let config = stored.clone().unwrap_or_else(|| self.default_config());
+        Ok((stored, config, version))
+    }
+
+    /// Stores the guild's configuration, changed from the one read at `expected`.
+    ///
+    /// # Errors
+    /// [`CONFIG_CHANGED_MESSAGE`] when somebody changed it in between (nothing is saved, nothing of
+    /// theirs is lost); other store failures, as internal errors.
     pub async fn save_config(
         &self,
         guild: GuildId,
         config: &GuildConfig,
+        expected: ConfigVersion,
     ) -> Result<(), CommandError> {
-        self.reporter.put_guild_config(guild, config).await.map_err(CommandError::internal)
+        self.reporter.put_guild_config(guild, config, expected).await.map_err(|e| {
+            if e.kind() == StoreErrorKind::Conflict {
+                CommandError::user(CONFIG_CHANGED_MESSAGE)
+            } else {
+                CommandError::internal(e)
+            }
+        })
     }
 
     /// Hands `job` to the followup function.

@@ -1,9 +1,10 @@
 //! `engagement export`: prints one record per (day, channel, member) with its counters.
 
 use std::io::Write as _;
+use std::ops::ControlFlow;
 
 use anyhow::Context as _;
-use engagement_domain::{Day, DayRange, GuildId};
+use engagement_domain::{ChannelId, Counts, Day, DayRange, GuildId, UserId};
 use engagement_store::CounterStore;
 
 /// Output formats.
@@ -55,34 +56,51 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let range = DayRange::new(args.from, to)
         .with_context(|| format!("--from {} is after --to {to}", args.from))?;
     let store = CounterStore::from_env().await?;
-    let days = store.load_days(args.guild, range).await?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    // Printed day by day as the days are read: a long export never sits in memory whole.
+    let mut out = std::io::BufWriter::new(std::io::stdout());
     if args.format == Format::Csv {
         writeln!(out, "{}", COLUMNS.join(","))?;
     }
-    for (day, channel, user, c) in days.records() {
-        match args.format {
-            Format::Csv => writeln!(
-                out,
-                "{},{day},{channel},{user},{},{},{}",
-                args.guild, c.messages, c.reactions_given, c.reactions_received
-            )?,
-            Format::Jsonl => writeln!(
-                out,
-                "{}",
-                serde_json::json!({
-                    "guild_id": args.guild.to_string(),
-                    "day": day.to_string(),
-                    "channel_id": channel.to_string(),
-                    "user_id": user.to_string(),
-                    "messages": c.messages,
-                    "reactions_given": c.reactions_given,
-                    "reactions_received": c.reactions_received,
-                })
-            )?,
-        }
-    }
+    let mut written = Ok(());
+    store
+        .scan_days(args.guild, range, |day, tally| {
+            written = tally.counters.iter().try_for_each(|(&(channel, user), c)| {
+                write_record(&mut out, &args, day, channel, user, c)
+            });
+            if written.is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+        })
+        .await?;
+    written.context("writing the export to standard output")?;
     out.flush()?;
     Ok(())
+}
+
+fn write_record(
+    out: &mut impl std::io::Write,
+    args: &Args,
+    day: Day,
+    channel: ChannelId,
+    user: UserId,
+    c: &Counts,
+) -> std::io::Result<()> {
+    match args.format {
+        Format::Csv => writeln!(
+            out,
+            "{},{day},{channel},{user},{},{},{}",
+            args.guild, c.messages, c.reactions_given, c.reactions_received
+        ),
+        Format::Jsonl => writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "guild_id": args.guild.to_string(),
+                "day": day.to_string(),
+                "channel_id": channel.to_string(),
+                "user_id": user.to_string(),
+                "messages": c.messages,
+                "reactions_given": c.reactions_given,
+                "reactions_received": c.reactions_received,
+            })
+        ),
+    }
 }

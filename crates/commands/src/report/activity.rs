@@ -1,9 +1,12 @@
 //! `/activity`: messages and active members per day, as a sparkline in the embed and (with the `chart`
 //! feature, in the followup function) a PNG chart.
 
-use engagement_domain::{Day, GuildConfig, Metric, Scope};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 
-use super::{AnswerError, Reporter, ensure_counted, footer, nothing_in};
+use engagement_domain::{Day, GuildConfig, Metric, Scope, UserId};
+
+use super::{AnswerError, Reporter, footer, nothing_counted, nothing_in};
 use crate::format;
 use crate::reply::{EmbedDraft, Reply};
 use crate::request::{ReportRequest, ScopeName};
@@ -31,20 +34,31 @@ pub(super) async fn answer(
     config: &GuildConfig,
 ) -> Result<Reply, AnswerError> {
     let period = &request.period;
-    let days = reporter.daily(request.guild, period, config, None).await?;
-    ensure_counted(days.days.is_empty(), period)?;
-    let series: Vec<DayActivity> = days
-        .series(Metric::Messages, scope, None)
-        .into_iter()
-        .zip(days.active_members_per_day(scope))
-        .map(|((day, messages), (_, active_members))| DayActivity { day, messages, active_members })
+    // Each day is reduced to what the chart needs as it is read.
+    let mut per_day: BTreeMap<Day, (i64, usize)> = BTreeMap::new();
+    let mut members: BTreeSet<UserId> = BTreeSet::new();
+    let range = reporter
+        .each_day(request.guild, period, config, None, |day, tally| {
+            let active = tally.active_members(scope);
+            per_day.insert(day, (tally.total(scope).messages, active.len()));
+            members.extend(active);
+            ControlFlow::Continue(())
+        })
+        .await?;
+    let Some(range) = range else { return Err(nothing_counted(period)) };
+    let series: Vec<DayActivity> = range
+        .days()
+        .map(|day| {
+            let (messages, active_members) = per_day.get(&day).copied().unwrap_or((0, 0));
+            DayActivity { day, messages, active_members }
+        })
         .collect();
     let total: i64 = series.iter().map(|d| d.messages).sum();
     if total == 0 {
         return Err(nothing_in(scope, period));
     }
     let busiest = series.iter().max_by(|a, b| a.messages.cmp(&b.messages).then(b.day.cmp(&a.day)));
-    let distinct = days.total().active_members(scope).len();
+    let distinct = members.len();
     let most_active = series.iter().map(|d| d.active_members).max().unwrap_or(0);
     let len = i64::try_from(series.len()).unwrap_or(1).max(1);
     let values: Vec<i64> = series.iter().map(|d| d.messages).collect();

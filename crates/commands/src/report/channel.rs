@@ -2,8 +2,9 @@
 //! the previous period of the same length.
 
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 
-use engagement_domain::{DailyTallies, DayRange, GuildConfig, Metric, Scope, Tally};
+use engagement_domain::{DayRange, GuildConfig, Metric, Scope, Tally};
 
 use super::{AnswerError, Reporter, ensure_counted, footer, nothing_in};
 use crate::format;
@@ -21,13 +22,27 @@ pub(super) async fn answer(
     config: &GuildConfig,
 ) -> Result<Reply, AnswerError> {
     let period = &request.period;
-    // One read covers the period and the one before it.
     let (current, previous) = match (period.range, period.previous()) {
         (Some(range), Some(before)) => {
             let wide = DayRange { first: before.first, last: range.last };
-            let mut days = reporter.store.load_days(request.guild, wide).await?;
-            visibility::hide_days(&mut days, config, None);
-            (sum(&days, range), Some(sum(&days, before)))
+            if wide.total_plan().months.is_empty() {
+                // Short periods: one read of the days covers the period and the one before it.
+                let (mut current, mut previous) = (Tally::new(), Tally::new());
+                reporter
+                    .store
+                    .scan_days(request.guild, wide, |day, mut tally| {
+                        visibility::hide(&mut tally, config, None);
+                        if range.contains(day) { &mut current } else { &mut previous }
+                            .merge(&tally);
+                        ControlFlow::Continue(())
+                    })
+                    .await?;
+                (current, Some(previous))
+            } else {
+                // Long ones: each period's totals, mostly from month summaries.
+                let current = reporter.range_totals(request.guild, range, config, None).await?;
+                (current, Some(reporter.range_totals(request.guild, before, config, None).await?))
+            }
         }
         _ => (reporter.totals(request.guild, period, config, None).await?, None),
     };
@@ -68,15 +83,6 @@ pub(super) async fn answer(
         );
     }
     Ok(Reply::embed(embed.footer(footer(period)).build()))
-}
-
-/// Everything of `days` inside `range`, as one tally.
-fn sum(days: &DailyTallies, range: DayRange) -> Tally {
-    let mut out = Tally::new();
-    for (_, tally) in days.days.range(range.first..=range.last) {
-        out.merge(tally);
-    }
-    out
 }
 
 fn ranked_lines<K: Copy>(

@@ -4,12 +4,13 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::ops::ControlFlow;
 
-use engagement_domain::{DailyTallies, GuildConfig};
+use engagement_domain::{DailyTallies, Day, GuildConfig, Tally};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::{AnswerError, Reporter, ensure_counted};
+use super::{AnswerError, Reporter, nothing_counted};
 use crate::format;
 use crate::reply::{Reply, ReplyFile};
 use crate::request::ReportRequest;
@@ -51,40 +52,86 @@ impl std::fmt::Debug for ExportFile {
 /// # Errors
 /// [`TooLarge`].
 pub fn csv(days: &DailyTallies, limit: u64) -> Result<ExportFile, TooLarge> {
-    let limit_bytes = usize::try_from(limit).unwrap_or(usize::MAX);
-    let too_large = || TooLarge { limit };
-    let mut plain = Some(String::from(HEADER));
-    let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
-    gzip.write_all(HEADER.as_bytes()).map_err(|_| too_large())?;
-    let mut line = String::new();
+    let mut file = CsvFile::new(limit)?;
     for (day, tally) in &days.days {
+        file.push_day(*day, tally)?;
+    }
+    file.finish()
+}
+
+/// An export being written day by day: plain CSV while it fits the limit, and gzip alongside.
+struct CsvFile {
+    limit: usize,
+    plain: Option<String>,
+    gzip: GzEncoder<Vec<u8>>,
+    rows: usize,
+    line: String,
+}
+
+impl CsvFile {
+    fn new(limit: u64) -> Result<Self, TooLarge> {
+        let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
+        gzip.write_all(HEADER.as_bytes()).map_err(|_| TooLarge { limit })?;
+        Ok(Self {
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            plain: Some(String::from(HEADER)),
+            gzip,
+            rows: 0,
+            line: String::new(),
+        })
+    }
+
+    fn too_large(&self) -> TooLarge {
+        TooLarge { limit: u64::try_from(self.limit).unwrap_or(u64::MAX) }
+    }
+
+    /// Appends one day's rows; days must come in order.
+    fn push_day(&mut self, day: Day, tally: &Tally) -> Result<(), TooLarge> {
         for (&(channel, member), counts) in &tally.counters {
-            line.clear();
+            self.line.clear();
             let category = tally.category_of(channel).map(|c| c.to_string()).unwrap_or_default();
             // Writing to a String cannot fail.
             let _ = writeln!(
-                line,
+                self.line,
                 "{day},{channel},{category},{member},{},{},{}",
                 counts.messages, counts.reactions_given, counts.reactions_received
             );
-            gzip.write_all(line.as_bytes()).map_err(|_| too_large())?;
-            if gzip.get_ref().len() > limit_bytes {
-                return Err(too_large());
+            self.gzip.write_all(self.line.as_bytes()).map_err(|_| self.too_large())?;
+            if self.gzip.get_ref().len() > self.limit {
+                return Err(self.too_large());
             }
-            if let Some(text) = &mut plain {
-                if text.len() + line.len() <= limit_bytes {
-                    text.push_str(&line);
+            if let Some(text) = &mut self.plain {
+                if text.len() + self.line.len() <= self.limit {
+                    text.push_str(&self.line);
                 } else {
-                    plain = None; // from here on, only the compressed file can fit
+                    self.plain = None; // from here on, only the compressed file can fit
                 }
             }
+            self.rows += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<ExportFile, TooLarge> {
+        let too_large = self.too_large();
+        if let Some(text) = self.plain {
+            return Ok(ExportFile::Csv(text.into_bytes()));
+        }
+        let compressed = self.gzip.finish().map_err(|_| too_large)?;
+        if compressed.len() > self.limit {
+            Err(too_large)
+        } else {
+            Ok(ExportFile::Gzip(compressed))
         }
     }
-    if let Some(text) = plain {
-        return Ok(ExportFile::Csv(text.into_bytes()));
-    }
-    let compressed = gzip.finish().map_err(|_| too_large())?;
-    if compressed.len() > limit_bytes { Err(too_large()) } else { Ok(ExportFile::Gzip(compressed)) }
+}
+
+fn too_big(e: TooLarge) -> AnswerError {
+    AnswerError::user(format!(
+        "That export is too big for one Discord attachment ({} MB at most here), even compressed: \
+         choose a shorter period, or run `engagement export` from the command line.",
+        e.limit / 1_000_000
+    ))
 }
 
 pub(super) async fn answer(
@@ -93,22 +140,25 @@ pub(super) async fn answer(
     config: &GuildConfig,
 ) -> Result<Reply, AnswerError> {
     let period = &request.period;
-    let days = reporter.daily(request.guild, period, config, None).await?;
-    ensure_counted(days.days.is_empty(), period)?;
-    let file = csv(&days, request.attachment_limit).map_err(|e| {
-        AnswerError::user(format!(
-            "That export is too big for one Discord attachment ({} MB at most here), even compressed: \
-             choose a shorter period, or run `engagement export` from the command line.",
-            e.limit / 1_000_000
-        ))
-    })?;
-    let rows = days.days.values().map(|t| t.counters.len()).sum::<usize>();
-    let name = format!("engagement-{}-{}-{}.csv", request.guild, days.range.first, days.range.last);
+    // Written day by day as the days are read; stops reading once even the compressed file is too big.
+    let mut file = CsvFile::new(request.attachment_limit).map_err(too_big)?;
+    let mut outcome = Ok(());
+    let range = reporter
+        .each_day(request.guild, period, config, None, |day, tally| {
+            outcome = file.push_day(day, &tally);
+            if outcome.is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+        })
+        .await?;
+    outcome.map_err(too_big)?;
+    let Some(range) = range else { return Err(nothing_counted(period)) };
+    let rows = file.rows;
+    let file = file.finish().map_err(too_big)?;
+    let name = format!("engagement-{}-{}-{}.csv", request.guild, range.first, range.last);
     let mut text = format!(
         "Export of {} rows (one per day, channel and member), {}, days in {}. Excluded channels and \
          members who opted out are left out.",
         format::number(i64::try_from(rows).unwrap_or(i64::MAX)),
-        days.range,
+        range,
         period.time_zone
     );
     let file = match file {

@@ -7,8 +7,10 @@ pub mod export;
 pub mod leaderboard;
 mod stats;
 
-use engagement_domain::{DailyTallies, DayRange, GuildConfig, GuildId, Scope, Tally, UserId};
-use engagement_store::{CounterStore, StoreError};
+use std::ops::ControlFlow;
+
+use engagement_domain::{Day, DayRange, GuildConfig, GuildId, Scope, Tally, UserId};
+use engagement_store::{ConfigVersion, CounterStore, StoreError};
 
 use crate::format;
 use crate::reply::Reply;
@@ -78,16 +80,30 @@ impl Reporter {
         self.store.guild_config(guild).await
     }
 
-    /// Replaces a guild's configuration (see [`CounterStore::put_guild_config`]).
+    /// A guild's stored configuration, if any, with its version (see
+    /// [`CounterStore::guild_config_for_update`]).
     ///
     /// # Errors
     /// Store failures.
+    pub async fn guild_config_for_update(
+        &self,
+        guild: GuildId,
+    ) -> Result<(Option<GuildConfig>, ConfigVersion), StoreError> {
+        self.store.guild_config_for_update(guild).await
+    }
+
+    /// Replaces a guild's configuration if it is still at `expected` (see
+    /// [`CounterStore::put_guild_config`]).
+    ///
+    /// # Errors
+    /// Store failures; [`engagement_store::StoreErrorKind::Conflict`] when it changed since.
     pub async fn put_guild_config(
         &self,
         guild: GuildId,
         config: &GuildConfig,
+        expected: ConfigVersion,
     ) -> Result<(), StoreError> {
-        self.store.put_guild_config(guild, config).await
+        self.store.put_guild_config(guild, config, expected).await
     }
 
     /// Erases a member's counters in a guild and opts them out (see [`CounterStore::erase_member`]).
@@ -132,32 +148,57 @@ impl Reporter {
         config: &GuildConfig,
         keep: Option<UserId>,
     ) -> Result<Tally, StoreError> {
-        let mut tally = match period.range {
-            Some(range) => self.store.load_total(guild, range).await?,
-            None => self.store.load_all_time(guild).await?,
-        };
+        match period.range {
+            Some(range) => self.range_totals(guild, range, config, keep).await,
+            None => {
+                let mut tally = self.store.load_all_time(guild).await?;
+                visibility::hide(&mut tally, config, keep);
+                Ok(tally)
+            }
+        }
+    }
+
+    /// The guild's counters over a range of days, as one tally, without what `config` hides.
+    async fn range_totals(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        config: &GuildConfig,
+        keep: Option<UserId>,
+    ) -> Result<Tally, StoreError> {
+        let mut tally = self.store.load_total(guild, range).await?;
         visibility::hide(&mut tally, config, keep);
         Ok(tally)
     }
 
-    /// The guild's counters day by day over the period; for all time, from the first day with counters to
-    /// today (at most [`ReportPeriod::all_days`]).
-    async fn daily(
+    /// Hands the guild's counters over the period to `each`, day by day in order, without what `config`
+    /// hides; days left empty are skipped. One day is held in memory at a time, however long the
+    /// period. Returns the days covered: the period's range (for all time, from the first day with
+    /// counters to today, at most [`ReportPeriod::all_days`]), or `None` when nothing was counted.
+    async fn each_day(
         &self,
         guild: GuildId,
         period: &ReportPeriod,
         config: &GuildConfig,
         keep: Option<UserId>,
-    ) -> Result<DailyTallies, StoreError> {
+        mut each: impl FnMut(Day, Tally) -> ControlFlow<()> + Send,
+    ) -> Result<Option<DayRange>, StoreError> {
         let range = period.range.unwrap_or_else(|| period.all_days());
-        let mut days = self.store.load_days(guild, range).await?;
-        visibility::hide_days(&mut days, config, keep);
-        if period.range.is_none()
-            && let Some(&first) = days.days.keys().next()
-        {
-            days.range = DayRange { first, last: range.last };
-        }
-        Ok(days)
+        let mut first = None;
+        self.store
+            .scan_days(guild, range, |day, mut tally| {
+                visibility::hide(&mut tally, config, keep);
+                if tally.is_empty() {
+                    return ControlFlow::Continue(());
+                }
+                first.get_or_insert(day);
+                each(day, tally)
+            })
+            .await?;
+        Ok(first.map(|first| match period.range {
+            Some(range) => range,
+            None => DayRange { first, last: range.last },
+        }))
     }
 }
 
@@ -203,10 +244,12 @@ pub fn check_counted(
 
 /// Refuses a period in which nothing at all was counted in the guild.
 fn ensure_counted(empty: bool, period: &ReportPeriod) -> Result<(), AnswerError> {
-    if !empty {
-        return Ok(());
-    }
-    Err(AnswerError::user(match period.range {
+    if empty { Err(nothing_counted(period)) } else { Ok(()) }
+}
+
+/// "Nothing was counted" for the period.
+fn nothing_counted(period: &ReportPeriod) -> AnswerError {
+    AnswerError::user(match period.range {
         None => {
             "Nothing has been counted in this server yet. The first sync may still be running: try \
                  again in a few minutes."
@@ -217,7 +260,7 @@ fn ensure_counted(empty: bool, period: &ReportPeriod) -> Result<(), AnswerError>
              period, or `all` for everything counted so far.",
             period.phrase()
         ),
-    }))
+    })
 }
 
 /// Refuses a scope in which nothing was counted in the period (the guild has data).

@@ -1,8 +1,9 @@
 //! `/stats`: one member's messages, reactions, rank and top channels.
 
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 
-use engagement_domain::{ChannelId, Counts, GuildConfig, Metric, Scope, UserId};
+use engagement_domain::{ChannelId, Counts, GuildConfig, Metric, Scope, Tally, UserId};
 
 use super::{AnswerError, Reporter, ensure_counted, footer};
 use crate::format;
@@ -28,17 +29,22 @@ pub(super) async fn answer(
         )));
     }
     let period = &request.period;
-    // Per-day data for ranges (active days); the all-time summary otherwise.
+    // Day by day for ranges (active days), one day in memory at a time; the all-time summary otherwise.
     let (tally, active_days) = match period.range {
         Some(range) => {
-            let mut days = reporter.store.load_days(request.guild, range).await?;
-            visibility::hide_days(&mut days, config, Some(member));
-            let active = days
-                .days
-                .values()
-                .filter(|t| t.member_total(member, Scope::Guild).messages > 0)
-                .count();
-            (days.total(), Some((active, range.len())))
+            let (mut total, mut active) = (Tally::new(), 0);
+            reporter
+                .store
+                .scan_days(request.guild, range, |_, mut day| {
+                    visibility::hide(&mut day, config, Some(member));
+                    if day.member_total(member, Scope::Guild).messages > 0 {
+                        active += 1;
+                    }
+                    total.merge(&day);
+                    ControlFlow::Continue(())
+                })
+                .await?;
+            (total, Some((active, range.len())))
         }
         None => (reporter.totals(request.guild, period, config, Some(member)).await?, None),
     };

@@ -49,7 +49,7 @@ impl PrivacyCommand {
             self.services.defer(&job).await?;
             return Ok(response::deferred(true));
         }
-        let mut config = self.services.guild_config(guild).await?;
+        let (_, mut config, version) = self.services.config_for_update(guild).await?;
         let text = if self.action == PrivacyAction::OptOut {
             if !config.opted_out.insert(member) {
                 return Ok(response::ephemeral_message(
@@ -65,7 +65,7 @@ impl PrivacyCommand {
             }
             "You are counted again from the next sync on, and show in reports again."
         };
-        self.services.save_config(guild, &config).await?;
+        self.services.save_config(guild, &config, version).await?;
         Ok(response::ephemeral_message(text))
     }
 }

@@ -48,9 +48,8 @@ impl ConfigCommand {
     async fn run(&self, ctx: &CommandContext) -> HandlerResult {
         let guild = options::guild(ctx)?;
         options::require_manage_guild(ctx)?;
-        let stored = self.services.stored_config(guild).await?;
+        let (stored, mut config, version) = self.services.config_for_update(guild).await?;
         let is_default = stored.is_none();
-        let mut config = stored.unwrap_or_else(|| self.services.default_config());
         let text = match self.action {
             ConfigAction::Show => {
                 return Ok(response::reply(&Reply::embed(show(&config, is_default)), true));
@@ -107,7 +106,7 @@ impl ConfigCommand {
                 }
             }
         };
-        self.services.save_config(guild, &config).await?;
+        self.services.save_config(guild, &config, version).await?;
         Ok(response::ephemeral_message(text))
     }
 }
