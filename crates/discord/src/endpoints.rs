@@ -83,18 +83,12 @@ impl DiscordClient {
     ///
     /// Any [`ErrorKind`] of a failed call.
     pub async fn current_user_guilds(&self) -> Result<Vec<CurrentUserGuild>> {
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self.current_user_guilds_page(after, MAX_GUILDS_PAGE).await?;
-            let full = page.len() == usize::from(MAX_GUILDS_PAGE);
-            let next = page.iter().map(|g| g.id).max();
-            all.extend(page);
-            match next {
-                Some(next) if full && after.is_none_or(|a| next > a) => after = Some(next),
-                _ => return Ok(all),
-            }
-        }
+        all_after(
+            usize::from(MAX_GUILDS_PAGE),
+            |g: &CurrentUserGuild| g.id,
+            |after| self.current_user_guilds_page(after, MAX_GUILDS_PAGE),
+        )
+        .await
     }
 
     /// The guild's channels (threads are not included: see [`DiscordClient::active_threads`] and
@@ -290,19 +284,12 @@ impl DiscordClient {
         emoji: &ReactionEmoji,
         kind: ReactionKind,
     ) -> Result<Vec<ReactionUser>> {
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            let page =
-                self.reaction_users_page(channel, message, emoji, kind, after, MAX_PAGE).await?;
-            let full = page.len() == usize::from(MAX_PAGE);
-            let next = page.iter().map(|u| u.id).max();
-            all.extend(page);
-            match next {
-                Some(next) if full && after.is_none_or(|a| next > a) => after = Some(next),
-                _ => return Ok(all),
-            }
-        }
+        all_after(
+            usize::from(MAX_PAGE),
+            |u: &ReactionUser| u.id,
+            |after| self.reaction_users_page(channel, message, emoji, kind, after, MAX_PAGE),
+        )
+        .await
     }
 
     /// Edits the original (deferred) response of an interaction: `PATCH
@@ -525,6 +512,31 @@ impl MessagePages {
         }
         self.cursor = next;
         Ok(Some(page))
+    }
+}
+
+/// Follows pages that go forward by `after` (the highest id seen): asks for the next page while the last
+/// one was full and moved forward, so a short page, an empty one or a page that does not advance ends it.
+async fn all_after<T, K, Fut>(
+    page_size: usize,
+    id_of: impl Fn(&T) -> K,
+    mut fetch: impl FnMut(Option<K>) -> Fut,
+) -> Result<Vec<T>>
+where
+    K: Copy + Ord,
+    Fut: std::future::Future<Output = Result<Vec<T>>>,
+{
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = fetch(after).await?;
+        let full = page.len() == page_size;
+        let next = page.iter().map(&id_of).max();
+        all.extend(page);
+        match next {
+            Some(next) if full && after.is_none_or(|a| next > a) => after = Some(next),
+            _ => return Ok(all),
+        }
     }
 }
 

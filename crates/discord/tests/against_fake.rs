@@ -45,13 +45,7 @@ fn readable_histories(fake: &FakeDiscord) -> BTreeMap<u64, Vec<u64>> {
 }
 
 fn busiest_channel(fake: &FakeDiscord) -> u64 {
-    fake.with_world(|w| {
-        w.channels
-            .values()
-            .filter(|c| c.kind == kind::TEXT && c.readable)
-            .max_by_key(|c| c.messages.len())
-            .map_or(0, |c| c.id)
-    })
+    fake.with_world(fake_discord::World::busiest_text_channel)
 }
 
 #[tokio::test]

@@ -9,8 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::{
     config::WorldKnobs,
     world::{
-        Channel, Emoji, Guild, IdGen, Message, Reaction, ThreadState, User, Webhook, World, kind,
-        message_type,
+        Channel, Emoji, Guild, IdGen, Message, Reaction, User, Webhook, World, kind, message_type,
     },
 };
 
@@ -526,24 +525,7 @@ impl Generator<'_> {
         let created = engagement_domain::snowflake::created_at(id);
         self.world.channels.insert(
             id,
-            Channel {
-                id,
-                guild_id,
-                kind: thread_kind,
-                name,
-                parent_id: Some(parent),
-                position: 0,
-                readable: true,
-                last_message_id: None,
-                thread: Some(ThreadState {
-                    archived: false,
-                    archive_timestamp: created,
-                    auto_archive_duration: 4_320,
-                    locked: false,
-                    owner_id: owner,
-                }),
-                messages: BTreeMap::new(),
-            },
+            Channel::new_thread(id, guild_id, thread_kind, name, parent, owner, created),
         );
     }
 

@@ -197,6 +197,38 @@ pub struct Channel {
 }
 
 impl Channel {
+    /// A new, open, empty thread of `parent` (kind: public, private or announcement thread; a forum's
+    /// posts are public threads), created at `created` by `owner`.
+    #[must_use]
+    pub fn new_thread(
+        id: u64,
+        guild_id: u64,
+        thread_kind: u8,
+        name: String,
+        parent: u64,
+        owner: u64,
+        created: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            guild_id,
+            kind: thread_kind,
+            name,
+            parent_id: Some(parent),
+            position: 0,
+            readable: true,
+            last_message_id: None,
+            thread: Some(ThreadState {
+                archived: false,
+                archive_timestamp: created,
+                auto_archive_duration: 4_320,
+                locked: false,
+                owner_id: owner,
+            }),
+            messages: BTreeMap::new(),
+        }
+    }
+
     /// Whether `GET /channels/{id}/messages` applies.
     #[must_use]
     pub const fn holds_messages(&self) -> bool {
@@ -353,6 +385,16 @@ impl World {
     #[must_use]
     pub fn is_bot(&self, user: u64) -> bool {
         self.users.get(&user).is_some_and(|u| u.bot)
+    }
+
+    /// The readable text channel with the most messages (0 when there is none): what tests hammer.
+    #[must_use]
+    pub fn busiest_text_channel(&self) -> u64 {
+        self.channels
+            .values()
+            .filter(|c| c.kind == kind::TEXT && c.readable)
+            .max_by_key(|c| c.messages.len())
+            .map_or(0, |c| c.id)
     }
 
     /// Whether the bot can read a channel's messages: the channel, and for a thread its parent, readable.
@@ -647,24 +689,15 @@ impl World {
         };
         self.channels.insert(
             thread_id,
-            Channel {
-                id: thread_id,
+            Channel::new_thread(
+                thread_id,
                 guild_id,
-                kind: thread_kind,
-                name: name.to_owned(),
-                parent_id: Some(parent),
-                position: 0,
-                readable: true,
-                last_message_id: None,
-                thread: Some(ThreadState {
-                    archived: false,
-                    archive_timestamp: time,
-                    auto_archive_duration: 4_320,
-                    locked: false,
-                    owner_id: author,
-                }),
-                messages: BTreeMap::new(),
-            },
+                thread_kind,
+                name.to_owned(),
+                parent,
+                author,
+                time,
+            ),
         );
         match (from_message, parent_kind) {
             (Some(message), _) => {

@@ -22,13 +22,7 @@ async fn start(limits: RateLimits) -> std::io::Result<FakeDiscord> {
 }
 
 fn busiest_text_channel(fake: &FakeDiscord) -> u64 {
-    fake.with_world(|w| {
-        w.channels
-            .values()
-            .filter(|c| c.kind == kind::TEXT && c.readable)
-            .max_by_key(|c| c.messages.len())
-            .map_or(0, |c| c.id)
-    })
+    fake.with_world(fake_discord::World::busiest_text_channel)
 }
 
 async fn get(

@@ -115,39 +115,56 @@ impl CounterStore {
     /// DynamoDB errors, with context.
     pub async fn load_total(&self, guild: GuildId, range: DayRange) -> Result<Tally, StoreError> {
         let plan = range.total_plan();
+        let fold = self.fold_state(guild).await?;
         let (Some(&first_month), Some(&last_month)) = (plan.months.first(), plan.months.last())
         else {
-            return Ok(self.load_days(guild, range).await?.total());
+            let batches = self.read_batches_after(guild, fold.days_through).await?;
+            return self.days_total(guild, range, fold.days_through, &batches).await;
         };
-        let fold = self.fold_state(guild).await?;
         let batches =
             self.read_batches_after(guild, fold.days_through.min(fold.all_time_through)).await?;
         let mut total = Tally::new();
-        let stored = self
+        let mut stored = self
             .read_month_summaries(guild, first_month, last_month, fold.all_time_through)
             .await?;
         for month in plan.months {
-            let mut summary = stored.get(&month).map_or_else(
+            let mut summary = stored.remove(&month).map_or_else(
                 || Summary::empty(Span::Month(month), fold.all_time_through),
-                |s| s.summary.clone(),
+                |s| s.summary,
             );
             for batch in &batches {
                 summary.fold(batch);
             }
             total.merge(&summary.tally);
         }
-        let day_batches: Vec<Batch> =
-            batches.iter().filter(|b| b.seq > fold.days_through).cloned().collect();
+        // Batches are in order: the days need those after their own watermark only.
+        let day_batches = batches
+            .get(batches.partition_point(|b| b.seq <= fold.days_through)..)
+            .unwrap_or_default();
         for days in plan.add {
-            total.merge(
-                &self.days_with(guild, days, fold.days_through, &day_batches).await?.total(),
-            );
+            total.merge(&self.days_total(guild, days, fold.days_through, day_batches).await?);
         }
         for days in plan.subtract {
-            total.subtract(
-                &self.days_with(guild, days, fold.days_through, &day_batches).await?.total(),
-            );
+            total.subtract(&self.days_total(guild, days, fold.days_through, day_batches).await?);
         }
+        Ok(total)
+    }
+
+    /// Every counter of a range of days as one tally, summed as the days are read (see
+    /// [`scan_days_with`](Self::scan_days_with)).
+    async fn days_total(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        default_through: u64,
+        batches: &[Batch],
+    ) -> Result<Tally, StoreError> {
+        let mut total = Tally::new();
+        self.scan_days_with(guild, range, default_through, batches, |_, day| {
+            total.merge(&day);
+            ControlFlow::Continue(())
+        })
+        .await?;
         Ok(total)
     }
 

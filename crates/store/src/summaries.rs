@@ -24,6 +24,15 @@ struct Generation {
     items: Vec<Item>,
 }
 
+/// Where a scan of summaries reads: a partition, the sort keys it starts and ends at, and what it is
+/// doing (for errors).
+struct SummaryKeys {
+    partition: String,
+    first: String,
+    last: String,
+    doing: String,
+}
+
 /// What is stored for one summary: the readable summary and the keys of every item (to delete later).
 #[derive(Debug, Clone)]
 pub(crate) struct StoredSummary {
@@ -129,49 +138,18 @@ impl CounterStore {
         consistent: bool,
         mut each: impl FnMut(Day, StoredSummary) -> ControlFlow<()> + Send,
     ) -> Result<(), StoreError> {
-        // A day's shards are consecutive in sort-key order but may straddle two pages.
-        let mut pending: Option<(Day, Vec<Item>)> = None;
-        let mut stopped = false;
-        self.query_pages(
-            "pk = :pk AND sk BETWEEN :first AND :last",
-            vec![
-                (":pk", s(day_pk(guild))),
-                (":first", s(items::day_prefix(range.first))),
-                (":last", s(format!("{}~", items::day_prefix(range.last)))),
-            ],
-            consistent,
-            &format!("reading day summaries {range} of guild {guild}"),
-            |page| {
-                for item in page {
-                    let sk = items::get_s(&item, SK)?;
-                    let day: Day =
-                        sk.split('#').next().unwrap_or_default().parse().map_err(|_| {
-                            StoreError::new(
-                                StoreErrorKind::Corrupt,
-                                format!("day summary with sort key `{sk}`"),
-                            )
-                        })?;
-                    match &mut pending {
-                        Some((d, items)) if *d == day => items.push(item),
-                        _ => {
-                            if let Some((d, items)) = pending.replace((day, vec![item])) {
-                                let stored = assemble(Span::Day(d), items, default_through)?;
-                                if each(d, stored).is_break() {
-                                    stopped = true;
-                                    return Ok(ControlFlow::Break(()));
-                                }
-                            }
-                        }
-                    }
-                }
-                Ok(ControlFlow::Continue(()))
-            },
-        )
-        .await?;
-        if let Some((day, items)) = pending.filter(|_| !stopped) {
-            let _ = each(day, assemble(Span::Day(day), items, default_through)?);
-        }
-        Ok(())
+        let keys = SummaryKeys {
+            partition: day_pk(guild),
+            first: items::day_prefix(range.first),
+            last: format!("{}~", items::day_prefix(range.last)),
+            doing: format!("reading day summaries {range} of guild {guild}"),
+        };
+        let day_of = |prefix: &str| prefix.parse().ok().map(Span::Day);
+        self.scan_summaries(keys, day_of, default_through, consistent, |span, stored| match span {
+            Span::Day(day) => each(day, stored),
+            Span::Month(_) | Span::AllTime => ControlFlow::Continue(()),
+        })
+        .await
     }
 
     /// Reads the month summaries from `first` to `last`. Months without a stored summary are left out:
@@ -183,34 +161,72 @@ impl CounterStore {
         last: Month,
         default_through: u64,
     ) -> Result<BTreeMap<Month, StoredSummary>, StoreError> {
-        let items = self
-            .query_all(
-                "pk = :pk AND sk BETWEEN :first AND :last",
-                vec![
-                    (":pk", s(items::month_pk(guild))),
-                    (":first", s(format!("{first}#"))),
-                    (":last", s(format!("{last}#~"))),
-                ],
-                true,
-                &format!("reading month summaries {first} to {last} of guild {guild}"),
-            )
-            .await?;
-        let mut by_month: BTreeMap<Month, Vec<Item>> = BTreeMap::new();
-        for item in items {
-            let sk = items::get_s(&item, SK)?;
-            let month: Month = sk.split('#').next().unwrap_or_default().parse().map_err(|_| {
-                StoreError::new(
-                    StoreErrorKind::Corrupt,
-                    format!("month summary with sort key `{sk}`"),
-                )
-            })?;
-            by_month.entry(month).or_default().push(item);
-        }
+        let keys = SummaryKeys {
+            partition: items::month_pk(guild),
+            first: format!("{first}#"),
+            last: format!("{last}#~"),
+            doing: format!("reading month summaries {first} to {last} of guild {guild}"),
+        };
+        let month_of = |prefix: &str| prefix.parse().ok().map(Span::Month);
         let mut out = BTreeMap::new();
-        for (month, items) in by_month {
-            out.insert(month, assemble(Span::Month(month), items, default_through)?);
-        }
+        self.scan_summaries(keys, month_of, default_through, true, |span, stored| {
+            if let Span::Month(month) = span {
+                out.insert(month, stored);
+            }
+            ControlFlow::Continue(())
+        })
+        .await?;
         Ok(out)
+    }
+
+    /// Hands the summaries stored between two sort keys of a partition to `each`, in key order, one at a
+    /// time. A summary's shards are consecutive in sort-key order but may straddle two pages; `span_of`
+    /// reads its span from the sort key's first `#`-separated part.
+    async fn scan_summaries(
+        &self,
+        keys: SummaryKeys,
+        span_of: fn(&str) -> Option<Span>,
+        default_through: u64,
+        consistent: bool,
+        mut each: impl FnMut(Span, StoredSummary) -> ControlFlow<()> + Send,
+    ) -> Result<(), StoreError> {
+        let mut pending: Option<(Span, Vec<Item>)> = None;
+        let mut stopped = false;
+        self.query_pages(
+            "pk = :pk AND sk BETWEEN :first AND :last",
+            vec![(":pk", s(keys.partition)), (":first", s(keys.first)), (":last", s(keys.last))],
+            consistent,
+            &keys.doing,
+            |page| {
+                for item in page {
+                    let sk = items::get_s(&item, SK)?;
+                    let span =
+                        span_of(sk.split('#').next().unwrap_or_default()).ok_or_else(|| {
+                            StoreError::new(
+                                StoreErrorKind::Corrupt,
+                                format!("summary with sort key `{sk}`"),
+                            )
+                        })?;
+                    match &mut pending {
+                        Some((current, items)) if *current == span => items.push(item),
+                        _ => {
+                            if let Some((done, items)) = pending.replace((span, vec![item]))
+                                && each(done, assemble(done, items, default_through)?).is_break()
+                            {
+                                stopped = true;
+                                return Ok(ControlFlow::Break(()));
+                            }
+                        }
+                    }
+                }
+                Ok(ControlFlow::Continue(()))
+            },
+        )
+        .await?;
+        if let Some((span, items)) = pending.filter(|_| !stopped) {
+            let _ = each(span, assemble(span, items, default_through)?);
+        }
+        Ok(())
     }
 
     /// Reads one summary (a day or all time).

@@ -333,41 +333,30 @@ impl GuildRun<'_> {
         let cursor = cursor.unwrap_or_else(|| {
             ChannelCursor::starting_at(source, parent, self.first_sight_start())
         });
-        match self.mode {
-            Mode::Forward => {
-                let forward = last.is_some_and(|l| l > cursor.after);
-                let reconcile = reconcile_due
+        let (forward, reconcile, backfill) = match self.mode {
+            Mode::Forward => (
+                last.is_some_and(|l| l > cursor.after),
+                reconcile_due
                     && cursor.after > self.window_start()
                     && !new_cursor
-                    && !cursor.unreadable;
-                Work {
-                    source,
-                    channel,
-                    category,
-                    reconcile_until: cursor.after,
-                    last,
-                    cursor,
-                    new_cursor,
-                    forward,
-                    reconcile,
-                    backfill: None,
-                }
-            }
+                    && !cursor.unreadable,
+                None,
+            ),
             Mode::Backfill { since } => {
-                let backfill = (cursor.before > since && last.is_some()).then_some(since);
-                Work {
-                    source,
-                    channel,
-                    category,
-                    reconcile_until: cursor.after,
-                    last,
-                    cursor,
-                    new_cursor,
-                    forward: false,
-                    reconcile: false,
-                    backfill,
-                }
+                (false, false, (cursor.before > since && last.is_some()).then_some(since))
             }
+        };
+        Work {
+            source,
+            channel,
+            category,
+            reconcile_until: cursor.after,
+            last,
+            cursor,
+            new_cursor,
+            forward,
+            reconcile,
+            backfill,
         }
     }
 
