@@ -68,19 +68,18 @@ impl Services {
         Ok(stored.unwrap_or_else(|| self.default_config()))
     }
 
-    /// The guild's configuration to change and save: the stored one (`None`: the default one is
-    /// returned) and its version for [`save_config`](Self::save_config).
+    /// The guild's configuration to change and save (the default one when none is stored: its version
+    /// is then [`ConfigVersion::NONE`]) and its version for [`save_config`](Self::save_config).
     ///
     /// # Errors
     /// Store failures, as internal errors.
     pub async fn config_for_update(
         &self,
         guild: GuildId,
-    ) -> Result<(Option<GuildConfig>, GuildConfig, ConfigVersion), CommandError> {
+    ) -> Result<(GuildConfig, ConfigVersion), CommandError> {
         let (stored, version) =
             self.reporter.guild_config_for_update(guild).await.map_err(CommandError::internal)?;
-        let config = stored.clone().unwrap_or_else(|| self.default_config());
-        Ok((stored, config, version))
+        Ok((stored.unwrap_or_else(|| self.default_config()), version))
     }
 
     /// Stores the guild's configuration, changed from the one read at `expected`.

@@ -49,7 +49,7 @@ impl PrivacyCommand {
             self.services.defer(&job).await?;
             return Ok(response::deferred(true));
         }
-        let (_, mut config, version) = self.services.config_for_update(guild).await?;
+        let (mut config, version) = self.services.config_for_update(guild).await?;
         let text = if self.action == PrivacyAction::OptOut {
             if !config.opted_out.insert(member) {
                 return Ok(response::ephemeral_message(

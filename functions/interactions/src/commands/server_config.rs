@@ -11,6 +11,7 @@ use engagement_commands::definition::option;
 use engagement_commands::format;
 use engagement_commands::reply::{EmbedDraft, Reply};
 use engagement_domain::{GuildConfig, GuildTimeZone};
+use engagement_store::ConfigVersion;
 use twilight_model::channel::ChannelType;
 
 use super::options;
@@ -48,8 +49,8 @@ impl ConfigCommand {
     async fn run(&self, ctx: &CommandContext) -> HandlerResult {
         let guild = options::guild(ctx)?;
         options::require_manage_guild(ctx)?;
-        let (stored, mut config, version) = self.services.config_for_update(guild).await?;
-        let is_default = stored.is_none();
+        let (mut config, version) = self.services.config_for_update(guild).await?;
+        let is_default = version == ConfigVersion::NONE;
         let text = match self.action {
             ConfigAction::Show => {
                 return Ok(response::reply(&Reply::embed(show(&config, is_default)), true));
