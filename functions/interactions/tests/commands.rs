@@ -98,6 +98,24 @@ async fn stats_about_another_member_over_explicit_dates() -> anyhow::Result<()> 
     assert_eq!(answer.field("Messages"), expected.0.to_string());
     assert_eq!(answer.field("Reactions received"), expected.2.to_string());
     assert_eq!(answer.field("Active days"), "3 of 11");
+    // 31 days is the longest period with active days (and still answered at once).
+    let month = command(
+        name::STATS,
+        vec![
+            user(option::MEMBER, ALICE),
+            string(option::FROM, "2025-10-29"),
+            string(option::TO, "2025-11-28"),
+        ],
+    );
+    let month = send(&app, &key, &by(ADMIN, month)).await?;
+    let active = SEEDS
+        .iter()
+        .filter(|s| between(s, "2025-10-29", "2025-11-28") && s.user == ALICE && s.counts.0 > 0)
+        .map(|s| s.day)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    assert!(active > 0, "the seed has days in that month");
+    assert_eq!(month.field("Active days"), format!("{active} of 31"));
     let description = answer.embed()["description"].as_str().unwrap_or_default();
     assert!(
         description.starts_with(&format!("<@{ALICE}> · 2025-11-15 to 2025-11-25")),

@@ -187,7 +187,14 @@ async fn a_year_of_stats_and_an_all_time_leaderboard_are_answered_by_the_followu
     assert_eq!(outcome, Outcome::Answered);
     let year = |s: &Seed| between(s, "2024-11-29", "2025-11-28") && s.user == ALICE;
     assert_eq!(support::field(embed(&call), "Messages"), sum(year).0.to_string());
-    assert_eq!(support::field(embed(&call), "Active days"), "5 of 365");
+    assert_eq!(support::field(embed(&call), "Reactions given"), sum(year).1.to_string());
+    assert_eq!(support::field(embed(&call), "Reactions received"), sum(year).2.to_string());
+    // A year reads month summaries, not 365 days: active days are shown up to 31 days only.
+    assert!(
+        !embed(&call)["fields"].to_string().contains("Active days"),
+        "{}",
+        embed(&call)["fields"]
+    );
     assert!(call.payload.get("flags").is_none(), "an edit does not change the visibility");
 
     let (_, call) = env

@@ -14,6 +14,9 @@ use crate::visibility;
 /// How many of the member's channels are listed.
 const TOP_CHANNELS: usize = 3;
 
+/// The longest period, in days, for which "Active days" is shown (it needs every day's counters).
+const ACTIVE_DAYS_UP_TO: u32 = 31;
+
 pub(super) async fn answer(
     reporter: &Reporter,
     request: &ReportRequest,
@@ -29,9 +32,11 @@ pub(super) async fn answer(
         )));
     }
     let period = &request.period;
-    // Day by day for ranges (active days), one day in memory at a time; the all-time summary otherwise.
+    // Up to a month, day by day (one day in memory at a time) to count active days. Longer periods and
+    // all time read month and all-time summaries: a busy server's year of day summaries is ~170 MB, its
+    // months a few MB, and the member card should cost about the same for a year as for a month.
     let (tally, active_days) = match period.range {
-        Some(range) => {
+        Some(range) if range.len() <= ACTIVE_DAYS_UP_TO => {
             let (mut total, mut active) = (Tally::new(), 0);
             reporter
                 .store
@@ -46,7 +51,7 @@ pub(super) async fn answer(
                 .await?;
             (total, Some((active, range.len())))
         }
-        None => (reporter.totals(request.guild, period, config, Some(member)).await?, None),
+        _ => (reporter.totals(request.guild, period, config, Some(member)).await?, None),
     };
     ensure_counted(tally.is_empty(), period)?;
 
