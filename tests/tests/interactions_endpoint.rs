@@ -59,6 +59,8 @@ impl Emulator {
             .env("RUST_LOG", "info");
         let mut guard = ChildGuard::spawn("e2e-cargo-lambda-watch", command)?;
         guard.wait_for_port(port, Duration::from_secs(60))?;
+        // reqwest is built without a TLS crypto provider (see the workspace manifest): install one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build()?;
         Ok(Self { guard, url: format!("http://127.0.0.1:{port}/lambda-url/interactions/"), client })
     }

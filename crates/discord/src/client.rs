@@ -126,6 +126,10 @@ impl DiscordClient {
                 ))
             })?;
         auth.set_sensitive(true);
+        // reqwest is built without a crypto provider: rustls on *ring*, the same as the AWS SDK's client
+        // here, rather than a second library (aws-lc). Installing fails only when the process already
+        // has a provider, which reqwest then uses.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .user_agent(config.user_agent.clone())
             .timeout(config.request_timeout)

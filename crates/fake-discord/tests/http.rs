@@ -9,6 +9,13 @@ use fake_discord::{
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
+/// A plain HTTP client. reqwest is built without a TLS crypto provider (see the workspace manifest), so
+/// one is installed first; installing twice is harmless.
+fn client() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::new()
+}
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 async fn start(limits: RateLimits) -> std::io::Result<FakeDiscord> {
@@ -29,7 +36,7 @@ async fn get(
     fake: &FakeDiscord,
     path: &str,
 ) -> Result<(StatusCode, reqwest::header::HeaderMap, Value), reqwest::Error> {
-    let response = Client::new()
+    let response = client()
         .get(format!("{}/{path}", fake.base_url()))
         .header("Authorization", format!("Bot {}", fake.token()))
         .send()
@@ -90,7 +97,7 @@ async fn bad_queries_get_discord_style_400s() -> TestResult {
 async fn auth_access_and_unknown_channels() -> TestResult {
     let fake = start(RateLimits::unlimited()).await?;
     let channel = busiest_text_channel(&fake);
-    let response = Client::new()
+    let response = client()
         .get(format!("{}/channels/{channel}/messages", fake.base_url()))
         .header("Authorization", "Bot wrong")
         .send()
@@ -256,7 +263,7 @@ async fn admin(
     path: &str,
     body: Option<Value>,
 ) -> Result<(StatusCode, String), reqwest::Error> {
-    let mut request = Client::new().request(method, format!("http://{}/_fake/{path}", fake.addr()));
+    let mut request = client().request(method, format!("http://{}/_fake/{path}", fake.addr()));
     if let Some(body) = body {
         request = request.json(&body);
     }

@@ -102,7 +102,24 @@ impl CounterStore {
 /// standard mode retries throttling and transient errors with exponential backoff and jitter.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(8);
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).retry_config(retry).load().await
+    sdk_defaults().retry_config(retry).load().await
+}
+
+/// The AWS SDK's configuration loader with [`https_client`]: every SDK configuration in the product
+/// starts here.
+#[must_use]
+pub fn sdk_defaults() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client())
+}
+
+/// The SDK's own HTTPS client (hyper + rustls, the system's root certificates) with rustls on *ring*
+/// rather than the SDK's default aws-lc: the same client, about 2 MB less in each function binary.
+#[must_use]
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// Planned write failures for crash tests.

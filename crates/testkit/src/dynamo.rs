@@ -23,14 +23,16 @@ pub fn endpoint() -> anyhow::Result<String> {
     }
 }
 
-/// An SDK configuration for the local endpoint, with dummy credentials (no environment lookups, so no slow
+/// An SDK configuration for the local endpoint (plain HTTP), with dummy credentials (no environment lookups, so no slow
 /// fall-through to instance metadata).
 ///
 /// # Errors
 /// When no endpoint is configured.
 pub async fn sdk_config() -> anyhow::Result<aws_config::SdkConfig> {
     let endpoint = endpoint()?;
+    // The local endpoint is plain HTTP: no TLS needed.
     Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "engagement-testkit"))

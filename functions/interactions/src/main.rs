@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
             }
         };
     // Discord allows 3 s for the first answer: one quick retry, and no attempt may hang.
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = engagement_store::sdk_defaults()
         .retry_config(RetryConfig::standard().with_max_attempts(2))
         .timeout_config(
             TimeoutConfig::builder()

@@ -67,6 +67,7 @@ async fn serve_once(
 fn invoker(url: &str) -> LambdaInvoker {
     let config = aws_sdk_lambda::Config::builder()
         .behavior_version_latest()
+        .http_client(engagement_store::https_client())
         .region(Region::new("us-east-1"))
         .endpoint_url(url)
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
