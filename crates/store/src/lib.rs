@@ -55,6 +55,14 @@ impl CounterStore {
     /// # Errors
     /// When `TABLE_NAME` is missing or empty.
     pub async fn from_env() -> Result<Self, StoreError> {
+        Self::from_env_with(&sdk_config().await)
+    }
+
+    /// As [`CounterStore::from_env`], with an SDK configuration the caller already loaded.
+    ///
+    /// # Errors
+    /// When `TABLE_NAME` is missing or empty.
+    pub fn from_env_with(sdk: &aws_config::SdkConfig) -> Result<Self, StoreError> {
         let table =
             std::env::var("TABLE_NAME").ok().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
                 StoreError::new(
@@ -62,7 +70,7 @@ impl CounterStore {
                     "TABLE_NAME is not set: name the DynamoDB table to use",
                 )
             })?;
-        Ok(Self::new(Client::new(&sdk_config().await), table))
+        Ok(Self::new(Client::new(sdk), table))
     }
 
     /// The table name.

@@ -4,10 +4,10 @@
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use engagement_bot_token::SecretsManager;
 use engagement_commands::FollowupJob;
 use engagement_discord::DiscordClient;
 use engagement_store::CounterStore;
-use followup::settings::SecretsManager;
 use followup::{Followup, Outcome, Settings};
 use lambda_runtime::{LambdaEvent, service_fn};
 use tracing_subscriber::EnvFilter;

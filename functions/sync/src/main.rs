@@ -1,5 +1,6 @@
 //! The `sync` Lambda function: wiring only. The work is in the library (`sync::Syncer`).
 
+use engagement_bot_token::{SecretsManager, discord_config};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sync::{SyncRequest, SyncSettings, Syncer};
 
@@ -10,8 +11,12 @@ async fn main() -> Result<(), Error> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let settings = SyncSettings::from_env()?;
-    let store = engagement_store::CounterStore::from_env().await?;
-    let discord = engagement_discord::DiscordClient::from_env()?;
+    let sdk = engagement_store::sdk_config().await;
+    let store = engagement_store::CounterStore::from_env_with(&sdk)?;
+    // The bot token, once per cold start: DISCORD_BOT_TOKEN locally, the stack's secret in AWS.
+    let secrets = SecretsManager(aws_sdk_secretsmanager::Client::new(&sdk));
+    let discord = discord_config(|name| std::env::var(name).ok(), &secrets).await?;
+    let discord = engagement_discord::DiscordClient::new(discord)?;
     let syncer = Syncer { store, discord, settings };
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "sync".to_owned());
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
