@@ -1,0 +1,130 @@
+//! Each function starts with exactly the environment `infra/template.yaml` gives it.
+//!
+//! The template's variables (Globals plus the function's own) are resolved the way CloudFormation would for
+//! a stack deployed with the parameters' defaults (`!Ref` of a parameter → its default, `!FindInMap` →
+//! the mapping, `!If` → the branch the default stack takes, a resource → a stand-in name). Then each
+//! function's own start-up code reads them, with the bot token's secret answered by a stub. This is how
+//! a deployed function that could not start would show up here: the sync function once read only
+//! `DISCORD_BOT_TOKEN`, which the stack never sets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use engagement_bot_token::{SecretSource, TOKEN_SECRET_VAR, TOKEN_VAR, discord_config};
+use engagement_testkit::signing::DEV_PUBLIC_KEY_HEX;
+use serde_norway::Value;
+
+/// Stand-ins for the parameters without a default (the operator's own values).
+const REQUIRED_PARAMETERS: [(&str, &str); 2] =
+    [("DiscordPublicKey", DEV_PUBLIC_KEY_HEX), ("DiscordApplicationId", "1234567890123456789")];
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
+    let text = std::fs::read_to_string(path).expect("infra/template.yaml");
+    serde_norway::from_str(&text).expect("the template is YAML")
+}
+
+/// A secret store that holds one token for any ARN.
+struct Secrets;
+
+impl SecretSource for Secrets {
+    async fn secret_string(&self, _arn: &str) -> Result<String, String> {
+        Ok("token-from-the-secret".to_owned())
+    }
+}
+
+/// What CloudFormation would put in a variable, for the default stack.
+fn resolve(t: &Value, value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Tagged(tagged) if tagged.tag == "Ref" => {
+            let name = tagged.value.as_str().expect("!Ref names a string");
+            if let Some(parameter) = t["Parameters"].get(name) {
+                match parameter.get("Default") {
+                    Some(default) => resolve(t, default),
+                    None => REQUIRED_PARAMETERS
+                        .iter()
+                        .find(|(p, _)| *p == name)
+                        .map(|(_, v)| (*v).to_owned())
+                        .unwrap_or_else(|| panic!("no stand-in for the required parameter {name}")),
+                }
+            } else {
+                assert!(t["Resources"].get(name).is_some(), "!Ref {name}: no such resource");
+                format!("stack-{name}")
+            }
+        }
+        Value::Tagged(tagged) if tagged.tag == "FindInMap" => {
+            let path = tagged.value.as_sequence().expect("!FindInMap takes a list");
+            let [map, first, second] = &path[..] else { panic!("!FindInMap takes three names") };
+            let key = |v: &Value| resolve(t, v);
+            resolve(t, &t["Mappings"][key(map).as_str()][key(first).as_str()][key(second).as_str()])
+        }
+        Value::Tagged(tagged) if tagged.tag == "If" => {
+            // Every condition of the default stack used in variables is true (e.g. the stack creates
+            // the secret when no ARN is given); the first branch is the one deployed by default.
+            let branches = tagged.value.as_sequence().expect("!If takes a list");
+            resolve(t, &branches[1])
+        }
+        other => panic!("cannot resolve {other:?}"),
+    }
+}
+
+/// The environment of the function whose binary is `name`, as deployed.
+fn environment(name: &str) -> BTreeMap<String, String> {
+    let t = template();
+    let resources = t["Resources"].as_mapping().expect("Resources");
+    let functions: Vec<&Value> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .filter(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(name))
+        .collect();
+    assert_eq!(functions.len(), 1, "one function builds the binary {name}");
+    let mut env = BTreeMap::new();
+    for block in [&t["Globals"]["Function"], &functions[0]["Properties"]] {
+        if let Some(vars) = block["Environment"]["Variables"].as_mapping() {
+            for (key, value) in vars {
+                env.insert(key.as_str().expect("variable name").to_owned(), resolve(&t, value));
+            }
+        }
+    }
+    assert!(!env.contains_key(TOKEN_VAR), "{name}: the bot token is never a plain variable");
+    env
+}
+
+fn lookup(env: &BTreeMap<String, String>) -> impl Fn(&str) -> Option<String> + '_ {
+    |name| env.get(name).cloned()
+}
+
+#[tokio::test]
+async fn the_sync_function_starts_with_the_stacks_environment() {
+    let env = environment("sync");
+    assert!(env.contains_key(TOKEN_SECRET_VAR), "{env:?}");
+    let settings = sync::SyncSettings::from_lookup(lookup(&env)).expect("sync settings");
+    assert_eq!(settings.time_budget.as_secs(), 270);
+    let discord = discord_config(lookup(&env), &Secrets).await.expect("the Discord configuration");
+    assert_eq!(discord.token.expose(), "token-from-the-secret");
+    assert!(env.get("TABLE_NAME").is_some_and(|t| !t.is_empty()));
+}
+
+#[tokio::test]
+async fn the_followup_function_starts_with_the_stacks_environment() {
+    let env = environment("followup");
+    let settings =
+        followup::Settings::from_lookup(lookup(&env), &Secrets).await.expect("followup settings");
+    assert_eq!(settings.discord.token.expose(), "token-from-the-secret");
+    assert_eq!(settings.table_name, "stack-Table");
+}
+
+#[test]
+fn the_interactions_function_starts_with_the_stacks_environment() {
+    let env = environment("interactions");
+    interactions::Config::from_lookup(lookup(&env)).expect("signature settings");
+    let commands =
+        interactions::CommandSettings::from_lookup(lookup(&env)).expect("command settings");
+    assert_eq!(commands.table_name, "stack-Table");
+    assert_eq!(commands.followup_function, "stack-FollowupFunction");
+    assert!(!env.contains_key(TOKEN_SECRET_VAR), "the endpoint never needs the bot token");
+}
