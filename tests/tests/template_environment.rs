@@ -2,7 +2,7 @@
 //!
 //! The template's variables (Globals plus the function's own) are resolved the way CloudFormation would for
 //! a stack deployed with the parameters' defaults (`!Ref` of a parameter → its default, `!FindInMap` →
-//! the mapping, `!If` → the branch the default stack takes, a resource → a stand-in name). Then each
+//! the mapping, `!If` → the branch its condition picks, a resource → a stand-in name). Then each
 //! function's own start-up code reads them, with the bot token's secret answered by a stub. This is how
 //! a deployed function that could not start would show up here: the sync function once read only
 //! `DISCORD_BOT_TOKEN`, which the stack never sets.
@@ -25,12 +25,16 @@ fn template() -> Value {
     serde_norway::from_str(&text).expect("the template is YAML")
 }
 
-/// A secret store that holds one token for any ARN.
+/// A secret store that holds one token, under the ARN the default stack gives the secret it creates.
 struct Secrets;
 
 impl SecretSource for Secrets {
-    async fn secret_string(&self, _arn: &str) -> Result<String, String> {
-        Ok("token-from-the-secret".to_owned())
+    async fn secret_string(&self, arn: &str) -> Result<String, String> {
+        if arn == "stack-BotTokenSecret" {
+            Ok("token-from-the-secret".to_owned())
+        } else {
+            Err(format!("ResourceNotFoundException: no secret {arn}"))
+        }
     }
 }
 
@@ -63,12 +67,30 @@ fn resolve(t: &Value, value: &Value) -> String {
             resolve(t, &t["Mappings"][key(map).as_str()][key(first).as_str()][key(second).as_str()])
         }
         Value::Tagged(tagged) if tagged.tag == "If" => {
-            // Every condition of the default stack used in variables is true (e.g. the stack creates
-            // the secret when no ARN is given); the first branch is the one deployed by default.
             let branches = tagged.value.as_sequence().expect("!If takes a list");
-            resolve(t, &branches[1])
+            let [condition, yes, no] = &branches[..] else { panic!("!If takes three values") };
+            let name = condition.as_str().expect("!If names a condition");
+            resolve(t, if holds(t, &t["Conditions"][name]) { yes } else { no })
         }
         other => panic!("cannot resolve {other:?}"),
+    }
+}
+
+/// A condition of the default stack (`!Equals`, `!Not`, `!And`, `!Or` over resolved values).
+fn holds(t: &Value, condition: &Value) -> bool {
+    let Value::Tagged(tagged) = condition else { panic!("not a condition: {condition:?}") };
+    let operands = tagged.value.as_sequence().expect("a condition takes a list");
+    if tagged.tag == "Equals" {
+        let [a, b] = &operands[..] else { panic!("!Equals takes two values") };
+        resolve(t, a) == resolve(t, b)
+    } else if tagged.tag == "Not" {
+        !holds(t, &operands[0])
+    } else if tagged.tag == "And" {
+        operands.iter().all(|c| holds(t, c))
+    } else if tagged.tag == "Or" {
+        operands.iter().any(|c| holds(t, c))
+    } else {
+        panic!("cannot evaluate {condition:?}")
     }
 }
 

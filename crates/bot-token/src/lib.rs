@@ -42,6 +42,12 @@ pub enum TokenError {
         /// Where it came from.
         source_name: &'static str,
     },
+    /// The secret holds JSON (a key/value secret) instead of the bare token.
+    #[error(
+        "the secret that {TOKEN_SECRET_VAR} names holds JSON (a key/value secret): store the bare bot token \
+         as its plaintext value"
+    )]
+    NotPlainText,
     /// Secrets Manager could not be read.
     #[error("reading the bot token from Secrets Manager ({TOKEN_SECRET_VAR}) failed: {0}")]
     Secret(String),
@@ -65,7 +71,11 @@ impl SecretSource for SecretsManager {
         let output = self.0.get_secret_value().secret_id(arn).send().await.map_err(|e| {
             match aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&e) {
                 Some(code) => format!("{code}: check the ARN and the function's permissions"),
-                None => "Secrets Manager could not be reached".to_owned(),
+                // Timeouts, credentials, TLS: the request's error chain, which carries no secret.
+                None => format!(
+                    "Secrets Manager could not be reached: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                ),
             }
         })?;
         output
@@ -89,7 +99,11 @@ pub async fn bot_token(
         (Some(token), _) => refuse_placeholder(token, TOKEN_VAR),
         (None, Some(arn)) => {
             let secret = secrets.secret_string(&arn).await.map_err(TokenError::Secret)?;
-            refuse_placeholder(secret.trim().to_owned(), TOKEN_SECRET_VAR)
+            let secret = secret.trim();
+            if secret.starts_with('{') {
+                return Err(TokenError::NotPlainText);
+            }
+            refuse_placeholder(secret.to_owned(), TOKEN_SECRET_VAR)
         }
         (None, None) => Err(TokenError::Missing),
     }
@@ -185,12 +199,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_placeholder_and_empty_secrets_are_refused_without_the_token_in_the_message() {
+    async fn placeholder_json_and_empty_secrets_are_refused_without_the_token_in_the_message() {
         let stub = Stub::new(Ok(PLACEHOLDER_TOKEN));
         let err = bot_token(env(&[(TOKEN_SECRET_VAR, ARN)]), &stub).await.err();
         assert!(matches!(err, Some(TokenError::Placeholder { .. })), "{err:?}");
         let message = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("put-secret-value"), "{message}");
+
+        let stub = Stub::new(Ok(r#"{"token": "a-real-token"}"#));
+        let err = bot_token(env(&[(TOKEN_SECRET_VAR, ARN)]), &stub).await.err();
+        assert!(matches!(err, Some(TokenError::NotPlainText)), "{err:?}");
+        assert!(
+            !format!("{err:?} {}", err.as_ref().map(ToString::to_string).unwrap_or_default())
+                .contains("a-real-token")
+        );
 
         let stub = Stub::new(Ok("  \n"));
         let err = bot_token(env(&[(TOKEN_SECRET_VAR, ARN)]), &stub).await.err();

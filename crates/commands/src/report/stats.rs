@@ -14,8 +14,9 @@ use crate::visibility;
 /// How many of the member's channels are listed.
 const TOP_CHANNELS: usize = 3;
 
-/// The longest period, in days, for which "Active days" is shown (it needs every day's counters).
-const ACTIVE_DAYS_UP_TO: u32 = 31;
+/// The longest period, in days, for which "Active days" is shown (it needs every day's counters): the
+/// periods answered at once, so the endpoint never reads more days than that.
+const ACTIVE_DAYS_UP_TO: u32 = crate::request::QUICK_MAX_DAYS;
 
 pub(super) async fn answer(
     reporter: &Reporter,
