@@ -136,10 +136,10 @@ fn refuse_placeholder(token: String, source_name: &'static str) -> Result<String
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Mutex;
 
     use super::*;
+    use engagement_testkit::environment as env;
 
     /// A secret store that answers one value and remembers what was asked.
     struct Stub {
@@ -163,12 +163,6 @@ mod tests {
             }
             self.value.clone()
         }
-    }
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        move |name| map.get(name).cloned()
     }
 
     const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bot-token";

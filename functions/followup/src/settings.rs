@@ -82,11 +82,11 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use engagement_bot_token::{TOKEN_SECRET_VAR, TOKEN_VAR};
 
     use super::*;
+    use engagement_testkit::environment as env;
 
     /// A secret store with one answer (the token rules themselves are tested in `engagement-bot-token`).
     struct Stub(Result<&'static str, &'static str>);
@@ -95,12 +95,6 @@ mod tests {
         async fn secret_string(&self, _arn: &str) -> Result<String, String> {
             self.0.map(str::to_owned).map_err(str::to_owned)
         }
-    }
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        move |name| map.get(name).cloned()
     }
 
     const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bot-token";

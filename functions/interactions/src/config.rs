@@ -218,20 +218,14 @@ fn parse_in_range(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use ed25519_dalek::SigningKey;
 
     use super::*;
+    use engagement_testkit::environment as lookup;
 
     fn key_hex() -> String {
         hex::encode(SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes())
-    }
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        move |name| map.get(name).cloned()
     }
 
     #[test]
