@@ -281,9 +281,13 @@ impl DiscordClient {
                     }
                     // The limiter now holds the bucket (or everything, if global) until retry_after.
                 }
-                401 => {
+                401 if route.uses_bot_token() => {
                     warn!(%route, "Discord rejected the bot token; stopping all Discord calls");
                     return Err(Error::new(ErrorKind::Unauthorized));
+                }
+                401 => {
+                    warn!(%route, "Discord rejected the interaction token (expired or unknown)");
+                    return Err(Error::new(ErrorKind::TokenRejected));
                 }
                 403 | 404 if request.channel.is_some() => {
                     return Err(Error::new(ErrorKind::NoAccess {

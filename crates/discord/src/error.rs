@@ -80,6 +80,12 @@ pub enum ErrorKind {
     )]
     Unauthorized,
 
+    /// Discord answered 401 to a route authenticated by an interaction (webhook) token: that token expired
+    /// (after 15 minutes) or is unknown. Only this request failed; the bot token and every other call are
+    /// unaffected.
+    #[error("Discord rejected the interaction token (401 Unauthorized): it expired or is unknown")]
+    TokenRejected,
+
     /// Discord answered 403 or 404 to a call about one channel (or thread): the bot cannot see it, may not
     /// read its history, or it was deleted. Skip the channel.
     #[error("no access to channel {channel_id}: HTTP {status}{}", api_detail(*code, message))]

@@ -414,7 +414,9 @@ impl State {
         let Some(outcome) = outcome else {
             return;
         };
-        if outcome.status == 401 {
+        // Only a bot-authenticated route's 401 condemns the bot token; an interaction token's 401 (an
+        // expired or unknown token) ends that one request.
+        if outcome.status == 401 && route.uses_bot_token() {
             self.unauthorized = true;
         }
         if outcome.is_invalid_request() {
@@ -837,6 +839,24 @@ mod tests {
         let err = limiter.acquire(&messages(2)).await.unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::Unauthorized));
         assert!(limiter.check_usable().is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_interaction_token_401_leaves_the_bot_token_usable() {
+        let limiter = RateLimiter::new(cfg());
+        let edit = Route::new(Method::PATCH, "webhooks/7/expired-token/messages/@original");
+        limiter
+            .acquire(&edit)
+            .await
+            .unwrap()
+            .complete(&Outcome::new(401, RateLimitHeaders::default()));
+        assert!(limiter.check_usable().is_ok());
+        limiter
+            .acquire(&messages(2))
+            .await
+            .unwrap()
+            .complete(&Outcome::new(200, RateLimitHeaders::default()));
+        assert!(limiter.acquire(&edit).await.is_ok());
     }
 
     #[tokio::test(start_paused = true)]

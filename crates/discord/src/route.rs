@@ -99,6 +99,15 @@ impl Route {
     pub const fn counts_globally(&self) -> bool {
         self.global
     }
+
+    /// Whether the bot token is what authenticates this route. Webhook and interaction routes are
+    /// authenticated by the token in their path instead: a 401 there says that token expired or is
+    /// unknown, nothing about the bot token.
+    #[must_use]
+    pub const fn uses_bot_token(&self) -> bool {
+        // The same routes that count globally: everything but `webhooks/…` and `interactions/…`.
+        self.global
+    }
 }
 
 /// Prints the method and template with any webhook or interaction token hidden: safe for logs.
@@ -156,6 +165,8 @@ mod tests {
         let other = Route::new(Method::PATCH, "webhooks/7/other-token/messages/@original");
         assert_ne!(r, other);
         assert!(!r.counts_globally());
+        assert!(!r.uses_bot_token());
+        assert!(Route::new(Method::GET, "guilds/5/channels").uses_bot_token());
         let shown = format!("{r} {r:?}");
         assert!(!shown.contains("secret-token"), "{shown}");
         assert_eq!(r.to_string(), "PATCH webhooks/7/:token/messages/@original");

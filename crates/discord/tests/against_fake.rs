@@ -571,6 +571,27 @@ async fn follow_ups_with_a_png_are_recorded_byte_exact() -> TestResult {
     Ok(())
 }
 
+/// An expired interaction token fails that one edit; the bot token and later jobs are unaffected.
+#[tokio::test]
+async fn an_expired_interaction_token_does_not_stop_the_client() -> TestResult {
+    let fake = fake(WorldSize::Small, RateLimits::fast()).await?;
+    let client = client(&fake)?;
+    let app = Id::new(fake.application_id());
+    fake.expire_interaction_token("late-token");
+    let content = serde_json::json!({"content": "too late"});
+    let err = client
+        .edit_original_response(app, "late-token", &content, &[])
+        .await
+        .err()
+        .ok_or("an expired token is refused")?;
+    assert!(matches!(err.kind(), ErrorKind::TokenRejected), "{err}");
+    assert!(!err.is_fatal());
+    client.edit_original_response(app, "fresh-token", &content, &[]).await?;
+    let guilds = client.current_user_guilds().await?;
+    assert!(!guilds.is_empty());
+    Ok(())
+}
+
 fn command(name: &str, description: &str) -> Result<Command, serde_json::Error> {
     serde_json::from_value(serde_json::json!({
         "name": name, "description": description, "type": 1, "version": "1",

@@ -108,6 +108,8 @@ pub(crate) struct Recorded {
     pub(crate) webhook_calls: Vec<RecordedWebhookCall>,
     pub(crate) commands: BTreeMap<CommandScope, Vec<serde_json::Value>>,
     pub(crate) original_messages: HashMap<String, u64>,
+    /// Interaction tokens that have expired: Discord answers 401 (code 50027) to any call with them.
+    pub(crate) expired_tokens: std::collections::HashSet<String>,
 }
 
 #[derive(Debug)]
@@ -383,6 +385,12 @@ impl FakeDiscord {
     pub fn reset_stats(&self) {
         *lock(&self.inner.stats) = Stats::default();
         lock(&self.inner.log).clear();
+    }
+
+    /// Makes an interaction token expire, as Discord's do 15 minutes after the interaction: every later
+    /// webhook call with it gets `401 Invalid Webhook Token` (code 50027).
+    pub fn expire_interaction_token(&self, token: impl Into<String>) {
+        lock(&self.inner.recorded).expired_tokens.insert(token.into());
     }
 
     /// Follow-up calls received (edits of the original response and follow-up messages), in order.

@@ -710,6 +710,9 @@ fn webhook_message(
 ) -> Result<Value, ApiError> {
     let unknown_webhook = || ApiError::new(StatusCode::NOT_FOUND, 10_015, "Unknown Webhook");
     let application_id = application.parse::<u64>().map_err(|_| unknown_webhook())?;
+    if lock(&inner.recorded).expired_tokens.contains(token) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, 50_027, "Invalid Webhook Token"));
+    }
     let (bot, first_channel) = {
         let world = lock(&inner.world);
         if application_id != world.application_id || token.is_empty() {

@@ -47,7 +47,7 @@ pub enum Outcome {
     Explained,
     /// Building the reply failed; an apology was shown.
     Failed,
-    /// The token had expired: nothing could be shown.
+    /// The token had expired (too old to try, or Discord refused it): nothing could be shown.
     Expired,
 }
 
@@ -60,6 +60,14 @@ impl fmt::Display for Outcome {
             Self::Expired => "expired",
         })
     }
+}
+
+/// Whether an edit of `@original` reached the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    Shown,
+    /// Discord refused the interaction token, or the job named no application: nothing can be shown.
+    Unreachable,
 }
 
 /// A job that failed in a way worth retrying (Lambda retries an asynchronous event once, then sends it
@@ -135,16 +143,20 @@ impl Followup {
                         (Reply::text(FAILED_MESSAGE), Outcome::Failed)
                     }
                 };
-                self.edit(job, &reply).await?;
+                if self.edit(job, &reply).await? == Delivery::Unreachable {
+                    return Ok(Outcome::Expired);
+                }
                 tracing::info!(?job, %outcome, "report delivered");
                 Ok(outcome)
             }
             Work::Erase { guild, member } => {
                 match self.reporter.erase_member(*guild, *member, now_ms).await {
                     Ok(()) => {
-                        self.edit(job, &Reply::text(ERASED_MESSAGE)).await?;
                         tracing::info!(guild = guild.get(), "member erased");
-                        Ok(Outcome::Answered)
+                        match self.edit(job, &Reply::text(ERASED_MESSAGE)).await? {
+                            Delivery::Shown => Ok(Outcome::Answered),
+                            Delivery::Unreachable => Ok(Outcome::Expired),
+                        }
                     }
                     Err(error) => {
                         tracing::error!(%error, ?job, "erasure failed");
@@ -172,8 +184,9 @@ impl Followup {
     }
 
     /// Edits `@original` with `reply`, retrying a 404 (the deferred response may not have reached Discord
-    /// yet) a few times.
-    async fn edit(&self, job: &FollowupJob, reply: &Reply) -> Result<(), FollowupError> {
+    /// yet) a few times. A refused interaction token ends the job: no retry can show anything with it,
+    /// and the bot token (and every later job) is unaffected.
+    async fn edit(&self, job: &FollowupJob, reply: &Reply) -> Result<Delivery, FollowupError> {
         let files: Vec<AttachmentFile> = reply
             .files
             .iter()
@@ -185,7 +198,7 @@ impl Followup {
             .collect();
         let Some(application) = Id::new_checked(job.application_id) else {
             tracing::error!(?job, "job without an application id");
-            return Ok(());
+            return Ok(Delivery::Unreachable);
         };
         let payload = reply.message();
         let mut delays = EDIT_RETRY_DELAYS.iter();
@@ -195,7 +208,11 @@ impl Followup {
                 .edit_original_response(application, &job.token, &payload, &files)
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(Delivery::Shown),
+                Err(error) if matches!(error.kind(), ErrorKind::TokenRejected) => {
+                    tracing::warn!(?job, %error, "the reply cannot be shown: the job ends here");
+                    return Ok(Delivery::Unreachable);
+                }
                 Err(error) => {
                     let not_yet = matches!(error.kind(), ErrorKind::Api { status: 404, .. });
                     match delays.next() {

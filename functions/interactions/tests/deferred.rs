@@ -298,3 +298,34 @@ async fn a_job_older_than_the_token_is_dropped() -> anyhow::Result<()> {
     assert_eq!(env.fake.webhook_calls().len(), before, "nothing was sent with a dead token");
     Ok(())
 }
+
+/// Discord refuses an expired interaction token with 401: that job ends (no retry, no error), and the next
+/// job of the same warm function still reaches Discord (the bot token is not condemned).
+#[tokio::test]
+async fn a_refused_interaction_token_ends_that_job_only() -> anyhow::Result<()> {
+    let env = Deferred::start("deferred-token-401").await?;
+    env.fake.expire_interaction_token(TOKEN);
+    let body = interaction(
+        env.fake.application_id(),
+        ADMIN,
+        ALL_PERMISSIONS,
+        command(name::ACTIVITY, vec![]),
+    );
+    send(&env.app, &env.key, &body).await?;
+    let outcomes = env.invoker.finish().await?;
+    assert!(matches!(outcomes.as_slice(), [Ok(Outcome::Expired)]), "{outcomes:?}");
+    assert!(env.fake.webhook_calls().is_empty(), "the refused edit is not recorded as shown");
+
+    let mut fresh = env.invoker.jobs().pop().context("no job")?;
+    fresh.token = "a-fresh-interaction-token".to_owned();
+    let discord = DiscordClient::new(
+        DiscordConfig::new(env.fake.token()).with_api_base(env.fake.base_url()),
+    )?;
+    let followup = Followup::new(env.store.clone(), discord.clone(), GuildTimeZone::UTC);
+    let mut late = fresh.clone();
+    late.token = TOKEN.to_owned();
+    assert_eq!(followup.handle(&late, at(NOW + 2)).await?, Outcome::Expired);
+    assert_eq!(followup.handle(&fresh, at(NOW + 2)).await?, Outcome::Answered);
+    assert_eq!(env.fake.webhook_calls().len(), 1);
+    Ok(())
+}
