@@ -43,17 +43,69 @@ pub enum SyncError {
     InvalidRequest(String),
 }
 
-/// What the sync function is asked to do. An EventBridge scheduled event (or anything else without a
-/// `backfill` key) means a normal sync.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+/// What the sync function is asked to do: a normal sync (an EventBridge scheduled event, or `{}`) or a
+/// backfill (`{"backfill": {"guild_id": "…", "since": "YYYY-MM-DD"}}`). Read it with
+/// [`SyncRequest::from_event`], which refuses anything else rather than guessing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncRequest {
     /// Walk older history of one guild.
-    #[serde(default)]
     pub backfill: Option<BackfillRequest>,
+}
+
+/// Keys of EventBridge's scheduled event: an object with only these (or none) is a normal sync.
+const SCHEDULED_EVENT_KEYS: [&str; 9] =
+    ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"];
+
+impl SyncRequest {
+    /// Reads an invocation's payload. A malformed payload is refused with a message naming the field —
+    /// never treated as a scheduled sync: a backfill without `since`, a `backfill` that is not an object, a
+    /// misspelt key inside it, or a top-level key that is neither `backfill` nor part of a scheduled event.
+    ///
+    /// # Errors
+    /// [`SyncError::InvalidRequest`] as above.
+    pub fn from_event(payload: &serde_json::Value) -> Result<Self, SyncError> {
+        let invalid = |message: String| SyncError::InvalidRequest(message);
+        let object = payload.as_object().ok_or_else(|| {
+            invalid(format!(
+                "the event must be a JSON object (an EventBridge scheduled event, {{}}, or \
+                 {{\"backfill\": {{\"guild_id\": \"…\", \"since\": \"YYYY-MM-DD\"}}}}), not {}",
+                json_kind(payload)
+            ))
+        })?;
+        if let Some(backfill) = object.get("backfill") {
+            if let Some(other) = object.keys().find(|k| *k != "backfill") {
+                return Err(invalid(format!(
+                    "unexpected key `{other}` beside `backfill`: a backfill event has only `backfill`"
+                )));
+            }
+            let backfill = BackfillRequest::deserialize(backfill)
+                .map_err(|e| invalid(format!("backfill: {e}")))?;
+            return Ok(Self { backfill: Some(backfill) });
+        }
+        if let Some(other) = object.keys().find(|k| !SCHEDULED_EVENT_KEYS.contains(&k.as_str())) {
+            return Err(invalid(format!(
+                "unexpected key `{other}`: the event is neither a scheduled event nor a backfill \
+                 (`{{\"backfill\": {{\"guild_id\": \"…\", \"since\": \"YYYY-MM-DD\"}}}}`)"
+            )));
+        }
+        Ok(Self::default())
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// A backfill: count a guild's history back to a date.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct BackfillRequest {
     /// The guild.
     pub guild_id: String,
@@ -306,12 +358,45 @@ mod tests {
 
     #[test]
     fn the_event_files_parse_as_sync_requests() {
-        let scheduled: Result<SyncRequest, _> =
-            serde_json::from_value(event("sync-scheduled.json"));
+        let scheduled = SyncRequest::from_event(&event("sync-scheduled.json"));
         assert_eq!(scheduled.ok(), Some(SyncRequest::default()));
-        let backfill: Result<SyncRequest, _> = serde_json::from_value(event("sync-backfill.json"));
+        assert_eq!(
+            SyncRequest::from_event(&serde_json::json!({})).ok(),
+            Some(SyncRequest::default())
+        );
+        let backfill = SyncRequest::from_event(&event("sync-backfill.json"));
         let backfill = backfill.ok().and_then(|r| r.backfill);
         assert_eq!(backfill.map(|b| b.since), Some("2026-11-01".to_owned()));
+    }
+
+    /// A malformed payload is refused, naming what is wrong; it never runs as a scheduled sync.
+    #[test]
+    fn malformed_events_are_refused_naming_the_field() {
+        use serde_json::json;
+        let cases = [
+            (json!({"backfill": {"guild_id": "1"}}), "missing field `since`"),
+            (json!({"backfill": "1209107113574400013"}), "backfill: invalid type: string"),
+            (
+                json!({"backfill": {"guild_id": "1", "sinse": "2026-11-01"}}),
+                "unknown field `sinse`",
+            ),
+            (json!({"backfill": {"guild_id": "1", "since": "2026-11-01"}, "x": 1}), "`x`"),
+            (
+                json!({"backfil": {"guild_id": "1", "since": "2026-11-01"}}),
+                "unexpected key `backfil`",
+            ),
+            (json!({"backfill": null}), "backfill: invalid type: null"),
+            (json!("sync"), "not a string"),
+            (json!(null), "not null"),
+        ];
+        for (payload, expected) in cases {
+            match SyncRequest::from_event(&payload) {
+                Err(SyncError::InvalidRequest(message)) => {
+                    assert!(message.contains(expected), "{payload}: {message}");
+                }
+                other => panic!("{payload} was not refused: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -22,7 +22,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let (syncer, function) = (&syncer, &function);
         async move {
-            let request: SyncRequest = serde_json::from_value(event.payload).unwrap_or_default();
+            // A malformed payload fails the invocation with the reason; it never runs a sync.
+            let request = SyncRequest::from_event(&event.payload)?;
             let deadline = chrono::DateTime::from_timestamp_millis(
                 i64::try_from(event.context.deadline).unwrap_or(0),
             );
