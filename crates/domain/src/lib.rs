@@ -24,3 +24,5 @@ pub mod counting;
 pub use counting::{GuildConfig, MessageFacts, ReactionCount};
 pub mod period;
 pub use period::{Period, PeriodError};
+pub mod visibility;
+pub use visibility::{Audience, ChannelAccess, GuildAccess, Overwrite, OverwriteTarget, RoleId};
