@@ -34,7 +34,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // Logs go to stderr (stdout is for the command's output).
+    engagement_telemetry::init("warn");
     let result = match cli.command {
         Command::SignEvent(args) => commands::sign_event::run(&args),
         Command::Sync(args) => commands::sync::run(args).await,
@@ -50,14 +51,6 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs go to stderr (stdout is for the command's output); level from `RUST_LOG`, default `warn`.
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 #[cfg(test)]

@@ -229,6 +229,8 @@ impl DiscordClient {
             let (status, headers, body) = match answer {
                 Ok(answer) => answer,
                 Err(error) => {
+                    // reqwest's Display appends the URL, and an interaction route's URL holds its token.
+                    let error = error.without_url();
                     // No (complete) answer: the permit is dropped, freeing its slot but not its quota.
                     drop(permit);
                     failures += 1;
@@ -346,6 +348,7 @@ fn multipart_form(
 ) -> Result<reqwest::multipart::Form> {
     use reqwest::multipart::{Form, Part};
     let invalid = |e: reqwest::Error| {
+        let e = e.without_url();
         Error::with_source(
             ErrorKind::Invalid("attachment content type is not a MIME type".into()),
             e,

@@ -5,11 +5,14 @@
 //! - [`venv`]: the tools `scripts/setup` installs in `.venv` (cargo-lambda, moto, PyNaCl).
 //! - [`process`]: free local ports and child processes that are killed (with their children) on drop.
 //! - `dynamo` (feature `dynamodb`): a DynamoDB client for the moto server `scripts/test` starts.
+//! - `runtime_api` (feature `runtime-api`): a fake Lambda Runtime API that runs a function's real binary.
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
 pub mod events;
 pub mod process;
+#[cfg(feature = "runtime-api")]
+pub mod runtime_api;
 pub mod signing;
 pub mod venv;
 

@@ -10,11 +10,10 @@ use engagement_discord::DiscordClient;
 use engagement_store::CounterStore;
 use followup::{Followup, Outcome, Settings};
 use lambda_runtime::{LambdaEvent, service_fn};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_logging();
+    engagement_telemetry::init("info");
     let sdk = engagement_store::sdk_config().await;
     let secrets = SecretsManager(aws_sdk_secretsmanager::Client::new(&sdk));
     let settings = match Settings::from_env(&secrets).await {
@@ -45,16 +44,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// JSON lines on Lambda, plain text locally; level from `RUST_LOG` (default `info`).
-fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    let result = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        builder.json().with_current_span(false).with_span_list(false).try_init()
-    } else {
-        builder.try_init()
-    };
-    drop(result);
 }

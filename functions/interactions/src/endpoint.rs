@@ -125,7 +125,7 @@ impl App {
             });
         }
         self.verifier.verify_headers(request.headers(), body, now)?;
-        tracing::debug!(body = %String::from_utf8_lossy(body), "verified request");
+        tracing::debug!(body = %engagement_telemetry::redacted_json(body), "verified request");
         self.interact(body, now).await
     }
 

@@ -22,7 +22,6 @@ pub mod invoke;
 pub mod response;
 pub mod services;
 pub mod signature;
-pub mod telemetry;
 
 pub use commands::{CommandContext, CommandError, CommandHandler, CommandRegistry, handler_fn};
 pub use config::{CommandSettings, Config, ConfigError};

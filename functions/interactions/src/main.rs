@@ -14,7 +14,7 @@ use lambda_http::{Request, service_fn};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    interactions::telemetry::init();
+    engagement_telemetry::init("info");
     let (config, settings) =
         match Config::from_env().and_then(|c| Ok((c, CommandSettings::from_env()?))) {
             Ok(both) => both,

@@ -6,10 +6,7 @@ use sync::{SyncRequest, SyncSettings, Syncer};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
+    engagement_telemetry::init("info");
     let settings = SyncSettings::from_env()?;
     let sdk = engagement_store::sdk_config().await;
     let store = engagement_store::CounterStore::from_env_with(&sdk)?;
