@@ -13,6 +13,7 @@ use twilight_model::http::interaction::InteractionResponse;
 
 use crate::commands::{CommandContext, CommandRegistry};
 use crate::config::Config;
+use crate::lenient;
 use crate::response;
 use crate::signature::SignatureVerifier;
 
@@ -142,7 +143,9 @@ impl App {
             tracing::info!("ping");
             return Ok(response::pong());
         }
-        let interaction: Interaction = serde_json::from_slice(body).map_err(invalid_json)?;
+        let mut value: serde_json::Value = serde_json::from_slice(body).map_err(invalid_json)?;
+        lenient::fill_unneeded_fields(&mut value);
+        let interaction = Interaction::deserialize(value).map_err(invalid_json)?;
         match interaction.kind {
             InteractionType::ApplicationCommand => {
                 let ctx = CommandContext::new(interaction, now)
@@ -167,10 +170,11 @@ impl App {
     }
 }
 
-/// A [`Rejection::Invalid`] for a body serde could not read. serde's message can quote values from the
-/// body, so only its category and position are kept (the full message is logged at debug).
+/// A [`Rejection::Invalid`] for a body serde could not read. The log says which field failed (serde names
+/// a missing field; a value it quotes is never the token, which is a string wherever it is valid); the
+/// answer keeps only the category and position.
 fn invalid_json(error: serde_json::Error) -> Rejection {
-    tracing::debug!(%error, "body is not a valid interaction");
+    tracing::warn!(%error, "signed body is not a readable interaction");
     Rejection::Invalid(format!(
         "{:?} error at line {} column {}",
         error.classify(),

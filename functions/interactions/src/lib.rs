@@ -19,6 +19,7 @@ pub mod commands;
 pub mod config;
 pub mod endpoint;
 pub mod invoke;
+pub mod lenient;
 pub mod response;
 pub mod services;
 pub mod signature;

@@ -326,6 +326,35 @@ async fn verified_bodies_that_are_not_interactions_get_400() -> anyhow::Result<(
     Ok(())
 }
 
+/// A validly signed command with only what its answer needs — no `attachment_size_limit`,
+/// `authorizing_integration_owners`, `entitlements`, member `deaf`/`mute`/`flags`/`roles`, user
+/// `discriminator`/`avatar`/`username` — is answered, not refused as an invalid interaction.
+#[tokio::test]
+async fn a_minimal_signed_command_gets_its_answer() -> anyhow::Result<()> {
+    let key = signing::generate_signing_key();
+    let app = app_for(&key);
+    let in_a_server = json!({
+        "type": 2, "id": "1300000000000000600", "application_id": "1300000000000000001",
+        "token": "minimal-token", "guild_id": "1300000000000000200",
+        "member": {"user": {"id": "1300000000000000700"}, "permissions": "0"},
+        "data": {"id": "1300000000000000503", "name": "engagement-help", "type": 1}
+    });
+    let in_a_dm = json!({
+        "type": 2, "id": "1300000000000000601", "application_id": "1300000000000000001",
+        "token": "minimal-token", "user": {"id": "1300000000000000700"},
+        "data": {"id": "1300000000000000503", "name": "engagement-help", "type": 1}
+    });
+    for body in [in_a_server, in_a_dm] {
+        let event = signed_event(&key, &serde_json::to_vec(&body)?, NOW)?;
+        let answer = send(&app, &event, NOW).await?;
+        assert_eq!(answer.status, StatusCode::OK, "{body}: {answer:?}");
+        assert_eq!(answer.json["type"], json!(4), "{answer:?}");
+        let content = answer.json["data"]["content"].as_str().unwrap_or_default();
+        assert!(content.contains("`/engagement-help`"), "{content}");
+    }
+    Ok(())
+}
+
 /// Base64 so that non-UTF-8 bodies survive the event JSON.
 fn signed_base64_event(key: &SigningKey, body: &[u8]) -> anyhow::Result<Value> {
     let mut event = events::function_url_event(body, true);
