@@ -3,10 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use engagement_domain::summary::Span;
-use engagement_domain::{Batch, ChannelCursor, ChannelId, Day, DayRange, GuildId, Month};
+use engagement_domain::{Batch, ChannelCursor, ChannelId, Day, GuildId, Month};
 
 use crate::items::{self, n};
-use crate::{CounterStore, StoreError};
+use crate::{CounterStore, StoreError, summaries};
 
 /// When to fold. Folding less often writes less (a summary is rewritten whole), folding more often leaves
 /// readers fewer batches to add.
@@ -109,12 +109,18 @@ impl CounterStore {
                 .flat_map(|b| b.counters.iter().map(|c| c.day.month()))
                 .collect();
             if for_all_time.iter().any(|b| !b.erasures.is_empty()) {
-                let everything = (Month { year: 1970, month: 1 }, Month { year: 2500, month: 12 });
-                months.extend(
-                    self.read_month_summaries(guild, everything.0, everything.1, 0)
-                        .await?
-                        .into_keys(),
-                );
+                // An erasure reaches every month: fold into each stored month, one at a time.
+                let (seen, written) = self
+                    .refold_partition(
+                        guild,
+                        items::month_pk(guild),
+                        summaries::month_span,
+                        &for_all_time,
+                        fold.all_time_through,
+                    )
+                    .await?;
+                report.months_written += written;
+                months.retain(|m| !seen.contains(&Span::Month(*m)));
             }
             for month in months {
                 let stored =
@@ -151,12 +157,22 @@ impl CounterStore {
     ) -> Result<(usize, usize), StoreError> {
         let mut days: BTreeSet<Day> =
             batches.iter().flat_map(|b| b.counters.iter().map(|c| c.day)).collect();
-        let erasing = batches.iter().any(|b| !b.erasures.is_empty());
-        if erasing {
-            // An erasure reaches every day that holds the member: rewrite every stored day.
-            days.extend(self.stored_days(guild).await?);
-        }
         let mut written = 0;
+        if batches.iter().any(|b| !b.erasures.is_empty()) {
+            // An erasure reaches every day that holds the member: fold into each stored day, one at a
+            // time (a year of a busy guild is ~1 GB decoded: never all at once).
+            let (seen, rewritten) = self
+                .refold_partition(
+                    guild,
+                    items::day_pk(guild),
+                    summaries::day_span,
+                    batches,
+                    through,
+                )
+                .await?;
+            written += rewritten;
+            days.retain(|d| !seen.contains(&Span::Day(*d)));
+        }
         for day in days {
             let stored = self.read_summary(guild, Span::Day(day), through).await?;
             let mut summary = stored.summary.clone();
@@ -180,12 +196,6 @@ impl CounterStore {
         let count = cursors.len();
         self.write_cursor_items(guild, cursors.into_values(), last).await?;
         Ok((written, count))
-    }
-
-    /// Every day that has a stored summary.
-    async fn stored_days(&self, guild: GuildId) -> Result<BTreeSet<Day>, StoreError> {
-        let all = DayRange { first: Day::from_ordinal(0), last: Day::from_ordinal(200_000) };
-        Ok(self.read_day_summaries(guild, all, 0, true).await?.into_keys().collect())
     }
 
     /// Moves a fold watermark forward (never back).

@@ -1,6 +1,6 @@
 //! Guild configuration and erasure of a member's data.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use engagement_domain::{Batch, GuildConfig, GuildId, UserId};
 
@@ -153,25 +153,7 @@ impl CounterStore {
         let batch = Batch { created_at_ms: now_ms, erasures: vec![user], ..Batch::default() };
         let erased_at = self.commit(&mut view, batch).await?;
         self.compact(guild, CompactionPolicy::ALWAYS, now_ms).await?;
-        for mut batch in self.read_all_batches(guild).await? {
-            if batch.seq >= erased_at {
-                continue;
-            }
-            let before = batch.clone();
-            batch.counters.retain(|c| c.user != user);
-            for state in &mut batch.reactions {
-                if state.author == Some(user) {
-                    state.author = None;
-                }
-                for e in &mut state.emojis {
-                    e.reactors.retain(|r| *r != user);
-                }
-            }
-            if batch != before {
-                self.rewrite_batch(guild, &batch).await?;
-            }
-        }
-        Ok(())
+        self.erase_from_log(guild, &BTreeSet::from([user]), erased_at).await
     }
 
     /// A view of the log's tail only (no cursors or reactions), for appending batches that move no cursor.
@@ -185,6 +167,7 @@ impl CounterStore {
             cursors: engagement_domain::CursorTable::default(),
             reactions: engagement_domain::ReactionLedger::default(),
             oldest_unfolded_ms: None,
+            erased: BTreeSet::new(),
         })
     }
 }

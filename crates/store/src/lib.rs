@@ -10,6 +10,8 @@
 //! limit) and cursor items; each summary remembers the last batch folded into it, so compaction can crash
 //! anywhere and be re-run. Readers load the summaries they need and add the few batches not yet folded.
 
+mod audit;
+mod claims;
 mod compaction;
 mod config;
 mod error;
@@ -25,6 +27,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 
+pub use claims::Claim;
 pub use compaction::{CompactionPolicy, CompactionReport};
 pub use config::ConfigVersion;
 pub use error::{StoreError, StoreErrorKind};
@@ -97,6 +100,18 @@ impl CounterStore {
     #[doc(hidden)]
     pub fn inject_lost_ack_after_writes(&self, writes: u64) {
         self.faults.arm(writes, true);
+    }
+
+    /// Test hook: writes folded cursor items as a compaction that folded the log through `through` does
+    /// (a slow compaction's late write, in the race tests).
+    #[doc(hidden)]
+    pub async fn write_cursors_for_test(
+        &self,
+        guild: engagement_domain::GuildId,
+        cursors: impl IntoIterator<Item = engagement_domain::ChannelCursor>,
+        through: u64,
+    ) -> Result<(), StoreError> {
+        self.write_cursor_items(guild, cursors, through).await
     }
 
     /// Test hook: stop failing writes.

@@ -1,11 +1,11 @@
 //! The batch log: appending batches exactly once, reading them back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::ControlFlow;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use engagement_domain::summary::{CursorTable, ReactionLedger};
-use engagement_domain::{Batch, GuildId, MessageId, snowflake};
+use engagement_domain::{Batch, GuildId, MessageId, UserId, snowflake};
 
 use crate::items::{self, EXPIRES_AT, Item, PK, SK, b, log_pk, log_sk, n, s};
 use crate::{CounterStore, StoreError, StoreErrorKind};
@@ -44,10 +44,14 @@ pub struct SyncView {
     pub reactions: ReactionLedger,
     /// Creation time of the oldest batch not yet folded into day summaries (Unix ms), if any.
     pub oldest_unfolded_ms: Option<u64>,
+    /// Members erased by batches this view has seen: every later commit through it leaves them out, so
+    /// a run that started before an erasure cannot bring the member back in its later batches.
+    pub erased: BTreeSet<UserId>,
 }
 
 impl SyncView {
     fn apply(&mut self, batch: &Batch) {
+        self.erased.extend(batch.erasures.iter().copied());
         self.cursors.fold(batch);
         self.reactions.fold(batch);
         self.seq = self.seq.max(batch.seq);
@@ -90,8 +94,10 @@ impl CounterStore {
             cursors,
             reactions: ReactionLedger::default(),
             oldest_unfolded_ms: None,
+            erased: BTreeSet::new(),
         };
         for batch in &batches {
+            view.erased.extend(batch.erasures.iter().copied());
             view.reactions.fold(batch);
             view.seq = view.seq.max(batch.seq);
             if batch.seq > fold.days_through {
@@ -177,6 +183,7 @@ impl CounterStore {
                 ),
             ));
         }
+        drop_erased(&mut batch, &view.erased);
         for _ in 0..COMMIT_ATTEMPTS {
             batch.seq = view.seq + 1;
             match self.put_batch(view.guild, &batch).await {
@@ -204,9 +211,9 @@ impl CounterStore {
                         ));
                     }
                     for other in &newer {
-                        drop_erased(&mut batch, &other.erasures);
                         view.apply(other);
                     }
+                    drop_erased(&mut batch, &view.erased);
                 }
                 Err(e) => return Err(e),
             }
@@ -279,6 +286,44 @@ impl CounterStore {
         self.put_item_where(item, condition, Vec::new(), doing).await
     }
 
+    /// [`put_item`](Self::put_item) unless the stored item is as new or newer: the condition
+    /// `attribute_not_exists(pk) OR through < :through` on the item's `through` attribute (the last
+    /// batch folded into it). Returns whether it was written; an older writer arriving late (a slow
+    /// compaction racing another) is skipped instead of moving the item back.
+    pub(crate) async fn put_item_if_newer(
+        &self,
+        item: Item,
+        through: u64,
+        doing: &str,
+    ) -> Result<bool, StoreError> {
+        let condition = "attribute_not_exists(pk) OR #through < :through";
+        let size = crate::usage::item_size(&item);
+        self.usage.write_request();
+        self.faults.before_write(doing)?;
+        self.usage.request();
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names("#through", "through")
+            .expression_attribute_values(":through", n(through))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                self.usage.write(size);
+                self.faults.after_write(doing)?;
+                Ok(true)
+            }
+            Err(e) => {
+                let error = StoreError::dynamo(doing, self.table(), e);
+                if error.kind() == StoreErrorKind::Conflict { Ok(false) } else { Err(error) }
+            }
+        }
+    }
+
     /// [`put_item`](Self::put_item) with values (`:name`) for the condition. Every write of an item goes
     /// through here.
     pub(crate) async fn put_item_where(
@@ -306,9 +351,40 @@ impl CounterStore {
         self.faults.after_write(doing)
     }
 
-    /// Every batch of the guild still in the log, in order.
-    pub(crate) async fn read_all_batches(&self, guild: GuildId) -> Result<Vec<Batch>, StoreError> {
-        self.read_batches_after(guild, 0).await
+    /// Removes `erased` from every batch before `before` still in the log, a page (1 MB) at a time:
+    /// the log of a busy guild holds weeks of batches, never all in memory at once.
+    pub(crate) async fn erase_from_log(
+        &self,
+        guild: GuildId,
+        erased: &BTreeSet<UserId>,
+        before: u64,
+    ) -> Result<(), StoreError> {
+        let doing = format!("erasing members from the batch log of guild {guild}");
+        let values = [(":pk", s(log_pk(guild))), (":before", s(log_sk(before)))];
+        let mut start_key = None;
+        loop {
+            // A few batches (≤ 350 kB each) per page: memory stays flat however long the log.
+            let (items, next) = self
+                .query_page(
+                    "pk = :pk AND sk < :before",
+                    &values,
+                    true,
+                    Some(LOG_PAGE_ITEMS),
+                    start_key.take(),
+                    &doing,
+                )
+                .await?;
+            for item in &items {
+                let mut batch = decode_batch(item)?;
+                if drop_erased(&mut batch, erased) {
+                    self.rewrite_batch(guild, &batch).await?;
+                }
+            }
+            match next {
+                Some(key) => start_key = Some(key),
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Runs a Query to the end and returns every item.
@@ -340,22 +416,10 @@ impl CounterStore {
     ) -> Result<(), StoreError> {
         let mut start_key: Option<Item> = None;
         loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(self.table())
-                .key_condition_expression(condition)
-                .consistent_read(consistent)
-                .set_exclusive_start_key(start_key.take());
-            for (name, value) in &values {
-                query = query.expression_attribute_values(*name, value.clone());
-            }
-            self.usage.request();
-            let page =
-                query.send().await.map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
-            self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), consistent);
-            let next = page.last_evaluated_key().cloned();
-            if each_page(page.items.unwrap_or_default())?.is_break() {
+            let (items, next) = self
+                .query_page(condition, &values, consistent, None, start_key.take(), doing)
+                .await?;
+            if each_page(items)?.is_break() {
                 return Ok(());
             }
             match next {
@@ -363,6 +427,35 @@ impl CounterStore {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// One page of a Query (1 MB at most, and at most `limit` items) from `start_key`, and the key to
+    /// continue from, if any.
+    pub(crate) async fn query_page(
+        &self,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+        consistent: bool,
+        limit: Option<i32>,
+        start_key: Option<Item>,
+        doing: &str,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression(condition)
+            .consistent_read(consistent)
+            .set_limit(limit)
+            .set_exclusive_start_key(start_key);
+        for (name, value) in values {
+            query = query.expression_attribute_values(*name, value.clone());
+        }
+        self.usage.request();
+        let page = query.send().await.map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
+        self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), consistent);
+        let next = page.last_evaluated_key().cloned();
+        Ok((page.items.unwrap_or_default(), next))
     }
 
     /// The guild's fold watermarks (zero when nothing was folded yet).
@@ -408,10 +501,12 @@ impl CounterStore {
 }
 
 /// Removes erased members' counters and reactions from a batch that was built before the erasure.
-fn drop_erased(batch: &mut Batch, erased: &[engagement_domain::UserId]) {
+/// Returns whether anything was removed.
+pub(crate) fn drop_erased(batch: &mut Batch, erased: &BTreeSet<UserId>) -> bool {
     if erased.is_empty() {
-        return;
+        return false;
     }
+    let before = (batch.counters.len(), reaction_marks(batch));
     batch.counters.retain(|d| !erased.contains(&d.user));
     for state in &mut batch.reactions {
         if state.author.is_some_and(|a| erased.contains(&a)) {
@@ -421,6 +516,19 @@ fn drop_erased(batch: &mut Batch, erased: &[engagement_domain::UserId]) {
             e.reactors.retain(|r| !erased.contains(r));
         }
     }
+    before != (batch.counters.len(), reaction_marks(batch))
+}
+
+/// How many authors and reactors a batch's reaction state names.
+fn reaction_marks(batch: &Batch) -> usize {
+    batch
+        .reactions
+        .iter()
+        .map(|state| {
+            usize::from(state.author.is_some())
+                + state.emojis.iter().map(|e| e.reactors.len()).sum::<usize>()
+        })
+        .sum()
 }
 
 /// The log item of a batch.

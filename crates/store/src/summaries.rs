@@ -4,17 +4,23 @@
 //! deleted afterwards. Readers take the newest complete generation, so a crash at any point leaves either
 //! the old or the new summary readable, never a mix.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::ControlFlow;
 
 use engagement_domain::summary::{CursorTable, Span, Summary};
-use engagement_domain::{ChannelCursor, ChannelId, Day, DayRange, GuildId, MessageId, Month};
+use engagement_domain::{
+    Batch, ChannelCursor, ChannelId, Day, DayRange, GuildId, MessageId, Month,
+};
 
 use crate::items::{self, Item, PK, SK, all_time_pk, b, cursor_pk, day_pk, n, s};
 use crate::{CounterStore, StoreError, StoreErrorKind};
 
 /// Shards are cut below this size, leaving room under DynamoDB's 400 KB item limit.
 pub(crate) const MAX_SHARD_BYTES: usize = 300 * 1024;
+
+/// Items per page when an erasure folds into every summary: two shards (≤ 600 kB) at most, so that
+/// memory holds about one summary, not a megabyte page of them.
+const REFOLD_PAGE_ITEMS: i32 = 2;
 
 /// One generation of a summary as stored.
 #[derive(Debug, Default, Clone)]
@@ -65,6 +71,24 @@ fn partition(guild: GuildId, span: Span) -> String {
     }
 }
 
+/// A day summary's span from its sort key prefix.
+pub(crate) fn day_span(prefix: &str) -> Option<Span> {
+    prefix.parse().ok().map(Span::Day)
+}
+
+/// A month summary's span from its sort key prefix.
+pub(crate) fn month_span(prefix: &str) -> Option<Span> {
+    prefix.parse().ok().map(Span::Month)
+}
+
+/// The span of a summary item, from the first `#`-separated part of its sort key.
+fn span_of_item(item: &Item, span_of: fn(&str) -> Option<Span>) -> Result<Span, StoreError> {
+    let sk = items::get_s(item, SK)?;
+    span_of(sk.split('#').next().unwrap_or_default()).ok_or_else(|| {
+        StoreError::new(StoreErrorKind::Corrupt, format!("summary with sort key `{sk}`"))
+    })
+}
+
 /// Picks the newest complete generation among a summary's items.
 fn assemble(
     span: Span,
@@ -110,24 +134,6 @@ fn assemble(
 }
 
 impl CounterStore {
-    /// Reads the day summaries of a range. Days without a stored summary come back empty, folded through
-    /// `default_through` (the fold watermark read before this call).
-    pub(crate) async fn read_day_summaries(
-        &self,
-        guild: GuildId,
-        range: DayRange,
-        default_through: u64,
-        consistent: bool,
-    ) -> Result<BTreeMap<Day, StoredSummary>, StoreError> {
-        let mut out = BTreeMap::new();
-        self.scan_day_summaries(guild, range, default_through, consistent, |day, stored| {
-            out.insert(day, stored);
-            ControlFlow::Continue(())
-        })
-        .await?;
-        Ok(out)
-    }
-
     /// Hands the stored day summaries of a range to `each`, in day order, one day at a time: only one
     /// Query page and one day are held in memory, however long the range. Stops when `each` breaks.
     pub(crate) async fn scan_day_summaries(
@@ -144,11 +150,16 @@ impl CounterStore {
             last: format!("{}~", items::day_prefix(range.last)),
             doing: format!("reading day summaries {range} of guild {guild}"),
         };
-        let day_of = |prefix: &str| prefix.parse().ok().map(Span::Day);
-        self.scan_summaries(keys, day_of, default_through, consistent, |span, stored| match span {
-            Span::Day(day) => each(day, stored),
-            Span::Month(_) | Span::AllTime => ControlFlow::Continue(()),
-        })
+        self.scan_summaries(
+            keys,
+            day_span,
+            default_through,
+            consistent,
+            |span, stored| match span {
+                Span::Day(day) => each(day, stored),
+                Span::Month(_) | Span::AllTime => ControlFlow::Continue(()),
+            },
+        )
         .await
     }
 
@@ -167,9 +178,8 @@ impl CounterStore {
             last: format!("{last}#~"),
             doing: format!("reading month summaries {first} to {last} of guild {guild}"),
         };
-        let month_of = |prefix: &str| prefix.parse().ok().map(Span::Month);
         let mut out = BTreeMap::new();
-        self.scan_summaries(keys, month_of, default_through, true, |span, stored| {
+        self.scan_summaries(keys, month_span, default_through, true, |span, stored| {
             if let Span::Month(month) = span {
                 out.insert(month, stored);
             }
@@ -199,14 +209,7 @@ impl CounterStore {
             &keys.doing,
             |page| {
                 for item in page {
-                    let sk = items::get_s(&item, SK)?;
-                    let span =
-                        span_of(sk.split('#').next().unwrap_or_default()).ok_or_else(|| {
-                            StoreError::new(
-                                StoreErrorKind::Corrupt,
-                                format!("summary with sort key `{sk}`"),
-                            )
-                        })?;
+                    let span = span_of_item(&item, span_of)?;
                     match &mut pending {
                         Some((current, items)) if *current == span => items.push(item),
                         _ => {
@@ -227,6 +230,83 @@ impl CounterStore {
             let _ = each(span, assemble(span, items, default_through)?);
         }
         Ok(())
+    }
+
+    /// Folds `batches` into every summary stored in `partition` (an erasure reaches all of them), one
+    /// summary at a time as a Query pages through the partition: however long the history, only one page
+    /// and one summary are held in memory. A summary the batches do not change is not written (nor is one
+    /// already folded through them, so a re-run after a crash writes only what is left). Returns the spans
+    /// found and how many summaries were rewritten.
+    pub(crate) async fn refold_partition(
+        &self,
+        guild: GuildId,
+        partition: String,
+        span_of: fn(&str) -> Option<Span>,
+        batches: &[&Batch],
+        default_through: u64,
+    ) -> Result<(BTreeSet<Span>, usize), StoreError> {
+        let doing = format!("folding an erasure into the summaries of guild {guild}");
+        let values = [(":pk", s(partition))];
+        let mut seen = BTreeSet::new();
+        let mut written = 0;
+        let mut pending: Option<(Span, Vec<Item>)> = None;
+        let mut start_key = None;
+        loop {
+            let (items, next) = self
+                .query_page(
+                    "pk = :pk",
+                    &values,
+                    true,
+                    Some(REFOLD_PAGE_ITEMS),
+                    start_key.take(),
+                    &doing,
+                )
+                .await?;
+            for item in items {
+                let span = span_of_item(&item, span_of)?;
+                match &mut pending {
+                    Some((current, group)) if *current == span => group.push(item),
+                    _ => {
+                        // Sort keys group a summary's shards: a new span means the last one is complete.
+                        if let Some((done, group)) = pending.replace((span, vec![item])) {
+                            written +=
+                                self.refold(guild, done, group, batches, default_through).await?;
+                            seen.insert(done);
+                        }
+                    }
+                }
+            }
+            match next {
+                Some(key) => start_key = Some(key),
+                None => break,
+            }
+        }
+        if let Some((done, group)) = pending {
+            written += self.refold(guild, done, group, batches, default_through).await?;
+            seen.insert(done);
+        }
+        Ok((seen, written))
+    }
+
+    /// Folds `batches` into one stored summary and writes it if that changed it; returns 1 if written.
+    async fn refold(
+        &self,
+        guild: GuildId,
+        span: Span,
+        items: Vec<Item>,
+        batches: &[&Batch],
+        default_through: u64,
+    ) -> Result<usize, StoreError> {
+        let stored = assemble(span, items, default_through)?;
+        let mut summary = stored.summary.clone();
+        for batch in batches {
+            summary.fold(batch);
+        }
+        if summary.tally == stored.summary.tally {
+            return Ok(0);
+        }
+        self.write_summary(guild, &stored, &summary).await?;
+        Ok(1)
     }
 
     /// Reads one summary (a day or all time).
@@ -418,9 +498,11 @@ impl CounterStore {
             if let Some(parent) = cursor.parent {
                 item.insert("parent".to_owned(), n(parent.0));
             }
-            self.put_item(
+            // Two compactions can fold at once (the sync's and an erasure's): a cursor item only ever
+            // moves forward, so a slow writer can never move a cursor back and count messages twice.
+            self.put_item_if_newer(
                 item,
-                None,
+                through,
                 &format!("writing the cursor of channel {} in guild {guild}", cursor.channel),
             )
             .await?;

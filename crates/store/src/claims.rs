@@ -1,0 +1,93 @@
+//! Claims: one member's heavy work held for a while — an erasure in progress, a cooldown between exports.
+//!
+//! A claim is one item (`G#{guild}`, `CLAIM#{name}`) holding until when it is held (`until_ms`). Taking
+//! it is one conditional `PutItem` that succeeds only when the item is absent or its time is over, so
+//! two requests at the same moment cannot both take it. DynamoDB's TTL removes claims a day after they
+//! end; nothing reads them but this module.
+
+use std::collections::HashMap;
+
+use engagement_domain::GuildId;
+
+use crate::items::{self, EXPIRES_AT, Item, PK, SK, guild_pk, n, s};
+use crate::{CounterStore, StoreError, StoreErrorKind};
+
+/// Whether a claim was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// It is ours until the hold ends (or it is released).
+    Taken,
+    /// Someone holds it for this much longer (ms).
+    Held {
+        /// Milliseconds until it is free.
+        remaining_ms: u64,
+    },
+}
+
+/// How long after its end a claim item stays before DynamoDB's TTL removes it.
+const CLAIM_RETENTION_SECONDS: u64 = 24 * 3600;
+
+/// Attempts when a claim disappears between the failed write and the read that says who holds it.
+const CLAIM_ATTEMPTS: usize = 3;
+
+fn claim_sk(name: &str) -> String {
+    format!("CLAIM#{name}")
+}
+
+impl CounterStore {
+    /// Takes the claim `name` in `guild` for `hold_ms` from `now_ms`, unless someone holds it.
+    ///
+    /// # Errors
+    /// DynamoDB errors.
+    pub async fn claim(
+        &self,
+        guild: GuildId,
+        name: &str,
+        now_ms: u64,
+        hold_ms: u64,
+    ) -> Result<Claim, StoreError> {
+        let until_ms = now_ms.saturating_add(hold_ms);
+        let doing = format!("taking the claim {name} in guild {guild}");
+        for _ in 0..CLAIM_ATTEMPTS {
+            let item: Item = HashMap::from([
+                (PK.to_owned(), s(guild_pk(guild))),
+                (SK.to_owned(), s(claim_sk(name))),
+                ("until_ms".to_owned(), n(until_ms)),
+                (EXPIRES_AT.to_owned(), n(until_ms / 1000 + CLAIM_RETENTION_SECONDS)),
+            ]);
+            let condition = "attribute_not_exists(pk) OR until_ms <= :now";
+            match self
+                .put_item_where(item, Some(condition), vec![(":now", n(now_ms))], &doing)
+                .await
+            {
+                Ok(()) => return Ok(Claim::Taken),
+                Err(e) if e.kind() == StoreErrorKind::Conflict => {}
+                Err(e) => return Err(e),
+            }
+            let held = self.get_item(guild_pk(guild), claim_sk(name), true, &doing).await?;
+            if let Some(held) = held {
+                let held_until = items::get_u64(&held, "until_ms")?;
+                if held_until > now_ms {
+                    return Ok(Claim::Held { remaining_ms: held_until - now_ms });
+                }
+            }
+            // Released or over in between: try again.
+        }
+        Err(StoreError::new(
+            StoreErrorKind::Conflict,
+            format!("{doing}: it kept changing hands; try again"),
+        ))
+    }
+
+    /// Gives the claim `name` back at once (taking a released claim always succeeds).
+    ///
+    /// # Errors
+    /// DynamoDB errors.
+    pub async fn release(&self, guild: GuildId, name: &str) -> Result<(), StoreError> {
+        self.delete_items(
+            [(items::key(guild_pk(guild), claim_sk(name)), 64)],
+            &format!("releasing the claim {name} in guild {guild}"),
+        )
+        .await
+    }
+}
