@@ -6,6 +6,7 @@
 //!   the activity chart, the CSV export.
 //! - [`job`]: the work the interactions function hands to the followup function, and the invoker port.
 //! - [`reply`] and [`format`]: embeds and text; every reply turns pings off.
+//! - [`holds`]: cooldowns and the erasure-in-progress claim on one member's heavy work.
 //!
 //! The interactions function answers short reports at once and defers the rest (long periods, charts,
 //! exports, erasure) to the followup function, which calls the same [`report::Reporter`]: an answer reads
@@ -13,6 +14,7 @@
 
 pub mod definition;
 pub mod format;
+pub mod holds;
 pub mod job;
 pub mod reply;
 pub mod report;

@@ -34,6 +34,15 @@ fn claim_sk(name: &str) -> String {
     format!("CLAIM#{name}")
 }
 
+fn claim_item(guild: GuildId, name: &str, until_ms: u64) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(guild_pk(guild))),
+        (SK.to_owned(), s(claim_sk(name))),
+        ("until_ms".to_owned(), n(until_ms)),
+        (EXPIRES_AT.to_owned(), n(until_ms / 1000 + CLAIM_RETENTION_SECONDS)),
+    ])
+}
+
 impl CounterStore {
     /// Takes the claim `name` in `guild` for `hold_ms` from `now_ms`, unless someone holds it.
     ///
@@ -49,12 +58,7 @@ impl CounterStore {
         let until_ms = now_ms.saturating_add(hold_ms);
         let doing = format!("taking the claim {name} in guild {guild}");
         for _ in 0..CLAIM_ATTEMPTS {
-            let item: Item = HashMap::from([
-                (PK.to_owned(), s(guild_pk(guild))),
-                (SK.to_owned(), s(claim_sk(name))),
-                ("until_ms".to_owned(), n(until_ms)),
-                (EXPIRES_AT.to_owned(), n(until_ms / 1000 + CLAIM_RETENTION_SECONDS)),
-            ]);
+            let item = claim_item(guild, name, until_ms);
             let condition = "attribute_not_exists(pk) OR until_ms <= :now";
             match self
                 .put_item_where(item, Some(condition), vec![(":now", n(now_ms))], &doing)
@@ -79,13 +83,50 @@ impl CounterStore {
         ))
     }
 
+    /// How long (ms) the claim `name` is still held at `now_ms`, if it is.
+    ///
+    /// # Errors
+    /// DynamoDB errors.
+    pub async fn held(
+        &self,
+        guild: GuildId,
+        name: &str,
+        now_ms: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let doing = format!("reading the claim {name} in guild {guild}");
+        let item = self.get_item(guild_pk(guild), claim_sk(name), true, &doing).await?;
+        let until_ms = item.map(|held| items::get_u64(&held, "until_ms")).transpose()?;
+        Ok(until_ms.filter(|until| *until > now_ms).map(|until| until - now_ms))
+    }
+
+    /// Puts the claim `name` on hold until `now_ms + hold_ms`, whoever holds it now (a finished job
+    /// turning its claim into a cooldown).
+    ///
+    /// # Errors
+    /// DynamoDB errors.
+    pub async fn hold(
+        &self,
+        guild: GuildId,
+        name: &str,
+        now_ms: u64,
+        hold_ms: u64,
+    ) -> Result<(), StoreError> {
+        let until_ms = now_ms.saturating_add(hold_ms);
+        self.put_item(
+            claim_item(guild, name, until_ms),
+            None,
+            &format!("holding the claim {name} in guild {guild}"),
+        )
+        .await
+    }
+
     /// Gives the claim `name` back at once (taking a released claim always succeeds).
     ///
     /// # Errors
     /// DynamoDB errors.
     pub async fn release(&self, guild: GuildId, name: &str) -> Result<(), StoreError> {
-        self.delete_items(
-            [(items::key(guild_pk(guild), claim_sk(name)), 64)],
+        self.delete_item(
+            items::key(guild_pk(guild), claim_sk(name)),
             &format!("releasing the claim {name} in guild {guild}"),
         )
         .await

@@ -286,6 +286,22 @@ impl CounterStore {
         self.put_item_where(item, condition, Vec::new(), doing).await
     }
 
+    /// Deletes one item (absent or not), through the usage meter and the crash hooks.
+    pub(crate) async fn delete_item(&self, key: Item, doing: &str) -> Result<(), StoreError> {
+        self.usage.write_request();
+        self.faults.before_write(doing)?;
+        self.usage.request();
+        self.client
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(key))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
+        self.usage.write(64);
+        self.faults.after_write(doing)
+    }
+
     /// [`put_item`](Self::put_item) unless the stored item is as new or newer: the condition
     /// `attribute_not_exists(pk) OR through < :through` on the item's `through` attribute (the last
     /// batch folded into it). Returns whether it was written; an older writer arriving late (a slow

@@ -13,10 +13,10 @@ pub mod settings;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use engagement_commands::{AnswerError, FollowupJob, Reply, Reporter, Work};
+use engagement_commands::{AnswerError, FollowupJob, Reply, Reporter, Work, holds};
 use engagement_discord::model::AttachmentFile;
 use engagement_discord::{DiscordClient, ErrorKind, Id};
-use engagement_domain::{GuildConfig, GuildTimeZone};
+use engagement_domain::{GuildConfig, GuildId, GuildTimeZone, UserId};
 use engagement_store::{CounterStore, StoreError};
 
 pub use settings::{Settings, SettingsError};
@@ -153,6 +153,7 @@ impl Followup {
                 match self.reporter.erase_member(*guild, *member, now_ms).await {
                     Ok(()) => {
                         tracing::info!(guild = guild.get(), "member erased");
+                        self.end_erasure_hold(*guild, *member, now_ms).await;
                         match self.edit(job, &Reply::text(ERASED_MESSAGE)).await? {
                             Delivery::Shown => Ok(Outcome::Answered),
                             Delivery::Unreachable => Ok(Outcome::Expired),
@@ -170,6 +171,21 @@ impl Followup {
                     }
                 }
             }
+        }
+    }
+
+    /// The erasure is done: its in-progress claim becomes the cooldown before the next one. Best effort:
+    /// both run out by themselves.
+    async fn end_erasure_hold(&self, guild: GuildId, member: UserId, now_ms: u64) {
+        let store = self.reporter.store();
+        let cooldown = holds::erase_cooldown(member);
+        let cooldown_ms = u64::try_from(cooldown.duration.as_millis()).unwrap_or(u64::MAX);
+        let result = async {
+            store.hold(guild, &cooldown.name, now_ms, cooldown_ms).await?;
+            store.release(guild, &holds::erase_in_progress(member).name).await
+        };
+        if let Err(error) = result.await {
+            tracing::warn!(%error, "could not end the erasure's hold");
         }
     }
 

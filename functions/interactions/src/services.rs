@@ -6,9 +6,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use engagement_commands::definition::{name, route_description};
+use engagement_commands::holds::Hold;
 use engagement_commands::{FollowupInvoker, FollowupJob, Reporter};
 use engagement_domain::{GuildConfig, GuildId, GuildTimeZone};
-use engagement_store::{ConfigVersion, CounterStore, StoreErrorKind};
+use engagement_store::{Claim, ConfigVersion, CounterStore, StoreErrorKind};
 
 use crate::commands::privacy::{PrivacyAction, PrivacyCommand};
 use crate::commands::reports::{ReportCommand, ReportKind};
@@ -100,6 +101,67 @@ impl Services {
                 CommandError::internal(e)
             }
         })
+    }
+
+    /// Takes `hold` for the member's heavy work at `now_ms`: `Ok(None)` when taken, else how long
+    /// (ms) it is still held by earlier work.
+    ///
+    /// # Errors
+    /// Store failures, as internal errors.
+    pub async fn take_hold(
+        &self,
+        guild: GuildId,
+        hold: &Hold,
+        now_ms: u64,
+    ) -> Result<Option<u64>, CommandError> {
+        let hold_ms = u64::try_from(hold.duration.as_millis()).unwrap_or(u64::MAX);
+        let store = self.reporter.store();
+        match store
+            .claim(guild, &hold.name, now_ms, hold_ms)
+            .await
+            .map_err(CommandError::internal)?
+        {
+            Claim::Taken => Ok(None),
+            Claim::Held { remaining_ms } => Ok(Some(remaining_ms)),
+        }
+    }
+
+    /// How long (ms) `hold` is still held at `now_ms`, if it is; nothing is taken.
+    ///
+    /// # Errors
+    /// Store failures, as internal errors.
+    pub async fn hold_remaining(
+        &self,
+        guild: GuildId,
+        hold: &Hold,
+        now_ms: u64,
+    ) -> Result<Option<u64>, CommandError> {
+        self.reporter.store().held(guild, &hold.name, now_ms).await.map_err(CommandError::internal)
+    }
+
+    /// Gives `hold` back (best effort: it runs out by itself otherwise).
+    pub async fn give_back(&self, guild: GuildId, hold: &Hold) {
+        if let Err(error) = self.reporter.store().release(guild, &hold.name).await {
+            tracing::warn!(%error, "could not release a hold");
+        }
+    }
+
+    /// Hands `job` to the followup function once `hold` is taken (when given); gives the hold back if
+    /// the job could not be handed over, so that trying again is not refused.
+    ///
+    /// # Errors
+    /// [`DEFER_FAILED_MESSAGE`] (the cause is logged).
+    pub async fn defer_holding(
+        &self,
+        job: &FollowupJob,
+        guild: GuildId,
+        hold: Option<&Hold>,
+    ) -> Result<(), CommandError> {
+        let result = self.defer(job).await;
+        if let (Err(_), Some(hold)) = (&result, hold) {
+            self.give_back(guild, hold).await;
+        }
+        result
     }
 
     /// Hands `job` to the followup function.

@@ -326,6 +326,61 @@ async fn export_is_for_server_managers_and_deferred_ephemerally() -> anyhow::Res
     Ok(())
 }
 
+/// Exports and long charts cool down per member; short charts do not; another member is not held up.
+#[tokio::test]
+async fn heavy_deferred_commands_cool_down_per_member() -> anyhow::Result<()> {
+    let (app, key, invoker, _) = setup("cooldown").await?;
+    let export = || command(name::EXPORT, vec![]);
+    let deferred = json!({"type": 5, "data": {"flags": 64}});
+    assert_eq!(send(&app, &key, &by(ADMIN, export())).await?.json, deferred);
+    let again = send(&app, &key, &by(ADMIN, export())).await?;
+    assert!(again.is_ephemeral_message(), "{again:?}");
+    assert_eq!(again.content(), "You asked for an export a moment ago. Please try again in 60 s.");
+    assert_eq!(send(&app, &key, &by(ALICE, export())).await?.json, deferred, "per member");
+
+    let chart = |period: &str| command(name::ACTIVITY, vec![string(option::PERIOD, period)]);
+    for _ in 0..2 {
+        assert_eq!(send(&app, &key, &by(ADMIN, chart("7d"))).await?.json, json!({"type": 5}));
+    }
+    assert_eq!(send(&app, &key, &by(ADMIN, chart("90d"))).await?.json, json!({"type": 5}));
+    let long = send(&app, &key, &by(ADMIN, chart("90d"))).await?;
+    assert!(long.content().contains("a long chart a moment ago"), "{long:?}");
+    assert_eq!(invoker.jobs().len(), 5, "refused requests hand nothing over");
+    Ok(())
+}
+
+/// A second erasure while the first is still running is told so, and hands nothing over.
+#[tokio::test]
+async fn a_second_erasure_while_one_runs_is_already_in_progress() -> anyhow::Result<()> {
+    let (app, key, invoker, _) = setup("erase-twice").await?;
+    let erase = grouped_subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]);
+    let body = interaction(APP, BOB, MEMBER_PERMISSIONS, erase);
+    let first = send(&app, &key, &body).await?;
+    assert_eq!(first.json, json!({"type": 5, "data": {"flags": 64}}));
+    let second = send(&app, &key, &body).await?;
+    assert!(second.is_ephemeral_message(), "{second:?}");
+    assert_eq!(second.content(), engagement_commands::holds::ERASE_IN_PROGRESS_MESSAGE);
+    assert_eq!(invoker.jobs().len(), 1);
+    Ok(())
+}
+
+/// A job that could not be handed over gives its hold back: trying again is not refused.
+#[tokio::test]
+async fn a_failed_hand_over_does_not_leave_a_cooldown() -> anyhow::Result<()> {
+    let store = seeded_store("cooldown-refused").await?;
+    let key = key();
+    let refusing = app(&key, store.clone(), Arc::new(InProcessInvoker::refusing()))?;
+    let export = by(ADMIN, command(name::EXPORT, vec![]));
+    let failed = send(&refusing, &key, &export).await?;
+    assert_eq!(failed.content(), interactions::services::DEFER_FAILED_MESSAGE);
+    let working = app(&key, store, Arc::new(InProcessInvoker::recording()))?;
+    assert_eq!(
+        send(&working, &key, &export).await?.json,
+        json!({"type": 5, "data": {"flags": 64}})
+    );
+    Ok(())
+}
+
 // ---- /engagement-config ------------------------------------------------------------------------------
 
 fn config(sub: &str, options: Vec<serde_json::Value>) -> serde_json::Value {

@@ -231,6 +231,17 @@ async fn erasure_removes_the_member_everywhere_then_confirms() -> anyhow::Result
     assert!(
         env.store.guild_config(guild).await?.unwrap_or_default().opted_out.contains(&UserId(BOB))
     );
+    assert!(env.store.find_member(guild, UserId(BOB)).await?.is_empty());
+    // Done: no longer "in progress", but not again at once either.
+    let body = interaction(
+        env.fake.application_id(),
+        BOB,
+        MEMBER_PERMISSIONS,
+        grouped_subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]),
+    );
+    let again = send(&env.app, &env.key, &body).await?;
+    let text = again.json["data"]["content"].as_str().unwrap_or_default();
+    assert_eq!(text, "You asked for an erasure a moment ago. Please try again in 10 min.");
     Ok(())
 }
 

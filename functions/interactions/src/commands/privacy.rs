@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use engagement_commands::{FollowupJob, Work};
+use engagement_commands::{FollowupJob, Work, holds};
 
 use super::options;
-use super::{CommandContext, CommandHandler, HandlerFuture, HandlerResult};
+use super::{CommandContext, CommandError, CommandHandler, HandlerFuture, HandlerResult};
 use crate::response;
 use crate::services::Services;
 
@@ -39,14 +39,30 @@ impl PrivacyCommand {
         let guild = options::guild(ctx)?;
         let member = options::invoker(ctx)?;
         if self.action == PrivacyAction::Erase {
+            let now_ms = options::now_ms(ctx);
+            // One erasure per member at a time, and not again right after one.
+            let running = holds::erase_in_progress(member);
+            if self.services.take_hold(guild, &running, now_ms).await?.is_some() {
+                return Ok(response::ephemeral_message(holds::ERASE_IN_PROGRESS_MESSAGE));
+            }
+            let cooldown = holds::erase_cooldown(member);
+            if let Some(remaining_ms) =
+                self.services.hold_remaining(guild, &cooldown, now_ms).await?
+            {
+                self.services.give_back(guild, &running).await;
+                return Err(CommandError::user(holds::try_again_message(
+                    "an erasure",
+                    remaining_ms,
+                )));
+            }
             let job = FollowupJob {
                 application_id: ctx.application_id().get(),
                 token: ctx.token().to_owned(),
-                requested_at_ms: options::now_ms(ctx),
+                requested_at_ms: now_ms,
                 ephemeral: true,
                 work: Work::Erase { guild, member },
             };
-            self.services.defer(&job).await?;
+            self.services.defer_holding(&job, guild, Some(&running)).await?;
             return Ok(response::deferred(true));
         }
         let (mut config, version) = self.services.config_for_update(guild).await?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use engagement_commands::definition::option;
 use engagement_commands::report::check_counted;
 use engagement_commands::report::leaderboard::check_scope;
-use engagement_commands::{FollowupJob, Ranked, Report, ReportRequest, Work};
+use engagement_commands::{FollowupJob, Ranked, Report, ReportRequest, Work, holds};
 use engagement_domain::{Metric, Scope};
 
 use super::options;
@@ -96,15 +96,25 @@ impl ReportCommand {
             attachment_limit: ctx.interaction().attachment_size_limit,
         };
         if request.deferred() {
+            let now_ms = options::now_ms(ctx);
+            let cooldown = holds::report_cooldown(&request);
+            if let Some(hold) = &cooldown
+                && let Some(remaining_ms) = self.services.take_hold(guild, hold, now_ms).await?
+            {
+                let what =
+                    if request.report == Report::Export { "an export" } else { "a long chart" };
+                return Err(CommandError::user(holds::try_again_message(what, remaining_ms)));
+            }
+            let ephemeral = request.ephemeral();
             let job = FollowupJob {
                 application_id: ctx.application_id().get(),
                 token: ctx.token().to_owned(),
-                requested_at_ms: options::now_ms(ctx),
-                ephemeral: request.ephemeral(),
+                requested_at_ms: now_ms,
+                ephemeral,
                 work: Work::Report { request },
             };
-            self.services.defer(&job).await?;
-            return Ok(response::deferred(request.ephemeral()));
+            self.services.defer_holding(&job, guild, cooldown.as_ref()).await?;
+            return Ok(response::deferred(ephemeral));
         }
         let reply =
             self.services.reporter.answer(&request, &config).await.map_err(super::answer_error)?;
