@@ -80,6 +80,23 @@ impl CounterStore {
         policy: CompactionPolicy,
         now_ms: u64,
     ) -> Result<CompactionReport, StoreError> {
+        self.compact_until(guild, policy, now_ms, None).await
+    }
+
+    /// [`compact`](Self::compact), stopping at `deadline` when an erasure's fold through every stored
+    /// summary would run past it (a year of a busy guild takes minutes): what was folded stays folded,
+    /// and the next compaction goes on from there.
+    ///
+    /// # Errors
+    /// As [`compact`](Self::compact); [`StoreErrorKind::OutOfTime`](crate::StoreErrorKind) at the
+    /// deadline.
+    pub async fn compact_until(
+        &self,
+        guild: GuildId,
+        policy: CompactionPolicy,
+        now_ms: u64,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<CompactionReport, StoreError> {
         let fold = self.fold_state(guild).await?;
         let batches =
             self.read_batches_after(guild, fold.days_through.min(fold.all_time_through)).await?;
@@ -93,7 +110,8 @@ impl CounterStore {
 
         let for_days: Vec<&Batch> = batches.iter().filter(|b| b.seq > fold.days_through).collect();
         if due(&for_days, policy.days_after_batches, policy.days_after_ms, now_ms) {
-            let (written, cursors) = self.fold_days(guild, fold.days_through, &for_days).await?;
+            let (written, cursors) =
+                self.fold_days(guild, fold.days_through, &for_days, deadline).await?;
             report.days_written = written;
             report.cursors_written = cursors;
             self.advance_fold(guild, "days_through", last).await?;
@@ -117,6 +135,7 @@ impl CounterStore {
                         summaries::month_span,
                         &for_all_time,
                         fold.all_time_through,
+                        deadline,
                     )
                     .await?;
                 report.months_written += written;
@@ -154,6 +173,7 @@ impl CounterStore {
         guild: GuildId,
         through: u64,
         batches: &[&Batch],
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<(usize, usize), StoreError> {
         let mut days: BTreeSet<Day> =
             batches.iter().flat_map(|b| b.counters.iter().map(|c| c.day)).collect();
@@ -168,6 +188,7 @@ impl CounterStore {
                     summaries::day_span,
                     batches,
                     through,
+                    deadline,
                 )
                 .await?;
             written += rewritten;

@@ -18,6 +18,8 @@ pub enum StoreErrorKind {
     Corrupt,
     /// Batches are waiting to be folded for too long; compaction must run first.
     CompactionBehind,
+    /// Compaction stopped at its deadline; what it folded is kept and the next compaction continues.
+    OutOfTime,
     /// A crash injected by a test.
     Injected,
     /// Any other DynamoDB error.

@@ -244,8 +244,17 @@ impl CounterStore {
         span_of: fn(&str) -> Option<Span>,
         batches: &[&Batch],
         default_through: u64,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<(BTreeSet<Span>, usize), StoreError> {
         let doing = format!("folding an erasure into the summaries of guild {guild}");
+        let out_of_time = || {
+            deadline.is_some_and(|d| tokio::time::Instant::now() >= d).then(|| {
+                StoreError::new(
+                    StoreErrorKind::OutOfTime,
+                    format!("{doing}: stopped at the deadline; the next compaction goes on"),
+                )
+            })
+        };
         let values = [(":pk", s(partition))];
         let mut seen = BTreeSet::new();
         let mut written = 0;
@@ -269,6 +278,9 @@ impl CounterStore {
                     _ => {
                         // Sort keys group a summary's shards: a new span means the last one is complete.
                         if let Some((done, group)) = pending.replace((span, vec![item])) {
+                            if let Some(error) = out_of_time() {
+                                return Err(error);
+                            }
                             written +=
                                 self.refold(guild, done, group, batches, default_through).await?;
                             seen.insert(done);

@@ -145,3 +145,42 @@ async fn a_late_compaction_never_moves_a_cursor_back() -> anyhow::Result<()> {
     assert_eq!(fresh.cursors.cursors[&ChannelId(10)].after, MessageId(350));
     Ok(())
 }
+
+/// An erasure's fold through every summary stops at its deadline (a sync run has one) and the next
+/// compaction finishes it: nothing is lost or folded twice.
+#[tokio::test]
+async fn an_erasure_fold_stops_at_its_deadline_and_the_next_one_finishes() -> anyhow::Result<()> {
+    let store = store("erase-deadline").await?;
+    let mut view = store.load_sync_view(G, MessageId(0)).await?;
+    for (i, d) in ["2026-11-20", "2026-11-21", "2026-11-22"].into_iter().enumerate() {
+        store.commit(&mut view, sync_batch(d, 100 * (i as u64 + 1), 1000 + i as u64, 1)).await?;
+    }
+    store.compact(G, CompactionPolicy::ALWAYS, 2).await?;
+    // The erasure is appended; its fold is left to a compaction with a deadline already past.
+    let mut tail = store.load_sync_view(G, engagement_store::NO_REACTION_WINDOW).await?;
+    let erasure =
+        engagement_domain::Batch { created_at_ms: 3, erasures: vec![ERASED], ..Default::default() };
+    store.commit(&mut tail, erasure).await?;
+    let past = tokio::time::Instant::now();
+    let stopped = store.compact_until(G, CompactionPolicy::ALWAYS, 4, Some(past)).await;
+    assert_eq!(
+        stopped.map_err(|e| e.kind()).err(),
+        Some(engagement_store::StoreErrorKind::OutOfTime)
+    );
+    // Readers already leave the member out (the erasure is in the log)...
+    let range = DayRange::new(day("2026-11-01"), day("2026-11-30")).unwrap();
+    assert_eq!(
+        store.load_days(G, range).await?.total().member_total(ERASED, Scope::Guild),
+        Counts::ZERO
+    );
+    // ...and the next compaction folds it everywhere.
+    store.compact(G, CompactionPolicy::ALWAYS, 5).await?;
+    let summaries: Vec<String> =
+        store.find_member(G, ERASED).await?.into_iter().filter(|t| t.contains("summary")).collect();
+    assert!(summaries.is_empty(), "{summaries:?}");
+    assert_eq!(
+        store.load_days(G, range).await?.total().member_total(OTHER, Scope::Guild).messages,
+        3
+    );
+    Ok(())
+}

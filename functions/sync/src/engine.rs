@@ -11,7 +11,7 @@ use engagement_domain::{
     BatchBuilder, ChannelCursor, ChannelId, Counts, GuildConfig, GuildId, MessageFacts, MessageId,
     MessageReactions, ReactionCount, UserId, snowflake,
 };
-use engagement_store::{CounterStore, StoreError, SyncView};
+use engagement_store::{CounterStore, StoreError, StoreErrorKind, SyncView};
 use futures::StreamExt as _;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -96,9 +96,7 @@ impl GuildRun<'_> {
     /// Runs the guild to completion or until the time budget runs out.
     pub(crate) async fn run(&self) -> Result<GuildOutcome, SyncError> {
         let now_ms = self.now_ms();
-        self.store
-            .compact(self.guild, engagement_store::CompactionPolicy::default(), now_ms)
-            .await?;
+        self.compact(now_ms).await;
         let rules = self.store.guild_config(self.guild).await?.unwrap_or_else(|| GuildConfig {
             time_zone: self.settings.default_time_zone,
             ..GuildConfig::default()
@@ -143,6 +141,29 @@ impl GuildRun<'_> {
         }
         self.flush(&mut pending).await?;
         Ok(GuildOutcome { out_of_time })
+    }
+
+    /// Folds waiting batches, within the run's time. A fold that fails or runs out of time is reported
+    /// and the guild is synced all the same: commits stay exact while the fold is behind (for up to
+    /// `MAX_UNFOLDED_AGE_MS`), and the next run folds again from where this one stopped.
+    async fn compact(&self, now_ms: u64) {
+        let deadline = self.deadline.checked_sub(self.settings.margin).unwrap_or(self.deadline);
+        let policy = engagement_store::CompactionPolicy::default();
+        match self.store.compact_until(self.guild, policy, now_ms, Some(deadline)).await {
+            Ok(_) => {}
+            Err(error) if error.kind() == StoreErrorKind::OutOfTime => {
+                tracing::warn!(guild = self.guild.0, %error, "compaction continues next run");
+                Tally::add(&self.tally.compactions_unfinished, 1);
+            }
+            Err(error) => {
+                tracing::error!(
+                    guild = self.guild.0,
+                    %error,
+                    "compaction failed; the guild is synced without it"
+                );
+                Tally::add(&self.tally.compaction_failures, 1);
+            }
+        }
     }
 
     fn window_start(&self) -> MessageId {
@@ -759,8 +780,8 @@ impl GuildRun<'_> {
         if p.builder.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut p.builder)
-            .build(u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0));
+        // The run's one clock: compaction decides what is due by the same `now` (`fixed_now` in tests).
+        let batch = std::mem::take(&mut p.builder).build(self.now_ms());
         self.store.commit(&mut p.view, batch).await?;
         Tally::add(&self.tally.batches, 1);
         Ok(())

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use engagement_discord::DiscordClient;
 use engagement_domain::{Day, GuildId, MessageId, snowflake};
 use engagement_store::{CounterStore, StoreError};
+use futures::FutureExt as _;
 use futures::StreamExt as _;
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -41,6 +42,9 @@ pub enum SyncError {
     /// The event asked for something malformed.
     #[error("invalid sync request: {0}")]
     InvalidRequest(String),
+    /// A guild's run panicked (a bug): that guild stopped, the others went on.
+    #[error("the sync of guild {0} panicked")]
+    Panicked(u64),
 }
 
 /// What the sync function is asked to do: a normal sync (an EventBridge scheduled event, or `{}`) or a
@@ -207,7 +211,11 @@ impl Syncer {
                     deadline,
                     mode: Mode::Forward,
                 };
-                run.run().await
+                // A panic in one guild (a bug) must not take the other guilds' runs down with it.
+                std::panic::AssertUnwindSafe(run.run())
+                    .catch_unwind()
+                    .await
+                    .unwrap_or(Err(SyncError::Panicked(guild.id.get())))
             })
             .buffer_unordered(GUILD_CONCURRENCY)
             .collect()

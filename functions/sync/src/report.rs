@@ -17,6 +17,8 @@ pub(crate) struct Tally {
     pub(crate) messages_counted: AtomicU64,
     pub(crate) reaction_corrections: AtomicU64,
     pub(crate) batches: AtomicU64,
+    pub(crate) compaction_failures: AtomicU64,
+    pub(crate) compactions_unfinished: AtomicU64,
 }
 
 impl Tally {
@@ -59,6 +61,10 @@ pub struct RunSummary {
     pub reaction_corrections: u64,
     /// Batches committed.
     pub batches: u64,
+    /// Guilds whose compaction failed this run (each is logged; their sync went on).
+    pub compaction_failures: u64,
+    /// Guilds whose compaction stopped at the deadline (a long erasure fold; the next run goes on).
+    pub compactions_unfinished: u64,
     /// DynamoDB write units used (estimated with DynamoDB's rules).
     pub write_units: u64,
     /// DynamoDB read units used.
@@ -84,6 +90,8 @@ impl RunSummary {
         self.messages_counted += get(&t.messages_counted);
         self.reaction_corrections += get(&t.reaction_corrections);
         self.batches += get(&t.batches);
+        self.compaction_failures += get(&t.compaction_failures);
+        self.compactions_unfinished += get(&t.compactions_unfinished);
     }
 
     /// The summary as a CloudWatch embedded-metric-format line (namespace `DiscordEngagement`, dimension

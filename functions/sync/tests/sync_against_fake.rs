@@ -23,9 +23,11 @@ struct Setup {
 }
 
 async fn setup(name: &str, seed: u64) -> anyhow::Result<Setup> {
-    let fake =
-        FakeDiscord::start(FakeConfig { seed, size: WorldSize::Small, ..FakeConfig::default() })
-            .await?;
+    setup_sized(name, seed, WorldSize::Small).await
+}
+
+async fn setup_sized(name: &str, seed: u64, size: WorldSize) -> anyhow::Result<Setup> {
+    let fake = FakeDiscord::start(FakeConfig { seed, size, ..FakeConfig::default() }).await?;
     let (client, table) = engagement_testkit::dynamo::client_and_table_name(name).await?;
     let store = CounterStore::new(client, table);
     store.create_table().await?;
@@ -240,4 +242,67 @@ async fn with_fresh_table(base: &Syncer, name: &str) -> anyhow::Result<Syncer> {
     let store = CounterStore::new(client, table);
     store.create_table().await?;
     Ok(Syncer { store, ..base.clone() })
+}
+
+/// One guild's fold fails (an erasure waits to be folded past a summary that does not decode): that is
+/// reported, and every guild — that one included — is still synced exactly.
+#[tokio::test]
+async fn a_failing_fold_in_one_guild_blocks_no_guild() -> anyhow::Result<()> {
+    use aws_sdk_dynamodb::primitives::Blob;
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    // The small world, in two guilds.
+    let knobs = fake_discord::config::WorldKnobs { guilds: 2, ..WorldSize::Small.knobs() };
+    let s = setup_sized("sync-fold-fails", 11, WorldSize::Custom(knobs)).await?;
+    let guilds: Vec<u64> = s.fake.with_world(|w| w.guilds.keys().copied().collect());
+    assert_eq!(guilds.len(), 2);
+    s.syncer.sync_all(Duration::from_secs(120)).await?;
+    assert_same(&export(&s).await?, &truth(&s.fake), "after the first sync");
+    for guild in &guilds {
+        s.syncer.store.compact(GuildId(*guild), CompactionPolicy::ALWAYS, 0).await?;
+    }
+
+    // A day summary of the first guild that cannot be read (outside the days compared below)...
+    let broken = guilds[0];
+    let (client, _) = engagement_testkit::dynamo::client_and_table_name("unused").await?;
+    let text = |v: String| AttributeValue::S(v);
+    let number = |v: u64| AttributeValue::N(v.to_string());
+    client
+        .put_item()
+        .table_name(s.syncer.store.table())
+        .item("pk", text(format!("G#{broken}#DAY")))
+        .item("sk", text("2024-01-01#0000000001#00000".to_owned()))
+        .item("gen", number(1))
+        .item("shards", number(1))
+        .item("through", number(1))
+        .item("data", AttributeValue::B(Blob::new(b"not a summary".to_vec())))
+        .send()
+        .await?;
+    // ...and an erasure that must fold into every day: its fold fails there.
+    // Two hours ago: due to be folded by the sync's own policy.
+    let now = s.syncer.settings.fixed_now.unwrap();
+    let two_hours_ago = u64::try_from((now - chrono::Duration::hours(2)).timestamp_millis())?;
+    let erased = s.syncer.store.erase_member(GuildId(broken), UserId(1), two_hours_ago).await;
+    assert_eq!(erased.map_err(|e| e.kind()), Err(StoreErrorKind::Corrupt));
+
+    // New messages in both guilds; the next run reports the failed fold and counts everything.
+    s.fake.advance_clock(chrono::Duration::minutes(5));
+    for guild in &guilds {
+        let (channel, author) = s.fake.with_world(|w| {
+            let channel = w
+                .channels
+                .values()
+                .find(|c| c.guild_id == *guild && c.kind == 0 && c.readable && c.thread.is_none())
+                .map(|c| c.id)
+                .unwrap();
+            let author = w.guilds[guild].members.iter().copied().find(|u| !w.users[u].bot).unwrap();
+            (channel, author)
+        });
+        s.fake.add_message(&NewMessage::new(channel, author))?;
+    }
+    let run = s.syncer.sync_all(Duration::from_secs(120)).await?;
+    assert_eq!(run.compaction_failures, 1, "{run:?}");
+    assert_eq!(run.messages_counted, 2, "{run:?}");
+    assert_same(&export(&s).await?, &truth(&s.fake), "after a run with a failed fold");
+    Ok(())
 }
