@@ -10,7 +10,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use engagement_domain::{GuildId, UserId};
+use engagement_domain::{Audience, GuildId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::request::ReportRequest;
@@ -38,6 +38,10 @@ pub enum Work {
     Report {
         /// The validated request.
         request: ReportRequest,
+        /// Who will read the reply (which channels it may draw on). Missing in a job written before
+        /// audiences existed: the narrowest, [`Audience::Public`].
+        #[serde(default)]
+        audience: Audience,
     },
     /// `/engagement privacy erase`: erase a member's counters in a guild, then confirm.
     Erase {

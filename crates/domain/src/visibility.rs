@@ -185,11 +185,31 @@ impl GuildAccess {
     }
 }
 
-/// Who will read a reply, and so which channels its numbers may draw on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+impl GuildAccess {
+    /// Encodes the snapshot for storage (versioned postcard, like batches).
+    ///
+    /// # Errors
+    /// Never in practice: postcard fails only on unsupported serde shapes.
+    pub fn encode(&self) -> Result<Vec<u8>, crate::CodecError> {
+        crate::codec::encode(&crate::batch::Versioned { version: 1, body: self })
+    }
+
+    /// Decodes a stored snapshot.
+    ///
+    /// # Errors
+    /// When the bytes are not a snapshot of a known version.
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::CodecError> {
+        crate::codec::decode_versioned(bytes, 1)
+    }
+}
+
+/// Who will read a reply, and so which channels its numbers may draw on. The default is the narrowest
+/// that any member may read: [`Audience::Public`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Audience {
     /// Anyone in the guild: only what `@everyone` alone, with no other role, can view. (Should the
     /// `@everyone` role itself hold `ADMINISTRATOR`, every member sees every known channel, and so does this.)
+    #[default]
     Public,
     /// One member, seeing what their roles and overwrites let them see.
     Member {

@@ -10,6 +10,7 @@
 //! limit) and cursor items; each summary remembers the last batch folded into it, so compaction can crash
 //! anywhere and be re-run. Readers load the summaries they need and add the few batches not yet folded.
 
+mod access;
 mod audit;
 mod claims;
 mod compaction;

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use engagement_commands::{AnswerError, FollowupJob, Reply, Reporter, Work, holds};
 use engagement_discord::model::AttachmentFile;
 use engagement_discord::{DiscordClient, ErrorKind, Id};
-use engagement_domain::{GuildConfig, GuildId, GuildTimeZone, UserId};
+use engagement_domain::{Audience, GuildConfig, GuildId, GuildTimeZone, UserId};
 use engagement_store::{CounterStore, StoreError};
 
 pub use settings::{Settings, SettingsError};
@@ -134,8 +134,8 @@ impl Followup {
             return Ok(Outcome::Expired);
         }
         match &job.work {
-            Work::Report { request } => {
-                let (reply, outcome) = match self.report(request).await {
+            Work::Report { request, audience } => {
+                let (reply, outcome) = match self.report(request, audience).await {
                     Ok(reply) => (reply, Outcome::Answered),
                     Err(AnswerError::User(message)) => (Reply::text(message), Outcome::Explained),
                     Err(error) => {
@@ -192,11 +192,12 @@ impl Followup {
     async fn report(
         &self,
         request: &engagement_commands::ReportRequest,
+        audience: &Audience,
     ) -> Result<Reply, AnswerError> {
         let config = self.reporter.guild_config(request.guild).await?.unwrap_or_else(|| {
             GuildConfig { time_zone: self.default_time_zone, ..GuildConfig::default() }
         });
-        self.reporter.answer(request, &config).await
+        self.reporter.answer(request, &config, audience).await
     }
 
     /// Edits `@original` with `reply`, retrying a 404 (the deferred response may not have reached Discord

@@ -141,7 +141,7 @@ async fn stats_over_a_year_or_all_time_are_deferred_ephemerally() -> anyhow::Res
     let job = &jobs[1];
     assert_eq!((job.application_id, job.token.as_str(), job.ephemeral), (APP, TOKEN, true));
     assert_eq!(job.requested_at_ms, NOW * 1000);
-    let Work::Report { request } = &job.work else { anyhow::bail!("not a report: {job:?}") };
+    let Work::Report { request, .. } = &job.work else { anyhow::bail!("not a report: {job:?}") };
     assert_eq!(request.report, Report::Stats { member: UserId(ADMIN) });
     assert_eq!((request.guild, request.viewer), (GuildId(GUILD), UserId(ADMIN)));
     assert_eq!((request.period.period, request.period.range), (Period::AllTime, None));
@@ -271,7 +271,7 @@ async fn leaderboards_over_all_time_are_deferred_publicly() -> anyhow::Result<()
     let answer = send(&app, &key, &by(ADMIN, data)).await?;
     assert_eq!(answer.json, json!({"type": 5}));
     let jobs = invoker.jobs();
-    let Some(Work::Report { request }) = jobs.first().map(|j| &j.work) else {
+    let Some(Work::Report { request, .. }) = jobs.first().map(|j| &j.work) else {
         anyhow::bail!("no job")
     };
     assert_eq!(
@@ -298,7 +298,7 @@ async fn activity_is_always_deferred_publicly_with_its_scope() -> anyhow::Result
     let answer = send(&app, &key, &by(ADMIN, data)).await?;
     assert_eq!(answer.json, json!({"type": 5}));
     let jobs = invoker.jobs();
-    let Some(Work::Report { request }) = jobs.first().map(|j| &j.work) else {
+    let Some(Work::Report { request, .. }) = jobs.first().map(|j| &j.work) else {
         anyhow::bail!("no job")
     };
     assert_eq!(request.report, Report::Activity { scope: Scope::Category(ChannelId(TEXT)) });
@@ -322,7 +322,7 @@ async fn export_is_for_server_managers_and_deferred_ephemerally() -> anyhow::Res
         send(&app, &key, &interaction(APP, ALICE, "32", command(name::EXPORT, vec![]))).await?;
     assert_eq!(allowed.json, json!({"type": 5, "data": {"flags": 64}}));
     let Some(job) = invoker.jobs().pop() else { anyhow::bail!("no job") };
-    assert!(matches!(job.work, Work::Report { request } if request.report == Report::Export));
+    assert!(matches!(job.work, Work::Report { request, .. } if request.report == Report::Export));
     Ok(())
 }
 

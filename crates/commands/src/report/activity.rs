@@ -4,12 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
-use engagement_domain::{Day, GuildConfig, Metric, Scope, UserId};
+use engagement_domain::{Day, Metric, Scope, UserId};
 
 use super::{AnswerError, Reporter, footer, nothing_counted, nothing_in};
 use crate::format;
 use crate::reply::{EmbedDraft, Reply};
 use crate::request::{ReportRequest, ScopeName};
+use crate::visibility::Shown;
 
 /// Characters of the sparkline (longer periods are summed into this many buckets).
 pub const SPARKLINE_WIDTH: usize = 42;
@@ -31,14 +32,14 @@ pub(super) async fn answer(
     reporter: &Reporter,
     request: &ReportRequest,
     scope: Scope,
-    config: &GuildConfig,
+    shown: &Shown,
 ) -> Result<Reply, AnswerError> {
     let period = &request.period;
     // Each day is reduced to what the chart needs as it is read.
     let mut per_day: BTreeMap<Day, (i64, usize)> = BTreeMap::new();
     let mut members: BTreeSet<UserId> = BTreeSet::new();
     let range = reporter
-        .each_day(request.guild, period, config, None, |day, tally| {
+        .each_day(request.guild, period, shown, None, |day, tally| {
             let active = tally.active_members(scope);
             per_day.insert(day, (tally.total(scope).messages, active.len()));
             members.extend(active);

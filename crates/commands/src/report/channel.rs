@@ -4,13 +4,13 @@
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 
-use engagement_domain::{DayRange, GuildConfig, Metric, Scope, Tally};
+use engagement_domain::{DayRange, Metric, Scope, Tally};
 
 use super::{AnswerError, Reporter, ensure_counted, footer, nothing_in};
 use crate::format;
 use crate::reply::{EmbedDraft, Reply};
 use crate::request::{ReportRequest, ScopeName};
-use crate::visibility;
+use crate::visibility::{self, Shown};
 
 /// Members (and, for a category, channels) listed.
 const TOP: usize = 5;
@@ -19,7 +19,7 @@ pub(super) async fn answer(
     reporter: &Reporter,
     request: &ReportRequest,
     scope: Scope,
-    config: &GuildConfig,
+    shown: &Shown,
 ) -> Result<Reply, AnswerError> {
     let period = &request.period;
     let (current, previous) = match (period.range, period.previous()) {
@@ -31,7 +31,7 @@ pub(super) async fn answer(
                 reporter
                     .store
                     .scan_days(request.guild, wide, |day, mut tally| {
-                        visibility::hide(&mut tally, config, None);
+                        visibility::hide(&mut tally, shown, None);
                         if range.contains(day) { &mut current } else { &mut previous }
                             .merge(&tally);
                         ControlFlow::Continue(())
@@ -40,11 +40,11 @@ pub(super) async fn answer(
                 (current, Some(previous))
             } else {
                 // Long ones: each period's totals, mostly from month summaries.
-                let current = reporter.range_totals(request.guild, range, config, None).await?;
-                (current, Some(reporter.range_totals(request.guild, before, config, None).await?))
+                let current = reporter.range_totals(request.guild, range, shown, None).await?;
+                (current, Some(reporter.range_totals(request.guild, before, shown, None).await?))
             }
         }
-        _ => (reporter.totals(request.guild, period, config, None).await?, None),
+        _ => (reporter.totals(request.guild, period, shown, None).await?, None),
     };
     ensure_counted(current.is_empty(), period)?;
     let now = current.total(scope);

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::ops::ControlFlow;
 
-use engagement_domain::{DailyTallies, Day, GuildConfig, Tally};
+use engagement_domain::{DailyTallies, Day, Tally};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
@@ -14,6 +14,7 @@ use super::{AnswerError, Reporter, nothing_counted};
 use crate::format;
 use crate::reply::{Reply, ReplyFile};
 use crate::request::ReportRequest;
+use crate::visibility::Shown;
 
 /// The CSV header. Ids are Discord snowflakes; `category_id` is empty for channels outside a category.
 pub const HEADER: &str =
@@ -137,14 +138,14 @@ fn too_big(e: TooLarge) -> AnswerError {
 pub(super) async fn answer(
     reporter: &Reporter,
     request: &ReportRequest,
-    config: &GuildConfig,
+    shown: &Shown,
 ) -> Result<Reply, AnswerError> {
     let period = &request.period;
     // Written day by day as the days are read; stops reading once even the compressed file is too big.
     let mut file = CsvFile::new(request.attachment_limit).map_err(too_big)?;
     let mut outcome = Ok(());
     let range = reporter
-        .each_day(request.guild, period, config, None, |day, tally| {
+        .each_day(request.guild, period, shown, None, |day, tally| {
             outcome = file.push_day(day, &tally);
             if outcome.is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
         })

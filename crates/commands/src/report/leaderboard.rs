@@ -2,12 +2,13 @@
 
 use std::fmt::Write as _;
 
-use engagement_domain::{GuildConfig, Metric, Scope};
+use engagement_domain::{Metric, Scope};
 
 use super::{AnswerError, Reporter, ensure_counted, footer};
 use crate::format;
 use crate::reply::{EmbedDraft, Reply};
 use crate::request::{Ranked, ReportRequest, ScopeName};
+use crate::visibility::Shown;
 
 /// Rows shown.
 pub const ROWS: usize = 10;
@@ -34,11 +35,11 @@ pub(super) async fn answer(
     ranked: Ranked,
     metric: Metric,
     scope: Scope,
-    config: &GuildConfig,
+    shown: &Shown,
 ) -> Result<Reply, AnswerError> {
     check_scope(ranked, scope)?;
     let period = &request.period;
-    let tally = reporter.totals(request.guild, period, config, None).await?;
+    let tally = reporter.totals(request.guild, period, shown, None).await?;
     ensure_counted(tally.is_empty(), period)?;
     let (rows, counted): (Vec<(String, i64)>, usize) = match ranked {
         Ranked::Members => (

@@ -9,13 +9,13 @@ mod stats;
 
 use std::ops::ControlFlow;
 
-use engagement_domain::{Day, DayRange, GuildConfig, GuildId, Scope, Tally, UserId};
+use engagement_domain::{Audience, Day, DayRange, GuildConfig, GuildId, Scope, Tally, UserId};
 use engagement_store::{ConfigVersion, CounterStore, StoreError};
 
 use crate::format;
 use crate::reply::Reply;
 use crate::request::{Report, ReportPeriod, ReportRequest, ScopeName};
-use crate::visibility;
+use crate::visibility::{self, Shown};
 
 /// Why a report could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +59,10 @@ impl Reporter {
         &self.store
     }
 
-    /// Builds the reply to `request` under the guild's settings `config` (excluded channels and opted-out
-    /// members are left out).
+    /// Builds the reply to `request` for `audience` under the guild's settings `config`: excluded
+    /// channels, opted-out members and channels the audience cannot view are left out (channel
+    /// visibility from the snapshot the sync keeps, [`CounterStore::guild_access`]; with no snapshot yet,
+    /// only [`Audience::Everything`] sees any channel).
     ///
     /// # Errors
     /// [`AnswerError::User`] for a request that has nothing to show (explained), others for failures.
@@ -68,8 +70,16 @@ impl Reporter {
         &self,
         request: &ReportRequest,
         config: &GuildConfig,
+        audience: &Audience,
     ) -> Result<Reply, AnswerError> {
-        self.answer_here(request, config).await
+        let access = match audience {
+            Audience::Everything => None,
+            Audience::Public | Audience::Member { .. } => {
+                self.store.guild_access(request.guild).await?
+            }
+        };
+        let shown = Shown::for_audience(config.clone(), access.as_ref(), audience);
+        self.answer_here(request, &shown).await
     }
 
     /// A guild's stored configuration, if any (see [`CounterStore::guild_config`]).
@@ -123,55 +133,56 @@ impl Reporter {
     async fn answer_here(
         &self,
         request: &ReportRequest,
-        config: &GuildConfig,
+        shown: &Shown,
     ) -> Result<Reply, AnswerError> {
         if let Some(channel) = request.report.channel_scope().and_then(scope_channel) {
-            check_counted(config, channel)?;
+            check_counted(&shown.config, channel)?;
+            shown.check_visible(channel)?;
         }
         match request.report {
-            Report::Stats { member } => stats::answer(self, request, member, config).await,
-            Report::ChannelStats { scope } => channel::answer(self, request, scope, config).await,
+            Report::Stats { member } => stats::answer(self, request, member, shown).await,
+            Report::ChannelStats { scope } => channel::answer(self, request, scope, shown).await,
             Report::Leaderboard { ranked, metric, scope } => {
-                leaderboard::answer(self, request, ranked, metric, scope, config).await
+                leaderboard::answer(self, request, ranked, metric, scope, shown).await
             }
-            Report::Activity { scope } => activity::answer(self, request, scope, config).await,
-            Report::Export => export::answer(self, request, config).await,
+            Report::Activity { scope } => activity::answer(self, request, scope, shown).await,
+            Report::Export => export::answer(self, request, shown).await,
         }
     }
 
-    /// The guild's counters over the period, as one tally, without what `config` hides (`keep`: a member
+    /// The guild's counters over the period, as one tally, without what `shown` hides (`keep`: a member
     /// whose own counters stay).
     async fn totals(
         &self,
         guild: GuildId,
         period: &ReportPeriod,
-        config: &GuildConfig,
+        shown: &Shown,
         keep: Option<UserId>,
     ) -> Result<Tally, StoreError> {
         match period.range {
-            Some(range) => self.range_totals(guild, range, config, keep).await,
+            Some(range) => self.range_totals(guild, range, shown, keep).await,
             None => {
                 let mut tally = self.store.load_all_time(guild).await?;
-                visibility::hide(&mut tally, config, keep);
+                visibility::hide(&mut tally, shown, keep);
                 Ok(tally)
             }
         }
     }
 
-    /// The guild's counters over a range of days, as one tally, without what `config` hides.
+    /// The guild's counters over a range of days, as one tally, without what `shown` hides.
     async fn range_totals(
         &self,
         guild: GuildId,
         range: DayRange,
-        config: &GuildConfig,
+        shown: &Shown,
         keep: Option<UserId>,
     ) -> Result<Tally, StoreError> {
         let mut tally = self.store.load_total(guild, range).await?;
-        visibility::hide(&mut tally, config, keep);
+        visibility::hide(&mut tally, shown, keep);
         Ok(tally)
     }
 
-    /// Hands the guild's counters over the period to `each`, day by day in order, without what `config`
+    /// Hands the guild's counters over the period to `each`, day by day in order, without what `shown`
     /// hides; days left empty are skipped. One day is held in memory at a time, however long the
     /// period. Returns the days covered: the period's range (for all time, from the first day with
     /// counters to today, at most [`ReportPeriod::all_days`]), or `None` when nothing was counted.
@@ -179,7 +190,7 @@ impl Reporter {
         &self,
         guild: GuildId,
         period: &ReportPeriod,
-        config: &GuildConfig,
+        shown: &Shown,
         keep: Option<UserId>,
         mut each: impl FnMut(Day, Tally) -> ControlFlow<()> + Send,
     ) -> Result<Option<DayRange>, StoreError> {
@@ -187,7 +198,7 @@ impl Reporter {
         let mut first = None;
         self.store
             .scan_days(guild, range, |day, mut tally| {
-                visibility::hide(&mut tally, config, keep);
+                visibility::hide(&mut tally, shown, keep);
                 if tally.is_empty() {
                     return ControlFlow::Continue(());
                 }

@@ -3,13 +3,13 @@
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 
-use engagement_domain::{ChannelId, Counts, GuildConfig, Metric, Scope, Tally, UserId};
+use engagement_domain::{ChannelId, Counts, Metric, Scope, Tally, UserId};
 
 use super::{AnswerError, Reporter, ensure_counted, footer};
 use crate::format;
 use crate::reply::{EmbedDraft, Reply};
 use crate::request::ReportRequest;
-use crate::visibility;
+use crate::visibility::{self, Shown};
 
 /// How many of the member's channels are listed.
 const TOP_CHANNELS: usize = 3;
@@ -22,10 +22,10 @@ pub(super) async fn answer(
     reporter: &Reporter,
     request: &ReportRequest,
     member: UserId,
-    config: &GuildConfig,
+    shown: &Shown,
 ) -> Result<Reply, AnswerError> {
     let own = member == request.viewer;
-    let opted_out = config.opted_out.contains(&member);
+    let opted_out = shown.config.opted_out.contains(&member);
     if opted_out && !own {
         return Err(AnswerError::user(format!(
             "{} opted out of engagement statistics in this server.",
@@ -42,7 +42,7 @@ pub(super) async fn answer(
             reporter
                 .store
                 .scan_days(request.guild, range, |_, mut day| {
-                    visibility::hide(&mut day, config, Some(member));
+                    visibility::hide(&mut day, shown, Some(member));
                     if day.member_total(member, Scope::Guild).messages > 0 {
                         active += 1;
                     }
@@ -52,7 +52,7 @@ pub(super) async fn answer(
                 .await?;
             (total, Some((active, range.len())))
         }
-        _ => (reporter.totals(request.guild, period, config, Some(member)).await?, None),
+        _ => (reporter.totals(request.guild, period, shown, Some(member)).await?, None),
     };
     ensure_counted(tally.is_empty(), period)?;
 

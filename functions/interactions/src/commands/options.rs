@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use engagement_commands::ReportPeriod;
 use engagement_commands::definition::option;
-use engagement_domain::{ChannelId, GuildId, GuildTimeZone, Period, Scope, UserId};
+use engagement_domain::{
+    Audience, ChannelId, GuildId, GuildTimeZone, Period, RoleId, Scope, UserId,
+};
 use twilight_model::application::interaction::application_command::CommandOptionValue;
 use twilight_model::channel::ChannelType;
 use twilight_model::guild::Permissions;
@@ -47,6 +49,19 @@ pub fn require_manage_guild(ctx: &CommandContext) -> Result<(), CommandError> {
         .permissions()
         .is_some_and(|p| p.intersects(Permissions::MANAGE_GUILD | Permissions::ADMINISTRATOR));
     if allowed { Ok(()) } else { Err(CommandError::user(NEEDS_MANAGE_GUILD)) }
+}
+
+/// The asker as the audience of an ephemeral reply: their roles and permissions (server managers and
+/// administrators see every channel; others what their roles let them view).
+///
+/// # Errors
+/// When the interaction names no user.
+pub fn audience(ctx: &CommandContext) -> Result<Audience, CommandError> {
+    let user = invoker(ctx)?;
+    let roles =
+        ctx.member().map(|m| m.roles.iter().map(|r| RoleId(r.get())).collect()).unwrap_or_default();
+    let permissions = ctx.permissions().map_or(0, |p| p.bits());
+    Ok(Audience::for_member(roles, user, permissions))
 }
 
 /// A string option.

@@ -7,7 +7,7 @@ use engagement_commands::definition::option;
 use engagement_commands::report::check_counted;
 use engagement_commands::report::leaderboard::check_scope;
 use engagement_commands::{FollowupJob, Ranked, Report, ReportRequest, Work, holds};
-use engagement_domain::{Metric, Scope};
+use engagement_domain::{Audience, Metric, Scope};
 
 use super::options;
 use super::{CommandContext, CommandError, CommandHandler, HandlerFuture, HandlerResult};
@@ -95,6 +95,8 @@ impl ReportCommand {
             period,
             attachment_limit: ctx.interaction().attachment_size_limit,
         };
+        // Who reads the reply: everyone for a public one, the asker for an ephemeral one.
+        let audience = if request.ephemeral() { options::audience(ctx)? } else { Audience::Public };
         if request.deferred() {
             let now_ms = options::now_ms(ctx);
             let cooldown = holds::report_cooldown(&request);
@@ -111,13 +113,17 @@ impl ReportCommand {
                 token: ctx.token().to_owned(),
                 requested_at_ms: now_ms,
                 ephemeral,
-                work: Work::Report { request },
+                work: Work::Report { request, audience },
             };
             self.services.defer_holding(&job, guild, cooldown.as_ref()).await?;
             return Ok(response::deferred(ephemeral));
         }
-        let reply =
-            self.services.reporter.answer(&request, &config).await.map_err(super::answer_error)?;
+        let reply = self
+            .services
+            .reporter
+            .answer(&request, &config, &audience)
+            .await
+            .map_err(super::answer_error)?;
         Ok(response::reply(&reply, request.ephemeral()))
     }
 }

@@ -11,7 +11,8 @@ use ed25519_dalek::SigningKey;
 use engagement_commands::job::InvokeFuture;
 use engagement_commands::{FollowupInvoker, FollowupJob, InvokeError};
 use engagement_domain::{
-    BatchBuilder, ChannelId, Counts, Day, DayRange, GuildId, GuildTimeZone, MessageId, UserId,
+    BatchBuilder, ChannelAccess, ChannelId, Counts, Day, DayRange, GuildAccess, GuildId,
+    GuildTimeZone, MessageId, Overwrite, OverwriteTarget, RoleId, UserId,
 };
 use engagement_store::{CompactionPolicy, CounterStore, TableCreation};
 use engagement_testkit::{events, signing};
@@ -144,7 +145,42 @@ pub async fn seeded_store(prefix: &str) -> anyhow::Result<CounterStore> {
             store.compact(guild, CompactionPolicy::ALWAYS, 2_000).await?;
         }
     }
+    store.put_guild_access(guild, &access(&[]), 0).await?;
     Ok(store)
+}
+
+/// The `@everyone` permissions of the seeded guild: view, send, read history.
+pub const EVERYONE_PERMISSIONS: u64 = 68_608;
+/// A staff role.
+pub const STAFF: u64 = 1_300_000_000_000_000_800;
+
+/// The seeded guild's channel permissions as the sync stores them: every channel open to `@everyone`,
+/// except those in `staff_only` (`@everyone` denied VIEW_CHANNEL, [`STAFF`] allowed).
+pub fn access(staff_only: &[u64]) -> GuildAccess {
+    let guild = GuildId(GUILD);
+    let private = |channel: u64| {
+        if !staff_only.contains(&channel) {
+            return Vec::new();
+        }
+        let view = engagement_domain::visibility::VIEW_CHANNEL;
+        vec![
+            Overwrite {
+                target: OverwriteTarget::Role(RoleId::everyone(guild)),
+                allow: 0,
+                deny: view,
+            },
+            Overwrite { target: OverwriteTarget::Role(RoleId(STAFF)), allow: view, deny: 0 },
+        ]
+    };
+    GuildAccess {
+        guild,
+        owner: None,
+        roles: [(RoleId::everyone(guild), EVERYONE_PERMISSIONS), (RoleId(STAFF), 0)].into(),
+        channels: [GENERAL, RANDOM, OFF_TOPIC, TEXT]
+            .into_iter()
+            .map(|c| (ChannelId(c), ChannelAccess { parent: None, overwrites: private(c) }))
+            .collect(),
+    }
 }
 
 /// A fresh, empty table in moto.
