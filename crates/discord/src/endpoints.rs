@@ -14,7 +14,7 @@ use crate::{
     error::{Error, ErrorKind, Result},
     model::{
         ActiveThreads, ArchivedThreads, AttachmentFile, Channel, Command, CurrentUserGuild,
-        Message, ReactionEmoji, ReactionKind, ReactionUser, SentMessage,
+        Message, ReactionEmoji, ReactionKind, ReactionUser, Role, SentMessage,
     },
 };
 
@@ -99,6 +99,15 @@ impl DiscordClient {
     /// Any [`ErrorKind`] of a failed call.
     pub async fn guild_channels(&self, guild: Id<GuildMarker>) -> Result<Vec<Channel>> {
         self.json(ApiRequest::get(format!("guilds/{guild}/channels"), "guild channels")).await
+    }
+
+    /// The guild's roles with their permissions (for who can view which channel).
+    ///
+    /// # Errors
+    ///
+    /// Any [`ErrorKind`] of a failed call.
+    pub async fn guild_roles(&self, guild: Id<GuildMarker>) -> Result<Vec<Role>> {
+        self.json(ApiRequest::get(format!("guilds/{guild}/roles"), "guild roles")).await
     }
 
     /// The guild's active threads (public and private) that the bot can see, forum posts included.

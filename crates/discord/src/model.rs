@@ -185,6 +185,64 @@ pub struct Channel {
     /// Thread state; present on threads only.
     #[serde(default)]
     pub thread_metadata: Option<ThreadMetadata>,
+    /// Who may or may not view it, on top of the guild's roles (absent on threads: they follow their
+    /// channel).
+    #[serde(default)]
+    pub permission_overwrites: Vec<PermissionOverwrite>,
+}
+
+/// A channel's permission overwrite for one role or member.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct PermissionOverwrite {
+    /// The role or member.
+    #[serde(with = "snowflake_string")]
+    pub id: u64,
+    /// 0: a role (the `@everyone` role's id is the guild's), 1: a member.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    /// Permission bits allowed.
+    #[serde(with = "snowflake_string")]
+    pub allow: u64,
+    /// Permission bits denied.
+    #[serde(with = "snowflake_string")]
+    pub deny: u64,
+}
+
+/// A guild role, with what visibility needs.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Role {
+    /// Role id (the `@everyone` role's is the guild's).
+    #[serde(with = "snowflake_string")]
+    pub id: u64,
+    /// The role's permission bits.
+    #[serde(with = "snowflake_string")]
+    pub permissions: u64,
+    /// Position in the role list.
+    #[serde(default)]
+    pub position: i64,
+}
+
+/// Discord sends ids and permission bit sets as decimal strings (they exceed JavaScript's integers);
+/// a number is accepted too.
+mod snowflake_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.to_string())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Number(u64),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(n),
+            Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 impl Channel {

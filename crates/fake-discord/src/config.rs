@@ -194,6 +194,8 @@ pub enum RouteClass {
     GuildChannels,
     /// `GET /guilds/{id}/threads/active`.
     ActiveThreads,
+    /// `GET /guilds/{id}/roles`.
+    GuildRoles,
     /// `GET /channels/{id}/threads/archived/public`.
     ArchivedThreads,
     /// `GET /channels/{id}/messages`.
@@ -208,10 +210,11 @@ pub enum RouteClass {
 
 impl RouteClass {
     /// All classes.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::CurrentUserGuilds,
         Self::GuildChannels,
         Self::ActiveThreads,
+        Self::GuildRoles,
         Self::ArchivedThreads,
         Self::Messages,
         Self::ReactionUsers,
@@ -226,6 +229,7 @@ impl RouteClass {
             Self::CurrentUserGuilds => "f1c2a7e5b0d94c31",
             Self::GuildChannels => "9b3e51d07aa24f68",
             Self::ActiveThreads => "4d8f02c6e19b7a53",
+            Self::GuildRoles => "6f0d3b8e2a51c947",
             Self::ArchivedThreads => "c07a95e3d42b1f86",
             Self::Messages => "80c17d2f91a3e4b5",
             Self::ReactionUsers => "e5b9a3c1f07d2864",
@@ -247,6 +251,7 @@ impl fmt::Display for RouteClass {
             Self::CurrentUserGuilds => "current_user_guilds",
             Self::GuildChannels => "guild_channels",
             Self::ActiveThreads => "active_threads",
+            Self::GuildRoles => "guild_roles",
             Self::ArchivedThreads => "archived_threads",
             Self::Messages => "messages",
             Self::ReactionUsers => "reaction_users",
@@ -277,6 +282,7 @@ impl RateLimits {
                 (R::CurrentUserGuilds, Limit::per_ms(1, 1_000)),
                 (R::GuildChannels, Limit::per_ms(5, 5_000)),
                 (R::ActiveThreads, Limit::per_ms(5, 5_000)),
+                (R::GuildRoles, Limit::per_ms(5, 5_000)),
                 (R::ArchivedThreads, Limit::per_ms(5, 5_000)),
                 (R::Messages, Limit::per_ms(5, 5_000)),
                 (R::ReactionUsers, Limit::per_ms(5, 5_000)),

@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::{
     config::WorldKnobs,
     world::{
-        Channel, Emoji, Guild, IdGen, Message, Reaction, User, Webhook, World, kind, message_type,
+        Channel, EVERYONE_PERMISSIONS, Emoji, Guild, IdGen, Message, Reaction, Role, User, Webhook,
+        World, kind, message_type,
     },
 };
 
@@ -214,6 +215,7 @@ impl Generator<'_> {
                 members: member_set,
                 emojis: emojis.clone(),
                 webhooks: webhooks.clone(),
+                roles: vec![Role { id: guild_id, permissions: EVERYONE_PERMISSIONS, position: 0 }],
             },
         );
         let people =
@@ -246,6 +248,7 @@ impl Generator<'_> {
                     last_message_id: None,
                     thread: None,
                     messages: BTreeMap::new(),
+                    overwrites: Vec::new(),
                 },
             );
             position += 1;

@@ -387,6 +387,42 @@ impl FakeDiscord {
         lock(&self.inner.log).clear();
     }
 
+    /// Adds a role with `permissions` to a guild; returns its id.
+    ///
+    /// # Errors
+    /// When the guild does not exist.
+    pub fn add_role(&self, guild: u64, permissions: u64) -> Result<u64, FakeError> {
+        let clock = self.inner.clock();
+        let mut world = lock(&self.inner.world);
+        let id = world.ids.next(clock);
+        let roles = &mut world
+            .guilds
+            .get_mut(&guild)
+            .ok_or_else(|| FakeError::Invalid(format!("no guild {guild}")))?
+            .roles;
+        let position = i64::try_from(roles.len()).unwrap_or(i64::MAX);
+        roles.push(world::Role { id, permissions, position });
+        Ok(id)
+    }
+
+    /// Replaces a channel's permission overwrites.
+    ///
+    /// # Errors
+    /// When the channel does not exist.
+    pub fn set_overwrites(
+        &self,
+        channel: u64,
+        overwrites: Vec<world::PermissionOverwrite>,
+    ) -> Result<(), FakeError> {
+        let mut world = lock(&self.inner.world);
+        let channel = world
+            .channels
+            .get_mut(&channel)
+            .ok_or_else(|| FakeError::Invalid(format!("no channel {channel}")))?;
+        channel.overwrites = overwrites;
+        Ok(())
+    }
+
     /// Makes an interaction token expire, as Discord's do 15 minutes after the interaction: every later
     /// webhook call with it gets `401 Invalid Webhook Token` (code 50027).
     pub fn expire_interaction_token(&self, token: impl Into<String>) {

@@ -107,6 +107,7 @@ impl ApiError {
 enum Endpoint {
     CurrentUserGuilds,
     GuildChannels(String),
+    GuildRoles(String),
     ActiveThreads(String),
     ArchivedThreads(String),
     Messages(String),
@@ -121,6 +122,7 @@ impl Endpoint {
         match self {
             Self::CurrentUserGuilds => RouteClass::CurrentUserGuilds,
             Self::GuildChannels(_) => RouteClass::GuildChannels,
+            Self::GuildRoles(_) => RouteClass::GuildRoles,
             Self::ActiveThreads(_) => RouteClass::ActiveThreads,
             Self::ArchivedThreads(_) => RouteClass::ArchivedThreads,
             Self::Messages(_) => RouteClass::Messages,
@@ -132,7 +134,9 @@ impl Endpoint {
 
     fn major(&self) -> String {
         match self {
-            Self::GuildChannels(g) | Self::ActiveThreads(g) => format!("guilds/{g}"),
+            Self::GuildChannels(g) | Self::GuildRoles(g) | Self::ActiveThreads(g) => {
+                format!("guilds/{g}")
+            }
             Self::ArchivedThreads(c)
             | Self::Messages(c)
             | Self::ReactionUsers { channel: c, .. } => {
@@ -151,6 +155,7 @@ fn match_endpoint(method: &Method, segments: &[String]) -> Result<Endpoint, ApiE
     let endpoint = match s.as_slice() {
         ["users", "@me", "guilds"] => (Method::GET, Endpoint::CurrentUserGuilds),
         ["guilds", g, "channels"] => (Method::GET, Endpoint::GuildChannels((*g).to_owned())),
+        ["guilds", g, "roles"] => (Method::GET, Endpoint::GuildRoles((*g).to_owned())),
         ["guilds", g, "threads", "active"] => {
             (Method::GET, Endpoint::ActiveThreads((*g).to_owned()))
         }
@@ -387,6 +392,7 @@ fn handle_api(
     let result = match endpoint {
         Endpoint::CurrentUserGuilds => current_user_guilds(&lock(&inner.world), &query),
         Endpoint::GuildChannels(g) => guild_channels(&lock(&inner.world), &g),
+        Endpoint::GuildRoles(g) => guild_roles(&lock(&inner.world), &g),
         Endpoint::ActiveThreads(g) => active_threads(&lock(&inner.world), &g),
         Endpoint::ArchivedThreads(c) => archived_threads(&lock(&inner.world), &c, &query),
         Endpoint::Messages(c) => messages(&lock(&inner.world), &c, &query),
@@ -529,6 +535,23 @@ fn guild_channels(world: &World, raw: &str) -> Result<Value, ApiError> {
         .map(|c| world.channel_json(c))
         .collect();
     Ok(Value::Array(channels))
+}
+
+fn guild_roles(world: &World, raw: &str) -> Result<Value, ApiError> {
+    let guild = guild_id(world, raw)?;
+    let roles: Vec<Value> = world.guilds[&guild]
+        .roles
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id.to_string(), "name": if r.id == guild { "@everyone".to_owned() } else {
+                    format!("role-{}", r.position) },
+                "permissions": r.permissions.to_string(), "position": r.position, "color": 0,
+                "hoist": false, "managed": false, "mentionable": false, "flags": 0,
+            })
+        })
+        .collect();
+    Ok(Value::Array(roles))
 }
 
 fn active_threads(world: &World, raw: &str) -> Result<Value, ApiError> {

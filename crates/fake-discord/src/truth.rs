@@ -252,6 +252,7 @@ mod tests {
                 owner_id: ALICE,
             }),
             messages: BTreeMap::new(),
+            overwrites: Vec::new(),
         }
     }
 
@@ -300,6 +301,7 @@ mod tests {
                     members: BTreeSet::new(),
                     emojis: vec![],
                     webhooks: vec![],
+                    roles: vec![],
                 },
             )]),
             channels,

@@ -154,6 +154,9 @@ pub struct Guild {
     pub emojis: Vec<Emoji>,
     /// Webhooks.
     pub webhooks: Vec<Webhook>,
+    /// Roles, `@everyone` (id = the guild's) first.
+    #[serde(default)]
+    pub roles: Vec<Role>,
 }
 
 /// Thread state.
@@ -194,7 +197,53 @@ pub struct Channel {
     pub thread: Option<ThreadState>,
     /// Messages by id.
     pub messages: BTreeMap<u64, Message>,
+    /// Permission overwrites (channels only; threads follow their parent).
+    #[serde(default)]
+    pub overwrites: Vec<PermissionOverwrite>,
 }
+
+/// A channel's permission overwrite, as Discord lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionOverwrite {
+    /// A role's id (the guild's id for `@everyone`) or a member's.
+    pub id: u64,
+    /// 0: role, 1: member.
+    pub kind: u8,
+    /// Allowed permission bits.
+    pub allow: u64,
+    /// Denied permission bits.
+    pub deny: u64,
+}
+
+/// A guild role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    /// Id (the guild's id for `@everyone`).
+    pub id: u64,
+    /// Permission bits.
+    pub permissions: u64,
+    /// Position (0 for `@everyone`).
+    pub position: i64,
+}
+
+/// What `@everyone` may do in the synthetic servers: create invites (0), add reactions (6), view channels
+/// (10), send messages (11), embed links (14), attach files (15), read history (16), external emoji (18),
+/// connect (20), speak (21), change nickname (26), use application commands (31), create public threads
+/// (35), send messages in threads (38). No moderation, no administration.
+pub const EVERYONE_PERMISSIONS: u64 = (1 << 0)
+    | (1 << 6)
+    | (1 << 10)
+    | (1 << 11)
+    | (1 << 14)
+    | (1 << 15)
+    | (1 << 16)
+    | (1 << 18)
+    | (1 << 20)
+    | (1 << 21)
+    | (1 << 26)
+    | (1 << 31)
+    | (1 << 35)
+    | (1 << 38);
 
 impl Channel {
     /// A new, open, empty thread of `parent` (kind: public, private or announcement thread; a forum's
@@ -226,6 +275,7 @@ impl Channel {
                 owner_id: owner,
             }),
             messages: BTreeMap::new(),
+            overwrites: Vec::new(),
         }
     }
 
@@ -630,6 +680,7 @@ impl World {
                 last_message_id: None,
                 thread: None,
                 messages: BTreeMap::new(),
+                overwrites: Vec::new(),
             },
         );
         Ok(id)
@@ -953,7 +1004,14 @@ impl World {
             return value;
         }
         value["position"] = json!(channel.position);
-        value["permission_overwrites"] = json!([]);
+        value["permission_overwrites"] = channel
+            .overwrites
+            .iter()
+            .map(|o| {
+                json!({"id": o.id.to_string(), "type": o.kind, "allow": o.allow.to_string(),
+                       "deny": o.deny.to_string()})
+            })
+            .collect();
         match channel.kind {
             kind::CATEGORY => {}
             kind::VOICE => {

@@ -166,6 +166,30 @@ impl GuildRun<'_> {
         }
     }
 
+    /// Keeps the store's snapshot of who can view which channel current (reports read it): lists the
+    /// guild's roles and writes the snapshot when it changed. A failed roles listing keeps the last
+    /// snapshot (reports fail closed without one) and does not stop the sync.
+    async fn record_access(
+        &self,
+        guild: Id<engagement_discord::marker::GuildMarker>,
+        channels: &[Channel],
+    ) -> Result<(), SyncError> {
+        self.call();
+        let roles = match self.discord.guild_roles(guild).await {
+            Ok(roles) => roles,
+            Err(error) if !error.is_fatal() => {
+                tracing::warn!(guild = self.guild.0, %error, "roles not listed; visibility unchanged");
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let access = crate::access::guild_access(self.guild, &roles, channels);
+        if self.store.guild_access(self.guild).await?.as_ref() != Some(&access) {
+            self.store.put_guild_access(self.guild, &access, self.now_ms()).await?;
+        }
+        Ok(())
+    }
+
     fn window_start(&self) -> MessageId {
         let start = self.now
             - chrono::Duration::from_std(self.settings.reconcile_window).unwrap_or_default();
@@ -190,6 +214,7 @@ impl GuildRun<'_> {
         let guild = Id::new_checked(self.guild.0).ok_or(SyncError::InvalidId(self.guild.0))?;
         self.call();
         let channels = self.discord.guild_channels(guild).await?;
+        self.record_access(guild, &channels).await?;
         self.call();
         let active = self.discord.active_threads(guild).await?;
         let by_id: BTreeMap<ChannelId, &Channel> =

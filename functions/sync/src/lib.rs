@@ -5,6 +5,7 @@
 //! and `engagement backfill` on a laptop. See the README for what counts and `docs/schema.md` for how the
 //! counts are stored.
 
+pub mod access;
 mod engine;
 pub mod report;
 pub mod settings;

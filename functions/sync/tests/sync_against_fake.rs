@@ -150,13 +150,14 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
     syncer.sync_all(Duration::from_secs(120)).await?;
     assert_same(&export(&s).await?, &truth(&s.fake), "after a reaction was removed");
 
-    // An idle run: only the listings, nothing per channel.
+    // An idle run: only the listings (guilds; per guild its channels, roles and active threads),
+    // nothing per channel.
     s.fake.reset_stats();
     let idle = syncer.sync_all(Duration::from_secs(120)).await?;
     let guilds = s.fake.with_world(|w| w.guilds.len()) as u64;
     assert_eq!(
         s.fake.stats().requests,
-        1 + 2 * guilds,
+        1 + 3 * guilds,
         "idle run: {idle:?} {:?}",
         s.fake
             .request_log()
@@ -304,5 +305,42 @@ async fn a_failing_fold_in_one_guild_blocks_no_guild() -> anyhow::Result<()> {
     assert_eq!(run.compaction_failures, 1, "{run:?}");
     assert_eq!(run.messages_counted, 2, "{run:?}");
     assert_same(&export(&s).await?, &truth(&s.fake), "after a run with a failed fold");
+    Ok(())
+}
+
+/// The sync keeps the store's snapshot of who can view which channel: a channel made private (staff only)
+/// disappears from what `@everyone` can view, and comes back when it is opened again.
+#[tokio::test]
+async fn the_sync_keeps_the_channel_permissions_reports_read() -> anyhow::Result<()> {
+    use engagement_domain::Audience;
+    use engagement_domain::visibility::{VIEW_CHANNEL, visible_channels};
+    use fake_discord::world::PermissionOverwrite;
+
+    let s = setup("sync-access", 5).await?;
+    let (guild, channel, _) = first_text_channel(&s.fake);
+    let staff = s.fake.add_role(guild, 0)?;
+    s.fake.set_overwrites(
+        channel,
+        vec![
+            PermissionOverwrite { id: guild, kind: 0, allow: 0, deny: VIEW_CHANNEL },
+            PermissionOverwrite { id: staff, kind: 0, allow: VIEW_CHANNEL, deny: 0 },
+        ],
+    )?;
+    s.syncer.sync_all(Duration::from_secs(120)).await?;
+    let access = s.syncer.store.guild_access(GuildId(guild)).await?.expect("a snapshot");
+    let public = visible_channels(&access, &Audience::Public);
+    assert!(!public.contains(&ChannelId(channel)), "the private channel is hidden");
+    assert!(public.len() >= 3, "the other channels stay visible: {public:?}");
+    let member = Audience::Member {
+        roles: [engagement_domain::RoleId(staff)].into(),
+        user: UserId(1),
+        guild_permissions: 0,
+    };
+    assert!(visible_channels(&access, &member).contains(&ChannelId(channel)));
+
+    s.fake.set_overwrites(channel, Vec::new())?;
+    s.syncer.sync_all(Duration::from_secs(120)).await?;
+    let access = s.syncer.store.guild_access(GuildId(guild)).await?.expect("a snapshot");
+    assert!(visible_channels(&access, &Audience::Public).contains(&ChannelId(channel)));
     Ok(())
 }
