@@ -654,7 +654,9 @@ impl GuildRun<'_> {
             message: facts.id,
             source: work.source,
             channel: work.channel,
-            day: rules.day_of(&facts),
+            // A message keeps the day it was counted on: after a time-zone change, corrections must land
+            // where the message's counters are, or that day could go negative.
+            day: before.map_or_else(|| rules.day_of(&facts), |b| b.day),
             author,
             emojis,
         })
@@ -740,10 +742,17 @@ impl GuildRun<'_> {
                     continue;
                 }
                 let state = self.reaction_state(work, message, rules, before).await?;
-                let deltas = reaction_deltas(before, &state);
+                // A member who opted out since the message was counted gets no correction either way:
+                // nothing new is credited, and what was counted before stays as it was (hidden).
+                let deltas: Vec<_> = reaction_deltas(before, &state)
+                    .into_iter()
+                    .filter(|(user, _)| !rules.opted_out.contains(user))
+                    .collect();
                 if !deltas.is_empty() {
                     Tally::add(&self.tally.reaction_corrections, 1);
                 }
+                // On the day the message was counted on (`state.day` is that day, whatever the guild's
+                // time zone is now).
                 for (user, delta) in deltas {
                     b.add(state.day, work.channel, user, delta);
                 }

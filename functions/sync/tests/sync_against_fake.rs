@@ -344,3 +344,92 @@ async fn the_sync_keeps_the_channel_permissions_reports_read() -> anyhow::Result
     assert!(visible_channels(&access, &Audience::Public).contains(&ChannelId(channel)));
     Ok(())
 }
+
+/// The message of `members[0]` that the first sync counted, with a reaction, in the first text channel.
+async fn counted_message_with_a_reaction(s: &Setup) -> anyhow::Result<(u64, u64, u64, Vec<u64>)> {
+    let (guild, channel, members) = first_text_channel(&s.fake);
+    let message = s.fake.add_message(&NewMessage::new(channel, members[0]))?;
+    s.fake.add_reaction(channel, message, members[1], &Emoji::unicode("🎉"), false)?;
+    let mut syncer = s.syncer.clone();
+    syncer.settings.fixed_now = Some(s.fake.clock());
+    syncer.sync_all(Duration::from_secs(120)).await?;
+    Ok((guild, channel, message, members))
+}
+
+/// Adds a reaction to `message` two hours on, and runs the sync (its hourly reconciliation pass).
+async fn react_and_reconcile(
+    s: &Setup,
+    channel: u64,
+    message: u64,
+    reactor: u64,
+) -> anyhow::Result<sync::RunSummary> {
+    s.fake.add_reaction(channel, message, reactor, &Emoji::unicode("👀"), false)?;
+    s.fake.advance_clock(chrono::Duration::hours(2));
+    let mut syncer = s.syncer.clone();
+    syncer.settings.fixed_now = Some(s.fake.clock());
+    Ok(syncer.sync_all(Duration::from_secs(120)).await?)
+}
+
+fn member_counts(export: &Export, guild: u64, user: u64) -> Counts {
+    export
+        .iter()
+        .filter(|((g, _, _, u), _)| *g == guild && u.0 == user)
+        .fold(Counts::ZERO, |sum, (_, c)| sum + *c)
+}
+
+/// A member who opted out is credited nothing more, not even reactions received on a message counted
+/// before; the member who reacted still is.
+#[tokio::test]
+async fn reconciliation_credits_nothing_to_a_member_who_opted_out() -> anyhow::Result<()> {
+    let s = setup("sync-opted-out-reactions", 3).await?;
+    s.syncer.sync_all(Duration::from_secs(120)).await?;
+    let (guild, channel, message, members) = counted_message_with_a_reaction(&s).await?;
+    let before = export(&s).await?;
+    let author = member_counts(&before, guild, members[0]);
+    s.syncer
+        .store
+        .update_guild_config(GuildId(guild), &Default::default(), |c| {
+            c.opted_out.insert(UserId(members[0]))
+        })
+        .await?;
+    let run = react_and_reconcile(&s, channel, message, members[2]).await?;
+    assert!(run.reaction_corrections >= 1, "{run:?}");
+    let after = export(&s).await?;
+    assert_eq!(member_counts(&after, guild, members[0]), author, "nothing more for the author");
+    let reactor = member_counts(&after, guild, members[2]).reactions_given
+        - member_counts(&before, guild, members[2]).reactions_given;
+    assert_eq!(reactor, 1, "the reactor's reaction is counted");
+    Ok(())
+}
+
+/// After a time-zone change, a reaction correction lands on the day the message was counted on, never on
+/// the day the new zone would give it (where the message has no counters to correct).
+#[tokio::test]
+async fn corrections_land_on_the_day_the_message_was_counted_on() -> anyhow::Result<()> {
+    let s = setup("sync-zone-change", 4).await?;
+    s.syncer.sync_all(Duration::from_secs(120)).await?;
+    let (guild, channel, message, members) = counted_message_with_a_reaction(&s).await?;
+    let counted_on = Day::from_date(engagement_domain::snowflake::created_at(message).date_naive());
+    // UTC+14: the message's day there is the next one.
+    let zone: engagement_domain::GuildTimeZone = "Pacific/Kiritimati".parse()?;
+    s.syncer
+        .store
+        .update_guild_config(GuildId(guild), &Default::default(), |c| {
+            c.time_zone = zone;
+            true
+        })
+        .await?;
+    react_and_reconcile(&s, channel, message, members[2]).await?;
+    let after = export(&s).await?;
+    let on = |day: Day| after.get(&(guild, day, ChannelId(channel), UserId(members[0]))).copied();
+    let received = on(counted_on).map(|c| c.reactions_received);
+    assert_eq!(received, Some(2), "both reactions on the day the message counts on");
+    let next = on(counted_on.next()).unwrap_or(Counts::ZERO);
+    assert!(next.reactions_received >= 0 && next.messages >= 0, "{next:?}");
+    assert!(
+        after
+            .values()
+            .all(|c| c.messages >= 0 && c.reactions_received >= 0 && c.reactions_given >= 0)
+    );
+    Ok(())
+}
