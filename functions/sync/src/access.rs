@@ -1,6 +1,8 @@
 //! The guild's channel permissions, as the sync lists them each run, in the form reports read them
 //! ([`GuildAccess`]): which reply may show which channel.
 
+use std::collections::BTreeSet;
+
 use engagement_discord::model::{Channel, Role};
 use engagement_domain::visibility::{
     ChannelAccess, GuildAccess, Overwrite, OverwriteTarget, RoleId,
@@ -38,6 +40,21 @@ pub fn guild_access(guild: GuildId, roles: &[Role], channels: &[Channel]) -> Gui
                 (ChannelId(c.id.get()), ChannelAccess { parent: None, overwrites })
             })
             .collect(),
+    }
+}
+
+/// The channels whose permissions differ between two snapshots: every channel of `now` when the roles
+/// changed (or there was no snapshot), else those whose overwrites changed or that are new.
+#[must_use]
+pub fn changed_channels(before: Option<&GuildAccess>, now: &GuildAccess) -> BTreeSet<ChannelId> {
+    match before {
+        Some(before) if before.roles == now.roles => now
+            .channels
+            .iter()
+            .filter(|(id, access)| before.channels.get(id) != Some(access))
+            .map(|(id, _)| *id)
+            .collect(),
+        _ => now.channels.keys().copied().collect(),
     }
 }
 
@@ -79,5 +96,18 @@ mod tests {
             guild_permissions: 1024,
         };
         assert!(visible_channels(&access, &staff).contains(&ChannelId(101)));
+
+        // What changed since: one channel's overwrites, then a role.
+        let mut opened = access.clone();
+        if let Some(channel) = opened.channels.get_mut(&ChannelId(101)) {
+            channel.overwrites.clear();
+        }
+        let changed: Vec<_> = changed_channels(Some(&access), &opened).into_iter().collect();
+        assert_eq!(changed, vec![ChannelId(101)]);
+        assert!(changed_channels(Some(&access), &access).is_empty());
+        let mut role_changed = access.clone();
+        role_changed.roles.insert(RoleId(20), 8);
+        assert_eq!(changed_channels(Some(&access), &role_changed).len(), 2);
+        assert_eq!(changed_channels(None, &access).len(), 2);
     }
 }

@@ -23,6 +23,19 @@ use crate::settings::SyncSettings;
 /// Discord's largest message page.
 const PAGE: u8 = 100;
 
+/// An unreadable channel is asked again when its newest message is at least this much newer than the
+/// newest one when it was last asked (so about once an hour while it is busy, never while it is idle).
+const UNREADABLE_RETRY_MS: u64 = 3_600_000;
+
+/// Whether to ask an unreadable channel (cursor at `after`, the newest message when it was last asked)
+/// again now that its newest message is `last`: at once when its permissions changed, else only when
+/// `last` is an hour newer.
+fn retry_unreadable(after: MessageId, last: MessageId, permissions_changed: bool) -> bool {
+    permissions_changed
+        || snowflake::timestamp_ms(last.0).saturating_sub(snowflake::timestamp_ms(after.0))
+            >= UNREADABLE_RETRY_MS
+}
+
 /// What a run is doing in a guild.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -167,27 +180,30 @@ impl GuildRun<'_> {
     }
 
     /// Keeps the store's snapshot of who can view which channel current (reports read it): lists the
-    /// guild's roles and writes the snapshot when it changed. A failed roles listing keeps the last
-    /// snapshot (reports fail closed without one) and does not stop the sync.
+    /// guild's roles and writes the snapshot when it changed. Returns the channels whose permissions
+    /// changed since the last snapshot (all of them when the roles did). A failed roles listing keeps the
+    /// last snapshot (reports fail closed without one) and does not stop the sync.
     async fn record_access(
         &self,
         guild: Id<engagement_discord::marker::GuildMarker>,
         channels: &[Channel],
-    ) -> Result<(), SyncError> {
+    ) -> Result<BTreeSet<ChannelId>, SyncError> {
         self.call();
         let roles = match self.discord.guild_roles(guild).await {
             Ok(roles) => roles,
             Err(error) if !error.is_fatal() => {
                 tracing::warn!(guild = self.guild.0, %error, "roles not listed; visibility unchanged");
-                return Ok(());
+                return Ok(BTreeSet::new());
             }
             Err(error) => return Err(error.into()),
         };
         let access = crate::access::guild_access(self.guild, &roles, channels);
-        if self.store.guild_access(self.guild).await?.as_ref() != Some(&access) {
-            self.store.put_guild_access(self.guild, &access, self.now_ms()).await?;
+        let stored = self.store.guild_access(self.guild).await?;
+        if stored.as_ref() == Some(&access) {
+            return Ok(BTreeSet::new());
         }
-        Ok(())
+        self.store.put_guild_access(self.guild, &access, self.now_ms()).await?;
+        Ok(crate::access::changed_channels(stored.as_ref(), &access))
     }
 
     fn window_start(&self) -> MessageId {
@@ -214,7 +230,7 @@ impl GuildRun<'_> {
         let guild = Id::new_checked(self.guild.0).ok_or(SyncError::InvalidId(self.guild.0))?;
         self.call();
         let channels = self.discord.guild_channels(guild).await?;
-        self.record_access(guild, &channels).await?;
+        let access_changed = self.record_access(guild, &channels).await?;
         self.call();
         let active = self.discord.active_threads(guild).await?;
         let by_id: BTreeMap<ChannelId, &Channel> =
@@ -243,12 +259,24 @@ impl GuildRun<'_> {
             Tally::add(&self.tally.channels_checked, 1);
             let cursor = cursors.get(&id).copied();
             let last = channel.last_message_id.map(|m| MessageId(m.get()));
-            let advanced = match (cursor, last) {
-                (_, None) => false,
-                (None, Some(_)) => true,
-                (Some(c), Some(last)) => last > c.after,
+            // Each 403 counts toward Discord's invalid-request ban: a channel the bot could not read is
+            // asked again about hourly, or at once when its permissions change.
+            let wait = match (cursor, last) {
+                (Some(c), Some(last)) if c.unreadable => {
+                    !retry_unreadable(c.after, last, access_changed.contains(&id))
+                }
+                _ => false,
             };
+            let advanced = !wait
+                && match (cursor, last) {
+                    (_, None) => false,
+                    (None, Some(_)) => true,
+                    (Some(c), Some(last)) => last > c.after,
+                };
             let mut entry = self.work_for(id, id, category, None, cursor, last, reconcile_due);
+            if wait {
+                entry.forward = false;
+            }
             let holds_messages = channel.has_messages();
             if !holds_messages {
                 entry.forward = false;
@@ -839,5 +867,27 @@ pub fn message_facts(message: &Message) -> MessageFacts {
                 r.emoji.request_form().map(|emoji| ReactionCount { emoji, count: r.count })
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at_minute(minute: u64) -> MessageId {
+        let time = chrono::DateTime::from_timestamp(
+            1_764_000_000 + 60 * i64::try_from(minute).unwrap_or(0),
+            0,
+        )
+        .unwrap_or_default();
+        MessageId(snowflake::from_time(time))
+    }
+
+    #[test]
+    fn an_unreadable_channel_is_asked_again_hourly_or_when_its_permissions_change() {
+        assert!(!retry_unreadable(at_minute(0), at_minute(5), false));
+        assert!(!retry_unreadable(at_minute(0), at_minute(59), false));
+        assert!(retry_unreadable(at_minute(0), at_minute(60), false));
+        assert!(retry_unreadable(at_minute(0), at_minute(5), true));
     }
 }

@@ -433,3 +433,49 @@ async fn corrections_land_on_the_day_the_message_was_counted_on() -> anyhow::Res
     );
     Ok(())
 }
+
+/// A channel the bot cannot read is asked again (another 403) about once an hour while it gets new
+/// messages, and at once when its permission overwrites change — not on every run.
+#[tokio::test]
+async fn an_unreadable_channel_is_asked_again_hourly_or_when_its_permissions_change()
+-> anyhow::Result<()> {
+    use fake_discord::world::PermissionOverwrite;
+
+    let s = setup("sync-unreadable", 6).await?;
+    let (channel, author) = s.fake.with_world(|w| {
+        let channel = w.channels.values().find(|c| c.kind == 0 && !c.readable).unwrap();
+        let guild = &w.guilds[&channel.guild_id];
+        (channel.id, guild.members.iter().copied().find(|u| !w.users[u].bot).unwrap())
+    });
+    let run = |minutes: i64| {
+        let fake = &s.fake;
+        let base = s.syncer.clone();
+        async move {
+            fake.advance_clock(chrono::Duration::minutes(minutes));
+            fake.add_message(&NewMessage::new(channel, author))?;
+            let mut syncer = base;
+            syncer.settings.fixed_now = Some(fake.clock());
+            Ok::<_, anyhow::Error>(syncer.sync_all(Duration::from_secs(120)).await?)
+        }
+    };
+    let first = s.syncer.sync_all(Duration::from_secs(120)).await?;
+    assert!(first.channels_no_access >= 1, "{first:?}");
+    // A run "asks" the channel when it gets 403s for it (its messages, and its archived threads).
+    let asked = |summary: sync::RunSummary| summary.channels_no_access > 0;
+    // Its first new message since: asked (its newest message was hours older).
+    assert!(asked(run(5).await?));
+    // New messages five and twenty-five minutes on: not asked.
+    assert!(!asked(run(5).await?));
+    assert!(!asked(run(20).await?));
+    // An hour past the last attempt: asked once more, then not again at once.
+    assert!(asked(run(40).await?));
+    assert!(!asked(run(5).await?));
+    // Its overwrites change (someone gave a role access): asked at once.
+    let role = s.fake.add_role(s.fake.with_world(|w| w.channels[&channel].guild_id), 0)?;
+    s.fake.set_overwrites(
+        channel,
+        vec![PermissionOverwrite { id: role, kind: 0, allow: 1 << 10, deny: 0 }],
+    )?;
+    assert!(asked(run(5).await?));
+    Ok(())
+}
