@@ -12,7 +12,8 @@
 use std::io;
 
 use tracing::{Level, Metadata};
-use tracing_subscriber::filter::{EnvFilter, FilterFn};
+pub use tracing_subscriber::filter::EnvFilter;
+use tracing_subscriber::filter::FilterFn;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
 

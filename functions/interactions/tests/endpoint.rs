@@ -355,6 +355,42 @@ async fn a_minimal_signed_command_gets_its_answer() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A signed body that truly cannot be read is refused, and the log names the field that failed (and not
+/// the token).
+#[tokio::test]
+async fn an_unreadable_signed_body_is_logged_with_the_failing_field() -> anyhow::Result<()> {
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut lines) = self.0.lock() {
+                lines.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = engagement_telemetry::subscriber(
+        engagement_telemetry::EnvFilter::new("info"),
+        false,
+        move || writer.clone(),
+    );
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let key = signing::generate_signing_key();
+    let body = json!({"type": 2, "id": "1", "application_id": "2", "token": "secret-token"});
+    let event = signed_event(&key, &serde_json::to_vec(&body)?, NOW)?;
+    let answer = send(&app_for(&key), &event, NOW).await?;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    let log = lines.0.lock().map(|l| String::from_utf8_lossy(&l).into_owned()).unwrap_or_default();
+    assert!(log.contains("missing field `data`"), "{log}");
+    assert!(!log.contains("secret-token"), "{log}");
+    Ok(())
+}
+
 /// Base64 so that non-UTF-8 bodies survive the event JSON.
 fn signed_base64_event(key: &SigningKey, body: &[u8]) -> anyhow::Result<Value> {
     let mut event = events::function_url_event(body, true);
