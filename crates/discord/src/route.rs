@@ -18,6 +18,7 @@ pub struct Route {
     major: Arc<str>,
     label: Arc<str>,
     global: bool,
+    bot_token: bool,
 }
 
 impl Route {
@@ -61,7 +62,10 @@ impl Route {
             shape.push(replaced.clone());
             label.push(replaced);
         }
+        // Interaction webhooks are outside the global limit; and their token (in the path), not the
+        // bot's, authenticates them.
         let global = !matches!(first, "webhooks" | "interactions");
+        let bot_token = !matches!(first, "webhooks" | "interactions");
         Self {
             method,
             template: template.join("/").into(),
@@ -69,6 +73,7 @@ impl Route {
             major: major.into(),
             label: label.join("/").into(),
             global,
+            bot_token,
         }
     }
 
@@ -105,8 +110,7 @@ impl Route {
     /// unknown, nothing about the bot token.
     #[must_use]
     pub const fn uses_bot_token(&self) -> bool {
-        // The same routes that count globally: everything but `webhooks/…` and `interactions/…`.
-        self.global
+        self.bot_token
     }
 }
 

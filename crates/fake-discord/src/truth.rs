@@ -90,7 +90,8 @@ pub fn ground_truth(world: &World, options: &TruthOptions) -> Vec<TruthRecord> {
     for channel in world.channels.values() {
         let holds_messages = matches!(channel.kind, kind::TEXT | kind::ANNOUNCEMENT | kind::VOICE)
             || kind::is_thread(channel.kind);
-        if !holds_messages || !channel.readable {
+        // Private threads are not counted: their audience is their members, not the channel's.
+        if !holds_messages || !channel.readable || channel.kind == kind::PRIVATE_THREAD {
             continue;
         }
         // Threads count toward their parent channel.

@@ -120,6 +120,26 @@ impl CounterStore {
         .await
     }
 
+    /// Gives the claim `name` back if it is still the one held until `until_ms` (a job ending its own
+    /// claim, never a later request's).
+    ///
+    /// # Errors
+    /// DynamoDB errors.
+    pub async fn release_own(
+        &self,
+        guild: GuildId,
+        name: &str,
+        until_ms: u64,
+    ) -> Result<(), StoreError> {
+        let doing = format!("releasing the claim {name} in guild {guild}");
+        let key = items::key(guild_pk(guild), claim_sk(name));
+        let condition = Some("until_ms = :until");
+        match self.delete_item_where(key, condition, vec![(":until", n(until_ms))], &doing).await {
+            Err(e) if e.kind() == StoreErrorKind::Conflict => Ok(()),
+            other => other,
+        }
+    }
+
     /// Gives the claim `name` back at once (taking a released claim always succeeds).
     ///
     /// # Errors

@@ -112,6 +112,13 @@ impl CounterStore {
         if due(&for_days, policy.days_after_batches, policy.days_after_ms, now_ms) {
             let (written, cursors) =
                 self.fold_days(guild, fold.days_through, &for_days, deadline).await?;
+            // An erasure is complete only when the log no longer holds the member either: done here,
+            // before the watermark moves, so a fold that stops (or a followup that dies) leaves it to
+            // the next compaction.
+            for batch in for_days.iter().filter(|b| !b.erasures.is_empty()) {
+                let erased = batch.erasures.iter().copied().collect();
+                self.erase_from_log(guild, &erased, batch.seq, deadline).await?;
+            }
             report.days_written = written;
             report.cursors_written = cursors;
             self.advance_fold(guild, "days_through", last).await?;

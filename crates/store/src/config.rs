@@ -151,9 +151,9 @@ impl CounterStore {
             .await?;
         let mut view = self.log_tail_view(guild).await?;
         let batch = Batch { created_at_ms: now_ms, erasures: vec![user], ..Batch::default() };
-        let erased_at = self.commit(&mut view, batch).await?;
-        self.compact(guild, CompactionPolicy::ALWAYS, now_ms).await?;
-        self.erase_from_log(guild, &BTreeSet::from([user]), erased_at).await
+        self.commit(&mut view, batch).await?;
+        // Folding the erasure removes the member from every summary and from the log.
+        self.compact(guild, CompactionPolicy::ALWAYS, now_ms).await.map(|_| ())
     }
 
     /// A view of the log's tail only (no cursors or reactions), for appending batches that move no cursor.

@@ -23,6 +23,9 @@ const LOG_PAGE_ITEMS: i32 = 16;
 /// The largest encoded batch accepted (DynamoDB items are at most 400 KB).
 pub const MAX_BATCH_BYTES: usize = 350 * 1024;
 
+/// How many times erasures rewrote a batch: the condition that keeps two erasures from undoing each other.
+const REWRITES: &str = "rewrites";
+
 /// Attempts to append an erasure-only batch when others append at the same time.
 const COMMIT_ATTEMPTS: usize = 5;
 
@@ -44,8 +47,10 @@ pub struct SyncView {
     pub reactions: ReactionLedger,
     /// Creation time of the oldest batch not yet folded into day summaries (Unix ms), if any.
     pub oldest_unfolded_ms: Option<u64>,
-    /// Members erased by batches this view has seen: every later commit through it leaves them out, so
-    /// a run that started before an erasure cannot bring the member back in its later batches.
+    /// Members erased by batches appended after this view was loaded (a conflict shows them): every later
+    /// commit through it leaves them out, so a run that started before an erasure cannot bring the member
+    /// back in its later batches. (Erasures already in the log when the view was loaded are not here: the
+    /// settings read after the view opt the member out, unless they opted in again since.)
     pub erased: BTreeSet<UserId>,
 }
 
@@ -97,7 +102,6 @@ impl CounterStore {
             erased: BTreeSet::new(),
         };
         for batch in &batches {
-            view.erased.extend(batch.erasures.iter().copied());
             view.reactions.fold(batch);
             view.seq = view.seq.max(batch.seq);
             if batch.seq > fold.days_through {
@@ -260,19 +264,53 @@ impl CounterStore {
         items.iter().map(decode_batch).collect()
     }
 
-    /// Rewrites a stored batch in place (erasure only): the sequence number and everything else stay.
-    pub(crate) async fn rewrite_batch(
+    /// Removes `erased` from one stored batch (`item`, as read), in place: the sequence number and
+    /// everything else stay. The rewrite is conditioned on the batch not having been rewritten since it
+    /// was read (its `rewrites` count), so two erasures at once cannot put back each other's member: the
+    /// loser reads the batch again and removes its member from that. A batch that expired meanwhile is
+    /// done.
+    async fn erase_from_batch(
         &self,
         guild: GuildId,
-        batch: &Batch,
+        mut item: Item,
+        erased: &BTreeSet<UserId>,
     ) -> Result<(), StoreError> {
-        let item = batch_item(guild, batch, batch.encode()?);
-        self.put_item(
-            item,
-            Some("attribute_exists(pk)"),
-            &format!("rewriting batch {} of guild {guild}", batch.seq),
-        )
-        .await
+        for _ in 0..COMMIT_ATTEMPTS {
+            let mut batch = decode_batch(&item)?;
+            if !drop_erased(&mut batch, erased) {
+                return Ok(());
+            }
+            let doing = format!("rewriting batch {} of guild {guild}", batch.seq);
+            let rewrites = items::get_u64_or(&item, REWRITES, 0)?;
+            let mut rewritten = batch_item(guild, &batch, batch.encode()?);
+            rewritten.insert(REWRITES.to_owned(), n(rewrites + 1));
+            let result = if rewrites == 0 {
+                let condition = "attribute_exists(pk) AND attribute_not_exists(rewrites)";
+                self.put_item(rewritten, Some(condition), &doing).await
+            } else {
+                let condition = "rewrites = :seen";
+                self.put_item_where(
+                    rewritten,
+                    Some(condition),
+                    vec![(":seen", n(rewrites))],
+                    &doing,
+                )
+                .await
+            };
+            match result {
+                Err(e) if e.kind() == StoreErrorKind::Conflict => {
+                    match self.get_item(log_pk(guild), log_sk(batch.seq), true, &doing).await? {
+                        Some(fresh) => item = fresh,
+                        None => return Ok(()),
+                    }
+                }
+                other => return other,
+            }
+        }
+        Err(StoreError::new(
+            StoreErrorKind::Conflict,
+            format!("guild {guild}: a batch kept being rewritten by other erasures; try again"),
+        ))
     }
 
     /// Writes one item, optionally under a condition, through the usage meter and the crash hooks. A
@@ -288,16 +326,31 @@ impl CounterStore {
 
     /// Deletes one item (absent or not), through the usage meter and the crash hooks.
     pub(crate) async fn delete_item(&self, key: Item, doing: &str) -> Result<(), StoreError> {
+        self.delete_item_where(key, None, Vec::new(), doing).await
+    }
+
+    /// [`delete_item`](Self::delete_item) under a condition with values (`:name`); a failed condition is
+    /// a [`StoreErrorKind::Conflict`].
+    pub(crate) async fn delete_item_where(
+        &self,
+        key: Item,
+        condition: Option<&str>,
+        values: Vec<(&str, AttributeValue)>,
+        doing: &str,
+    ) -> Result<(), StoreError> {
         self.usage.write_request();
         self.faults.before_write(doing)?;
         self.usage.request();
-        self.client
+        let mut delete = self
+            .client
             .delete_item()
             .table_name(self.table())
             .set_key(Some(key))
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
+            .set_condition_expression(condition.map(str::to_owned));
+        for (name, value) in values {
+            delete = delete.expression_attribute_values(name, value);
+        }
+        delete.send().await.map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
         self.usage.write(64);
         self.faults.after_write(doing)
     }
@@ -374,6 +427,7 @@ impl CounterStore {
         guild: GuildId,
         erased: &BTreeSet<UserId>,
         before: u64,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<(), StoreError> {
         let doing = format!("erasing members from the batch log of guild {guild}");
         let values = [(":pk", s(log_pk(guild))), (":before", s(log_sk(before)))];
@@ -390,11 +444,14 @@ impl CounterStore {
                     &doing,
                 )
                 .await?;
-            for item in &items {
-                let mut batch = decode_batch(item)?;
-                if drop_erased(&mut batch, erased) {
-                    self.rewrite_batch(guild, &batch).await?;
+            for item in items {
+                if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                    return Err(StoreError::new(
+                        StoreErrorKind::OutOfTime,
+                        format!("{doing}: stopped at the deadline; the next compaction goes on"),
+                    ));
                 }
+                self.erase_from_batch(guild, item, erased).await?;
             }
             match next {
                 Some(key) => start_key = Some(key),
@@ -574,4 +631,40 @@ pub(crate) fn decode_batch(item: &Item) -> Result<Batch, StoreError> {
     }
     batch.seq = seq;
     Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use engagement_domain::{BatchBuilder, ChannelId, Counts, Day};
+
+    use super::*;
+
+    /// Two erasures at once read the same batch; the slower one writes last, from what it read. It must
+    /// not put back the member the faster one removed (nor its own, of course).
+    #[tokio::test]
+    async fn a_stale_rewrite_never_puts_an_erased_member_back() {
+        let (client, table) =
+            engagement_testkit::dynamo::client_and_table_name("erase-race").await.unwrap();
+        let store = CounterStore::new(client, table);
+        store.create_table().await.unwrap();
+        let guild = GuildId(1);
+        let mut view = store.load_sync_view(guild, MessageId(0)).await.unwrap();
+        let mut b = BatchBuilder::new();
+        let day = Day::from_ordinal(20_000);
+        b.add(day, ChannelId(10), UserId(7), Counts::messages(1));
+        b.add(day, ChannelId(10), UserId(8), Counts::messages(1));
+        b.add(day, ChannelId(10), UserId(9), Counts::messages(1));
+        let seq = store.commit(&mut view, b.build(1)).await.unwrap();
+        let read = |store: CounterStore| async move {
+            store.get_item(log_pk(guild), log_sk(seq), true, "test").await.unwrap().unwrap()
+        };
+        let stale = read(store.clone()).await;
+        store.erase_from_batch(guild, stale.clone(), &BTreeSet::from([UserId(7)])).await.unwrap();
+        store.erase_from_batch(guild, stale, &BTreeSet::from([UserId(8)])).await.unwrap();
+        let users: Vec<UserId> =
+            decode_batch(&read(store).await).unwrap().counters.iter().map(|c| c.user).collect();
+        assert_eq!(users, vec![UserId(9)]);
+    }
 }

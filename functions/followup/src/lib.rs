@@ -125,15 +125,16 @@ impl Followup {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let age = Duration::from_millis(now_ms.saturating_sub(job.requested_at_ms));
-        if age >= TOKEN_LIFETIME {
-            tracing::warn!(
-                ?job,
-                age_s = age.as_secs(),
-                "interaction token expired; dropping the job"
-            );
-            return Ok(Outcome::Expired);
-        }
+        let expired = age >= TOKEN_LIFETIME;
         match &job.work {
+            Work::Report { .. } if expired => {
+                tracing::warn!(
+                    ?job,
+                    age_s = age.as_secs(),
+                    "interaction token expired; dropping the job"
+                );
+                Ok(Outcome::Expired)
+            }
             Work::Report { request, audience } => {
                 let (reply, outcome) = match self.report(request, audience).await {
                     Ok(reply) => (reply, Outcome::Answered),
@@ -149,11 +150,18 @@ impl Followup {
                 tracing::info!(?job, %outcome, "report delivered");
                 Ok(outcome)
             }
+            // An erasure runs however late it is handed over: only its reply needs the token.
             Work::Erase { guild, member } => {
+                let hold_until = job.requested_at_ms.saturating_add(
+                    u64::try_from(holds::ERASE_HOLD.as_millis()).unwrap_or(u64::MAX),
+                );
                 match self.reporter.erase_member(*guild, *member, now_ms).await {
                     Ok(()) => {
                         tracing::info!(guild = guild.get(), "member erased");
-                        self.end_erasure_hold(*guild, *member, now_ms).await;
+                        self.end_erasure_hold(*guild, *member, now_ms, hold_until, true).await;
+                        if expired {
+                            return Ok(Outcome::Expired);
+                        }
                         match self.edit(job, &Reply::text(ERASED_MESSAGE)).await? {
                             Delivery::Shown => Ok(Outcome::Answered),
                             Delivery::Unreachable => Ok(Outcome::Expired),
@@ -161,9 +169,12 @@ impl Followup {
                     }
                     Err(error) => {
                         tracing::error!(%error, ?job, "erasure failed");
+                        // The member is told to run it again: that must not be refused as "in progress".
+                        self.end_erasure_hold(*guild, *member, now_ms, hold_until, false).await;
                         // Tell the user, then fail the invocation so Lambda retries it (erasure is idempotent).
-                        if let Err(delivery) =
-                            self.edit(job, &Reply::text(ERASE_FAILED_MESSAGE)).await
+                        if !expired
+                            && let Err(delivery) =
+                                self.edit(job, &Reply::text(ERASE_FAILED_MESSAGE)).await
                         {
                             tracing::error!(error = %delivery, "could not report the failed erasure");
                         }
@@ -174,15 +185,25 @@ impl Followup {
         }
     }
 
-    /// The erasure is done: its in-progress claim becomes the cooldown before the next one. Best effort:
-    /// both run out by themselves.
-    async fn end_erasure_hold(&self, guild: GuildId, member: UserId, now_ms: u64) {
+    /// The erasure ended: its in-progress claim (the one this job's request took, held until
+    /// `hold_until`: never a later request's) is given back, and when it `succeeded` the cooldown before
+    /// the next one starts. Best effort: both run out by themselves.
+    async fn end_erasure_hold(
+        &self,
+        guild: GuildId,
+        member: UserId,
+        now_ms: u64,
+        hold_until: u64,
+        succeeded: bool,
+    ) {
         let store = self.reporter.store();
         let cooldown = holds::erase_cooldown(member);
         let cooldown_ms = u64::try_from(cooldown.duration.as_millis()).unwrap_or(u64::MAX);
         let result = async {
-            store.hold(guild, &cooldown.name, now_ms, cooldown_ms).await?;
-            store.release(guild, &holds::erase_in_progress(member).name).await
+            if succeeded {
+                store.hold(guild, &cooldown.name, now_ms, cooldown_ms).await?;
+            }
+            store.release_own(guild, &holds::erase_in_progress(member).name, hold_until).await
         };
         if let Err(error) = result.await {
             tracing::warn!(%error, "could not end the erasure's hold");

@@ -2,8 +2,9 @@
 //!
 //! twilight-model's `Interaction` requires fields that Discord has added over time or omits in some
 //! payloads (`attachment_size_limit`, `authorizing_integration_owners`, a member's `deaf`/`mute`/`flags`,
-//! a user's `discriminator`, …). None of them changes an answer, so a validly signed body that lacks them
-//! is completed with neutral defaults before it is read. What an answer *does* need — `id`,
+//! a user's `discriminator`, …). A validly signed body that lacks them is completed with neutral defaults
+//! before it is read. Where a default does matter it fails closed: a member without `roles` is taken to
+//! have none beyond `@everyone`, so an ephemeral reply shows them no more than a public one would. What an answer *does* need — `id`,
 //! `application_id`, `token`, `type`, the command `data`, ids of the guild, member and user — is never
 //! invented: its absence still makes the body unreadable (400).
 

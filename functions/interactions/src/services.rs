@@ -103,8 +103,7 @@ impl Services {
         })
     }
 
-    /// Takes `hold` for the member's heavy work at `now_ms`: `Ok(None)` when taken, else how long
-    /// (ms) it is still held by earlier work.
+    /// Takes `hold` for the member's heavy work at `now_ms`, unless earlier work still holds it.
     ///
     /// # Errors
     /// Store failures, as internal errors.
@@ -113,17 +112,10 @@ impl Services {
         guild: GuildId,
         hold: &Hold,
         now_ms: u64,
-    ) -> Result<Option<u64>, CommandError> {
+    ) -> Result<Claim, CommandError> {
         let hold_ms = u64::try_from(hold.duration.as_millis()).unwrap_or(u64::MAX);
         let store = self.reporter.store();
-        match store
-            .claim(guild, &hold.name, now_ms, hold_ms)
-            .await
-            .map_err(CommandError::internal)?
-        {
-            Claim::Taken => Ok(None),
-            Claim::Held { remaining_ms } => Ok(Some(remaining_ms)),
-        }
+        store.claim(guild, &hold.name, now_ms, hold_ms).await.map_err(CommandError::internal)
     }
 
     /// How long (ms) `hold` is still held at `now_ms`, if it is; nothing is taken.

@@ -340,3 +340,29 @@ async fn a_refused_interaction_token_ends_that_job_only() -> anyhow::Result<()> 
     assert_eq!(env.fake.webhook_calls().len(), 1);
     Ok(())
 }
+
+/// An erasure handed over late (the followup queue was full, say) still runs: only its reply needs the
+/// token. Nothing is sent with the dead token.
+#[tokio::test]
+async fn a_late_erasure_still_erases() -> anyhow::Result<()> {
+    let env = Deferred::start("deferred-late-erase").await?;
+    let discord = DiscordClient::new(
+        DiscordConfig::new(env.fake.token()).with_api_base(env.fake.base_url()),
+    )?;
+    let followup = Followup::new(env.store.clone(), discord, GuildTimeZone::UTC);
+    let body = interaction(
+        env.fake.application_id(),
+        BOB,
+        MEMBER_PERMISSIONS,
+        grouped_subcommand(name::ENGAGEMENT, name::PRIVACY, name::ERASE, vec![]),
+    );
+    let recording = Arc::new(InProcessInvoker::recording());
+    let app = app(&env.key, env.store.clone(), Arc::clone(&recording))?;
+    send(&app, &env.key, &body).await?;
+    let job = recording.jobs().pop().context("no job")?;
+    let outcome = followup.handle(&job, at(NOW + 20 * 60)).await?;
+    assert_eq!(outcome, Outcome::Expired);
+    assert!(env.store.find_member(GuildId(GUILD), UserId(BOB)).await?.is_empty());
+    assert!(env.fake.webhook_calls().is_empty(), "nothing sent with a dead token");
+    Ok(())
+}

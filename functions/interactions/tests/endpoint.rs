@@ -375,7 +375,7 @@ async fn an_unreadable_signed_body_is_logged_with_the_failing_field() -> anyhow:
     let lines = Lines::default();
     let writer = lines.clone();
     let subscriber = engagement_telemetry::subscriber(
-        engagement_telemetry::EnvFilter::new("info"),
+        engagement_telemetry::EnvFilter::new("trace"),
         false,
         move || writer.clone(),
     );

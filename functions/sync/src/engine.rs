@@ -110,10 +110,6 @@ impl GuildRun<'_> {
     pub(crate) async fn run(&self) -> Result<GuildOutcome, SyncError> {
         let now_ms = self.now_ms();
         self.compact(now_ms).await;
-        let rules = self.store.guild_config(self.guild).await?.unwrap_or_else(|| GuildConfig {
-            time_zone: self.settings.default_time_zone,
-            ..GuildConfig::default()
-        });
         let window_start = self.window_start();
         // Reactions are reconciled for all recent channels at once, about hourly: only those runs pay for
         // reading the reaction state of the window from the log.
@@ -131,6 +127,13 @@ impl GuildRun<'_> {
         if reconcile_due {
             view = self.store.load_sync_view(self.guild, window_start).await?;
         }
+        // The settings are read after the view: an erasure in the log is always preceded by its opt-out
+        // in the settings, so this run cannot count a member erased before it started (one erased
+        // during the run is dropped by the view at the next commit).
+        let rules = self.store.guild_config(self.guild).await?.unwrap_or_else(|| GuildConfig {
+            time_zone: self.settings.default_time_zone,
+            ..GuildConfig::default()
+        });
         let (work, deferred) = self.plan(&rules, &view, reconcile_due).await?;
         let pending = Mutex::new(Pending { view, builder: BatchBuilder::new() });
         let errors_before = self.tally.channel_errors.load(std::sync::atomic::Ordering::Relaxed);
@@ -160,7 +163,10 @@ impl GuildRun<'_> {
     /// and the guild is synced all the same: commits stay exact while the fold is behind (for up to
     /// `MAX_UNFOLDED_AGE_MS`), and the next run folds again from where this one stopped.
     async fn compact(&self, now_ms: u64) {
-        let deadline = self.deadline.checked_sub(self.settings.margin).unwrap_or(self.deadline);
+        // At most half the time left: a long erasure fold must leave the guild time to sync.
+        let now = Instant::now();
+        let usable = self.deadline.checked_sub(self.settings.margin).unwrap_or(now);
+        let deadline = now + usable.saturating_duration_since(now) / 2;
         let policy = engagement_store::CompactionPolicy::default();
         match self.store.compact_until(self.guild, policy, now_ms, Some(deadline)).await {
             Ok(_) => {}
@@ -360,6 +366,11 @@ impl GuildRun<'_> {
         let mut seen: BTreeSet<ChannelId> = BTreeSet::new();
         for thread in threads {
             let id = ChannelId(thread.id.get());
+            // A private thread's audience is its members: counting it toward its channel would show
+            // its activity to everyone who can view the channel. Not counted, like archived ones.
+            if thread.kind == engagement_discord::model::ChannelType::PrivateThread {
+                continue;
+            }
             let Some(parent) = thread.parent_id.map(|p| ChannelId(p.get())) else { continue };
             if !seen.insert(id) || !rules.counts_channel(parent) || !by_id.contains_key(&parent) {
                 continue;
@@ -675,7 +686,8 @@ impl GuildRun<'_> {
         }
         emojis.sort_by(|a, b| a.emoji.cmp(&b.emoji));
         let author = match before {
-            Some(b) => b.author,
+            // An author who opted out since is no longer credited for this message.
+            Some(b) => b.author.filter(|a| !rules.opted_out.contains(a)),
             None => rules.counts_for_author(&facts).then_some(facts.author),
         };
         Ok(MessageReactions {
@@ -770,12 +782,10 @@ impl GuildRun<'_> {
                     continue;
                 }
                 let state = self.reaction_state(work, message, rules, before).await?;
-                // A member who opted out since the message was counted gets no correction either way:
-                // nothing new is credited, and what was counted before stays as it was (hidden).
-                let deltas: Vec<_> = reaction_deltas(before, &state)
-                    .into_iter()
-                    .filter(|(user, _)| !rules.opted_out.contains(user))
-                    .collect();
+                // Members who opted out are no longer in the state (see `reaction_state`): nothing is
+                // credited to them, and what this message had credited them is withdrawn, so the
+                // counters always match the recorded state.
+                let deltas = reaction_deltas(before, &state);
                 if !deltas.is_empty() {
                     Tally::add(&self.tally.reaction_corrections, 1);
                 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use engagement_commands::{FollowupJob, Work, holds};
+use engagement_store::Claim;
 
 use super::options;
 use super::{CommandContext, CommandError, CommandHandler, HandlerFuture, HandlerResult};
@@ -42,7 +43,7 @@ impl PrivacyCommand {
             let now_ms = options::now_ms(ctx);
             // One erasure per member at a time, and not again right after one.
             let running = holds::erase_in_progress(member);
-            if self.services.take_hold(guild, &running, now_ms).await?.is_some() {
+            if let Claim::Held { .. } = self.services.take_hold(guild, &running, now_ms).await? {
                 return Ok(response::ephemeral_message(holds::ERASE_IN_PROGRESS_MESSAGE));
             }
             let cooldown = holds::erase_cooldown(member);

@@ -8,6 +8,7 @@ use engagement_commands::report::check_counted;
 use engagement_commands::report::leaderboard::check_scope;
 use engagement_commands::{FollowupJob, Ranked, Report, ReportRequest, Work, holds};
 use engagement_domain::{Audience, Metric, Scope};
+use engagement_store::Claim;
 
 use super::options;
 use super::{CommandContext, CommandError, CommandHandler, HandlerFuture, HandlerResult};
@@ -101,7 +102,8 @@ impl ReportCommand {
             let now_ms = options::now_ms(ctx);
             let cooldown = holds::report_cooldown(&request);
             if let Some(hold) = &cooldown
-                && let Some(remaining_ms) = self.services.take_hold(guild, hold, now_ms).await?
+                && let Claim::Held { remaining_ms } =
+                    self.services.take_hold(guild, hold, now_ms).await?
             {
                 let what =
                     if request.report == Report::Export { "an export" } else { "a long chart" };
