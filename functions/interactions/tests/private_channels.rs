@@ -64,6 +64,21 @@ async fn each_report_shows_only_what_its_audience_may_see() -> anyhow::Result<()
         answer.json.to_string().contains(&format!("<@{BOB}> — {general_and_off_topic} messages"))
     );
 
+    // /channel-stats (public) about the category holding #general and #random: #random's messages are
+    // not in it; and the categories leaderboard counts the category without them too.
+    let category = command(name::CHANNEL_STATS, vec![channel(option::CHANNEL, TEXT, 4)]);
+    let answer = send(&app, &key, &interaction(APP, ADMIN, ALL_PERMISSIONS, category)).await?;
+    let general_only = sum(|s| last_7_days(s) && s.channel == GENERAL).0;
+    assert_eq!(answer.field("Messages"), general_only.to_string(), "{answer:?}");
+    assert!(!answer.json.to_string().contains(&random), "{}", answer.json);
+    let categories = command(name::LEADERBOARD, vec![string(option::WHAT, "categories")]);
+    let answer = send(&app, &key, &interaction(APP, ADMIN, ALL_PERMISSIONS, categories)).await?;
+    assert!(
+        answer.json.to_string().contains(&format!("<#{TEXT}> — {general_only} messages")),
+        "{}",
+        answer.json
+    );
+
     // /channel-stats (public) about #random: refused, saying nothing about it.
     let about = command(name::CHANNEL_STATS, vec![channel(option::CHANNEL, RANDOM, 0)]);
     let answer = send(&app, &key, &interaction(APP, ADMIN, ALL_PERMISSIONS, about)).await?;
