@@ -9,6 +9,19 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 # crates/testkit/src/signing.rs). Anyone can sign with its private half: never deploy with it.
 DEV_PUBLIC_KEY="45e30d482cec739edb71f029e2b235fe11f5e98d6241e5b87c7ffd8b72a68c6e"
 
+# cargo-machete, the unused-dependency check (pinned). Installed from crates.io into .tools/ (gitignored)
+# the first time, ~1 minute; prints the binary's path.
+CARGO_MACHETE_VERSION="0.9.2"
+cargo_machete() {
+    local bin="$ROOT/.tools/bin/cargo-machete"
+    if [[ "$("$bin" --version 2>/dev/null)" != "$CARGO_MACHETE_VERSION" ]]; then
+        echo "installing cargo-machete $CARGO_MACHETE_VERSION into $ROOT/.tools ..." >&2
+        cargo install --locked --quiet cargo-machete --version "$CARGO_MACHETE_VERSION" \
+            --root "$ROOT/.tools" >&2
+    fi
+    echo "$bin"
+}
+
 # Seconds since the epoch with fractions, and a duration since such a time ("12.3 s").
 now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f s", e - s }'; }
