@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::SyncError;
-use crate::report::Tally;
+use crate::report::RunCounters;
 use crate::settings::SyncSettings;
 
 /// Discord's largest message page.
@@ -47,7 +47,7 @@ pub(crate) enum Mode {
 
 /// One channel or thread to read.
 #[derive(Clone, Debug)]
-struct Work {
+struct ChannelTask {
     /// The polled channel or thread.
     source: ChannelId,
     /// The counting channel (a thread's parent).
@@ -68,7 +68,7 @@ struct Work {
 
 enum Turn {
     Done,
-    More(Work),
+    More(ChannelTask),
 }
 
 /// The state a guild run shares between its concurrent channel readers.
@@ -81,7 +81,7 @@ pub(crate) struct GuildRun<'a> {
     pub(crate) store: &'a CounterStore,
     pub(crate) discord: &'a DiscordClient,
     pub(crate) settings: &'a SyncSettings,
-    pub(crate) tally: &'a Tally,
+    pub(crate) counters: &'a RunCounters,
     pub(crate) guild: GuildId,
     pub(crate) now: DateTime<Utc>,
     pub(crate) deadline: Instant,
@@ -103,7 +103,7 @@ impl GuildRun<'_> {
     }
 
     fn call(&self) {
-        Tally::add(&self.tally.discord_calls, 1);
+        RunCounters::add(&self.counters.discord_calls, 1);
     }
 
     /// Runs the guild to completion or until the time budget runs out.
@@ -136,11 +136,11 @@ impl GuildRun<'_> {
         });
         let (work, deferred) = self.plan(&rules, &view, reconcile_due).await?;
         let pending = Mutex::new(Pending { view, builder: BatchBuilder::new() });
-        let errors_before = self.tally.channel_errors.load(std::sync::atomic::Ordering::Relaxed);
+        let errors_before = self.counters.channel_errors.load(std::sync::atomic::Ordering::Relaxed);
         let out_of_time = self.work_through(work, &rules, &pending).await?;
         let mut pending = pending.into_inner();
         let errors =
-            self.tally.channel_errors.load(std::sync::atomic::Ordering::Relaxed) - errors_before;
+            self.counters.channel_errors.load(std::sync::atomic::Ordering::Relaxed) - errors_before;
         if !out_of_time && errors == 0 {
             // Only now that every thread the listings found has its cursor: remember the listings.
             for cursor in deferred {
@@ -172,7 +172,7 @@ impl GuildRun<'_> {
             Ok(_) => {}
             Err(error) if error.kind() == StoreErrorKind::OutOfTime => {
                 tracing::warn!(guild = self.guild.0, %error, "compaction continues next run");
-                Tally::add(&self.tally.compactions_unfinished, 1);
+                RunCounters::add(&self.counters.compactions_unfinished, 1);
             }
             Err(error) => {
                 tracing::error!(
@@ -180,7 +180,7 @@ impl GuildRun<'_> {
                     %error,
                     "compaction failed; the guild is synced without it"
                 );
-                Tally::add(&self.tally.compaction_failures, 1);
+                RunCounters::add(&self.counters.compaction_failures, 1);
             }
         }
     }
@@ -232,7 +232,7 @@ impl GuildRun<'_> {
         rules: &GuildConfig,
         view: &SyncView,
         reconcile_due: bool,
-    ) -> Result<(Vec<Work>, Vec<ChannelCursor>), SyncError> {
+    ) -> Result<(Vec<ChannelTask>, Vec<ChannelCursor>), SyncError> {
         let guild = Id::new_checked(self.guild.0).ok_or(SyncError::InvalidId(self.guild.0))?;
         self.call();
         let channels = self.discord.guild_channels(guild).await?;
@@ -262,7 +262,7 @@ impl GuildRun<'_> {
             if excluded || !(channel.has_messages() || channel.has_threads()) {
                 continue;
             }
-            Tally::add(&self.tally.channels_checked, 1);
+            RunCounters::add(&self.counters.channels_checked, 1);
             let cursor = cursors.get(&id).copied();
             let last = channel.last_message_id.map(|m| MessageId(m.get()));
             // Each 403 counts toward Discord's invalid-request ban: a channel the bot could not read is
@@ -339,7 +339,7 @@ impl GuildRun<'_> {
                         {
                             // Do not ask again before the next daily sweep: every 403 counts toward
                             // Discord's invalid-request ban.
-                            Tally::add(&self.tally.channels_no_access, 1);
+                            RunCounters::add(&self.counters.channels_no_access, 1);
                             mark.threads_listed_ms = now_ms;
                             marked = true;
                         }
@@ -360,7 +360,7 @@ impl GuildRun<'_> {
             if entry.forward || entry.reconcile || entry.new_cursor || entry.backfill.is_some() {
                 work.push(entry);
             } else if !marked {
-                Tally::add(&self.tally.channels_skipped_idle, 1);
+                RunCounters::add(&self.counters.channels_skipped_idle, 1);
             }
         }
         let mut seen: BTreeSet<ChannelId> = BTreeSet::new();
@@ -375,7 +375,7 @@ impl GuildRun<'_> {
             if !seen.insert(id) || !rules.counts_channel(parent) || !by_id.contains_key(&parent) {
                 continue;
             }
-            Tally::add(&self.tally.channels_checked, 1);
+            RunCounters::add(&self.counters.channels_checked, 1);
             let category = by_id.get(&parent).and_then(|p| p.parent_id).map(|c| ChannelId(c.get()));
             let cursor = cursors.get(&id).copied();
             let last = thread.last_message_id.map(|m| MessageId(m.get()));
@@ -391,7 +391,7 @@ impl GuildRun<'_> {
             if entry.forward || entry.reconcile || entry.new_cursor || entry.backfill.is_some() {
                 work.push(entry);
             } else {
-                Tally::add(&self.tally.channels_skipped_idle, 1);
+                RunCounters::add(&self.counters.channels_skipped_idle, 1);
             }
         }
         // Followed threads that were looked for and not found (deleted, or private and archived).
@@ -413,7 +413,7 @@ impl GuildRun<'_> {
         cursor: Option<ChannelCursor>,
         last: Option<MessageId>,
         reconcile_due: bool,
-    ) -> Work {
+    ) -> ChannelTask {
         let new_cursor = cursor.is_none();
         let cursor = cursor.unwrap_or_else(|| {
             ChannelCursor::starting_at(source, parent, self.first_sight_start())
@@ -431,7 +431,7 @@ impl GuildRun<'_> {
                 (false, false, (cursor.before > since && last.is_some()).then_some(since))
             }
         };
-        Work {
+        ChannelTask {
             source,
             channel,
             category,
@@ -458,13 +458,16 @@ impl GuildRun<'_> {
     /// the others. Returns whether the time budget ran out.
     async fn work_through(
         &self,
-        mut queue: Vec<Work>,
+        mut queue: Vec<ChannelTask>,
         rules: &GuildConfig,
         pending: &Mutex<Pending>,
     ) -> Result<bool, SyncError> {
         let counted: BTreeSet<ChannelId> =
             queue.iter().filter(|w| w.forward || w.backfill.is_some()).map(|w| w.source).collect();
-        Tally::add(&self.tally.channels_fetched, u64::try_from(counted.len()).unwrap_or(0));
+        RunCounters::add(
+            &self.counters.channels_fetched,
+            u64::try_from(counted.len()).unwrap_or(0),
+        );
         while !queue.is_empty() {
             if !self.time_left() {
                 return Ok(true);
@@ -491,7 +494,7 @@ impl GuildRun<'_> {
     /// channel for this run; token and budget failures stop the run.
     async fn turn(
         &self,
-        work: Work,
+        work: ChannelTask,
         rules: &GuildConfig,
         pending: &Mutex<Pending>,
     ) -> Result<Turn, SyncError> {
@@ -501,7 +504,7 @@ impl GuildRun<'_> {
             Err(SyncError::Discord(e)) => match e.kind() {
                 ErrorKind::NoAccess { channel_id, status, .. } => {
                     tracing::info!(guild = %self.guild, channel = channel_id, status, "skipping a channel the bot cannot read");
-                    Tally::add(&self.tally.channels_no_access, 1);
+                    RunCounters::add(&self.counters.channels_no_access, 1);
                     self.skip_unreadable(pending, cursor, last).await?;
                     Ok(Turn::Done)
                 }
@@ -510,7 +513,7 @@ impl GuildRun<'_> {
                 }
                 _ => {
                     tracing::warn!(guild = %self.guild, error = %e, "skipping a channel for this run after an error");
-                    Tally::add(&self.tally.channel_errors, 1);
+                    RunCounters::add(&self.counters.channel_errors, 1);
                     Ok(Turn::Done)
                 }
             },
@@ -520,7 +523,7 @@ impl GuildRun<'_> {
 
     async fn turn_inner(
         &self,
-        mut work: Work,
+        mut work: ChannelTask,
         rules: &GuildConfig,
         pending: &Mutex<Pending>,
     ) -> Result<Turn, SyncError> {
@@ -621,7 +624,7 @@ impl GuildRun<'_> {
     /// reactors (one Discord call per emoji and kind).
     async fn count_page(
         &self,
-        work: &Work,
+        work: &ChannelTask,
         page: &[Message],
         rules: &GuildConfig,
     ) -> Result<BatchBuilder, SyncError> {
@@ -629,13 +632,13 @@ impl GuildRun<'_> {
         if !page.is_empty() {
             b.set_category(work.channel, work.category);
         }
-        Tally::add(&self.tally.messages_read, u64::try_from(page.len()).unwrap_or(0));
+        RunCounters::add(&self.counters.messages_read, u64::try_from(page.len()).unwrap_or(0));
         let window_start = self.window_start();
         for message in page {
             let facts = message_facts(message);
             let day = rules.day_of(&facts);
             if let Some((author, counts)) = rules.author_counts(&facts) {
-                Tally::add(&self.tally.messages_counted, 1);
+                RunCounters::add(&self.counters.messages_counted, 1);
                 b.add(day, work.channel, author, Counts { reactions_received: 0, ..counts });
             }
             if message.reactions.is_empty() {
@@ -656,7 +659,7 @@ impl GuildRun<'_> {
     /// changed since `before`.
     async fn reaction_state(
         &self,
-        work: &Work,
+        work: &ChannelTask,
         message: &Message,
         rules: &GuildConfig,
         before: Option<&MessageReactions>,
@@ -704,7 +707,7 @@ impl GuildRun<'_> {
 
     async fn reactors(
         &self,
-        work: &Work,
+        work: &ChannelTask,
         message: &Message,
         emoji: &ReactionEmoji,
         burst: bool,
@@ -731,7 +734,7 @@ impl GuildRun<'_> {
     /// Reads the channel's messages of the reconciliation window again and applies reaction changes.
     async fn reconcile(
         &self,
-        work: &mut Work,
+        work: &mut ChannelTask,
         rules: &GuildConfig,
         pending: &Mutex<Pending>,
     ) -> Result<(), SyncError> {
@@ -787,7 +790,7 @@ impl GuildRun<'_> {
                 // counters always match the recorded state.
                 let deltas = reaction_deltas(before, &state);
                 if !deltas.is_empty() {
-                    Tally::add(&self.tally.reaction_corrections, 1);
+                    RunCounters::add(&self.counters.reaction_corrections, 1);
                 }
                 // On the day the message was counted on (`state.day` is that day, whatever the guild's
                 // time zone is now).
@@ -855,7 +858,7 @@ impl GuildRun<'_> {
         // The run's one clock: compaction decides what is due by the same `now` (`fixed_now` in tests).
         let batch = std::mem::take(&mut p.builder).build(self.now_ms());
         self.store.commit(&mut p.view, batch).await?;
-        Tally::add(&self.tally.batches, 1);
+        RunCounters::add(&self.counters.batches, 1);
         Ok(())
     }
 }

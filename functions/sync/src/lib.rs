@@ -26,7 +26,7 @@ pub use report::RunSummary;
 pub use settings::SyncSettings;
 
 use crate::engine::{GuildRun, Mode};
-use crate::report::Tally;
+use crate::report::RunCounters;
 
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +94,29 @@ impl SyncRequest {
             )));
         }
         Ok(Self::default())
+    }
+}
+
+/// The Lambda event, read through [`SyncRequest::from_event`]: a malformed one is a deserialization error
+/// naming the field, so the runtime fails the invocation without running a sync.
+impl<'de> Deserialize<'de> for SyncRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Self::from_event(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// At the Lambda boundary: the error type says whether a retry can help.
+impl From<SyncError> for lambda_runtime::Diagnostic {
+    fn from(error: SyncError) -> Self {
+        let error_type = match &error {
+            SyncError::Store(_) => "StoreFailed",
+            SyncError::Discord(e) if e.is_fatal() => "DiscordRefused",
+            SyncError::Discord(_) => "DiscordFailed",
+            SyncError::InvalidId(_) | SyncError::InvalidRequest(_) => "InvalidRequest",
+            SyncError::Panicked(_) => "GuildPanicked",
+        };
+        Self { error_type: error_type.to_owned(), error_message: error.to_string() }
     }
 }
 
@@ -192,21 +215,21 @@ impl Syncer {
         summary: &mut RunSummary,
     ) -> Result<(), SyncError> {
         let usage_before = self.store.usage();
-        let tally = Tally::default();
-        Tally::add(&tally.discord_calls, 1);
+        let counters = RunCounters::default();
+        RunCounters::add(&counters.discord_calls, 1);
         let guilds = self.discord.current_user_guilds().await?;
         let deadline = started + budget;
         // Guilds run side by side (their channels share the one rate limiter); a guild's failure does
         // not stop the others, and the first error is reported after all have finished.
         let now = self.now();
-        let tally_ref = &tally;
+        let counters_ref = &counters;
         let outcomes: Vec<Result<engine::GuildOutcome, SyncError>> = futures::stream::iter(guilds)
             .map(|guild| async move {
                 let run = GuildRun {
                     store: &self.store,
                     discord: &self.discord,
                     settings: &self.settings,
-                    tally: tally_ref,
+                    counters: counters_ref,
                     guild: GuildId(guild.id.get()),
                     now,
                     deadline,
@@ -235,7 +258,7 @@ impl Syncer {
         if let Some(e) = first_error {
             return Err(e);
         }
-        summary.absorb(&tally);
+        summary.absorb(&counters);
         let used = self.store.usage().since(&usage_before);
         summary.write_units = used.write_units;
         summary.read_units = used.read_units();
@@ -262,7 +285,7 @@ impl Syncer {
         };
         let renewal = self.renew_in_background(lease.clone());
         let usage_before = self.store.usage();
-        let tally = Tally::default();
+        let counters = RunCounters::default();
         let result = async {
             let config = self.store.guild_config(guild).await?;
             let zone = config.map_or(self.settings.default_time_zone, |c| c.time_zone);
@@ -271,7 +294,7 @@ impl Syncer {
                 store: &self.store,
                 discord: &self.discord,
                 settings: &self.settings,
-                tally: &tally,
+                counters: &counters,
                 guild,
                 now: self.now(),
                 deadline: started + budget,
@@ -284,7 +307,7 @@ impl Syncer {
         self.store.release_lease(&lease).await?;
         let outcome = result?;
         summary.budget_exhausted = outcome.out_of_time;
-        summary.absorb(&tally);
+        summary.absorb(&counters);
         let used = self.store.usage().since(&usage_before);
         summary.write_units = used.write_units;
         summary.read_units = used.read_units();
@@ -376,6 +399,16 @@ mod tests {
         let backfill = SyncRequest::from_event(&event("sync-backfill.json"));
         let backfill = backfill.ok().and_then(|r| r.backfill);
         assert_eq!(backfill.map(|b| b.since), Some("2026-11-01".to_owned()));
+    }
+
+    /// The typed event (`LambdaEvent<SyncRequest>`) refuses the same payloads with the same reasons.
+    #[test]
+    fn the_typed_event_refuses_a_malformed_payload() {
+        let refused = serde_json::from_value::<SyncRequest>(serde_json::json!({"backfill": {}}));
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("missing field `guild_id`"), "{message}");
+        let scheduled = serde_json::from_value::<SyncRequest>(event("sync-scheduled.json"));
+        assert_eq!(scheduled.ok(), Some(SyncRequest::default()));
     }
 
     /// A malformed payload is refused, naming what is wrong; it never runs as a scheduled sync.

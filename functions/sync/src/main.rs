@@ -16,11 +16,12 @@ async fn main() -> Result<(), Error> {
     let discord = engagement_discord::DiscordClient::new(discord)?;
     let syncer = Syncer { store, discord, settings };
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "sync".to_owned());
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+    // A malformed payload fails the invocation with the reason (`SyncRequest`'s deserializer refuses it);
+    // it never runs a sync.
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SyncRequest>| {
         let (syncer, function) = (&syncer, &function);
         async move {
-            // A malformed payload fails the invocation with the reason; it never runs a sync.
-            let request = SyncRequest::from_event(&event.payload)?;
+            let request = event.payload;
             let deadline = chrono::DateTime::from_timestamp_millis(
                 i64::try_from(event.context.deadline).unwrap_or(0),
             );
@@ -32,7 +33,7 @@ async fn main() -> Result<(), Error> {
             );
             let summary = syncer.handle(&request, budget).await?;
             println!("{}", summary.emf_line(function, chrono::Utc::now().timestamp_millis()));
-            Ok::<_, Error>(serde_json::to_value(&summary)?)
+            Ok::<_, sync::SyncError>(summary)
         }
     }))
     .await

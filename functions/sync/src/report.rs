@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// Counters that the concurrent parts of a run add to.
 #[derive(Debug, Default)]
-pub(crate) struct Tally {
+pub(crate) struct RunCounters {
     pub(crate) channels_checked: AtomicU64,
     pub(crate) channels_skipped_idle: AtomicU64,
     pub(crate) channels_fetched: AtomicU64,
@@ -21,7 +21,7 @@ pub(crate) struct Tally {
     pub(crate) compactions_unfinished: AtomicU64,
 }
 
-impl Tally {
+impl RunCounters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
@@ -78,7 +78,7 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    pub(crate) fn absorb(&mut self, t: &Tally) {
+    pub(crate) fn absorb(&mut self, t: &RunCounters) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         self.channels_checked += get(&t.channels_checked);
         self.channels_skipped_idle += get(&t.channels_skipped_idle);
