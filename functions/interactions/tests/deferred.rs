@@ -135,7 +135,10 @@ async fn export_edits_the_reply_with_a_csv_that_matches_the_store() -> anyhow::R
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("day,channel_id,category_id,member_id,messages,reactions_given,reactions_received")
+        Some(
+            "guild_id,day,channel_id,category_id,member_id,messages,reactions_given,\
+             reactions_received"
+        )
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), SEEDS.len(), "one row per seeded (day, channel, member)");
@@ -146,7 +149,7 @@ async fn export_edits_the_reply_with_a_csv_that_matches_the_store() -> anyhow::R
         .map(|(d, c, u, n)| {
             let category = support::category_of(c.0).map(|c| c.to_string()).unwrap_or_default();
             format!(
-                "{d},{c},{category},{u},{},{},{}",
+                "{GUILD},{d},{c},{category},{u},{},{},{}",
                 n.messages, n.reactions_given, n.reactions_received
             )
         })
@@ -158,7 +161,7 @@ async fn export_edits_the_reply_with_a_csv_that_matches_the_store() -> anyhow::R
     // … and the seed, independently.
     for s in SEEDS {
         let row = format!(
-            "{},{},{},{},{},{},{}",
+            "{GUILD},{},{},{},{},{},{},{}",
             s.day,
             s.channel,
             support::category_of(s.channel).map(|c| c.to_string()).unwrap_or_default(),

@@ -1,10 +1,12 @@
-//! `engagement export`: prints one record per (day, channel, member) with its counters.
+//! `engagement export`: prints one record per (day, channel, member) with its counters, in the one export
+//! schema `/export` uses too ([`export::COLUMNS`]).
 
 use std::io::Write as _;
 use std::ops::ControlFlow;
 
 use anyhow::Context as _;
-use engagement_domain::{ChannelId, Counts, Day, DayRange, GuildId, UserId};
+use engagement_commands::report::export::{self, ExportRecord};
+use engagement_domain::{Day, DayRange, GuildId};
 use engagement_store::CounterStore;
 
 /// Output formats.
@@ -34,17 +36,6 @@ pub struct Args {
     pub format: Format,
 }
 
-/// The column names, in order.
-pub const COLUMNS: [&str; 7] = [
-    "guild_id",
-    "day",
-    "channel_id",
-    "user_id",
-    "messages",
-    "reactions_given",
-    "reactions_received",
-];
-
 /// Runs `engagement export`.
 ///
 /// # Errors
@@ -59,14 +50,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // Printed day by day as the days are read: a long export never sits in memory whole.
     let mut out = std::io::BufWriter::new(std::io::stdout());
     if args.format == Format::Csv {
-        writeln!(out, "{}", COLUMNS.join(","))?;
+        write!(out, "{}", export::header())?;
     }
     let mut written = Ok(());
     store
         .scan_days(args.guild, range, |day, tally| {
-            written = tally.counters.iter().try_for_each(|(&(channel, user), c)| {
-                write_record(&mut out, &args, day, channel, user, c)
-            });
+            written = ExportRecord::of_day(args.guild, day, &tally)
+                .try_for_each(|record| write_record(&mut out, args.format, &record));
             if written.is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
         })
         .await?;
@@ -77,30 +67,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 fn write_record(
     out: &mut impl std::io::Write,
-    args: &Args,
-    day: Day,
-    channel: ChannelId,
-    user: UserId,
-    c: &Counts,
+    format: Format,
+    record: &ExportRecord,
 ) -> std::io::Result<()> {
-    match args.format {
-        Format::Csv => writeln!(
-            out,
-            "{},{day},{channel},{user},{},{},{}",
-            args.guild, c.messages, c.reactions_given, c.reactions_received
-        ),
-        Format::Jsonl => writeln!(
-            out,
-            "{}",
-            serde_json::json!({
-                "guild_id": args.guild.to_string(),
-                "day": day.to_string(),
-                "channel_id": channel.to_string(),
-                "user_id": user.to_string(),
-                "messages": c.messages,
-                "reactions_given": c.reactions_given,
-                "reactions_received": c.reactions_received,
-            })
-        ),
+    match format {
+        Format::Csv => write!(out, "{}", record.csv_line()),
+        Format::Jsonl => writeln!(out, "{}", record.json()),
     }
 }

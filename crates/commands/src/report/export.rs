@@ -2,11 +2,10 @@
 //! the plain file would not fit in one Discord attachment (a busy server's year is over 10 MB of CSV and
 //! about a tenth of that compressed).
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::ops::ControlFlow;
 
-use engagement_domain::{DailyTallies, Day, Tally};
+use engagement_domain::{ChannelId, Counts, DailyTallies, Day, GuildId, Tally, UserId};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
@@ -16,9 +15,89 @@ use crate::reply::{Reply, ReplyFile};
 use crate::request::ReportRequest;
 use crate::visibility::Shown;
 
-/// The CSV header. Ids are Discord snowflakes; `category_id` is empty for channels outside a category.
-pub const HEADER: &str =
-    "day,channel_id,category_id,member_id,messages,reactions_given,reactions_received\n";
+/// The one schema of exported records, `/export`'s CSV and `engagement export` (CSV and JSON lines)
+/// alike: one record per (day, channel, member). Ids are Discord snowflakes (strings in JSON: they exceed
+/// 2^53); `category_id` is empty (JSON: null) for a channel outside any category; `day` is in the guild's
+/// time zone.
+pub const COLUMNS: [&str; 8] = [
+    "guild_id",
+    "day",
+    "channel_id",
+    "category_id",
+    "member_id",
+    "messages",
+    "reactions_given",
+    "reactions_received",
+];
+
+/// The CSV header line.
+#[must_use]
+pub fn header() -> String {
+    format!("{}\n", COLUMNS.join(","))
+}
+
+/// One exported record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportRecord {
+    /// The guild.
+    pub guild: GuildId,
+    /// The day.
+    pub day: Day,
+    /// The counting channel.
+    pub channel: ChannelId,
+    /// Its category, if any.
+    pub category: Option<ChannelId>,
+    /// The member.
+    pub member: UserId,
+    /// The counters.
+    pub counts: Counts,
+}
+
+impl ExportRecord {
+    /// Every record of one day's tally, in (channel, member) order.
+    pub fn of_day(guild: GuildId, day: Day, tally: &Tally) -> impl Iterator<Item = Self> + '_ {
+        tally.counters.iter().map(move |(&(channel, member), &counts)| Self {
+            guild,
+            day,
+            channel,
+            category: tally.category_of(channel),
+            member,
+            counts,
+        })
+    }
+
+    /// The record as a CSV line (with its newline), in [`COLUMNS`] order.
+    #[must_use]
+    pub fn csv_line(&self) -> String {
+        let category = self.category.map(|c| c.to_string()).unwrap_or_default();
+        let c = self.counts;
+        format!(
+            "{},{},{},{category},{},{},{},{}\n",
+            self.guild,
+            self.day,
+            self.channel,
+            self.member,
+            c.messages,
+            c.reactions_given,
+            c.reactions_received
+        )
+    }
+
+    /// The record as one JSON object with [`COLUMNS`] as keys.
+    #[must_use]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "guild_id": self.guild.to_string(),
+            "day": self.day.to_string(),
+            "channel_id": self.channel.to_string(),
+            "category_id": self.category.map(|c| c.to_string()),
+            "member_id": self.member.to_string(),
+            "messages": self.counts.messages,
+            "reactions_given": self.counts.reactions_given,
+            "reactions_received": self.counts.reactions_received,
+        })
+    }
+}
 
 /// The export would not fit in one Discord attachment, even compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -52,8 +131,8 @@ impl std::fmt::Debug for ExportFile {
 ///
 /// # Errors
 /// [`TooLarge`].
-pub fn csv(days: &DailyTallies, limit: u64) -> Result<ExportFile, TooLarge> {
-    let mut file = CsvFile::new(limit)?;
+pub fn csv(guild: GuildId, days: &DailyTallies, limit: u64) -> Result<ExportFile, TooLarge> {
+    let mut file = CsvFile::new(guild, limit)?;
     for (day, tally) in &days.days {
         file.push_day(*day, tally)?;
     }
@@ -62,6 +141,7 @@ pub fn csv(days: &DailyTallies, limit: u64) -> Result<ExportFile, TooLarge> {
 
 /// An export being written day by day: plain CSV while it fits the limit, and gzip alongside.
 struct CsvFile {
+    guild: GuildId,
     limit: usize,
     plain: Option<String>,
     gzip: GzEncoder<Vec<u8>>,
@@ -70,12 +150,13 @@ struct CsvFile {
 }
 
 impl CsvFile {
-    fn new(limit: u64) -> Result<Self, TooLarge> {
+    fn new(guild: GuildId, limit: u64) -> Result<Self, TooLarge> {
         let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
-        gzip.write_all(HEADER.as_bytes()).map_err(|_| TooLarge { limit })?;
+        gzip.write_all(header().as_bytes()).map_err(|_| TooLarge { limit })?;
         Ok(Self {
+            guild,
             limit: usize::try_from(limit).unwrap_or(usize::MAX),
-            plain: Some(String::from(HEADER)),
+            plain: Some(header()),
             gzip,
             rows: 0,
             line: String::new(),
@@ -88,15 +169,8 @@ impl CsvFile {
 
     /// Appends one day's rows; days must come in order.
     fn push_day(&mut self, day: Day, tally: &Tally) -> Result<(), TooLarge> {
-        for (&(channel, member), counts) in &tally.counters {
-            self.line.clear();
-            let category = tally.category_of(channel).map(|c| c.to_string()).unwrap_or_default();
-            // Writing to a String cannot fail.
-            let _ = writeln!(
-                self.line,
-                "{day},{channel},{category},{member},{},{},{}",
-                counts.messages, counts.reactions_given, counts.reactions_received
-            );
+        for record in ExportRecord::of_day(self.guild, day, tally) {
+            self.line = record.csv_line();
             self.gzip.write_all(self.line.as_bytes()).map_err(|_| self.too_large())?;
             if self.gzip.get_ref().len() > self.limit {
                 return Err(self.too_large());
@@ -142,7 +216,7 @@ pub(super) async fn answer(
 ) -> Result<Reply, AnswerError> {
     let period = &request.period;
     // Written day by day as the days are read; stops reading once even the compressed file is too big.
-    let mut file = CsvFile::new(request.attachment_limit).map_err(too_big)?;
+    let mut file = CsvFile::new(request.guild, request.attachment_limit).map_err(too_big)?;
     let mut outcome = Ok(());
     let range = reporter
         .each_day(request.guild, period, shown, None, |day, tally| {
@@ -184,7 +258,7 @@ pub(super) async fn answer(
 mod tests {
     use std::io::Read as _;
 
-    use engagement_domain::{ChannelId, Counts, Day, DayRange, UserId};
+    use engagement_domain::DayRange;
 
     use super::*;
 
@@ -210,13 +284,17 @@ mod tests {
 
     #[test]
     fn rows_are_sorted_with_categories() {
-        let file = csv(&sample(1), 1_000);
+        let file = csv(GuildId(9), &sample(1), 1_000);
         assert_eq!(
             file,
             Ok(ExportFile::Csv(
-                format!("{HEADER}2025-11-01,5,50,8,1,2,3\n2025-11-02,5,50,1000,2,0,0\n")
+                format!("{}9,2025-11-01,5,50,8,1,2,3\n9,2025-11-02,5,50,1000,2,0,0\n", header())
                     .into_bytes()
             ))
+        );
+        assert_eq!(
+            header(),
+            "guild_id,day,channel_id,category_id,member_id,messages,reactions_given,reactions_received\n"
         );
     }
 
@@ -224,10 +302,10 @@ mod tests {
     fn an_export_over_the_limit_is_compressed_and_one_that_still_does_not_fit_is_refused()
     -> std::io::Result<()> {
         let days = sample(2_000);
-        let Ok(ExportFile::Csv(plain)) = csv(&days, 10_000_000) else {
+        let Ok(ExportFile::Csv(plain)) = csv(GuildId(9), &days, 10_000_000) else {
             panic!("a 2,000-row export fits 10 MB plain");
         };
-        let Ok(ExportFile::Gzip(compressed)) = csv(&days, 20_000) else {
+        let Ok(ExportFile::Gzip(compressed)) = csv(GuildId(9), &days, 20_000) else {
             panic!("compressed it fits 20 kB");
         };
         assert!(
@@ -239,7 +317,7 @@ mod tests {
         let mut unpacked = Vec::new();
         flate2::read::GzDecoder::new(compressed.as_slice()).read_to_end(&mut unpacked)?;
         assert_eq!(unpacked, plain);
-        assert_eq!(csv(&days, 500), Err(TooLarge { limit: 500 }));
+        assert_eq!(csv(GuildId(9), &days, 500), Err(TooLarge { limit: 500 }));
         Ok(())
     }
 }
