@@ -17,7 +17,11 @@ cargo_machete() {
     if [[ "$("$bin" --version 2>/dev/null)" != "$CARGO_MACHETE_VERSION" ]]; then
         echo "installing cargo-machete $CARGO_MACHETE_VERSION into $ROOT/.tools ..." >&2
         cargo install --locked --quiet cargo-machete --version "$CARGO_MACHETE_VERSION" \
-            --root "$ROOT/.tools" >&2
+            --root "$ROOT/.tools" >&2 || return 1
+        if [[ "$("$bin" --version 2>/dev/null)" != "$CARGO_MACHETE_VERSION" ]]; then
+            echo "cargo-machete $CARGO_MACHETE_VERSION did not install into $ROOT/.tools" >&2
+            return 1
+        fi
     fi
     echo "$bin"
 }

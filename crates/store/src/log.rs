@@ -26,6 +26,9 @@ pub const MAX_BATCH_BYTES: usize = 350 * 1024;
 /// How many times erasures rewrote a batch: the condition that keeps two erasures from undoing each other.
 const REWRITES: &str = "rewrites";
 
+/// Attempts to rewrite a batch when other erasures rewrite it at the same time.
+const REWRITE_ATTEMPTS: usize = 5;
+
 /// Attempts to append an erasure-only batch when others append at the same time.
 const COMMIT_ATTEMPTS: usize = 5;
 
@@ -275,7 +278,7 @@ impl CounterStore {
         mut item: Item,
         erased: &BTreeSet<UserId>,
     ) -> Result<(), StoreError> {
-        for _ in 0..COMMIT_ATTEMPTS {
+        for _ in 0..REWRITE_ATTEMPTS {
             let mut batch = decode_batch(&item)?;
             if !drop_erased(&mut batch, erased) {
                 return Ok(());

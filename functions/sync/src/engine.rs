@@ -785,9 +785,9 @@ impl GuildRun<'_> {
                     continue;
                 }
                 let state = self.reaction_state(work, message, rules, before).await?;
-                // Members who opted out are no longer in the state (see `reaction_state`): nothing is
-                // credited to them, and what this message had credited them is withdrawn, so the
-                // counters always match the recorded state.
+                // An author who opted out is no longer in the state (see `reaction_state`), and re-read
+                // reactor lists leave opted-out members out: nothing new is credited to them, and what
+                // this message had credited them is withdrawn, so the counters match the recorded state.
                 let deltas = reaction_deltas(before, &state);
                 if !deltas.is_empty() {
                     RunCounters::add(&self.counters.reaction_corrections, 1);

@@ -146,7 +146,6 @@ struct CsvFile {
     plain: Option<String>,
     gzip: GzEncoder<Vec<u8>>,
     rows: usize,
-    line: String,
 }
 
 impl CsvFile {
@@ -159,7 +158,6 @@ impl CsvFile {
             plain: Some(header()),
             gzip,
             rows: 0,
-            line: String::new(),
         })
     }
 
@@ -170,14 +168,14 @@ impl CsvFile {
     /// Appends one day's rows; days must come in order.
     fn push_day(&mut self, day: Day, tally: &Tally) -> Result<(), TooLarge> {
         for record in ExportRecord::of_day(self.guild, day, tally) {
-            self.line = record.csv_line();
-            self.gzip.write_all(self.line.as_bytes()).map_err(|_| self.too_large())?;
+            let line = record.csv_line();
+            self.gzip.write_all(line.as_bytes()).map_err(|_| self.too_large())?;
             if self.gzip.get_ref().len() > self.limit {
                 return Err(self.too_large());
             }
             if let Some(text) = &mut self.plain {
-                if text.len() + self.line.len() <= self.limit {
-                    text.push_str(&self.line);
+                if text.len() + line.len() <= self.limit {
+                    text.push_str(&line);
                 } else {
                     self.plain = None; // from here on, only the compressed file can fit
                 }
