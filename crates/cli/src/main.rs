@@ -18,6 +18,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Re-sign Lambda event files (events/*.json) with the DEVELOPMENT-ONLY key.
+    #[cfg(feature = "sign-event")]
     SignEvent(commands::sign_event::Args),
     /// Poll Discord once and count what is new (the same code as the `sync` function).
     Sync(commands::sync::Args),
@@ -37,6 +38,7 @@ async fn main() -> ExitCode {
     // Logs go to stderr (stdout is for the command's output).
     engagement_telemetry::init("warn");
     let result = match cli.command {
+        #[cfg(feature = "sign-event")]
         Command::SignEvent(args) => commands::sign_event::run(&args),
         Command::Sync(args) => commands::sync::run(args).await,
         Command::Backfill(args) => commands::backfill::run(args).await,
