@@ -17,8 +17,9 @@ pub struct Route {
     shape: Arc<str>,
     major: Arc<str>,
     label: Arc<str>,
-    global: bool,
-    bot_token: bool,
+    /// `webhooks/{app}/{token}/…` or `interactions/{id}/{token}/…`: authenticated by the token in the
+    /// path, outside the global limit.
+    token_route: bool,
 }
 
 impl Route {
@@ -62,18 +63,14 @@ impl Route {
             shape.push(replaced.clone());
             label.push(replaced);
         }
-        // Interaction webhooks are outside the global limit; and their token (in the path), not the
-        // bot's, authenticates them.
-        let global = !matches!(first, "webhooks" | "interactions");
-        let bot_token = !matches!(first, "webhooks" | "interactions");
+        let token_route = matches!(first, "webhooks" | "interactions");
         Self {
             method,
             template: template.join("/").into(),
             shape: shape.join("/").into(),
             major: major.into(),
             label: label.join("/").into(),
-            global,
-            bot_token,
+            token_route,
         }
     }
 
@@ -102,7 +99,7 @@ impl Route {
     /// Whether requests on this route count against the bot's global limit. Interaction webhooks do not.
     #[must_use]
     pub const fn counts_globally(&self) -> bool {
-        self.global
+        !self.token_route
     }
 
     /// Whether the bot token is what authenticates this route. Webhook and interaction routes are
@@ -110,7 +107,7 @@ impl Route {
     /// unknown, nothing about the bot token.
     #[must_use]
     pub const fn uses_bot_token(&self) -> bool {
-        self.bot_token
+        !self.token_route
     }
 }
 

@@ -61,7 +61,7 @@ impl CounterStore {
             let item = claim_item(guild, name, until_ms);
             let condition = "attribute_not_exists(pk) OR until_ms <= :now";
             match self
-                .put_item_where(item, Some(condition), vec![(":now", n(now_ms))], &doing)
+                .put_item_where(item, Some(condition), &[], vec![(":now", n(now_ms))], &doing)
                 .await
             {
                 Ok(()) => return Ok(Claim::Taken),

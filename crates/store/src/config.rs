@@ -95,11 +95,17 @@ impl CounterStore {
             None => self.put_item(item, Some("attribute_not_exists(pk)"), &doing).await,
             Some(0) => {
                 let condition = "attribute_exists(pk) AND (attribute_not_exists(config_version) OR config_version = :v)";
-                self.put_item_where(item, Some(condition), vec![(":v", n(0))], &doing).await
+                self.put_item_where(item, Some(condition), &[], vec![(":v", n(0))], &doing).await
             }
             Some(v) => {
-                self.put_item_where(item, Some("config_version = :v"), vec![(":v", n(v))], &doing)
-                    .await
+                self.put_item_where(
+                    item,
+                    Some("config_version = :v"),
+                    &[],
+                    vec![(":v", n(v))],
+                    &doing,
+                )
+                .await
             }
         }
     }

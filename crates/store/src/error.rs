@@ -35,6 +35,21 @@ pub struct StoreError {
 }
 
 impl StoreError {
+    /// [`StoreErrorKind::OutOfTime`] once `deadline` has passed: long work (an erasure's fold) stops
+    /// between two steps, keeping what it did, and the next compaction goes on.
+    pub(crate) fn check_deadline(
+        deadline: Option<tokio::time::Instant>,
+        doing: &str,
+    ) -> Result<(), Self> {
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            return Err(Self::new(
+                StoreErrorKind::OutOfTime,
+                format!("{doing}: stopped at the deadline; the next compaction goes on"),
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
         Self { kind, message: message.into(), source: None }
     }

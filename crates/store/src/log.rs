@@ -295,6 +295,7 @@ impl CounterStore {
                 self.put_item_where(
                     rewritten,
                     Some(condition),
+                    &[],
                     vec![(":seen", n(rewrites))],
                     &doing,
                 )
@@ -324,7 +325,7 @@ impl CounterStore {
         condition: Option<&str>,
         doing: &str,
     ) -> Result<(), StoreError> {
-        self.put_item_where(item, condition, Vec::new(), doing).await
+        self.put_item_where(item, condition, &[], Vec::new(), doing).await
     }
 
     /// Deletes one item (absent or not), through the usage meter and the crash hooks.
@@ -369,39 +370,24 @@ impl CounterStore {
         doing: &str,
     ) -> Result<bool, StoreError> {
         let condition = "attribute_not_exists(pk) OR #through < :through";
-        let size = crate::usage::item_size(&item);
-        self.usage.write_request();
-        self.faults.before_write(doing)?;
-        self.usage.request();
-        let result = self
-            .client
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .expression_attribute_names("#through", "through")
-            .expression_attribute_values(":through", n(through))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {
-                self.usage.write(size);
-                self.faults.after_write(doing)?;
-                Ok(true)
-            }
-            Err(e) => {
-                let error = StoreError::dynamo(doing, self.table(), e);
-                if error.kind() == StoreErrorKind::Conflict { Ok(false) } else { Err(error) }
-            }
+        let names = [("#through", "through")];
+        match self
+            .put_item_where(item, Some(condition), &names, vec![(":through", n(through))], doing)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == StoreErrorKind::Conflict => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
-    /// [`put_item`](Self::put_item) with values (`:name`) for the condition. Every write of an item goes
-    /// through here.
+    /// [`put_item`](Self::put_item) with names (`#name`) and values (`:name`) for the condition. Every
+    /// write of an item goes through here.
     pub(crate) async fn put_item_where(
         &self,
         item: Item,
         condition: Option<&str>,
+        names: &[(&str, &str)],
         values: Vec<(&str, AttributeValue)>,
         doing: &str,
     ) -> Result<(), StoreError> {
@@ -415,6 +401,9 @@ impl CounterStore {
             .table_name(self.table())
             .set_item(Some(item))
             .set_condition_expression(condition.map(str::to_owned));
+        for (alias, name) in names {
+            put = put.expression_attribute_names(*alias, *name);
+        }
         for (name, value) in values {
             put = put.expression_attribute_values(name, value);
         }
@@ -448,12 +437,7 @@ impl CounterStore {
                 )
                 .await?;
             for item in items {
-                if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                    return Err(StoreError::new(
-                        StoreErrorKind::OutOfTime,
-                        format!("{doing}: stopped at the deadline; the next compaction goes on"),
-                    ));
-                }
+                StoreError::check_deadline(deadline, &doing)?;
                 self.erase_from_batch(guild, item, erased).await?;
             }
             match next {

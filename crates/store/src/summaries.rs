@@ -247,14 +247,6 @@ impl CounterStore {
         deadline: Option<tokio::time::Instant>,
     ) -> Result<(BTreeSet<Span>, usize), StoreError> {
         let doing = format!("folding an erasure into the summaries of guild {guild}");
-        let out_of_time = || {
-            deadline.is_some_and(|d| tokio::time::Instant::now() >= d).then(|| {
-                StoreError::new(
-                    StoreErrorKind::OutOfTime,
-                    format!("{doing}: stopped at the deadline; the next compaction goes on"),
-                )
-            })
-        };
         let values = [(":pk", s(partition))];
         let mut seen = BTreeSet::new();
         let mut written = 0;
@@ -278,9 +270,7 @@ impl CounterStore {
                     _ => {
                         // Sort keys group a summary's shards: a new span means the last one is complete.
                         if let Some((done, group)) = pending.replace((span, vec![item])) {
-                            if let Some(error) = out_of_time() {
-                                return Err(error);
-                            }
+                            StoreError::check_deadline(deadline, &doing)?;
                             written +=
                                 self.refold(guild, done, group, batches, default_through).await?;
                             seen.insert(done);

@@ -53,6 +53,14 @@ impl Deferred {
         Ok(Self { app, key, invoker, fake, store })
     }
 
+    /// A followup handler of its own over the same store and fake Discord, to run recorded jobs by hand.
+    fn followup(&self) -> anyhow::Result<Followup> {
+        let discord = DiscordClient::new(
+            DiscordConfig::new(self.fake.token()).with_api_base(self.fake.base_url()),
+        )?;
+        Ok(Followup::new(self.store.clone(), discord, GuildTimeZone::UTC))
+    }
+
     /// Runs `data` as `user` (an admin), expects a DEFERRED answer of the given visibility, waits for the
     /// followup, and returns its outcome and the one edit it made.
     async fn run(
@@ -293,10 +301,7 @@ async fn a_failing_followup_ends_in_a_visible_message_not_silence() -> anyhow::R
 #[tokio::test]
 async fn a_job_older_than_the_token_is_dropped() -> anyhow::Result<()> {
     let env = Deferred::start("deferred-expired").await?;
-    let discord = DiscordClient::new(
-        DiscordConfig::new(env.fake.token()).with_api_base(env.fake.base_url()),
-    )?;
-    let followup = Followup::new(env.store.clone(), discord, GuildTimeZone::UTC);
+    let followup = env.followup()?;
     let body = interaction(
         env.fake.application_id(),
         ADMIN,
@@ -332,10 +337,7 @@ async fn a_refused_interaction_token_ends_that_job_only() -> anyhow::Result<()> 
 
     let mut fresh = env.invoker.jobs().pop().context("no job")?;
     fresh.token = "a-fresh-interaction-token".to_owned();
-    let discord = DiscordClient::new(
-        DiscordConfig::new(env.fake.token()).with_api_base(env.fake.base_url()),
-    )?;
-    let followup = Followup::new(env.store.clone(), discord.clone(), GuildTimeZone::UTC);
+    let followup = env.followup()?;
     let mut late = fresh.clone();
     late.token = TOKEN.to_owned();
     assert_eq!(followup.handle(&late, at(NOW + 2)).await?, Outcome::Expired);
@@ -349,10 +351,7 @@ async fn a_refused_interaction_token_ends_that_job_only() -> anyhow::Result<()> 
 #[tokio::test]
 async fn a_late_erasure_still_erases() -> anyhow::Result<()> {
     let env = Deferred::start("deferred-late-erase").await?;
-    let discord = DiscordClient::new(
-        DiscordConfig::new(env.fake.token()).with_api_base(env.fake.base_url()),
-    )?;
-    let followup = Followup::new(env.store.clone(), discord, GuildTimeZone::UTC);
+    let followup = env.followup()?;
     let body = interaction(
         env.fake.application_id(),
         BOB,
