@@ -1,4 +1,5 @@
-//! The pure domain of discord-engagement: no async, no AWS, no network.
+//! The pure domain of discord-engagement: no I/O, no AWS, no network (the read port, [`CounterReader`], is
+//! only a trait here).
 //!
 //! Days and periods in a guild's time zone, snowflakes, counters and how they fold together live here, so
 //! that the functions, the command-line tool and the tests all count the same way.
@@ -24,5 +25,7 @@ pub mod counting;
 pub use counting::{GuildConfig, MessageFacts, ReactionCount};
 pub mod period;
 pub use period::{Period, PeriodError};
+pub mod reader;
+pub use reader::CounterReader;
 pub mod visibility;
 pub use visibility::{Audience, ChannelAccess, GuildAccess, Overwrite, OverwriteTarget, RoleId};

@@ -4,7 +4,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
 use engagement_domain::summary::{Span, Summary};
-use engagement_domain::{Batch, CounterDelta, DailyTallies, Day, DayRange, GuildId, Tally};
+use engagement_domain::{
+    Batch, CounterDelta, CounterReader, DailyTallies, Day, DayRange, GuildAccess, GuildConfig,
+    GuildId, Tally,
+};
 
 use crate::{CounterStore, StoreError};
 
@@ -226,5 +229,33 @@ impl<'a> Waiting<'a> {
             }
         }
         tally
+    }
+}
+
+/// The read port of the reports, on DynamoDB: each method is the inherent one of the same name.
+impl CounterReader for CounterStore {
+    type Error = StoreError;
+
+    async fn guild_config(&self, guild: GuildId) -> Result<Option<GuildConfig>, StoreError> {
+        Self::guild_config(self, guild).await
+    }
+
+    async fn guild_access(&self, guild: GuildId) -> Result<Option<GuildAccess>, StoreError> {
+        Self::guild_access(self, guild).await
+    }
+
+    async fn load_total(&self, guild: GuildId, range: DayRange) -> Result<Tally, StoreError> {
+        Self::load_total(self, guild, range).await
+    }
+
+    async fn load_all_time(&self, guild: GuildId) -> Result<Tally, StoreError> {
+        Self::load_all_time(self, guild).await
+    }
+
+    async fn scan_days<F>(&self, guild: GuildId, range: DayRange, each: F) -> Result<(), StoreError>
+    where
+        F: FnMut(Day, Tally) -> ControlFlow<()> + Send,
+    {
+        Self::scan_days(self, guild, range, each).await
     }
 }

@@ -4,13 +4,16 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use engagement_domain::summary::CursorTable;
+use std::collections::BTreeMap;
+
 use engagement_domain::{
-    BatchBuilder, ChannelCursor, ChannelId, Counts, Day, DayRange, GuildConfig, GuildId, MessageId,
-    Metric, Scope, UserId,
+    Batch, BatchBuilder, ChannelCursor, ChannelId, CounterReader, Counts, Day, DayRange,
+    GuildConfig, GuildId, MessageId, Metric, Scope, Tally, UserId,
 };
 use engagement_store::{
     CompactionPolicy, ConfigVersion, CounterStore, StoreErrorKind, TableCreation,
 };
+use engagement_testkit::memory::MemoryCounters;
 
 async fn store(prefix: &str) -> anyhow::Result<CounterStore> {
     let (client, table) = engagement_testkit::dynamo::client_and_table_name(prefix).await?;
@@ -268,8 +271,8 @@ async fn an_empty_cursor_table_is_what_a_new_guild_sees() -> anyhow::Result<()> 
 }
 
 #[tokio::test]
-async fn totals_over_months_equal_the_sum_of_their_days_in_every_fold_state() -> anyhow::Result<()>
-{
+async fn totals_over_months_equal_the_sum_of_their_days_and_the_in_memory_reader_in_every_fold_state()
+-> anyhow::Result<()> {
     let store = store("monthly").await?;
     let mut view = store.load_sync_view(G, MessageId(0)).await?;
     let first = day("2026-01-20");
@@ -307,7 +310,19 @@ async fn totals_over_months_equal_the_sum_of_their_days_in_every_fold_state() ->
         .into_iter()
             .map(|(a, b)| DayRange { first: first.plus(a), last: first.plus(b) })
             .collect();
-    let check = |label: &'static str| {
+    // The in-memory reader the report tests use gets the same counters: both must answer alike.
+    let mut memory = MemoryCounters::new();
+    let mut commit = async |memory: &mut MemoryCounters, batch: Batch| {
+        for d in &batch.counters {
+            let category = (d.channel == ChannelId(10)).then_some(ChannelId(99));
+            memory.add(G, d.day, d.channel, category, d.user, d.counts);
+        }
+        for &user in &batch.erasures {
+            memory.erase(G, user);
+        }
+        store.commit(&mut view, batch).await
+    };
+    let check = |label: &'static str, memory: MemoryCounters| {
         let store = store.clone();
         let ranges = ranges.clone();
         async move {
@@ -315,12 +330,22 @@ async fn totals_over_months_equal_the_sum_of_their_days_in_every_fold_state() ->
                 let by_day = store.load_days(G, range).await?.total();
                 let total = store.load_total(G, range).await?;
                 assert_eq!(total.counters, by_day.counters, "{label}: {range}");
+                let modelled = CounterReader::load_total(&memory, G, range).await?;
+                same_tally(&total, &modelled, &format!("{label}: total of {range}"));
+                let (stored, modelled) =
+                    (scanned(&store, range).await?, scanned(&memory, range).await?);
+                assert_eq!(stored.keys().collect::<Vec<_>>(), modelled.keys().collect::<Vec<_>>());
+                for (day, tally) in &stored {
+                    same_tally(tally, &modelled[day], &format!("{label}: {day}"));
+                }
             }
+            let all_time = CounterReader::load_all_time(&store, G).await?;
+            same_tally(&all_time, &CounterReader::load_all_time(&memory, G).await?, label);
             anyhow::Ok(())
         }
     };
-    store.commit(&mut view, commit_days(0, 40, 1)).await?;
-    check("nothing folded").await?;
+    commit(&mut memory, commit_days(0, 40, 1)).await?;
+    check("nothing folded", memory.clone()).await?;
     store
         .compact(
             G,
@@ -332,23 +357,50 @@ async fn totals_over_months_equal_the_sum_of_their_days_in_every_fold_state() ->
             10,
         )
         .await?;
-    check("days folded, months not").await?;
-    store.commit(&mut view, commit_days(30, 100, 2)).await?;
+    check("days folded, months not", memory.clone()).await?;
+    commit(&mut memory, commit_days(30, 100, 2)).await?;
     store.compact(G, CompactionPolicy::ALWAYS, 20).await?;
-    check("everything folded").await?;
-    store.commit(&mut view, commit_days(35, 70, 3)).await?;
+    check("everything folded", memory.clone()).await?;
+    commit(&mut memory, commit_days(35, 70, 3)).await?;
     let mut erase = BatchBuilder::new();
     erase.erase(UserId(101));
-    store.commit(&mut view, erase.build(4)).await?;
-    check("new batches and an erasure waiting").await?;
+    commit(&mut memory, erase.build(4)).await?;
+    check("new batches and an erasure waiting", memory.clone()).await?;
     store.compact(G, CompactionPolicy::ALWAYS, 30).await?;
-    check("folded again").await?;
+    check("folded again", memory).await?;
     let year = DayRange { first: first.plus(0), last: first.plus(100) };
     let before = store.usage();
     store.load_total(G, year).await?;
     let months = store.usage().since(&before).requests;
     assert!(months <= 6, "a 100-day total took {months} requests");
     Ok(())
+}
+
+/// Equal counters, and the same category for each of their channels.
+fn same_tally(stored: &Tally, modelled: &Tally, label: &str) {
+    assert_eq!(stored.counters, modelled.counters, "{label}");
+    for (channel, _) in stored.counters.keys() {
+        assert_eq!(
+            stored.category_of(*channel),
+            modelled.category_of(*channel),
+            "{label}: {channel}"
+        );
+    }
+}
+
+/// Every day `reader` hands over for `range`.
+async fn scanned<R: CounterReader>(
+    reader: &R,
+    range: DayRange,
+) -> Result<BTreeMap<Day, Tally>, R::Error> {
+    let mut days = BTreeMap::new();
+    reader
+        .scan_days(G, range, |day, tally| {
+            days.insert(day, tally);
+            std::ops::ControlFlow::Continue(())
+        })
+        .await?;
+    Ok(days)
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //!
 //! - [`signing`]: Ed25519 request signing with a generated key or the DEVELOPMENT-ONLY key of `events/`.
 //! - [`events`]: the Lambda event files in `events/`, and re-signing them.
+//! - [`memory`]: an in-memory [`CounterReader`](engagement_domain::CounterReader), for report tests.
 //! - [`venv`]: the tools `scripts/setup` installs in `.venv` (cargo-lambda, moto, PyNaCl).
 //! - [`process`]: free local ports and child processes that are killed (with their children) on drop.
 //! - `dynamo` (feature `dynamodb`): a DynamoDB client for the moto server `scripts/test` starts.
@@ -10,6 +11,7 @@
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
 pub mod events;
+pub mod memory;
 pub mod process;
 #[cfg(feature = "runtime-api")]
 pub mod runtime_api;

@@ -96,7 +96,8 @@ impl From<FollowupError> for lambda_runtime::Diagnostic {
 /// The followup handler: the store, Discord, and the default time zone.
 #[derive(Clone, Debug)]
 pub struct Followup {
-    reporter: Reporter,
+    store: CounterStore,
+    reporter: Reporter<CounterStore>,
     discord: DiscordClient,
     default_time_zone: GuildTimeZone,
 }
@@ -104,12 +105,12 @@ pub struct Followup {
 impl Followup {
     /// A handler reading `store` and editing replies through `discord`.
     #[must_use]
-    pub const fn new(
+    pub fn new(
         store: CounterStore,
         discord: DiscordClient,
         default_time_zone: GuildTimeZone,
     ) -> Self {
-        Self { reporter: Reporter::new(store), discord, default_time_zone }
+        Self { reporter: Reporter::new(store.clone()), store, discord, default_time_zone }
     }
 
     /// Runs one job at `now`: builds the reply (or erases) and edits the deferred message.
@@ -155,7 +156,7 @@ impl Followup {
                 let hold_until = job.requested_at_ms.saturating_add(
                     u64::try_from(holds::ERASE_HOLD.as_millis()).unwrap_or(u64::MAX),
                 );
-                match self.reporter.erase_member(*guild, *member, now_ms).await {
+                match self.store.erase_member(*guild, *member, now_ms).await {
                     Ok(()) => {
                         tracing::info!(guild = guild.get(), "member erased");
                         self.end_erasure_hold(*guild, *member, now_ms, hold_until, true).await;
@@ -196,7 +197,7 @@ impl Followup {
         hold_until: u64,
         succeeded: bool,
     ) {
-        let store = self.reporter.store();
+        let store = &self.store;
         let cooldown = holds::erase_cooldown(member);
         let cooldown_ms = u64::try_from(cooldown.duration.as_millis()).unwrap_or(u64::MAX);
         let result = async {
@@ -215,8 +216,10 @@ impl Followup {
         request: &engagement_commands::ReportRequest,
         audience: &Audience,
     ) -> Result<Reply, AnswerError> {
-        let config = self.reporter.guild_config(request.guild).await?.unwrap_or_else(|| {
-            GuildConfig { time_zone: self.default_time_zone, ..GuildConfig::default() }
+        let stored = self.store.guild_config(request.guild).await.map_err(AnswerError::read)?;
+        let config = stored.unwrap_or_else(|| GuildConfig {
+            time_zone: self.default_time_zone,
+            ..GuildConfig::default()
         });
         self.reporter.answer(request, &config, audience).await
     }

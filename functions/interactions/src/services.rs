@@ -1,4 +1,4 @@
-//! What the engagement commands share: the counter store (through the [`Reporter`]), the invoker that
+//! What the engagement commands share: the counter store (read by the [`Reporter`]), the invoker that
 //! hands deferred work to the followup function, and the default time zone; and the registry of every
 //! command.
 
@@ -26,8 +26,10 @@ pub const DEFER_FAILED_MESSAGE: &str =
 
 /// Shared by every engagement command handler.
 pub struct Services {
+    /// Settings, claims and erasure.
+    pub store: CounterStore,
     /// Builds replies from the store.
-    pub reporter: Reporter,
+    pub reporter: Reporter<CounterStore>,
     /// Hands deferred work to the followup function.
     pub invoker: Arc<dyn FollowupInvoker>,
     /// Time zone of guilds that never set one.
@@ -37,7 +39,7 @@ pub struct Services {
 impl fmt::Debug for Services {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Services")
-            .field("table", &self.reporter.store().table())
+            .field("table", &self.store.table())
             .field("default_time_zone", &self.default_time_zone)
             .finish_non_exhaustive()
     }
@@ -51,7 +53,7 @@ impl Services {
         invoker: Arc<dyn FollowupInvoker>,
         default_time_zone: GuildTimeZone,
     ) -> Self {
-        Self { reporter: Reporter::new(store), invoker, default_time_zone }
+        Self { reporter: Reporter::new(store.clone()), store, invoker, default_time_zone }
     }
 
     /// The configuration of a guild that never set one.
@@ -65,7 +67,7 @@ impl Services {
     /// # Errors
     /// Store failures, as internal errors.
     pub async fn guild_config(&self, guild: GuildId) -> Result<GuildConfig, CommandError> {
-        let stored = self.reporter.guild_config(guild).await.map_err(CommandError::internal)?;
+        let stored = self.store.guild_config(guild).await.map_err(CommandError::internal)?;
         Ok(stored.unwrap_or_else(|| self.default_config()))
     }
 
@@ -79,7 +81,7 @@ impl Services {
         guild: GuildId,
     ) -> Result<(GuildConfig, ConfigVersion), CommandError> {
         let (stored, version) =
-            self.reporter.guild_config_for_update(guild).await.map_err(CommandError::internal)?;
+            self.store.guild_config_for_update(guild).await.map_err(CommandError::internal)?;
         Ok((stored.unwrap_or_else(|| self.default_config()), version))
     }
 
@@ -94,7 +96,7 @@ impl Services {
         config: &GuildConfig,
         expected: ConfigVersion,
     ) -> Result<(), CommandError> {
-        self.reporter.put_guild_config(guild, config, expected).await.map_err(|e| {
+        self.store.put_guild_config(guild, config, expected).await.map_err(|e| {
             if e.kind() == StoreErrorKind::Conflict {
                 CommandError::user(CONFIG_CHANGED_MESSAGE)
             } else {
@@ -114,8 +116,7 @@ impl Services {
         now_ms: u64,
     ) -> Result<Claim, CommandError> {
         let hold_ms = u64::try_from(hold.duration.as_millis()).unwrap_or(u64::MAX);
-        let store = self.reporter.store();
-        store.claim(guild, &hold.name, now_ms, hold_ms).await.map_err(CommandError::internal)
+        self.store.claim(guild, &hold.name, now_ms, hold_ms).await.map_err(CommandError::internal)
     }
 
     /// How long (ms) `hold` is still held at `now_ms`, if it is; nothing is taken.
@@ -128,12 +129,12 @@ impl Services {
         hold: &Hold,
         now_ms: u64,
     ) -> Result<Option<u64>, CommandError> {
-        self.reporter.store().held(guild, &hold.name, now_ms).await.map_err(CommandError::internal)
+        self.store.held(guild, &hold.name, now_ms).await.map_err(CommandError::internal)
     }
 
     /// Gives `hold` back (best effort: it runs out by itself otherwise).
     pub async fn give_back(&self, guild: GuildId, hold: &Hold) {
-        if let Err(error) = self.reporter.store().release(guild, &hold.name).await {
+        if let Err(error) = self.store.release(guild, &hold.name).await {
             tracing::warn!(%error, "could not release a hold");
         }
     }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
-use engagement_domain::{Day, Metric, Scope, UserId};
+use engagement_domain::{CounterReader, Day, Metric, Scope, UserId};
 
 use super::{AnswerError, Reporter, footer, nothing_counted, nothing_in};
 use crate::format;
@@ -29,7 +29,7 @@ pub struct DayActivity {
 }
 
 pub(super) async fn answer(
-    reporter: &Reporter,
+    reporter: &Reporter<impl CounterReader>,
     request: &ReportRequest,
     scope: Scope,
     shown: &Shown,

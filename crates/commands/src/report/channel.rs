@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 
-use engagement_domain::{DayRange, Metric, Scope, Tally};
+use engagement_domain::{CounterReader, DayRange, Metric, Scope, Tally};
 
 use super::{AnswerError, Reporter, ensure_counted, footer, nothing_in};
 use crate::format;
@@ -16,7 +16,7 @@ use crate::visibility::{self, Shown};
 const TOP: usize = 5;
 
 pub(super) async fn answer(
-    reporter: &Reporter,
+    reporter: &Reporter<impl CounterReader>,
     request: &ReportRequest,
     scope: Scope,
     shown: &Shown,
@@ -29,14 +29,15 @@ pub(super) async fn answer(
                 // Short periods: one read of the days covers the period and the one before it.
                 let (mut current, mut previous) = (Tally::new(), Tally::new());
                 reporter
-                    .store
+                    .reader
                     .scan_days(request.guild, wide, |day, mut tally| {
                         visibility::hide(&mut tally, shown, None);
                         if range.contains(day) { &mut current } else { &mut previous }
                             .merge(&tally);
                         ControlFlow::Continue(())
                     })
-                    .await?;
+                    .await
+                    .map_err(AnswerError::read)?;
                 (current, Some(previous))
             } else {
                 // Long ones: each period's totals, mostly from month summaries.

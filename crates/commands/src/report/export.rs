@@ -5,7 +5,9 @@
 use std::io::Write as _;
 use std::ops::ControlFlow;
 
-use engagement_domain::{ChannelId, Counts, DailyTallies, Day, GuildId, Tally, UserId};
+use engagement_domain::{
+    ChannelId, CounterReader, Counts, DailyTallies, Day, GuildId, Tally, UserId,
+};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
@@ -208,7 +210,7 @@ fn too_big(e: TooLarge) -> AnswerError {
 }
 
 pub(super) async fn answer(
-    reporter: &Reporter,
+    reporter: &Reporter<impl CounterReader>,
     request: &ReportRequest,
     shown: &Shown,
 ) -> Result<Reply, AnswerError> {

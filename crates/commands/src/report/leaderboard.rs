@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use engagement_domain::{Metric, Scope};
+use engagement_domain::{CounterReader, Metric, Scope};
 
 use super::{AnswerError, Reporter, ensure_counted, footer};
 use crate::format;
@@ -30,7 +30,7 @@ pub fn check_scope(ranked: Ranked, scope: Scope) -> Result<(), AnswerError> {
 }
 
 pub(super) async fn answer(
-    reporter: &Reporter,
+    reporter: &Reporter<impl CounterReader>,
     request: &ReportRequest,
     ranked: Ranked,
     metric: Metric,

@@ -1,5 +1,6 @@
-//! Replies built from the counter store. [`Reporter::answer`] is the single entry point: the interactions
-//! function calls it for short reports, the followup function for deferred ones.
+//! Replies built from the counters. [`Reporter::answer`] is the single entry point: the interactions
+//! function calls it for short reports, the followup function for deferred ones. It reads through the
+//! [`CounterReader`] port: the DynamoDB store in the functions, an in-memory one in tests.
 
 pub mod activity;
 mod channel;
@@ -9,8 +10,9 @@ mod stats;
 
 use std::ops::ControlFlow;
 
-use engagement_domain::{Audience, Day, DayRange, GuildConfig, GuildId, Scope, Tally, UserId};
-use engagement_store::{ConfigVersion, CounterStore, StoreError};
+use engagement_domain::{
+    Audience, CounterReader, Day, DayRange, GuildConfig, GuildId, Scope, Tally, UserId,
+};
 
 use crate::format;
 use crate::reply::Reply;
@@ -25,9 +27,9 @@ pub enum AnswerError {
     /// shown as is.
     #[error("{0}")]
     User(String),
-    /// The store failed.
+    /// Reading the counters failed.
     #[error("reading the counters failed: {0}")]
-    Store(#[from] StoreError),
+    Read(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The chart could not be drawn.
     #[error("drawing the chart failed: {0}")]
     Chart(String),
@@ -38,31 +40,30 @@ impl AnswerError {
     pub fn user(message: impl Into<String>) -> Self {
         Self::User(message.into())
     }
-}
 
-/// Builds replies from the counters of one store.
-#[derive(Clone, Debug)]
-pub struct Reporter {
-    store: CounterStore,
-}
-
-impl Reporter {
-    /// A reporter reading `store`.
-    #[must_use]
-    pub const fn new(store: CounterStore) -> Self {
-        Self { store }
+    /// A failed read of the counters.
+    pub fn read(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Read(Box::new(error))
     }
+}
 
-    /// The store.
+/// Builds replies from the counters `reader` reads.
+#[derive(Clone, Debug)]
+pub struct Reporter<R> {
+    reader: R,
+}
+
+impl<R: CounterReader> Reporter<R> {
+    /// A reporter reading through `reader`.
     #[must_use]
-    pub const fn store(&self) -> &CounterStore {
-        &self.store
+    pub const fn new(reader: R) -> Self {
+        Self { reader }
     }
 
     /// Builds the reply to `request` for `audience` under the guild's settings `config`: excluded
     /// channels, opted-out members and channels the audience cannot view are left out (channel
-    /// visibility from the snapshot the sync keeps, [`CounterStore::guild_access`]; with no snapshot yet,
-    /// only [`Audience::Everything`] sees any channel).
+    /// visibility from the snapshot the sync keeps, [`CounterReader::guild_access`]; with no snapshot
+    /// yet, only [`Audience::Everything`] sees any channel).
     ///
     /// # Errors
     /// [`AnswerError::User`] for a request that has nothing to show (explained), others for failures.
@@ -75,58 +76,11 @@ impl Reporter {
         let access = match audience {
             Audience::Everything => None,
             Audience::Public | Audience::Member { .. } => {
-                self.store.guild_access(request.guild).await?
+                self.reader.guild_access(request.guild).await.map_err(AnswerError::read)?
             }
         };
         let shown = Shown::for_audience(config.clone(), access.as_ref(), audience);
         self.answer_here(request, &shown).await
-    }
-
-    /// A guild's stored configuration, if any (see [`CounterStore::guild_config`]).
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn guild_config(&self, guild: GuildId) -> Result<Option<GuildConfig>, StoreError> {
-        self.store.guild_config(guild).await
-    }
-
-    /// A guild's stored configuration, if any, with its version (see
-    /// [`CounterStore::guild_config_for_update`]).
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn guild_config_for_update(
-        &self,
-        guild: GuildId,
-    ) -> Result<(Option<GuildConfig>, ConfigVersion), StoreError> {
-        self.store.guild_config_for_update(guild).await
-    }
-
-    /// Replaces a guild's configuration if it is still at `expected` (see
-    /// [`CounterStore::put_guild_config`]).
-    ///
-    /// # Errors
-    /// Store failures; [`engagement_store::StoreErrorKind::Conflict`] when it changed since.
-    pub async fn put_guild_config(
-        &self,
-        guild: GuildId,
-        config: &GuildConfig,
-        expected: ConfigVersion,
-    ) -> Result<(), StoreError> {
-        self.store.put_guild_config(guild, config, expected).await
-    }
-
-    /// Erases a member's counters in a guild and opts them out (see [`CounterStore::erase_member`]).
-    ///
-    /// # Errors
-    /// Store failures; running it again finishes the job.
-    pub async fn erase_member(
-        &self,
-        guild: GuildId,
-        member: UserId,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
-        self.store.erase_member(guild, member, now_ms).await
     }
 
     /// The reply to `request`, once its channel scope is checked against the guild's settings.
@@ -158,11 +112,12 @@ impl Reporter {
         period: &ReportPeriod,
         shown: &Shown,
         keep: Option<UserId>,
-    ) -> Result<Tally, StoreError> {
+    ) -> Result<Tally, AnswerError> {
         match period.range {
             Some(range) => self.range_totals(guild, range, shown, keep).await,
             None => {
-                let mut tally = self.store.load_all_time(guild).await?;
+                let mut tally =
+                    self.reader.load_all_time(guild).await.map_err(AnswerError::read)?;
                 visibility::hide(&mut tally, shown, keep);
                 Ok(tally)
             }
@@ -176,8 +131,8 @@ impl Reporter {
         range: DayRange,
         shown: &Shown,
         keep: Option<UserId>,
-    ) -> Result<Tally, StoreError> {
-        let mut tally = self.store.load_total(guild, range).await?;
+    ) -> Result<Tally, AnswerError> {
+        let mut tally = self.reader.load_total(guild, range).await.map_err(AnswerError::read)?;
         visibility::hide(&mut tally, shown, keep);
         Ok(tally)
     }
@@ -193,10 +148,10 @@ impl Reporter {
         shown: &Shown,
         keep: Option<UserId>,
         mut each: impl FnMut(Day, Tally) -> ControlFlow<()> + Send,
-    ) -> Result<Option<DayRange>, StoreError> {
+    ) -> Result<Option<DayRange>, AnswerError> {
         let range = period.range.unwrap_or_else(|| period.all_days());
         let mut first = None;
-        self.store
+        self.reader
             .scan_days(guild, range, |day, mut tally| {
                 visibility::hide(&mut tally, shown, keep);
                 if tally.is_empty() {
@@ -205,7 +160,8 @@ impl Reporter {
                 first.get_or_insert(day);
                 each(day, tally)
             })
-            .await?;
+            .await
+            .map_err(AnswerError::read)?;
         Ok(first.map(|first| match period.range {
             Some(range) => range,
             None => DayRange { first, last: range.last },

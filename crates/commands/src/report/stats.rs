@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 
-use engagement_domain::{ChannelId, Counts, Metric, Scope, Tally, UserId};
+use engagement_domain::{ChannelId, CounterReader, Counts, Metric, Scope, Tally, UserId};
 
 use super::{AnswerError, Reporter, ensure_counted, footer};
 use crate::format;
@@ -19,7 +19,7 @@ const TOP_CHANNELS: usize = 3;
 const ACTIVE_DAYS_UP_TO: u32 = crate::request::QUICK_MAX_DAYS;
 
 pub(super) async fn answer(
-    reporter: &Reporter,
+    reporter: &Reporter<impl CounterReader>,
     request: &ReportRequest,
     member: UserId,
     shown: &Shown,
@@ -40,7 +40,7 @@ pub(super) async fn answer(
         Some(range) if range.len() <= ACTIVE_DAYS_UP_TO => {
             let (mut total, mut active) = (Tally::new(), 0);
             reporter
-                .store
+                .reader
                 .scan_days(request.guild, range, |_, mut day| {
                     visibility::hide(&mut day, shown, Some(member));
                     if day.member_total(member, Scope::Guild).messages > 0 {
@@ -49,7 +49,8 @@ pub(super) async fn answer(
                     total.merge(&day);
                     ControlFlow::Continue(())
                 })
-                .await?;
+                .await
+                .map_err(AnswerError::read)?;
             (total, Some((active, range.len())))
         }
         _ => (reporter.totals(request.guild, period, shown, Some(member)).await?, None),

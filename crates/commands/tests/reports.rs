@@ -1,0 +1,291 @@
+//! The reports over an in-memory store: what each one shows, and what it leaves out for whom. No
+//! database: the store's own tests prove the DynamoDB reader answers as the in-memory one does.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{TimeZone as _, Utc};
+use engagement_commands::request::{Ranked, Report, ReportPeriod, ReportRequest};
+use engagement_commands::{AnswerError, Reply, Reporter};
+use engagement_domain::visibility::VIEW_CHANNEL;
+use engagement_domain::{
+    Audience, ChannelAccess, ChannelId, Counts, Day, GuildAccess, GuildConfig, GuildId,
+    GuildTimeZone, Metric, Overwrite, OverwriteTarget, Period, RoleId, Scope, UserId,
+};
+use engagement_testkit::memory::MemoryCounters;
+
+const G: GuildId = GuildId(1);
+/// A category holding GENERAL and STAFF_ROOM; LOOSE has no category.
+const CATEGORY: ChannelId = ChannelId(100);
+const GENERAL: ChannelId = ChannelId(10);
+/// Only the STAFF role can view it.
+const STAFF_ROOM: ChannelId = ChannelId(11);
+const LOOSE: ChannelId = ChannelId(12);
+const STAFF: RoleId = RoleId(50);
+const ALICE: UserId = UserId(7);
+const BOB: UserId = UserId(8);
+const CAROL: UserId = UserId(9);
+
+fn day(s: &str) -> Day {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// Messages of `member` in `channel` on `on`.
+fn said(store: &mut MemoryCounters, on: &str, channel: ChannelId, member: UserId, n: i64) {
+    let category = (channel != LOOSE).then_some(CATEGORY);
+    store.add(G, day(on), channel, category, member, Counts::messages(n));
+}
+
+/// Seven days up to 2026-11-28 (the "today" of every request) and the seven days before.
+fn seeded() -> MemoryCounters {
+    let mut store = MemoryCounters::new();
+    // The previous 7 days (2026-11-15..21): 4 messages in GENERAL.
+    said(&mut store, "2026-11-20", GENERAL, ALICE, 4);
+    // The last 7 days (2026-11-22..28).
+    said(&mut store, "2026-11-22", GENERAL, ALICE, 3);
+    said(&mut store, "2026-11-25", GENERAL, ALICE, 2);
+    said(&mut store, "2026-11-28", LOOSE, ALICE, 1);
+    said(&mut store, "2026-11-23", GENERAL, BOB, 1);
+    said(&mut store, "2026-11-24", STAFF_ROOM, BOB, 9);
+    said(&mut store, "2026-11-26", GENERAL, CAROL, 5);
+    store.add(
+        G,
+        day("2026-11-26"),
+        GENERAL,
+        Some(CATEGORY),
+        ALICE,
+        Counts { messages: 0, reactions_given: 2, reactions_received: 6 },
+    );
+    store
+}
+
+/// STAFF_ROOM hidden from `@everyone`, shown to STAFF.
+fn access() -> GuildAccess {
+    let everyone = RoleId::everyone(G);
+    let plain = ChannelAccess::default();
+    GuildAccess {
+        guild: G,
+        owner: None,
+        roles: BTreeMap::from([(everyone, VIEW_CHANNEL), (STAFF, 0)]),
+        channels: BTreeMap::from([
+            (GENERAL, plain.clone()),
+            (LOOSE, plain),
+            (
+                STAFF_ROOM,
+                ChannelAccess {
+                    parent: None,
+                    overwrites: vec![
+                        Overwrite {
+                            target: OverwriteTarget::Role(everyone),
+                            allow: 0,
+                            deny: VIEW_CHANNEL,
+                        },
+                        Overwrite {
+                            target: OverwriteTarget::Role(STAFF),
+                            allow: VIEW_CHANNEL,
+                            deny: 0,
+                        },
+                    ],
+                },
+            ),
+        ]),
+    }
+}
+
+/// A period by name (`7d`, `all`) or as `first..last` dates.
+fn period(s: &str) -> Period {
+    let parsed = match s.split_once("..") {
+        Some((from, to)) => Period::from_options(None, Some(from), Some(to)),
+        None => s.parse(),
+    };
+    parsed.unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn request(report: Report, named: &str) -> ReportRequest {
+    let period = period(named);
+    let now = Utc.with_ymd_and_hms(2026, 11, 28, 18, 0, 0).single().unwrap_or_default();
+    let period =
+        ReportPeriod::resolve(period, GuildTimeZone::UTC, now).unwrap_or_else(|e| panic!("{e}"));
+    ReportRequest { guild: G, viewer: ALICE, report, period, attachment_limit: 10_000_000 }
+}
+
+fn member(user: UserId, roles: &[RoleId]) -> Audience {
+    Audience::for_member(roles.iter().copied().collect::<BTreeSet<_>>(), user, VIEW_CHANNEL)
+}
+
+async fn answer(
+    store: MemoryCounters,
+    report: Report,
+    period: &str,
+    config: &GuildConfig,
+    audience: &Audience,
+) -> Result<Reply, AnswerError> {
+    Reporter::new(store).answer(&request(report, period), config, audience).await
+}
+
+fn field(reply: &Reply, name: &str) -> String {
+    let embed = reply.embeds.first().unwrap_or_else(|| panic!("no embed: {reply:?}"));
+    let field = embed.fields.iter().find(|f| f.name == name);
+    field.unwrap_or_else(|| panic!("no field {name}: {reply:?}")).value.clone()
+}
+
+fn description(reply: &Reply) -> String {
+    reply.embeds.first().and_then(|e| e.description.clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn stats_count_one_member_over_the_period_with_rank_and_active_days() -> anyhow::Result<()> {
+    let stats = Report::Stats { member: ALICE };
+    let reply =
+        answer(seeded(), stats, "7d", &GuildConfig::default(), &Audience::Everything).await?;
+    assert_eq!(field(&reply, "Messages"), "6");
+    assert_eq!(field(&reply, "Reactions given"), "2");
+    assert_eq!(field(&reply, "Reactions received"), "6");
+    assert_eq!(field(&reply, "Active days"), "3 of 7", "a reaction-only day is not active");
+    assert_eq!(field(&reply, "Rank"), "#2 of 3 by messages", "BOB's 10 come first");
+    // The day before the period is not in it; all time is.
+    let all =
+        answer(seeded(), stats, "all", &GuildConfig::default(), &Audience::Everything).await?;
+    assert_eq!(field(&all, "Messages"), "10");
+    Ok(())
+}
+
+#[tokio::test]
+async fn channel_stats_compare_with_the_previous_period_and_cover_a_category() -> anyhow::Result<()>
+{
+    let everything = Audience::Everything;
+    let config = GuildConfig::default();
+    let general = Report::ChannelStats { scope: Scope::Channel(GENERAL) };
+    let reply = answer(seeded(), general, "7d", &config, &everything).await?;
+    assert_eq!(field(&reply, "Messages"), "11");
+    assert_eq!(field(&reply, "Active members"), "3");
+    assert_eq!(field(&reply, "Messages vs the previous 7 days"), "▲ 175% (4 → 11)");
+    let category = Report::ChannelStats { scope: Scope::Category(CATEGORY) };
+    let reply = answer(seeded(), category, "7d", &config, &everything).await?;
+    assert_eq!(field(&reply, "Messages"), "20", "GENERAL and STAFF_ROOM, not LOOSE");
+    Ok(())
+}
+
+#[tokio::test]
+async fn leaderboards_leave_out_excluded_channels_and_opted_out_members() -> anyhow::Result<()> {
+    let board =
+        |ranked| Report::Leaderboard { ranked, metric: Metric::Messages, scope: Scope::Guild };
+    let everything = Audience::Everything;
+    let all_counted = GuildConfig::default();
+    let reply = answer(seeded(), board(Ranked::Members), "7d", &all_counted, &everything).await?;
+    let text = description(&reply);
+    assert!(text.contains("**1.** <@8> — 10 messages"), "{text}");
+    assert!(text.contains("<@9>"), "{text}");
+
+    let config = GuildConfig {
+        excluded_channels: BTreeSet::from([STAFF_ROOM]),
+        opted_out: BTreeSet::from([CAROL]),
+        ..GuildConfig::default()
+    };
+    let reply = answer(seeded(), board(Ranked::Members), "7d", &config, &everything).await?;
+    let text = description(&reply);
+    assert!(text.contains("**1.** <@7> — 6 messages"), "{text}");
+    assert!(text.contains("**2.** <@8> — 1 message"), "{text}");
+    assert!(!text.contains("<@9>"), "opted out: {text}");
+    let reply = answer(seeded(), board(Ranked::Channels), "7d", &config, &everything).await?;
+    assert!(!description(&reply).contains(&format!("<#{STAFF_ROOM}>")), "{reply:?}");
+
+    // Asking about an excluded channel is explained, not answered with zeros.
+    let excluded = Report::ChannelStats { scope: Scope::Channel(STAFF_ROOM) };
+    let refused = answer(seeded(), excluded, "7d", &config, &everything).await;
+    assert!(matches!(&refused, Err(AnswerError::User(m)) if m.contains("excluded")), "{refused:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn replies_show_only_the_channels_their_audience_can_view() -> anyhow::Result<()> {
+    let mut store = seeded();
+    store.set_access(G, access());
+    let config = GuildConfig::default();
+    let bob = Report::Stats { member: BOB };
+    // BOB's 9 messages in the staff room count for him only when he can see it himself...
+    let plain = answer(store.clone(), bob, "7d", &config, &member(BOB, &[])).await?;
+    assert_eq!(field(&plain, "Messages"), "1");
+    let staff = answer(store.clone(), bob, "7d", &config, &member(BOB, &[STAFF])).await?;
+    assert_eq!(field(&staff, "Messages"), "10");
+    // ...and never in a public reply.
+    let board = Report::Leaderboard {
+        ranked: Ranked::Channels,
+        metric: Metric::Messages,
+        scope: Scope::Guild,
+    };
+    let public = answer(store.clone(), board, "7d", &config, &Audience::Public).await?;
+    let text = description(&public);
+    assert!(text.contains(&format!("<#{GENERAL}>")), "{text}");
+    assert!(!text.contains(&format!("<#{STAFF_ROOM}>")), "{text}");
+    let about = Report::ChannelStats { scope: Scope::Channel(STAFF_ROOM) };
+    let refused = answer(store, about, "7d", &config, &Audience::Public).await;
+    assert!(matches!(refused, Err(AnswerError::User(_))), "{refused:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn before_the_first_permission_snapshot_only_server_managers_see_channels()
+-> anyhow::Result<()> {
+    let config = GuildConfig::default();
+    let activity = Report::Activity { scope: Scope::Guild };
+    let public = answer(seeded(), activity, "7d", &config, &Audience::Public).await;
+    assert!(matches!(&public, Err(AnswerError::User(m)) if m.contains("no data")), "{public:?}");
+    let managers = answer(seeded(), activity, "7d", &config, &Audience::Everything).await?;
+    let text = description(&managers);
+    assert!(text.contains("**21 messages** (about 3 a day)"), "{text}");
+    assert!(text.contains("Busiest day: 2026-11-24 (9 messages)"), "{text}");
+    assert!(text.contains("Active members: 3 in all, up to 1 on one day"), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_export_has_one_row_per_day_channel_and_member() -> anyhow::Result<()> {
+    let config = GuildConfig { opted_out: BTreeSet::from([BOB]), ..GuildConfig::default() };
+    let reply = answer(seeded(), Report::Export, "7d", &config, &Audience::Everything).await?;
+    let file = reply.files.first().ok_or_else(|| anyhow::anyhow!("no file: {reply:?}"))?;
+    assert_eq!(file.filename, "engagement-1-2026-11-22-2026-11-28.csv");
+    let csv = String::from_utf8(file.data.clone())?;
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        rows,
+        [
+            "guild_id,day,channel_id,category_id,member_id,messages,reactions_given,reactions_received",
+            "1,2026-11-22,10,100,7,3,0,0",
+            "1,2026-11-25,10,100,7,2,0,0",
+            "1,2026-11-26,10,100,7,0,2,6",
+            "1,2026-11-26,10,100,9,5,0,0",
+            "1,2026-11-28,12,,7,1,0,0",
+        ],
+        "BOB opted out"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_period_with_nothing_counted_is_explained() -> anyhow::Result<()> {
+    let config = GuildConfig::default();
+    let stats = Report::Stats { member: ALICE };
+    let empty =
+        answer(seeded(), stats, "2020-01-01..2020-01-31", &config, &Audience::Everything).await;
+    assert!(
+        matches!(&empty, Err(AnswerError::User(m)) if m.contains("between 2020-01-01 and 2020-01-31")),
+        "{empty:?}"
+    );
+    let nothing = answer(MemoryCounters::new(), stats, "all", &config, &Audience::Everything).await;
+    assert!(
+        matches!(&nothing, Err(AnswerError::User(m)) if m.contains("Nothing has been counted")),
+        "{nothing:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_read_is_an_error_never_an_empty_report() {
+    let stats = Report::Stats { member: ALICE };
+    for audience in [Audience::Everything, Audience::Public] {
+        let failed =
+            answer(MemoryCounters::unavailable(), stats, "7d", &GuildConfig::default(), &audience)
+                .await;
+        assert!(matches!(failed, Err(AnswerError::Read(_))), "{failed:?}");
+    }
+}

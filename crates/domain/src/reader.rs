@@ -1,0 +1,53 @@
+//! The read port: what reports read, whatever keeps the counters.
+//!
+//! The DynamoDB store implements it for the functions; `engagement-testkit` has an in-memory one, so the
+//! reports are tested without a database. Only the definition lives here: no implementation does I/O in
+//! this crate.
+
+use std::future::Future;
+use std::ops::ControlFlow;
+
+use crate::{Day, DayRange, GuildAccess, GuildConfig, GuildId, Tally};
+
+/// What reports read: a guild's settings, its channel permissions, and its counters by day, over a range
+/// or for all time. Every answer is exact: counters not compacted yet are included.
+pub trait CounterReader: Send + Sync {
+    /// Why a read failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The guild's settings, if an admin ever changed one.
+    fn guild_config(
+        &self,
+        guild: GuildId,
+    ) -> impl Future<Output = Result<Option<GuildConfig>, Self::Error>> + Send;
+
+    /// The guild's roles and channel permission overwrites as the sync last listed them, if it has.
+    fn guild_access(
+        &self,
+        guild: GuildId,
+    ) -> impl Future<Output = Result<Option<GuildAccess>, Self::Error>> + Send;
+
+    /// Every counter of a range of days as one tally.
+    fn load_total(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+    ) -> impl Future<Output = Result<Tally, Self::Error>> + Send;
+
+    /// Every counter ever counted in the guild as one tally.
+    fn load_all_time(
+        &self,
+        guild: GuildId,
+    ) -> impl Future<Output = Result<Tally, Self::Error>> + Send;
+
+    /// Hands the counters of each day of `range` that has any to `each`, in day order, one day at a time;
+    /// stops early when `each` breaks.
+    fn scan_days<F>(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        each: F,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send
+    where
+        F: FnMut(Day, Tally) -> ControlFlow<()> + Send;
+}

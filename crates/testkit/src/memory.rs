@@ -1,0 +1,136 @@
+//! An in-memory [`CounterReader`]: the reports' read port without a database, for tests of what the
+//! reports show. It keeps one tally per (guild, day) and answers every question from them, the simplest
+//! model of what the DynamoDB store answers (`engagement-store`'s tests check the two agree).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
+
+use engagement_domain::{
+    ChannelId, CounterReader, Counts, Day, DayRange, GuildAccess, GuildConfig, GuildId, Tally,
+    UserId,
+};
+
+/// Counters, settings and channel permissions held in memory.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryCounters {
+    days: BTreeMap<(GuildId, Day), Tally>,
+    configs: HashMap<GuildId, GuildConfig>,
+    access: HashMap<GuildId, GuildAccess>,
+    unavailable: bool,
+}
+
+/// Why an in-memory read failed: the store was built [unavailable](MemoryCounters::unavailable).
+#[derive(Debug, thiserror::Error)]
+#[error("the in-memory store is unavailable")]
+pub struct Unavailable;
+
+impl MemoryCounters {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store whose every read fails, to test how a failed read is answered.
+    #[must_use]
+    pub fn unavailable() -> Self {
+        Self { unavailable: true, ..Self::default() }
+    }
+
+    /// Counts `counts` for `member` in `channel` (under `category`, as last seen) on `day`.
+    pub fn add(
+        &mut self,
+        guild: GuildId,
+        day: Day,
+        channel: ChannelId,
+        category: Option<ChannelId>,
+        member: UserId,
+        counts: Counts,
+    ) -> &mut Self {
+        let tally = self.days.entry((guild, day)).or_default();
+        tally.add(channel, member, counts);
+        tally.categories.insert(channel, category);
+        self
+    }
+
+    /// Removes every counter of `member` in the guild, as an erasure does.
+    pub fn erase(&mut self, guild: GuildId, member: UserId) -> &mut Self {
+        for ((_, _), tally) in self.days.iter_mut().filter(|((g, _), _)| *g == guild) {
+            tally.erase(member);
+        }
+        self
+    }
+
+    /// Sets the guild's settings.
+    pub fn set_config(&mut self, guild: GuildId, config: GuildConfig) -> &mut Self {
+        self.configs.insert(guild, config);
+        self
+    }
+
+    /// Sets the guild's channel permissions, as the sync would store them.
+    pub fn set_access(&mut self, guild: GuildId, access: GuildAccess) -> &mut Self {
+        self.access.insert(guild, access);
+        self
+    }
+
+    fn check(&self) -> Result<(), Unavailable> {
+        if self.unavailable { Err(Unavailable) } else { Ok(()) }
+    }
+
+    fn days_of(&self, guild: GuildId, range: DayRange) -> impl Iterator<Item = (Day, &Tally)> {
+        self.days
+            .range((guild, range.first)..=(guild, range.last))
+            .filter(|(_, tally)| !tally.is_empty())
+            .map(|(&(_, day), tally)| (day, tally))
+    }
+}
+
+impl CounterReader for MemoryCounters {
+    type Error = Unavailable;
+
+    async fn guild_config(&self, guild: GuildId) -> Result<Option<GuildConfig>, Unavailable> {
+        self.check()?;
+        Ok(self.configs.get(&guild).cloned())
+    }
+
+    async fn guild_access(&self, guild: GuildId) -> Result<Option<GuildAccess>, Unavailable> {
+        self.check()?;
+        Ok(self.access.get(&guild).cloned())
+    }
+
+    async fn load_total(&self, guild: GuildId, range: DayRange) -> Result<Tally, Unavailable> {
+        self.check()?;
+        let mut total = Tally::new();
+        for (_, tally) in self.days_of(guild, range) {
+            total.merge(tally);
+        }
+        Ok(total)
+    }
+
+    async fn load_all_time(&self, guild: GuildId) -> Result<Tally, Unavailable> {
+        self.check()?;
+        let mut total = Tally::new();
+        for (_, tally) in self.days.iter().filter(|((g, _), _)| *g == guild) {
+            total.merge(tally);
+        }
+        Ok(total)
+    }
+
+    async fn scan_days<F>(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        mut each: F,
+    ) -> Result<(), Unavailable>
+    where
+        F: FnMut(Day, Tally) -> ControlFlow<()> + Send,
+    {
+        self.check()?;
+        for (day, tally) in self.days_of(guild, range) {
+            if each(day, tally.clone()).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
