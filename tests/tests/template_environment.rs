@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use engagement_bot_token::{SecretSource, TOKEN_SECRET_VAR, TOKEN_VAR, discord_config};
+use engagement_startup::Env;
 use engagement_testkit::signing::DEV_PUBLIC_KEY_HEX;
 use serde_norway::Value;
 
@@ -116,17 +117,18 @@ fn environment(name: &str) -> BTreeMap<String, String> {
     env
 }
 
-fn lookup(env: &BTreeMap<String, String>) -> impl Fn(&str) -> Option<String> + '_ {
-    |name| env.get(name).cloned()
+fn lookup(env: &BTreeMap<String, String>) -> Env {
+    let env = env.clone();
+    Env::from_lookup(move |name| env.get(name).cloned())
 }
 
 #[tokio::test]
 async fn the_sync_function_starts_with_the_stacks_environment() {
     let env = environment("sync");
     assert!(env.contains_key(TOKEN_SECRET_VAR), "{env:?}");
-    let settings = sync::SyncSettings::from_lookup(lookup(&env)).expect("sync settings");
+    let settings = sync::SyncSettings::from_env(&lookup(&env)).expect("sync settings");
     assert_eq!(settings.time_budget.as_secs(), 270);
-    let discord = discord_config(lookup(&env), &Secrets).await.expect("the Discord configuration");
+    let discord = discord_config(&lookup(&env), &Secrets).await.expect("the Discord configuration");
     assert_eq!(discord.token.expose(), "token-from-the-secret");
     assert!(env.get("TABLE_NAME").is_some_and(|t| !t.is_empty()));
 }
@@ -135,7 +137,7 @@ async fn the_sync_function_starts_with_the_stacks_environment() {
 async fn the_followup_function_starts_with_the_stacks_environment() {
     let env = environment("followup");
     let settings =
-        followup::Settings::from_lookup(lookup(&env), &Secrets).await.expect("followup settings");
+        followup::Settings::from_env(&lookup(&env), &Secrets).await.expect("followup settings");
     assert_eq!(settings.discord.token.expose(), "token-from-the-secret");
     assert_eq!(settings.table_name, "stack-Table");
 }
@@ -143,9 +145,9 @@ async fn the_followup_function_starts_with_the_stacks_environment() {
 #[test]
 fn the_interactions_function_starts_with_the_stacks_environment() {
     let env = environment("interactions");
-    interactions::Config::from_lookup(lookup(&env)).expect("signature settings");
+    interactions::EndpointSettings::from_env(&lookup(&env)).expect("signature settings");
     let commands =
-        interactions::CommandSettings::from_lookup(lookup(&env)).expect("command settings");
+        interactions::CommandSettings::from_env(&lookup(&env)).expect("command settings");
     assert_eq!(commands.table_name, "stack-Table");
     assert_eq!(commands.followup_function, "stack-FollowupFunction");
     assert!(!env.contains_key(TOKEN_SECRET_VAR), "the endpoint never needs the bot token");

@@ -4,8 +4,9 @@
 
 use anyhow::Context as _;
 use engagement_bot_token::{
-    PLACEHOLDER_TOKEN, SecretsManager, TOKEN_SECRET_VAR, TokenError, bot_token, discord_config,
+    PLACEHOLDER_TOKEN, SecretsManager, TOKEN_SECRET_VAR, bot_token, discord_config,
 };
+use engagement_startup::{Env, SettingError};
 use engagement_testkit::dynamo::{client_and_table_name, sdk_config};
 
 /// A new secret holding `value`; returns its ARN.
@@ -22,8 +23,8 @@ async fn secret(client: &aws_sdk_secretsmanager::Client, value: &str) -> anyhow:
     created.arn().map(str::to_owned).context("no ARN")
 }
 
-fn only(arn: &str) -> impl Fn(&str) -> Option<String> + '_ {
-    move |name| (name == TOKEN_SECRET_VAR).then(|| arn.to_owned())
+fn only(arn: &str) -> Env {
+    Env::from_pairs(&[(TOKEN_SECRET_VAR, arn)])
 }
 
 #[tokio::test]
@@ -33,15 +34,18 @@ async fn functions_read_the_token_from_the_secret_and_refuse_the_placeholder() -
     let secrets = SecretsManager(client.clone());
 
     let arn = secret(&client, "the-real-token\n").await?;
-    let config = discord_config(only(&arn), &secrets).await?;
+    let config = discord_config(&only(&arn), &secrets).await?;
     assert_eq!(config.token.expose(), "the-real-token");
 
     let placeholder = secret(&client, PLACEHOLDER_TOKEN).await?;
-    let refused = bot_token(only(&placeholder), &secrets).await.err();
-    assert!(matches!(refused, Some(TokenError::Placeholder { .. })), "{refused:?}");
+    let refused = bot_token(&only(&placeholder), &secrets).await.err();
+    assert!(
+        matches!(refused, Some(SettingError::Invalid { name: TOKEN_SECRET_VAR, .. })),
+        "{refused:?}"
+    );
 
     let missing = format!("{arn}-gone");
-    let message = bot_token(only(&missing), &secrets).await.err().map(|e| e.to_string());
+    let message = bot_token(&only(&missing), &secrets).await.err().map(|e| e.to_string());
     assert!(
         message.as_deref().is_some_and(|m| m.contains("ResourceNotFoundException")),
         "{message:?}"

@@ -1,7 +1,7 @@
 //! `engagement`: the project's command-line tool. Each subcommand lives in its own module under
-//! `commands/`, with its clap arguments and a `run` function.
+//! `subcommands/`, with its clap arguments and a `run` function.
 
-mod commands;
+mod subcommands;
 
 use std::process::ExitCode;
 
@@ -19,32 +19,32 @@ struct Cli {
 enum Command {
     /// Re-sign Lambda event files (events/*.json) with the DEVELOPMENT-ONLY key.
     #[cfg(feature = "sign-event")]
-    SignEvent(commands::sign_event::Args),
+    SignEvent(subcommands::sign_event::Args),
     /// Poll Discord once and count what is new (the same code as the `sync` function).
-    Sync(commands::sync::Args),
+    Sync(subcommands::sync::Args),
     /// Count a guild's older history back to a date, resumably.
-    Backfill(commands::backfill::Args),
+    Backfill(subcommands::backfill::Args),
     /// Print counters per (day, channel, member) as CSV or JSON lines.
-    Export(commands::export::Args),
+    Export(subcommands::export::Args),
     /// Create the DynamoDB table as infra/template.yaml defines it.
-    CreateTable(commands::create_table::Args),
+    CreateTable(subcommands::create_table::Args),
     /// Register the slash commands with Discord (globally, or in one guild with --guild).
-    RegisterCommands(commands::register_commands::Args),
+    RegisterCommands(subcommands::register_commands::Args),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr (stdout is for the command's output).
-    engagement_telemetry::init("warn");
+    engagement_startup::logging::init();
     let result = match cli.command {
         #[cfg(feature = "sign-event")]
-        Command::SignEvent(args) => commands::sign_event::run(&args),
-        Command::Sync(args) => commands::sync::run(args).await,
-        Command::Backfill(args) => commands::backfill::run(args).await,
-        Command::Export(args) => commands::export::run(args).await,
-        Command::CreateTable(args) => commands::create_table::run(args).await,
-        Command::RegisterCommands(args) => commands::register_commands::run(args).await,
+        Command::SignEvent(args) => subcommands::sign_event::run(&args),
+        Command::Sync(args) => subcommands::sync::run(args).await,
+        Command::Backfill(args) => subcommands::backfill::run(args).await,
+        Command::Export(args) => subcommands::export::run(args).await,
+        Command::CreateTable(args) => subcommands::create_table::run(args).await,
+        Command::RegisterCommands(args) => subcommands::register_commands::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -151,15 +151,6 @@ impl DiscordClient {
         })
     }
 
-    /// Builds a client from the environment (see [`DiscordConfig::from_env`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`DiscordConfig::from_env`] and [`DiscordClient::new`].
-    pub fn from_env() -> Result<Self> {
-        Self::new(DiscordConfig::from_env()?)
-    }
-
     /// Requests answered and 429s received by this client and its clones so far.
     #[must_use]
     pub fn stats(&self) -> ClientStats {

@@ -1,11 +1,9 @@
-//! Client configuration.
+//! Client configuration. The client reads no environment itself: `engagement-bot-token` builds this at
+//! start-up from the `DISCORD_*` variables named here.
 
 use std::{fmt, sync::Arc, time::Duration};
 
-use crate::{
-    error::{Error, ErrorKind, Result},
-    ratelimit::RateLimiterConfig,
-};
+use crate::ratelimit::RateLimiterConfig;
 
 /// Discord's API base for API version 10.
 pub const DEFAULT_API_BASE: &str = "https://discord.com/api/v10";
@@ -100,49 +98,6 @@ impl DiscordConfig {
         }
     }
 
-    /// Reads `DISCORD_BOT_TOKEN` (required), `DISCORD_API_BASE`, `DISCORD_GLOBAL_RATE_LIMIT` and
-    /// `DISCORD_INVALID_REQUEST_BUDGET` (optional).
-    ///
-    /// # Errors
-    ///
-    /// [`ErrorKind::Invalid`] if the token is missing or a number does not parse.
-    pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// As [`DiscordConfig::from_env`], reading variables through `lookup`.
-    ///
-    /// # Errors
-    ///
-    /// As [`DiscordConfig::from_env`].
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let token = lookup(ENV_TOKEN)
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| Error::new(ErrorKind::Invalid(format!("{ENV_TOKEN} is not set"))))?;
-        let mut config = Self::new(token);
-        if let Some(base) = lookup(ENV_API_BASE).filter(|b| !b.trim().is_empty()) {
-            config = config.with_api_base(base);
-        }
-        let number = |name: &str| -> Result<Option<u32>> {
-            lookup(name)
-                .map(|v| {
-                    v.trim().parse::<u32>().map_err(|_| {
-                        Error::new(ErrorKind::Invalid(format!(
-                            "{name} is not a whole number: {v:?}"
-                        )))
-                    })
-                })
-                .transpose()
-        };
-        if let Some(limit) = number(ENV_GLOBAL_LIMIT)? {
-            config.rate_limits.global_limit = limit.max(1);
-        }
-        if let Some(budget) = number(ENV_INVALID_REQUEST_BUDGET)? {
-            config.rate_limits.invalid_request_limit = budget;
-        }
-        Ok(config)
-    }
-
     /// Sets the API base URL (a trailing slash is removed).
     #[must_use]
     pub fn with_api_base(mut self, base: impl Into<String>) -> Self {
@@ -162,29 +117,6 @@ mod tests {
         assert_eq!(config.token.expose(), "very-secret-token");
         let shown = format!("{config:?}");
         assert!(!shown.contains("very-secret"), "{shown}");
-    }
-
-    #[test]
-    fn environment_is_read() {
-        let config = DiscordConfig::from_lookup(|name| match name {
-            ENV_TOKEN => Some("t".into()),
-            ENV_API_BASE => Some("http://127.0.0.1:1/api/v10/".into()),
-            ENV_GLOBAL_LIMIT => Some("20".into()),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!(config.api_base, "http://127.0.0.1:1/api/v10");
-        assert_eq!(config.rate_limits.global_limit, 20);
-        assert_eq!(config.user_agent, USER_AGENT);
-        assert!(DiscordConfig::from_lookup(|_| None).is_err());
-        assert!(
-            DiscordConfig::from_lookup(|name| match name {
-                ENV_TOKEN => Some("t".into()),
-                ENV_INVALID_REQUEST_BUDGET => Some("lots".into()),
-                _ => None,
-            })
-            .is_err()
-        );
     }
 
     #[test]

@@ -76,11 +76,7 @@ fn write_truth(fake: &FakeDiscord, path: &PathBuf, tz: chrono_tz::Tz) -> anyhow:
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    engagement_startup::logging::init();
     let args = Args::parse();
     let size = match &args.knobs {
         Some(json) => WorldSize::Custom(

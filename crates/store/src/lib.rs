@@ -53,28 +53,18 @@ impl CounterStore {
         Self { client, table: table.into(), usage: Arc::default(), faults: Arc::default() }
     }
 
-    /// A store configured from the environment: `TABLE_NAME` and the AWS SDK's own variables
-    /// (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB` for a local DynamoDB).
-    ///
-    /// # Errors
-    /// When `TABLE_NAME` is missing or empty.
-    pub async fn from_env() -> Result<Self, StoreError> {
-        Self::from_env_with(&sdk_config().await)
+    /// A store over `table`, with a client configured by the AWS SDK's own variables (`AWS_REGION`,
+    /// credentials, `AWS_ENDPOINT_URL_DYNAMODB` for a local DynamoDB). The table name is a start-up
+    /// setting (`engagement_startup::Env::table_name`).
+    pub async fn connect(table: impl Into<Arc<str>>) -> Self {
+        Self::from_sdk(&sdk_config().await, table)
     }
 
-    /// As [`CounterStore::from_env`], with an SDK configuration the caller already loaded.
-    ///
-    /// # Errors
-    /// When `TABLE_NAME` is missing or empty.
-    pub fn from_env_with(sdk: &aws_config::SdkConfig) -> Result<Self, StoreError> {
-        let table =
-            std::env::var("TABLE_NAME").ok().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-                StoreError::new(
-                    StoreErrorKind::Configuration,
-                    "TABLE_NAME is not set: name the DynamoDB table to use",
-                )
-            })?;
-        Ok(Self::new(Client::new(sdk), table))
+    /// As [`connect`](Self::connect), with an SDK configuration the caller already loaded (and shares
+    /// with its other AWS clients).
+    #[must_use]
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, table: impl Into<Arc<str>>) -> Self {
+        Self::new(Client::new(sdk), table)
     }
 
     /// The table name.

@@ -18,15 +18,7 @@ pub mod runtime_api;
 pub mod signing;
 pub mod venv;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-
-/// An environment for `from_lookup`-style settings readers: the variables in `pairs`, nothing else.
-pub fn environment(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-    let map: HashMap<String, String> =
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    move |name| map.get(name).cloned()
-}
 
 /// The root of the Cargo workspace (the directory holding `events/`, `scripts/` and `.venv/`).
 #[must_use]

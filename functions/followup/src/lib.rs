@@ -19,7 +19,7 @@ use engagement_discord::{DiscordClient, ErrorKind, Id};
 use engagement_domain::{Audience, GuildConfig, GuildId, GuildTimeZone, UserId};
 use engagement_store::{CounterStore, StoreError};
 
-pub use settings::{Settings, SettingsError};
+pub use settings::Settings;
 
 /// Shown when a report fails for a reason the user cannot fix.
 pub const FAILED_MESSAGE: &str = "Sorry, that answer could not be built (the counters could not be read). Please try again in a minute.";

@@ -7,19 +7,20 @@ use std::time::SystemTime;
 use engagement_bot_token::SecretsManager;
 use engagement_commands::FollowupJob;
 use engagement_discord::DiscordClient;
+use engagement_startup::Env;
 use engagement_store::CounterStore;
 use followup::{Followup, Outcome, Settings};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    engagement_telemetry::init("info");
+    engagement_startup::logging::init();
     let sdk = engagement_store::sdk_config().await;
     let secrets = SecretsManager(aws_sdk_secretsmanager::Client::new(&sdk));
-    let settings = match Settings::from_env(&secrets).await {
+    let settings = match Settings::from_env(&Env::process(), &secrets).await {
         Ok(settings) => settings,
         Err(error) => {
-            tracing::error!(%error, "invalid configuration; not starting");
+            tracing::error!(%error, "invalid settings; not starting");
             return ExitCode::FAILURE;
         }
     };
@@ -30,7 +31,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let store = CounterStore::new(aws_sdk_dynamodb::Client::new(&sdk), settings.table_name.clone());
+    let store = CounterStore::from_sdk(&sdk, settings.table_name.clone());
     let followup = Followup::new(store, discord, settings.default_time_zone);
     let followup = &followup;
     let handler = service_fn(move |event: LambdaEvent<FollowupJob>| async move {

@@ -25,7 +25,7 @@ use engagement_domain::{
 use engagement_store::{CompactionPolicy, CounterStore, Usage};
 use fake_discord::{FakeConfig, FakeDiscord, RateLimits, WorldSize};
 use followup::Followup;
-use interactions::{App, Config, Services, engagement_registry};
+use interactions::{App, EndpointSettings, Services, engagement_registry};
 use serde_json::Value;
 use support::{
     ALL_PERMISSIONS, GUILD, NOW, at, command, day, interaction, send, string, subcommand,
@@ -157,7 +157,7 @@ async fn run() -> anyhow::Result<()> {
         Arc::clone(&recorder) as Arc<dyn FollowupInvoker>,
         GuildTimeZone::UTC,
     );
-    let app = App::new(Config::new(key.verifying_key()), engagement_registry(services)?);
+    let app = App::new(EndpointSettings::new(key.verifying_key()), engagement_registry(services)?);
     let application = fake.application_id();
 
     let periods = ["7d", "365d", "all"];

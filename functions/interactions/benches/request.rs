@@ -11,12 +11,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use engagement_testkit::{events, signing};
-use interactions::{App, CommandRegistry, Config, SignatureVerifier};
+use interactions::{App, CommandRegistry, EndpointSettings, SignatureVerifier};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let app = App::new(
-        Config::new(signing::dev_signing_key().verifying_key()),
+        EndpointSettings::new(signing::dev_signing_key().verifying_key()),
         CommandRegistry::with_builtins(),
     );
 

@@ -11,10 +11,10 @@ use serde::Deserialize;
 use twilight_model::application::interaction::{Interaction, InteractionType};
 use twilight_model::http::interaction::InteractionResponse;
 
-use crate::commands::{CommandContext, CommandRegistry};
-use crate::config::Config;
+use crate::handlers::{CommandContext, CommandRegistry};
 use crate::lenient;
 use crate::response;
+use crate::settings::EndpointSettings;
 use crate::signature::SignatureVerifier;
 
 /// Why a request was not answered with an interaction response.
@@ -60,10 +60,10 @@ struct Envelope {
     kind: u8,
 }
 
-/// The interactions endpoint: configuration, the signature verifier and the command registry, built once.
+/// The interactions endpoint: its settings, the signature verifier and the command registry, built once.
 #[derive(Debug)]
 pub struct App {
-    config: Config,
+    settings: EndpointSettings,
     verifier: SignatureVerifier,
     registry: CommandRegistry,
 }
@@ -71,16 +71,16 @@ pub struct App {
 impl App {
     /// An endpoint answering with `registry`'s commands.
     #[must_use]
-    pub fn new(config: Config, registry: CommandRegistry) -> Self {
-        let verifier = SignatureVerifier::new(config.public_key, config.max_signature_age);
-        let registry = registry.with_deadline(config.command_deadline);
-        Self { config, verifier, registry }
+    pub fn new(settings: EndpointSettings, registry: CommandRegistry) -> Self {
+        let verifier = SignatureVerifier::new(settings.public_key, settings.max_signature_age);
+        let registry = registry.with_deadline(settings.command_deadline);
+        Self { settings, verifier, registry }
     }
 
-    /// The configuration the endpoint runs with.
+    /// The settings the endpoint runs with.
     #[must_use]
-    pub const fn config(&self) -> &Config {
-        &self.config
+    pub const fn settings(&self) -> &EndpointSettings {
+        &self.settings
     }
 
     /// The command registry.
@@ -119,14 +119,14 @@ impl App {
         // `Body::Binary` holds the decoded bytes of a base64 event, `Body::Text` the UTF-8 of a text event:
         // either way these are the bytes Discord signed.
         let body: &[u8] = request.body().as_ref();
-        if body.len() > self.config.max_body_bytes {
+        if body.len() > self.settings.max_body_bytes {
             return Err(Rejection::TooLarge {
                 size: body.len(),
-                limit: self.config.max_body_bytes,
+                limit: self.settings.max_body_bytes,
             });
         }
         self.verifier.verify_headers(request.headers(), body, now)?;
-        tracing::debug!(body = %engagement_telemetry::redacted_json(body), "verified request");
+        tracing::debug!(body = %engagement_startup::logging::redacted_json(body), "verified request");
         self.interact(body, now).await
     }
 

@@ -12,20 +12,20 @@
 //! and handed to the followup function through a [`engagement_commands::FollowupInvoker`]
 //! ([`invoke::LambdaInvoker`] in AWS).
 //!
-//! `main.rs` only wires logging, [`Config::from_env`], [`CommandSettings::from_env`], the AWS clients and
+//! `main.rs` only wires logging, [`EndpointSettings::from_env`], [`CommandSettings::from_env`], the AWS clients and
 //! the Lambda runtime around [`App::handle`].
 
-pub mod commands;
-pub mod config;
 pub mod endpoint;
+pub mod handlers;
 pub mod invoke;
 pub mod lenient;
 pub mod response;
 pub mod services;
+pub mod settings;
 pub mod signature;
 
-pub use commands::{CommandContext, CommandError, CommandHandler, CommandRegistry, handler_fn};
-pub use config::{CommandSettings, Config, ConfigError};
 pub use endpoint::{App, Rejection};
+pub use handlers::{CommandContext, CommandError, CommandHandler, CommandRegistry, handler_fn};
 pub use services::{Services, engagement_registry};
+pub use settings::{CommandSettings, EndpointSettings};
 pub use signature::{SignatureError, SignatureVerifier};

@@ -7,22 +7,25 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use engagement_startup::Env;
 use engagement_store::CounterStore;
 use interactions::invoke::LambdaInvoker;
-use interactions::{App, CommandSettings, Config, Services, engagement_registry};
+use interactions::{App, CommandSettings, EndpointSettings, Services, engagement_registry};
 use lambda_http::{Request, service_fn};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    engagement_telemetry::init("info");
-    let (config, settings) =
-        match Config::from_env().and_then(|c| Ok((c, CommandSettings::from_env()?))) {
-            Ok(both) => both,
-            Err(error) => {
-                tracing::error!(%error, "invalid configuration; not starting");
-                return ExitCode::FAILURE;
-            }
-        };
+    engagement_startup::logging::init();
+    let env = Env::process();
+    let (endpoint, settings) = match EndpointSettings::from_env(&env)
+        .and_then(|e| Ok((e, CommandSettings::from_env(&env)?)))
+    {
+        Ok(both) => both,
+        Err(error) => {
+            tracing::error!(%error, "invalid settings; not starting");
+            return ExitCode::FAILURE;
+        }
+    };
     // Discord allows 3 s for the first answer: one quick retry, and no attempt may hang.
     let sdk = engagement_store::sdk_defaults()
         .retry_config(RetryConfig::standard().with_max_attempts(2))
@@ -34,7 +37,7 @@ async fn main() -> ExitCode {
         )
         .load()
         .await;
-    let store = CounterStore::new(aws_sdk_dynamodb::Client::new(&sdk), settings.table_name);
+    let store = CounterStore::from_sdk(&sdk, settings.table_name);
     let invoker = LambdaInvoker::new(aws_sdk_lambda::Client::new(&sdk), settings.followup_function);
     let services = Services::new(store, Arc::new(invoker), settings.default_time_zone);
     let registry = match engagement_registry(services) {
@@ -44,7 +47,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let app = App::new(config, registry);
+    let app = App::new(endpoint, registry);
     let app = &app;
     let handler = service_fn(move |request: Request| async move {
         Ok::<_, Infallible>(app.handle(request, SystemTime::now()).await)

@@ -11,10 +11,10 @@ use engagement_commands::{FollowupInvoker, FollowupJob, Reporter};
 use engagement_domain::{GuildConfig, GuildId, GuildTimeZone};
 use engagement_store::{Claim, ConfigVersion, CounterStore, StoreErrorKind};
 
-use crate::commands::privacy::{PrivacyAction, PrivacyCommand};
-use crate::commands::reports::{ReportCommand, ReportKind};
-use crate::commands::server_config::{ConfigAction, ConfigCommand};
-use crate::commands::{CommandError, CommandRegistry, RegistryError};
+use crate::handlers::privacy::{PrivacyAction, PrivacyCommand};
+use crate::handlers::reports::{ReportCommand, ReportKind};
+use crate::handlers::server_config::{ConfigAction, ConfigCommand};
+use crate::handlers::{CommandError, CommandRegistry, RegistryError};
 
 /// The answer when the server's settings changed between reading and saving them.
 pub const CONFIG_CHANGED_MESSAGE: &str = "The server's settings changed while this command ran (someone \

@@ -438,7 +438,7 @@ async fn config_is_refused_to_members_without_manage_server() -> anyhow::Result<
     ] {
         let answer = send(&app, &key, &interaction(APP, ALICE, MEMBER_PERMISSIONS, data)).await?;
         assert!(answer.is_ephemeral_message(), "{answer:?}");
-        assert_eq!(answer.content(), interactions::commands::options::NEEDS_MANAGE_GUILD);
+        assert_eq!(answer.content(), interactions::handlers::options::NEEDS_MANAGE_GUILD);
     }
     assert_eq!(store.guild_config(GuildId(GUILD)).await?, None, "nothing was written");
     // MANAGE_GUILD (32) or ADMINISTRATOR (8) alone is enough.
@@ -716,7 +716,7 @@ async fn commands_outside_a_server_get_a_clear_message() -> anyhow::Result<()> {
     ] {
         let answer = send(&app, &key, &direct_message(APP, ALICE, data)).await?;
         assert!(answer.is_ephemeral_message(), "{answer:?}");
-        assert_eq!(answer.content(), interactions::commands::options::NOT_IN_A_GUILD);
+        assert_eq!(answer.content(), interactions::handlers::options::NOT_IN_A_GUILD);
     }
     Ok(())
 }
@@ -739,7 +739,7 @@ async fn a_store_failure_is_an_apology_without_details() -> anyhow::Result<()> {
     let app = app(&key, broken_store().await?, Arc::new(InProcessInvoker::recording()))?;
     let answer = send(&app, &key, &by(ADMIN, command(name::STATS, vec![]))).await?;
     assert!(answer.is_ephemeral_message());
-    assert_eq!(answer.content(), interactions::commands::INTERNAL_ERROR_MESSAGE);
+    assert_eq!(answer.content(), interactions::handlers::INTERNAL_ERROR_MESSAGE);
     Ok(())
 }
 

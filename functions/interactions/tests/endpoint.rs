@@ -6,11 +6,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, ensure};
 use ed25519_dalek::SigningKey;
 use engagement_testkit::{events, signing};
-use interactions::commands::{
+use interactions::handlers::{
     CommandContext, CommandError, CommandRegistry, TIMEOUT_MESSAGE, handler_fn,
 };
 use interactions::response;
-use interactions::{App, Config};
+use interactions::{App, EndpointSettings};
 use lambda_http::http::StatusCode;
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request, Response};
@@ -48,7 +48,7 @@ fn request(event: &Value) -> anyhow::Result<Request> {
 }
 
 fn app_for(key: &SigningKey) -> App {
-    App::new(Config::new(key.verifying_key()), CommandRegistry::with_builtins())
+    App::new(EndpointSettings::new(key.verifying_key()), CommandRegistry::with_builtins())
 }
 
 fn dev_app() -> App {
@@ -280,9 +280,9 @@ async fn methods_other_than_post_get_405() -> anyhow::Result<()> {
 #[tokio::test]
 async fn bodies_over_the_limit_get_413() -> anyhow::Result<()> {
     let key = signing::generate_signing_key();
-    let mut config = Config::new(key.verifying_key());
-    config.max_body_bytes = 2048;
-    let app = App::new(config, CommandRegistry::with_builtins());
+    let mut settings = EndpointSettings::new(key.verifying_key());
+    settings.max_body_bytes = 2048;
+    let app = App::new(settings, CommandRegistry::with_builtins());
     let padded = |len: usize| {
         let mut body = br#"{"type":1,"pad":""#.to_vec();
         body.resize(len - 2, b'x');
@@ -374,8 +374,8 @@ async fn an_unreadable_signed_body_is_logged_with_the_failing_field() -> anyhow:
     }
     let lines = Lines::default();
     let writer = lines.clone();
-    let subscriber = engagement_telemetry::subscriber(
-        engagement_telemetry::EnvFilter::new("trace"),
+    let subscriber = engagement_startup::logging::subscriber(
+        engagement_startup::logging::EnvFilter::new("trace"),
         false,
         move || writer.clone(),
     );
@@ -455,7 +455,7 @@ async fn handlers_get_the_parsed_interaction() -> anyhow::Result<()> {
             }),
         )?
         .build();
-    let app = App::new(Config::new(key.verifying_key()), registry);
+    let app = App::new(EndpointSettings::new(key.verifying_key()), registry);
     let event = command_event(
         &key,
         json!({"id": "1", "name": "engagement", "type": 1, "options": stats_options()}),
@@ -484,7 +484,7 @@ async fn the_longest_registered_route_wins() -> anyhow::Result<()> {
         .command("engagement", "Everything else", reply("whole command"))?
         .command("engagement stats", "Stats", reply("stats subcommand"))?
         .build();
-    let app = App::new(Config::new(key.verifying_key()), registry);
+    let app = App::new(EndpointSettings::new(key.verifying_key()), registry);
     let stats = command_event(
         &key,
         json!({"id": "1", "name": "engagement", "type": 1, "options": stats_options()}),
@@ -503,9 +503,9 @@ async fn answer_with_handler(
 ) -> anyhow::Result<Answer> {
     let key = signing::generate_signing_key();
     let registry = CommandRegistry::builder().command("broken", "Fails", handler)?.build();
-    let mut config = Config::new(key.verifying_key());
-    config.command_deadline = deadline;
-    let app = App::new(config, registry);
+    let mut settings = EndpointSettings::new(key.verifying_key());
+    settings.command_deadline = deadline;
+    let app = App::new(settings, registry);
     let event = command_event(&key, json!({"id": "1", "name": "broken", "type": 1}))?;
     send(&app, &event, NOW).await
 }
@@ -536,7 +536,7 @@ async fn an_internal_error_is_an_ephemeral_apology_without_details() -> anyhow::
         Box::pin(async { Err(CommandError::internal("DynamoDB said: secret table name xyz")) })
     });
     let answer = answer_with_handler(handler, Duration::from_secs(2)).await?;
-    assert_ephemeral(&answer, interactions::commands::INTERNAL_ERROR_MESSAGE);
+    assert_ephemeral(&answer, interactions::handlers::INTERNAL_ERROR_MESSAGE);
     Ok(())
 }
 
@@ -551,7 +551,7 @@ async fn a_panicking_handler_is_an_ephemeral_apology() -> anyhow::Result<()> {
         })
     });
     let answer = answer_with_handler(handler, Duration::from_secs(2)).await?;
-    assert_ephemeral(&answer, interactions::commands::INTERNAL_ERROR_MESSAGE);
+    assert_ephemeral(&answer, interactions::handlers::INTERNAL_ERROR_MESSAGE);
     Ok(())
 }
 
@@ -597,11 +597,11 @@ fn registering_a_route_twice_or_an_impossible_route_fails() {
     let twice = CommandRegistry::builder()
         .command("a", "", noop())
         .and_then(|b| b.command("a", "", noop()));
-    assert!(matches!(twice, Err(interactions::commands::RegistryError::Duplicate(_))));
+    assert!(matches!(twice, Err(interactions::handlers::RegistryError::Duplicate(_))));
     for route in ["", "a  b", "a b c d", &"x".repeat(33)] {
         let result = CommandRegistry::builder().command(route, "", noop());
         assert!(
-            matches!(result, Err(interactions::commands::RegistryError::InvalidRoute(_))),
+            matches!(result, Err(interactions::handlers::RegistryError::InvalidRoute(_))),
             "{route:?}"
         );
     }
@@ -618,7 +618,7 @@ fn the_built_in_help_lists_every_route() -> anyhow::Result<()> {
         routes,
         vec![
             ("engagement stats", "Message counts per day"),
-            ("engagement-help", interactions::commands::help::DESCRIPTION)
+            ("engagement-help", interactions::handlers::help::DESCRIPTION)
         ]
     );
     Ok(())

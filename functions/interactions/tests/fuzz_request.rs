@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::SigningKey;
 use engagement_testkit::{events, signing};
-use interactions::{App, CommandRegistry, Config};
+use interactions::{App, CommandRegistry, EndpointSettings};
 use lambda_http::Body;
 use lambda_http::http::{HeaderValue, Method, Request, StatusCode};
 use proptest::prelude::*;
@@ -30,9 +30,9 @@ const DEFAULT_CASES: u32 = 2_000;
 
 static KEY: LazyLock<SigningKey> = LazyLock::new(signing::generate_signing_key);
 static APP: LazyLock<App> = LazyLock::new(|| {
-    let mut config = Config::new(KEY.verifying_key());
-    config.max_body_bytes = BODY_LIMIT;
-    App::new(config, CommandRegistry::with_builtins())
+    let mut settings = EndpointSettings::new(KEY.verifying_key());
+    settings.max_body_bytes = BODY_LIMIT;
+    App::new(settings, CommandRegistry::with_builtins())
 });
 
 fn runtime() -> tokio::runtime::Runtime {

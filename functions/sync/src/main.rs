@@ -1,21 +1,23 @@
 //! The `sync` Lambda function: wiring only. The work is in the library (`sync::Syncer`).
 
 use engagement_bot_token::{SecretsManager, discord_config};
+use engagement_startup::Env;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sync::{SyncRequest, SyncSettings, Syncer};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    engagement_telemetry::init("info");
-    let settings = SyncSettings::from_env()?;
+    engagement_startup::logging::init();
+    let env = Env::process();
+    let settings = SyncSettings::from_env(&env)?;
+    let table = env.table_name()?;
     let sdk = engagement_store::sdk_config().await;
-    let store = engagement_store::CounterStore::from_env_with(&sdk)?;
+    let store = engagement_store::CounterStore::from_sdk(&sdk, table);
     // The bot token, once per cold start: DISCORD_BOT_TOKEN locally, the stack's secret in AWS.
     let secrets = SecretsManager(aws_sdk_secretsmanager::Client::new(&sdk));
-    let discord = discord_config(|name| std::env::var(name).ok(), &secrets).await?;
-    let discord = engagement_discord::DiscordClient::new(discord)?;
+    let discord = engagement_discord::DiscordClient::new(discord_config(&env, &secrets).await?)?;
     let syncer = Syncer { store, discord, settings };
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "sync".to_owned());
+    let function = env.optional("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "sync".to_owned());
     // A malformed payload fails the invocation with the reason (`SyncRequest`'s deserializer refuses it);
     // it never runs a sync.
     lambda_runtime::run(service_fn(|event: LambdaEvent<SyncRequest>| {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use engagement_domain::GuildTimeZone;
+use engagement_startup::{Env, SettingError};
 
 /// How a sync run behaves.
 #[derive(Clone, Debug)]
@@ -49,76 +50,37 @@ impl Default for SyncSettings {
     }
 }
 
-/// A setting with a value that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[error("environment variable {name}={value:?} is not valid: {expected}")]
-pub struct SettingError {
-    name: &'static str,
-    value: String,
-    expected: &'static str,
-}
-
 impl SyncSettings {
-    /// Settings from environment variables, defaults for those not set:
-    /// `DEFAULT_TIME_ZONE`, `SYNC_LOOKBACK_HOURS`, `SYNC_RECONCILE_WINDOW_HOURS`,
-    /// `SYNC_RECONCILE_EVERY_MINUTES`, `SYNC_THREAD_SWEEP_HOURS`, `SYNC_TIME_BUDGET_SECONDS`,
-    /// `SYNC_CONCURRENCY`.
+    /// Settings from the environment, defaults for those not set: `DEFAULT_TIME_ZONE`,
+    /// `SYNC_LOOKBACK_HOURS`, `SYNC_RECONCILE_WINDOW_HOURS`, `SYNC_RECONCILE_EVERY_MINUTES`,
+    /// `SYNC_THREAD_SWEEP_HOURS`, `SYNC_TIME_BUDGET_SECONDS`, `SYNC_CONCURRENCY`.
     ///
     /// # Errors
-    /// A variable that is set but malformed.
-    pub fn from_env() -> Result<Self, SettingError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Settings from any lookup (tests pass a map).
-    ///
-    /// # Errors
-    /// A variable that is set but malformed.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
-        let mut s = Self::default();
-        let number = |name: &'static str| -> Result<Option<u64>, SettingError> {
-            lookup(name)
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| {
-                    v.trim().parse::<u64>().map_err(|_| SettingError {
-                        name,
-                        value: v,
-                        expected: "a whole number",
-                    })
-                })
-                .transpose()
-        };
-        if let Some(tz) = lookup("DEFAULT_TIME_ZONE").filter(|v| !v.trim().is_empty()) {
-            s.default_time_zone = tz.parse().map_err(|_| SettingError {
-                name: "DEFAULT_TIME_ZONE",
-                value: tz,
-                expected: "an IANA time zone such as Europe/Paris or UTC",
-            })?;
-        }
-        if let Some(h) = number("SYNC_LOOKBACK_HOURS")? {
+    /// A variable that is set but malformed or out of range.
+    pub fn from_env(env: &Env) -> Result<Self, SettingError> {
+        const HOURS: &str = "a whole number of hours";
+        let mut s = Self { default_time_zone: env.default_time_zone()?, ..Self::default() };
+        let hours = |name| env.number_in(name, 0, 24 * 366, HOURS);
+        if let Some(h) = hours("SYNC_LOOKBACK_HOURS")? {
             s.first_sight_lookback = Duration::from_secs(h * 3600);
         }
-        if let Some(h) = number("SYNC_RECONCILE_WINDOW_HOURS")? {
+        if let Some(h) = hours("SYNC_RECONCILE_WINDOW_HOURS")? {
             s.reconcile_window = Duration::from_secs(h * 3600);
         }
-        if let Some(m) = number("SYNC_RECONCILE_EVERY_MINUTES")? {
+        let minutes = "a whole number of minutes, at least 1";
+        if let Some(m) = env.number_in("SYNC_RECONCILE_EVERY_MINUTES", 1, 60 * 24 * 366, minutes)? {
             s.reconcile_every = Duration::from_secs(m * 60);
         }
-        if let Some(h) = number("SYNC_THREAD_SWEEP_HOURS")? {
+        if let Some(h) = hours("SYNC_THREAD_SWEEP_HOURS")? {
             s.thread_sweep_every = Duration::from_secs(h * 3600);
         }
-        if let Some(secs) = number("SYNC_TIME_BUDGET_SECONDS")? {
+        let seconds = "a whole number of seconds from 1 to 900 (Lambda's longest timeout)";
+        if let Some(secs) = env.number_in("SYNC_TIME_BUDGET_SECONDS", 1, 900, seconds)? {
             s.time_budget = Duration::from_secs(secs);
         }
-        if let Some(c) = number("SYNC_CONCURRENCY")? {
-            if c == 0 {
-                return Err(SettingError {
-                    name: "SYNC_CONCURRENCY",
-                    value: "0".into(),
-                    expected: "at least 1",
-                });
-            }
-            s.concurrency = usize::try_from(c).unwrap_or(64).min(64);
+        let channels = "a whole number of channels read at once, from 1 to 64 (default 16)";
+        if let Some(c) = env.number_in("SYNC_CONCURRENCY", 1, 64, channels)? {
+            s.concurrency = usize::try_from(c).unwrap_or(16);
         }
         Ok(s)
     }
@@ -129,18 +91,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn settings_come_from_the_environment_with_defaults() {
-        let env = |name: &str| match name {
-            "DEFAULT_TIME_ZONE" => Some("Europe/Paris".to_owned()),
-            "SYNC_LOOKBACK_HOURS" => Some("48".to_owned()),
-            _ => None,
-        };
-        let s = SyncSettings::from_lookup(env).unwrap_or_default();
+    fn settings_come_from_the_environment_with_defaults() -> Result<(), SettingError> {
+        let s = SyncSettings::from_env(&Env::from_pairs(&[
+            ("DEFAULT_TIME_ZONE", "Europe/Paris"),
+            ("SYNC_LOOKBACK_HOURS", "48"),
+        ]))?;
         assert_eq!(s.default_time_zone.name(), "Europe/Paris");
         assert_eq!(s.first_sight_lookback, Duration::from_secs(48 * 3600));
         assert_eq!(s.concurrency, 16);
-        let bad =
-            SyncSettings::from_lookup(|n| (n == "SYNC_CONCURRENCY").then(|| "lots".to_owned()));
-        assert!(bad.is_err_and(|e| e.to_string().contains("SYNC_CONCURRENCY")));
+        for (name, bad) in [
+            ("SYNC_CONCURRENCY", "lots"),
+            ("SYNC_CONCURRENCY", "0"),
+            ("SYNC_TIME_BUDGET_SECONDS", "3600"),
+        ] {
+            let err = SyncSettings::from_env(&Env::from_pairs(&[(name, bad)])).err();
+            assert_eq!(err.map(|e| e.name()), Some(name), "{name}={bad}");
+        }
+        Ok(())
     }
 }

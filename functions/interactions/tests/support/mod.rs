@@ -17,7 +17,7 @@ use engagement_domain::{
 use engagement_store::{CompactionPolicy, CounterStore, TableCreation};
 use engagement_testkit::{events, signing};
 use followup::{Followup, FollowupError, Outcome};
-use interactions::{App, Config, Services, engagement_registry};
+use interactions::{App, EndpointSettings, Services, engagement_registry};
 use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -269,7 +269,7 @@ pub fn app(
     invoker: Arc<InProcessInvoker>,
 ) -> anyhow::Result<App> {
     let services = Services::new(store, invoker, GuildTimeZone::UTC);
-    Ok(App::new(Config::new(key.verifying_key()), engagement_registry(services)?))
+    Ok(App::new(EndpointSettings::new(key.verifying_key()), engagement_registry(services)?))
 }
 
 /// What a test sees of a response.

@@ -11,7 +11,8 @@ use std::num::NonZeroU64;
 
 use anyhow::Context as _;
 use engagement_commands::definition::definitions;
-use engagement_discord::{DiscordClient, Id};
+use engagement_discord::Id;
+use engagement_startup::Env;
 
 /// Arguments of `engagement register-commands`.
 #[derive(Debug, clap::Args)]
@@ -41,8 +42,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "DISCORD_APPLICATION_ID is not set: give the application's id (developer portal, General Information) \
          or --application-id",
     )?;
-    let client = DiscordClient::from_env()
-        .context("the Discord client needs DISCORD_BOT_TOKEN (and optionally DISCORD_API_BASE)")?;
+    let client = super::discord(&Env::process()).await?;
     let (registered, scope) = match args.guild {
         Some(guild) => (
             client

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use engagement_startup::Env;
 use sync::{SyncSettings, Syncer};
 
 /// Arguments of `engagement sync`. Configuration comes from the environment, as for the function:
@@ -15,10 +16,9 @@ pub struct Args {
 
 /// Builds the syncer from the environment.
 pub(crate) async fn syncer() -> anyhow::Result<Syncer> {
-    let settings = SyncSettings::from_env()?;
-    let store = engagement_store::CounterStore::from_env().await?;
-    let discord = engagement_discord::DiscordClient::from_env()?;
-    Ok(Syncer { store, discord, settings })
+    let env = Env::process();
+    let settings = SyncSettings::from_env(&env)?;
+    Ok(Syncer { store: super::store(&env).await?, discord: super::discord(&env).await?, settings })
 }
 
 /// Runs `engagement sync` and prints the run summary as JSON.

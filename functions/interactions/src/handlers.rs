@@ -1,4 +1,4 @@
-//! Slash commands: a registry that routes an application command by name to an async handler.
+//! Slash-command handlers: a registry that routes an application command by name to an async handler.
 //!
 //! A route is the command name, optionally followed by its subcommand group and subcommand, separated by
 //! spaces: `"engagement-help"`, `"engagement stats"`, `"engagement admin reset"`. The longest registered
@@ -375,7 +375,10 @@ impl CommandRegistryBuilder {
             };
             self.entries.insert(help::ROUTE.to_owned(), entry);
         }
-        CommandRegistry { entries: self.entries, deadline: crate::config::DEFAULT_COMMAND_DEADLINE }
+        CommandRegistry {
+            entries: self.entries,
+            deadline: crate::settings::DEFAULT_COMMAND_DEADLINE,
+        }
     }
 }
 

@@ -1,11 +1,12 @@
-//! Start-up configuration, read once from the environment.
+//! Start-up settings, read once through the one environment reader ([`Env`]).
 //!
-//! Anything wrong here is a start-up error with a message that names the variable and says what is expected:
-//! a function that cannot verify signatures must not start answering requests.
+//! Anything wrong here is a start-up error ([`SettingError`]) that names the variable and says what is
+//! expected: a function that cannot verify signatures must not start answering requests.
 
 use std::time::Duration;
 
 use ed25519_dalek::{PUBLIC_KEY_LENGTH, VerifyingKey};
+use engagement_startup::{Env, SettingError};
 
 /// Environment variable holding the application's hex "Public Key" from the Discord developer portal.
 pub const PUBLIC_KEY_VAR: &str = "DISCORD_PUBLIC_KEY";
@@ -27,38 +28,14 @@ pub const MAX_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 /// Discord invalidates the interaction if the first response takes longer than 3 seconds.
 pub const DEFAULT_COMMAND_DEADLINE: Duration = Duration::from_millis(2_500);
 
-/// A configuration problem found at start-up.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A required variable is not set (or is empty).
-    #[error("{name} is not set: {expected}")]
-    Missing {
-        /// The environment variable.
-        name: &'static str,
-        /// What it should contain.
-        expected: &'static str,
-    },
-    /// A variable is set but its value cannot be used.
-    #[error("{name} is invalid ({problem}): {expected}")]
-    Invalid {
-        /// The environment variable.
-        name: &'static str,
-        /// What is wrong with the value (never the value itself: it may be a secret pasted in the wrong place).
-        problem: String,
-        /// What it should contain.
-        expected: &'static str,
-    },
-}
-
 const PUBLIC_KEY_EXPECTED: &str = "set it to the application's Public Key from the Discord developer portal \
                                    (General Information), 64 hex characters";
 const MAX_AGE_EXPECTED: &str = "a whole number of seconds from 1 to 86400 (default 300)";
 const MAX_BODY_EXPECTED: &str = "a whole number of bytes from 1024 to 6291456 (default 65536)";
 
-/// Everything the endpoint needs to know, parsed once at start-up.
+/// Everything the endpoint needs to know, read once at start-up.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct EndpointSettings {
     /// The application's Ed25519 public key; requests must be signed with its private half.
     pub public_key: VerifyingKey,
     /// How far a request's `X-Signature-Timestamp` may be from now, either way.
@@ -69,8 +46,8 @@ pub struct Config {
     pub command_deadline: Duration,
 }
 
-impl Config {
-    /// A configuration with the given key and every other setting at its default.
+impl EndpointSettings {
+    /// Settings with the given key and every other setting at its default.
     #[must_use]
     pub fn new(public_key: VerifyingKey) -> Self {
         Self {
@@ -81,49 +58,32 @@ impl Config {
         }
     }
 
-    /// Reads the configuration from the process environment.
+    /// Reads `DISCORD_PUBLIC_KEY` (required), `SIGNATURE_MAX_AGE_SECONDS` and `MAX_BODY_BYTES`.
     ///
     /// # Errors
-    /// A [`ConfigError`] naming the variable when the public key is missing or malformed, or an optional
-    /// setting is out of range.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the configuration through `lookup` (the environment in production, a map in tests).
-    ///
-    /// # Errors
-    /// As [`Config::from_env`].
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let key = lookup(PUBLIC_KEY_VAR).unwrap_or_default();
-        let public_key = parse_public_key(key.trim())?;
-        let mut config = Self::new(public_key);
-        if let Some(value) = non_empty(lookup(MAX_AGE_VAR)) {
-            let seconds =
-                parse_in_range(&value, 1, MAX_MAX_AGE_SECONDS, MAX_AGE_VAR, MAX_AGE_EXPECTED)?;
-            config.max_signature_age = Duration::from_secs(seconds);
+    /// A [`SettingError`] naming the variable when the public key is missing or malformed, or an
+    /// optional setting is out of range.
+    pub fn from_env(env: &Env) -> Result<Self, SettingError> {
+        let key = env.optional(PUBLIC_KEY_VAR).unwrap_or_default();
+        let mut settings = Self::new(parse_public_key(&key)?);
+        if let Some(seconds) =
+            env.number_in(MAX_AGE_VAR, 1, MAX_MAX_AGE_SECONDS, MAX_AGE_EXPECTED)?
+        {
+            settings.max_signature_age = Duration::from_secs(seconds);
         }
-        if let Some(value) = non_empty(lookup(MAX_BODY_VAR)) {
-            let max = u64::try_from(MAX_MAX_BODY_BYTES).unwrap_or(u64::MAX);
-            let bytes = parse_in_range(&value, 1024, max, MAX_BODY_VAR, MAX_BODY_EXPECTED)?;
-            config.max_body_bytes = usize::try_from(bytes).unwrap_or(MAX_MAX_BODY_BYTES);
+        let max = u64::try_from(MAX_MAX_BODY_BYTES).unwrap_or(u64::MAX);
+        if let Some(bytes) = env.number_in(MAX_BODY_VAR, 1024, max, MAX_BODY_EXPECTED)? {
+            settings.max_body_bytes = usize::try_from(bytes).unwrap_or(MAX_MAX_BODY_BYTES);
         }
-        Ok(config)
+        Ok(settings)
     }
 }
 
-/// Environment variable naming the DynamoDB table of the counters.
-pub const TABLE_NAME_VAR: &str = "TABLE_NAME";
-/// Environment variable with the time zone of guilds that never set one.
-pub const DEFAULT_TIME_ZONE_VAR: &str = "DEFAULT_TIME_ZONE";
 /// Environment variable naming the followup function that deferred commands are handed to.
 pub const FOLLOWUP_FUNCTION_VAR: &str = "FOLLOWUP_FUNCTION_NAME";
 /// The followup function's name when [`FOLLOWUP_FUNCTION_VAR`] is not set: its binary's name, which is
 /// what `cargo lambda watch` serves it as.
 pub const DEFAULT_FOLLOWUP_FUNCTION: &str = "followup";
-
-const TABLE_NAME_EXPECTED: &str = "the DynamoDB table of the counters (the stack sets it)";
-const TIME_ZONE_EXPECTED: &str = "an IANA time zone such as Europe/Paris or UTC (default UTC)";
 
 /// What the slash commands need besides the endpoint: where the counters are, the default time zone, and
 /// where deferred work goes.
@@ -141,45 +101,27 @@ impl CommandSettings {
     /// Reads `TABLE_NAME` (required), `DEFAULT_TIME_ZONE` and `FOLLOWUP_FUNCTION_NAME` (optional).
     ///
     /// # Errors
-    /// A [`ConfigError`] naming the variable.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// A [`SettingError`] naming the variable.
+    pub fn from_env(env: &Env) -> Result<Self, SettingError> {
+        Ok(Self {
+            table_name: env.table_name()?,
+            default_time_zone: env.default_time_zone()?,
+            followup_function: env
+                .optional(FOLLOWUP_FUNCTION_VAR)
+                .unwrap_or_else(|| DEFAULT_FOLLOWUP_FUNCTION.to_owned()),
+        })
     }
-
-    /// As [`CommandSettings::from_env`], through `lookup`.
-    ///
-    /// # Errors
-    /// As [`CommandSettings::from_env`].
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table_name = non_empty(lookup(TABLE_NAME_VAR))
-            .ok_or(ConfigError::Missing { name: TABLE_NAME_VAR, expected: TABLE_NAME_EXPECTED })?;
-        let default_time_zone = match non_empty(lookup(DEFAULT_TIME_ZONE_VAR)) {
-            None => engagement_domain::GuildTimeZone::UTC,
-            Some(zone) => zone.parse().map_err(|_| ConfigError::Invalid {
-                name: DEFAULT_TIME_ZONE_VAR,
-                problem: "not an IANA time zone".to_owned(),
-                expected: TIME_ZONE_EXPECTED,
-            })?,
-        };
-        let followup_function = non_empty(lookup(FOLLOWUP_FUNCTION_VAR))
-            .unwrap_or_else(|| DEFAULT_FOLLOWUP_FUNCTION.to_owned());
-        Ok(Self { table_name, default_time_zone, followup_function })
-    }
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// Parses a hex Ed25519 public key, rejecting anything `verify_strict` would never accept a signature for.
 ///
 /// # Errors
-/// [`ConfigError`] for an empty, wrongly sized, non-hex or weak (small-order) key.
-pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, ConfigError> {
+/// [`SettingError`] for an empty, wrongly sized, non-hex or weak (small-order) key.
+pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, SettingError> {
     if hex_key.is_empty() {
-        return Err(ConfigError::Missing { name: PUBLIC_KEY_VAR, expected: PUBLIC_KEY_EXPECTED });
+        return Err(SettingError::Missing { name: PUBLIC_KEY_VAR, expected: PUBLIC_KEY_EXPECTED });
     }
-    let invalid = |problem: String| ConfigError::Invalid {
+    let invalid = |problem: String| SettingError::Invalid {
         name: PUBLIC_KEY_VAR,
         problem,
         expected: PUBLIC_KEY_EXPECTED,
@@ -197,40 +139,28 @@ pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, ConfigError> {
     Ok(key)
 }
 
-fn parse_in_range(
-    value: &str,
-    min: u64,
-    max: u64,
-    name: &'static str,
-    expected: &'static str,
-) -> Result<u64, ConfigError> {
-    let parsed = value.parse::<u64>().map_err(|_| ConfigError::Invalid {
-        name,
-        problem: "not a whole number".to_owned(),
-        expected,
-    })?;
-    if (min..=max).contains(&parsed) {
-        Ok(parsed)
-    } else {
-        Err(ConfigError::Invalid { name, problem: format!("{parsed} is out of range"), expected })
-    }
-}
-
 #[cfg(test)]
 mod tests {
 
     use ed25519_dalek::SigningKey;
 
+    use engagement_startup::env::{
+        DEFAULT_TIME_ZONE as DEFAULT_TIME_ZONE_VAR, TABLE_NAME as TABLE_NAME_VAR,
+    };
+
     use super::*;
-    use engagement_testkit::environment as lookup;
+
+    fn lookup(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs)
+    }
 
     fn key_hex() -> String {
         hex::encode(SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes())
     }
 
     #[test]
-    fn defaults_apply_when_only_the_key_is_set() -> Result<(), ConfigError> {
-        let config = Config::from_lookup(lookup(&[(PUBLIC_KEY_VAR, &key_hex())]))?;
+    fn defaults_apply_when_only_the_key_is_set() -> Result<(), SettingError> {
+        let config = EndpointSettings::from_env(&lookup(&[(PUBLIC_KEY_VAR, &key_hex())]))?;
         assert_eq!(config.max_signature_age, Duration::from_secs(300));
         assert_eq!(config.max_body_bytes, 65_536);
         assert_eq!(hex::encode(config.public_key.to_bytes()), key_hex());
@@ -238,16 +168,16 @@ mod tests {
     }
 
     #[test]
-    fn surrounding_whitespace_in_the_key_is_ignored() -> Result<(), ConfigError> {
+    fn surrounding_whitespace_in_the_key_is_ignored() -> Result<(), SettingError> {
         let padded = format!("  {}\n", key_hex().to_uppercase());
-        let config = Config::from_lookup(lookup(&[(PUBLIC_KEY_VAR, &padded)]))?;
+        let config = EndpointSettings::from_env(&lookup(&[(PUBLIC_KEY_VAR, &padded)]))?;
         assert_eq!(hex::encode(config.public_key.to_bytes()), key_hex());
         Ok(())
     }
 
     #[test]
-    fn overrides_are_read() -> Result<(), ConfigError> {
-        let config = Config::from_lookup(lookup(&[
+    fn overrides_are_read() -> Result<(), SettingError> {
+        let config = EndpointSettings::from_env(&lookup(&[
             (PUBLIC_KEY_VAR, &key_hex()),
             (MAX_AGE_VAR, "60"),
             (MAX_BODY_VAR, "2048"),
@@ -259,8 +189,8 @@ mod tests {
 
     #[test]
     fn a_missing_key_is_a_start_up_error_naming_the_variable() {
-        let err = Config::from_lookup(lookup(&[])).err();
-        assert!(matches!(err, Some(ConfigError::Missing { name: PUBLIC_KEY_VAR, .. })));
+        let err = EndpointSettings::from_env(&lookup(&[])).err();
+        assert!(matches!(err, Some(SettingError::Missing { name: PUBLIC_KEY_VAR, .. })));
         let message = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("DISCORD_PUBLIC_KEY is not set"), "{message}");
     }
@@ -271,9 +201,9 @@ mod tests {
         let not_hex = "zz".repeat(32);
         let small_order = hex::encode([0_u8; 32]); // the identity point: weak
         for bad in [short, not_hex.as_str(), small_order.as_str()] {
-            let err = Config::from_lookup(lookup(&[(PUBLIC_KEY_VAR, bad)])).err();
+            let err = EndpointSettings::from_env(&lookup(&[(PUBLIC_KEY_VAR, bad)])).err();
             assert!(
-                matches!(err, Some(ConfigError::Invalid { name: PUBLIC_KEY_VAR, .. })),
+                matches!(err, Some(SettingError::Invalid { name: PUBLIC_KEY_VAR, .. })),
                 "{bad}: {err:?}"
             );
         }
@@ -282,7 +212,7 @@ mod tests {
     #[test]
     fn error_messages_do_not_echo_the_value() {
         let secret_looking = "s3cr3t-bot-token-pasted-into-the-wrong-variable";
-        let message = Config::from_lookup(lookup(&[(PUBLIC_KEY_VAR, secret_looking)]))
+        let message = EndpointSettings::from_env(&lookup(&[(PUBLIC_KEY_VAR, secret_looking)]))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -291,12 +221,12 @@ mod tests {
     }
 
     #[test]
-    fn command_settings_need_the_table_and_default_the_rest() -> Result<(), ConfigError> {
-        let settings = CommandSettings::from_lookup(lookup(&[(TABLE_NAME_VAR, "counters")]))?;
+    fn command_settings_need_the_table_and_default_the_rest() -> Result<(), SettingError> {
+        let settings = CommandSettings::from_env(&lookup(&[(TABLE_NAME_VAR, "counters")]))?;
         assert_eq!(settings.table_name, "counters");
         assert_eq!(settings.default_time_zone, engagement_domain::GuildTimeZone::UTC);
         assert_eq!(settings.followup_function, "followup");
-        let settings = CommandSettings::from_lookup(lookup(&[
+        let settings = CommandSettings::from_env(&lookup(&[
             (TABLE_NAME_VAR, "counters"),
             (DEFAULT_TIME_ZONE_VAR, "Europe/Berlin"),
             (FOLLOWUP_FUNCTION_VAR, "stack-followup"),
@@ -304,15 +234,15 @@ mod tests {
         assert_eq!(settings.default_time_zone.name(), "Europe/Berlin");
         assert_eq!(settings.followup_function, "stack-followup");
         assert!(matches!(
-            CommandSettings::from_lookup(lookup(&[])),
-            Err(ConfigError::Missing { name: TABLE_NAME_VAR, .. })
+            CommandSettings::from_env(&lookup(&[])),
+            Err(SettingError::Missing { name: TABLE_NAME_VAR, .. })
         ));
         assert!(matches!(
-            CommandSettings::from_lookup(lookup(&[
+            CommandSettings::from_env(&lookup(&[
                 (TABLE_NAME_VAR, "t"),
                 (DEFAULT_TIME_ZONE_VAR, "Nowhere")
             ])),
-            Err(ConfigError::Invalid { name: DEFAULT_TIME_ZONE_VAR, .. })
+            Err(SettingError::Invalid { name: DEFAULT_TIME_ZONE_VAR, .. })
         ));
         Ok(())
     }
@@ -323,9 +253,10 @@ mod tests {
             [(MAX_AGE_VAR, "0"), (MAX_AGE_VAR, "-5"), (MAX_AGE_VAR, "5m"), (MAX_BODY_VAR, "10")]
         {
             let err =
-                Config::from_lookup(lookup(&[(PUBLIC_KEY_VAR, &key_hex()), (name, value)])).err();
+                EndpointSettings::from_env(&lookup(&[(PUBLIC_KEY_VAR, &key_hex()), (name, value)]))
+                    .err();
             assert!(
-                matches!(err, Some(ConfigError::Invalid { name: n, .. }) if n == name),
+                matches!(err, Some(SettingError::Invalid { name: n, .. }) if n == name),
                 "{name}={value}: {err:?}"
             );
         }

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use anyhow::Context as _;
 use engagement_commands::report::export::{self, ExportRecord};
 use engagement_domain::{Day, DayRange, GuildId};
-use engagement_store::CounterStore;
+use engagement_startup::Env;
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -46,7 +46,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     });
     let range = DayRange::new(args.from, to)
         .with_context(|| format!("--from {} is after --to {to}", args.from))?;
-    let store = CounterStore::from_env().await?;
+    let store = super::store(&Env::process()).await?;
     // Printed day by day as the days are read: a long export never sits in memory whole.
     let mut out = std::io::BufWriter::new(std::io::stdout());
     if args.format == Format::Csv {

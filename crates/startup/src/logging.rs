@@ -1,8 +1,7 @@
 //! The one logging set-up of the Lambda functions and the CLI.
 //!
-//! - The level comes from `RUST_LOG` (the caller names the default: `info` for functions, `warn` for the
-//!   CLI). Lines are JSON when running as a Lambda function (`AWS_LAMBDA_FUNCTION_NAME` is set), plain
-//!   text otherwise.
+//! - The level comes from `RUST_LOG`, [`DEFAULT_LEVEL`] when it is not set, for every binary. Lines are
+//!   JSON when running as a Lambda function (`AWS_LAMBDA_FUNCTION_NAME` is set), plain text otherwise.
 //! - **No credential in any line, at any level.** Interaction tokens reach the functions inside event
 //!   bodies, and the Lambda runtime logs every raw event at TRACE (`lambda_runtime::layers::api_response`,
 //!   "raw JSON event received from Lambda"). That one event is always dropped, whatever `RUST_LOG` says;
@@ -29,12 +28,14 @@ pub const REDACTED: &str = "[redacted]";
 /// Keys whose values are credentials wherever they appear in a JSON body.
 const SECRET_KEYS: [&str; 3] = ["token", "bot_token", "authorization"];
 
+/// The level when `RUST_LOG` is not set (or not valid): the same for every function and the CLI.
+pub const DEFAULT_LEVEL: &str = "info";
+
 /// Installs the global subscriber for a function or tool, writing to stderr: level from `RUST_LOG`, else
-/// `default_level` (`"info"`, `"warn"`, …); JSON on Lambda. Calling it twice is harmless (the first one
-/// stays).
-pub fn init(default_level: &str) {
+/// [`DEFAULT_LEVEL`]; JSON on Lambda. Calling it twice is harmless (the first one stays).
+pub fn init() {
     let json = std::env::var_os(LAMBDA_FUNCTION_NAME_VAR).is_some();
-    let subscriber = subscriber(env_filter(default_level), json, io::stderr);
+    let subscriber = subscriber(env_filter(), json, io::stderr);
     let _already_installed = tracing::subscriber::set_global_default(subscriber);
 }
 
@@ -65,10 +66,10 @@ where
     }
 }
 
-/// The level filter: `RUST_LOG` when set and valid, else `default_level`.
+/// The level filter: `RUST_LOG` when set and valid, else [`DEFAULT_LEVEL`].
 #[must_use]
-pub fn env_filter(default_level: &str) -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level))
+pub fn env_filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LEVEL))
 }
 
 /// Whether an event is the Lambda runtime's dump of a raw event body (which carries interaction tokens).

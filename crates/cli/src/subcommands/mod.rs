@@ -1,0 +1,25 @@
+//! One module per subcommand: its clap `Args` and its `run`.
+
+pub mod backfill;
+pub mod create_table;
+pub mod export;
+pub mod register_commands;
+#[cfg(feature = "sign-event")]
+pub mod sign_event;
+pub mod sync;
+
+use engagement_bot_token::{EnvironmentOnly, discord_config};
+use engagement_discord::DiscordClient;
+use engagement_startup::Env;
+use engagement_store::CounterStore;
+
+/// The counter store `TABLE_NAME` names, reached through the AWS SDK's own variables.
+pub(crate) async fn store(env: &Env) -> anyhow::Result<CounterStore> {
+    Ok(CounterStore::connect(env.table_name()?).await)
+}
+
+/// The Discord client from the `DISCORD_*` variables; the tool reads the token from `DISCORD_BOT_TOKEN`
+/// only (never Secrets Manager).
+pub(crate) async fn discord(env: &Env) -> anyhow::Result<DiscordClient> {
+    Ok(DiscordClient::new(discord_config(env, &EnvironmentOnly).await?)?)
+}
