@@ -2,14 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
 use engagement_discord::model::{Channel, Message, ReactionEmoji, ReactionKind};
 use engagement_discord::{DiscordClient, ErrorKind, Id, MessagePosition};
 use engagement_domain::batch::EmojiReactions;
 use engagement_domain::counting::{emoji_state, emojis_to_refresh, reaction_deltas};
 use engagement_domain::{
     BatchBuilder, ChannelCursor, ChannelId, Counts, GuildConfig, GuildId, MessageFacts, MessageId,
-    MessageReactions, ReactionCount, UserId, snowflake,
+    MessageReactions, ReactionCount, UserId,
 };
 use engagement_store::{CounterStore, StoreError, StoreErrorKind, SyncView};
 use futures::StreamExt as _;
@@ -17,58 +16,24 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::SyncError;
+use crate::plan::{ChannelTask, Listing, Planner, Read};
 use crate::report::RunCounters;
 use crate::settings::SyncSettings;
 
 /// Discord's largest message page.
 const PAGE: u8 = 100;
 
-/// An unreadable channel is asked again when its newest message is at least this much newer than the
-/// newest one when it was last asked (so about once an hour while it is busy, never while it is idle).
-const UNREADABLE_RETRY_MS: u64 = 3_600_000;
-
-/// Whether to ask an unreadable channel (cursor at `after`, the newest message when it was last asked)
-/// again now that its newest message is `last`: at once when its permissions changed, else only when
-/// `last` is an hour newer.
-fn retry_unreadable(after: MessageId, last: MessageId, permissions_changed: bool) -> bool {
-    permissions_changed
-        || snowflake::timestamp_ms(last.0).saturating_sub(snowflake::timestamp_ms(after.0))
-            >= UNREADABLE_RETRY_MS
-}
-
-/// What a run is doing in a guild.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// New messages and reaction changes.
-    Forward,
-    /// Older history, down to this message id.
-    Backfill { since: MessageId },
-}
-
-/// One channel or thread to read.
-#[derive(Clone, Debug)]
-struct ChannelTask {
-    /// The polled channel or thread.
-    source: ChannelId,
-    /// The counting channel (a thread's parent).
-    channel: ChannelId,
-    /// The counting channel's category.
-    category: Option<ChannelId>,
-    cursor: ChannelCursor,
-    /// Reaction reconciliation covers counted messages up to here (the cursor when the run started).
-    reconcile_until: MessageId,
-    /// The channel's newest message when the run listed it.
-    last: Option<MessageId>,
-    /// Whether the cursor is new (first sight): it must be committed even if nothing is counted.
-    new_cursor: bool,
-    forward: bool,
-    reconcile: bool,
-    backfill: Option<MessageId>,
-}
-
 enum Turn {
     Done,
     More(ChannelTask),
+}
+
+/// A guild run's plan: the channels and threads to read, and the cursor marks to record once they are read.
+struct GuildPlan {
+    tasks: Vec<ChannelTask>,
+    /// Archived-thread listings and a forum's newest post: recording them before the work is done could
+    /// hide a thread whose work was cut short.
+    marks: Vec<ChannelCursor>,
 }
 
 /// The state a guild run shares between its concurrent channel readers.
@@ -83,9 +48,9 @@ pub(crate) struct GuildRun<'a> {
     pub(crate) settings: &'a SyncSettings,
     pub(crate) counters: &'a RunCounters,
     pub(crate) guild: GuildId,
-    pub(crate) now: DateTime<Utc>,
+    /// The run's decisions and its one clock.
+    pub(crate) planner: Planner,
     pub(crate) deadline: Instant,
-    pub(crate) mode: Mode,
 }
 
 /// How a guild run ended.
@@ -95,7 +60,7 @@ pub(crate) struct GuildOutcome {
 
 impl GuildRun<'_> {
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.now.timestamp_millis()).unwrap_or(0)
+        self.planner.now_ms()
     }
 
     fn time_left(&self) -> bool {
@@ -108,24 +73,14 @@ impl GuildRun<'_> {
 
     /// Runs the guild to completion or until the time budget runs out.
     pub(crate) async fn run(&self) -> Result<GuildOutcome, SyncError> {
-        let now_ms = self.now_ms();
-        self.compact(now_ms).await;
-        let window_start = self.window_start();
+        self.compact(self.now_ms()).await;
         // Reactions are reconciled for all recent channels at once, about hourly: only those runs pay for
         // reading the reaction state of the window from the log.
         let mut view =
             self.store.load_sync_view(self.guild, engagement_store::NO_REACTION_WINDOW).await?;
-        let reconcile_ms =
-            u64::try_from(self.settings.reconcile_every.as_millis()).unwrap_or(u64::MAX);
-        // The guild's reconciliation pass runs when the last one is older than the interval (a pass that
-        // ran out of time resumes at the next interval).
-        let last_pass =
-            view.cursors.cursors.values().filter(|c| !c.unreadable).map(|c| c.reconciled_ms).max();
-        let reconcile_due = self.mode == Mode::Forward
-            && last_pass.is_some_and(|last| now_ms.saturating_sub(last) >= reconcile_ms)
-            && view.cursors.cursors.values().any(|c| !c.unreadable && c.after > window_start);
+        let reconcile_due = self.planner.reconcile_due(&view.cursors.cursors);
         if reconcile_due {
-            view = self.store.load_sync_view(self.guild, window_start).await?;
+            view = self.store.load_sync_view(self.guild, self.planner.window_start()).await?;
         }
         // The settings are read after the view: an erasure in the log is always preceded by its opt-out
         // in the settings, so this run cannot count a member erased before it started (one erased
@@ -134,24 +89,24 @@ impl GuildRun<'_> {
             time_zone: self.settings.default_time_zone,
             ..GuildConfig::default()
         });
-        let (work, deferred) = self.plan(&rules, &view, reconcile_due).await?;
+        let GuildPlan { tasks, marks } = self.plan(&rules, &view, reconcile_due).await?;
         let pending = Mutex::new(Pending { view, builder: BatchBuilder::new() });
         let errors_before = self.counters.channel_errors.load(std::sync::atomic::Ordering::Relaxed);
-        let out_of_time = self.work_through(work, &rules, &pending).await?;
+        let out_of_time = self.work_through(tasks, &rules, &pending).await?;
         let mut pending = pending.into_inner();
         let errors =
             self.counters.channel_errors.load(std::sync::atomic::Ordering::Relaxed) - errors_before;
         if !out_of_time && errors == 0 {
             // Only now that every thread the listings found has its cursor: remember the listings.
-            for cursor in deferred {
+            for mark in marks {
                 let mut current = pending
                     .builder
-                    .cursor(cursor.channel)
-                    .or_else(|| pending.view.cursors.cursors.get(&cursor.channel))
+                    .cursor(mark.channel)
+                    .or_else(|| pending.view.cursors.cursors.get(&mark.channel))
                     .copied()
-                    .unwrap_or(cursor);
-                current.threads_listed_ms = cursor.threads_listed_ms;
-                current.after = current.after.max(cursor.after);
+                    .unwrap_or(mark);
+                current.threads_listed_ms = mark.threads_listed_ms;
+                current.after = current.after.max(mark.after);
                 pending.builder.set_cursor(current);
             }
         }
@@ -212,246 +167,72 @@ impl GuildRun<'_> {
         Ok(crate::access::changed_channels(stored.as_ref(), &access))
     }
 
-    fn window_start(&self) -> MessageId {
-        let start = self.now
-            - chrono::Duration::from_std(self.settings.reconcile_window).unwrap_or_default();
-        MessageId(snowflake::from_time(start))
-    }
-
-    fn first_sight_start(&self) -> MessageId {
-        let start = self.now
-            - chrono::Duration::from_std(self.settings.first_sight_lookback).unwrap_or_default();
-        MessageId(snowflake::from_time(start))
-    }
-
-    /// Lists channels and threads and decides what to read, without reading any messages.
-    /// Returns the work, and cursor marks to record once the work is done (archived-thread listings, a
-    /// forum's newest post): recording them earlier could hide a thread whose work was cut short.
+    /// Lists the guild's channels (recording who can view them), active threads and the archived
+    /// threads the planner asks for, and returns the planner's work; reads no messages.
     async fn plan(
         &self,
         rules: &GuildConfig,
         view: &SyncView,
         reconcile_due: bool,
-    ) -> Result<(Vec<ChannelTask>, Vec<ChannelCursor>), SyncError> {
+    ) -> Result<GuildPlan, SyncError> {
         let guild = Id::new_checked(self.guild.0).ok_or(SyncError::InvalidId(self.guild.0))?;
         self.call();
         let channels = self.discord.guild_channels(guild).await?;
         let access_changed = self.record_access(guild, &channels).await?;
         self.call();
         let active = self.discord.active_threads(guild).await?;
-        let by_id: BTreeMap<ChannelId, &Channel> =
-            channels.iter().map(|c| (ChannelId(c.id.get()), c)).collect();
+        let cursors = &view.cursors.cursors;
+        let channels: Vec<Listing> = channels.iter().map(listing).collect();
         let active_ids: BTreeSet<ChannelId> =
             active.iter().map(|t| ChannelId(t.id.get())).collect();
-        let cursors = &view.cursors.cursors;
-        let now_ms = self.now_ms();
-        let sweep_ms =
-            u64::try_from(self.settings.thread_sweep_every.as_millis()).unwrap_or(u64::MAX);
-
-        let mut threads: Vec<Channel> = active.clone();
-        let mut work = Vec::new();
-        // Thread cursors whose "looked for among archived threads" mark changes.
-        let mut marks: Vec<ChannelCursor> = Vec::new();
-        // Parent cursors to update when the run completes.
-        let mut deferred: Vec<ChannelCursor> = Vec::new();
-        for channel in &channels {
-            let id = ChannelId(channel.id.get());
-            let category = channel.parent_id.map(|p| ChannelId(p.get()));
-            let excluded =
-                !rules.counts_channel(id) || category.is_some_and(|c| !rules.counts_channel(c));
-            if excluded || !(channel.has_messages() || channel.has_threads()) {
-                continue;
-            }
-            RunCounters::add(&self.counters.channels_checked, 1);
-            let cursor = cursors.get(&id).copied();
-            let last = channel.last_message_id.map(|m| MessageId(m.get()));
-            // Each 403 counts toward Discord's invalid-request ban: a channel the bot could not read is
-            // asked again about hourly, or at once when its permissions change.
-            let wait = match (cursor, last) {
-                (Some(c), Some(last)) if c.unreadable => {
-                    !retry_unreadable(c.after, last, access_changed.contains(&id))
+        let planned = self.planner.channels(
+            rules,
+            cursors,
+            &channels,
+            &active_ids,
+            &access_changed,
+            reconcile_due,
+        );
+        RunCounters::add(&self.counters.channels_checked, planned.checked);
+        RunCounters::add(&self.counters.channels_skipped_idle, planned.idle);
+        let mut marks = planned.marks;
+        let mut threads: Vec<Listing> = active.iter().map(listing).collect();
+        let mut lost = Vec::new();
+        for sweep in planned.sweeps {
+            let id =
+                Id::new_checked(sweep.channel.0).ok_or(SyncError::InvalidId(sweep.channel.0))?;
+            self.call();
+            match self.discord.public_archived_threads(id, Some(sweep.since)).await {
+                Ok(found) => {
+                    threads
+                        .extend(found.iter().map(listing).filter(|t| !active_ids.contains(&t.id)));
+                    lost.extend(sweep.lost);
                 }
-                _ => false,
-            };
-            let advanced = !wait
-                && match (cursor, last) {
-                    (_, None) => false,
-                    (None, Some(_)) => true,
-                    (Some(c), Some(last)) => last > c.after,
-                };
-            let mut entry = self.work_for(id, id, category, None, cursor, last, reconcile_due);
-            if wait {
-                entry.forward = false;
-            }
-            let holds_messages = channel.has_messages();
-            if !holds_messages {
-                entry.forward = false;
-                entry.reconcile = false;
-            }
-            // Archived threads: when the channel moved (a new thread makes a system message or, in a forum,
-            // a new last_message_id), when a thread we follow left the active list, or once a day.
-            let mut mark = entry.cursor;
-            let mut marked = false;
-            if channel.has_threads() {
-                let listed = cursor.map_or(0, |c| c.threads_listed_ms);
-                // A followed thread that left the active list and was not looked for since (for a thread,
-                // `threads_listed_ms` marks "looked for among archived threads").
-                let lost: Vec<ChannelCursor> = cursors
-                    .values()
-                    .filter(|c| {
-                        c.parent == Some(id)
-                            && !active_ids.contains(&c.channel)
-                            && c.threads_listed_ms == 0
-                    })
-                    .copied()
-                    .collect();
-                let lost_thread = !lost.is_empty();
-                let due = advanced
-                    || lost_thread
-                    || now_ms.saturating_sub(listed) >= sweep_ms
-                    || self.backfilling();
-                if due {
-                    let since = match self.mode {
-                        Mode::Backfill { since } => snowflake::created_at(since.0),
-                        Mode::Forward if listed > 0 => {
-                            DateTime::from_timestamp_millis(i64::try_from(listed).unwrap_or(0))
-                                .unwrap_or(self.now)
-                                - chrono::Duration::minutes(5)
-                        }
-                        Mode::Forward => snowflake::created_at(self.first_sight_start().0),
-                    };
-                    match self.archived_threads(channel, since).await {
-                        Ok(found) => {
-                            threads.extend(
-                                found
-                                    .into_iter()
-                                    .filter(|t| !active_ids.contains(&ChannelId(t.id.get()))),
-                            );
-                            mark.threads_listed_ms = now_ms;
-                            marked = true;
-                            marks.extend(
-                                lost.iter()
-                                    .map(|c| ChannelCursor { threads_listed_ms: now_ms, ..*c }),
-                            );
-                        }
-                        Err(SyncError::Discord(e))
-                            if matches!(e.kind(), ErrorKind::NoAccess { .. }) =>
-                        {
-                            // Do not ask again before the next daily sweep: every 403 counts toward
-                            // Discord's invalid-request ban.
-                            RunCounters::add(&self.counters.channels_no_access, 1);
-                            mark.threads_listed_ms = now_ms;
-                            marked = true;
-                        }
-                        Err(e) => return Err(e),
-                    }
+                Err(e) if matches!(e.kind(), ErrorKind::NoAccess { .. }) => {
+                    // Not asked again before the next sweep: every 403 counts toward Discord's
+                    // invalid-request ban.
+                    RunCounters::add(&self.counters.channels_no_access, 1);
                 }
-                if !holds_messages && advanced {
-                    // A forum's last_message_id is its newest post: remember it to skip idle forums.
-                    if let Some(last) = last {
-                        mark.after = last;
-                        marked = true;
-                    }
-                }
+                Err(e) => return Err(e.into()),
             }
-            if marked {
-                deferred.push(mark);
-            }
-            if entry.forward || entry.reconcile || entry.new_cursor || entry.backfill.is_some() {
-                work.push(entry);
-            } else if !marked {
-                RunCounters::add(&self.counters.channels_skipped_idle, 1);
-            }
+            marks.push(sweep.mark);
         }
-        let mut seen: BTreeSet<ChannelId> = BTreeSet::new();
-        for thread in threads {
-            let id = ChannelId(thread.id.get());
-            // A private thread's audience is its members: counting it toward its channel would show
-            // its activity to everyone who can view the channel. Not counted, like archived ones.
-            if thread.kind == engagement_discord::model::ChannelType::PrivateThread {
-                continue;
-            }
-            let Some(parent) = thread.parent_id.map(|p| ChannelId(p.get())) else { continue };
-            if !seen.insert(id) || !rules.counts_channel(parent) || !by_id.contains_key(&parent) {
-                continue;
-            }
-            RunCounters::add(&self.counters.channels_checked, 1);
-            let category = by_id.get(&parent).and_then(|p| p.parent_id).map(|c| ChannelId(c.get()));
-            let cursor = cursors.get(&id).copied();
-            let last = thread.last_message_id.map(|m| MessageId(m.get()));
-            let mut entry =
-                self.work_for(id, parent, category, Some(parent), cursor, last, reconcile_due);
-            let is_active = active_ids.contains(&id);
-            let mark = if is_active { 0 } else { now_ms };
-            if (entry.cursor.threads_listed_ms == 0) != (mark == 0) {
-                entry.cursor.threads_listed_ms = mark;
-                entry.new_cursor = true;
-            }
-            marks.retain(|c| c.channel != id);
-            if entry.forward || entry.reconcile || entry.new_cursor || entry.backfill.is_some() {
-                work.push(entry);
-            } else {
-                RunCounters::add(&self.counters.channels_skipped_idle, 1);
-            }
-        }
-        // Followed threads that were looked for and not found (deleted, or private and archived).
-        deferred.extend(marks);
-        Ok((work, deferred))
-    }
-
-    fn backfilling(&self) -> bool {
-        matches!(self.mode, Mode::Backfill { .. })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn work_for(
-        &self,
-        source: ChannelId,
-        channel: ChannelId,
-        category: Option<ChannelId>,
-        parent: Option<ChannelId>,
-        cursor: Option<ChannelCursor>,
-        last: Option<MessageId>,
-        reconcile_due: bool,
-    ) -> ChannelTask {
-        let new_cursor = cursor.is_none();
-        let cursor = cursor.unwrap_or_else(|| {
-            ChannelCursor::starting_at(source, parent, self.first_sight_start())
-        });
-        let (forward, reconcile, backfill) = match self.mode {
-            Mode::Forward => (
-                last.is_some_and(|l| l > cursor.after),
-                reconcile_due
-                    && cursor.after > self.window_start()
-                    && !new_cursor
-                    && !cursor.unreadable,
-                None,
-            ),
-            Mode::Backfill { since } => {
-                (false, false, (cursor.before > since && last.is_some()).then_some(since))
-            }
-        };
-        ChannelTask {
-            source,
-            channel,
-            category,
-            reconcile_until: cursor.after,
-            last,
-            cursor,
-            new_cursor,
-            forward,
-            reconcile,
-            backfill,
-        }
-    }
-
-    async fn archived_threads(
-        &self,
-        channel: &Channel,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<Channel>, SyncError> {
-        self.call();
-        Ok(self.discord.public_archived_threads(channel.id, Some(since)).await?)
+        let threads = self.planner.threads(
+            rules,
+            cursors,
+            &channels,
+            &threads,
+            &active_ids,
+            &access_changed,
+            reconcile_due,
+            lost,
+        );
+        RunCounters::add(&self.counters.channels_checked, threads.checked);
+        RunCounters::add(&self.counters.channels_skipped_idle, threads.idle);
+        marks.extend(threads.marks);
+        let mut tasks = planned.tasks;
+        tasks.extend(threads.tasks);
+        Ok(GuildPlan { tasks, marks })
     }
 
     /// Reads channels in rounds: each channel gets a few pages per turn, so a busy channel cannot starve
@@ -462,8 +243,11 @@ impl GuildRun<'_> {
         rules: &GuildConfig,
         pending: &Mutex<Pending>,
     ) -> Result<bool, SyncError> {
-        let counted: BTreeSet<ChannelId> =
-            queue.iter().filter(|w| w.forward || w.backfill.is_some()).map(|w| w.source).collect();
+        let counted: BTreeSet<ChannelId> = queue
+            .iter()
+            .filter(|t| matches!(t.read, Read::Forward { .. } | Read::Backfill { .. }))
+            .map(|t| t.source)
+            .collect();
         RunCounters::add(
             &self.counters.channels_fetched,
             u64::try_from(counted.len()).unwrap_or(0),
@@ -473,14 +257,14 @@ impl GuildRun<'_> {
                 return Ok(true);
             }
             let results: Vec<Result<Turn, SyncError>> = futures::stream::iter(queue.drain(..))
-                .map(|work| self.turn(work, rules, pending))
+                .map(|task| self.turn(task, rules, pending))
                 .buffer_unordered(self.settings.concurrency.max(1))
                 .collect()
                 .await;
             let mut next = Vec::new();
             for result in results {
                 match result {
-                    Ok(Turn::More(work)) => next.push(work),
+                    Ok(Turn::More(task)) => next.push(task),
                     Ok(Turn::Done) => {}
                     Err(e) => return Err(e),
                 }
@@ -494,12 +278,12 @@ impl GuildRun<'_> {
     /// channel for this run; token and budget failures stop the run.
     async fn turn(
         &self,
-        work: ChannelTask,
+        task: ChannelTask,
         rules: &GuildConfig,
         pending: &Mutex<Pending>,
     ) -> Result<Turn, SyncError> {
-        let (cursor, last) = (work.cursor, work.last);
-        match self.turn_inner(work, rules, pending).await {
+        let (cursor, last) = (task.cursor, task.last);
+        match self.turn_inner(task, rules, pending).await {
             Ok(turn) => Ok(turn),
             Err(SyncError::Discord(e)) => match e.kind() {
                 ErrorKind::NoAccess { channel_id, status, .. } => {
@@ -521,94 +305,126 @@ impl GuildRun<'_> {
         }
     }
 
+    /// Reads what is left of `task`, at most `pages_per_turn` pages of it, moving it from one
+    /// [`Read`] to the next; the cursor is recorded with every page, and at the end when it changed.
     async fn turn_inner(
         &self,
-        mut work: ChannelTask,
+        mut task: ChannelTask,
         rules: &GuildConfig,
         pending: &Mutex<Pending>,
     ) -> Result<Turn, SyncError> {
         let channel_id =
-            Id::new_checked(work.source.0).ok_or(SyncError::InvalidId(work.source.0))?;
-        if work.new_cursor && !work.forward && work.backfill.is_none() && !work.reconcile {
-            self.push(pending, BatchBuilder::new(), work.cursor).await?;
-            return Ok(Turn::Done);
-        }
+            Id::new_checked(task.source.0).ok_or(SyncError::InvalidId(task.source.0))?;
         let mut pages = 0;
-        // Message pages and reactor lists are different rate-limit buckets: while a page's reactors are
-        // read, the next page is fetched (when this turn will use it).
+        loop {
+            if task.read != Read::Nothing && !self.time_left() {
+                task.read = Read::Nothing;
+            }
+            match task.read {
+                Read::Nothing => {
+                    if task.recorded != Some(task.cursor) {
+                        self.push(pending, BatchBuilder::new(), &mut task).await?;
+                    }
+                    return Ok(Turn::Done);
+                }
+                Read::Forward { then_reconcile } => {
+                    if pages >= self.settings.pages_per_turn {
+                        return Ok(Turn::More(task));
+                    }
+                    let done =
+                        self.forward(channel_id, &mut task, &mut pages, rules, pending).await?;
+                    if done {
+                        task.read = if then_reconcile { Read::Reconcile } else { Read::Nothing };
+                    }
+                }
+                Read::Backfill { since } => {
+                    if pages >= self.settings.pages_per_turn {
+                        return Ok(Turn::More(task));
+                    }
+                    pages += 1;
+                    if self.backfill_page(channel_id, &mut task, since, rules, pending).await? {
+                        task.read = Read::Nothing;
+                    }
+                }
+                Read::Reconcile => {
+                    self.reconcile(&mut task, rules, pending).await?;
+                    task.read = Read::Nothing;
+                }
+            }
+        }
+    }
+
+    /// Reads new messages of `task` until its pages for this turn are used, or there are none left
+    /// (returns `true` then). While a page's reactors are read, the next page is fetched (different
+    /// rate-limit buckets) when this turn will use it.
+    async fn forward(
+        &self,
+        channel_id: Id<engagement_discord::marker::ChannelMarker>,
+        task: &mut ChannelTask,
+        pages: &mut usize,
+        rules: &GuildConfig,
+        pending: &Mutex<Pending>,
+    ) -> Result<bool, SyncError> {
         let mut prefetched: Option<Vec<Message>> = None;
-        while work.forward && pages < self.settings.pages_per_turn {
+        while *pages < self.settings.pages_per_turn {
             if !self.time_left() {
-                self.push(pending, BatchBuilder::new(), work.cursor).await?;
-                return Ok(Turn::Done);
+                return Ok(true);
             }
             let mut page = match prefetched.take() {
                 Some(page) => page,
-                None => self.fetch_after(channel_id, work.cursor.after).await?,
+                None => self.fetch_after(channel_id, task.cursor.after).await?,
             };
-            pages += 1;
-            work.cursor.unreadable = false;
+            *pages += 1;
+            task.cursor.unreadable = false;
             page.sort_by_key(Message::snowflake);
             let full = page.len() == usize::from(PAGE);
             if let Some(last) = page.last() {
-                work.cursor.after = MessageId(last.snowflake());
+                task.cursor.after = MessageId(last.snowflake());
             }
-            let builder = if full && pages < self.settings.pages_per_turn {
+            let builder = if full && *pages < self.settings.pages_per_turn {
                 let (counted, next) = futures::join!(
-                    self.count_page(&work, &page, rules),
-                    self.fetch_after(channel_id, work.cursor.after)
+                    self.count_page(task, &page, rules),
+                    self.fetch_after(channel_id, task.cursor.after)
                 );
                 prefetched = Some(next?);
                 counted?
             } else {
-                self.count_page(&work, &page, rules).await?
+                self.count_page(task, &page, rules).await?
             };
-            self.push(pending, builder, work.cursor).await?;
-            work.new_cursor = false;
+            self.push(pending, builder, task).await?;
             if !full {
-                work.forward = false;
+                return Ok(true);
             }
         }
-        if work.forward {
-            return Ok(Turn::More(work));
-        }
-        while let Some(since) = work.backfill {
-            if pages >= self.settings.pages_per_turn {
-                return Ok(Turn::More(work));
-            }
-            if !self.time_left() {
-                self.push(pending, BatchBuilder::new(), work.cursor).await?;
-                return Ok(Turn::Done);
-            }
-            self.call();
-            let page = self
-                .discord
-                .channel_messages(channel_id, MessagePosition::Before(work.cursor.before.0), PAGE)
-                .await?;
-            pages += 1;
-            let full = page.len() == usize::from(PAGE);
-            let mut keep: Vec<Message> =
-                page.into_iter().filter(|m| m.snowflake() >= since.0).collect();
-            keep.sort_by_key(Message::snowflake);
-            let reached_since = keep.len() < usize::from(PAGE) || !full;
-            work.cursor.before = match keep.first() {
-                Some(oldest) if !reached_since => MessageId(oldest.snowflake()),
-                _ => since,
-            };
-            let builder = self.count_page(&work, &keep, rules).await?;
-            self.push(pending, builder, work.cursor).await?;
-            if reached_since {
-                work.backfill = None;
-            }
-        }
-        if work.reconcile {
-            work.reconcile = false;
-            self.reconcile(&mut work, rules, pending).await?;
-        }
-        if work.new_cursor {
-            self.push(pending, BatchBuilder::new(), work.cursor).await?;
-        }
-        Ok(Turn::Done)
+        Ok(false)
+    }
+
+    /// Reads one page of history below `task`'s cursor, down to `since`; returns whether it got there.
+    async fn backfill_page(
+        &self,
+        channel_id: Id<engagement_discord::marker::ChannelMarker>,
+        task: &mut ChannelTask,
+        since: MessageId,
+        rules: &GuildConfig,
+        pending: &Mutex<Pending>,
+    ) -> Result<bool, SyncError> {
+        self.call();
+        let page = self
+            .discord
+            .channel_messages(channel_id, MessagePosition::Before(task.cursor.before.0), PAGE)
+            .await?;
+        let full = page.len() == usize::from(PAGE);
+        let mut keep: Vec<Message> =
+            page.into_iter().filter(|m| m.snowflake() >= since.0).collect();
+        keep.sort_by_key(Message::snowflake);
+        let reached_since = keep.len() < usize::from(PAGE) || !full;
+        task.cursor.before = match keep.first() {
+            Some(oldest) if !reached_since => MessageId(oldest.snowflake()),
+            _ => since,
+        };
+        let builder = self.count_page(task, &keep, rules).await?;
+        self.push(pending, builder, task).await?;
+        Ok(reached_since)
     }
 
     async fn fetch_after(
@@ -624,29 +440,29 @@ impl GuildRun<'_> {
     /// reactors (one Discord call per emoji and kind).
     async fn count_page(
         &self,
-        work: &ChannelTask,
+        task: &ChannelTask,
         page: &[Message],
         rules: &GuildConfig,
     ) -> Result<BatchBuilder, SyncError> {
         let mut b = BatchBuilder::new();
         if !page.is_empty() {
-            b.set_category(work.channel, work.category);
+            b.set_category(task.channel, task.category);
         }
         RunCounters::add(&self.counters.messages_read, u64::try_from(page.len()).unwrap_or(0));
-        let window_start = self.window_start();
+        let window_start = self.planner.window_start();
         for message in page {
             let facts = message_facts(message);
             let day = rules.day_of(&facts);
             if let Some((author, counts)) = rules.author_counts(&facts) {
                 RunCounters::add(&self.counters.messages_counted, 1);
-                b.add(day, work.channel, author, Counts { reactions_received: 0, ..counts });
+                b.add(day, task.channel, author, Counts { reactions_received: 0, ..counts });
             }
             if message.reactions.is_empty() {
                 continue;
             }
-            let state = self.reaction_state(work, message, rules, None).await?;
+            let state = self.reaction_state(task, message, rules, None).await?;
             for (user, delta) in reaction_deltas(None, &state) {
-                b.add(day, work.channel, user, delta);
+                b.add(day, task.channel, user, delta);
             }
             if state.message >= window_start {
                 b.set_reactions(state);
@@ -659,7 +475,7 @@ impl GuildRun<'_> {
     /// changed since `before`.
     async fn reaction_state(
         &self,
-        work: &ChannelTask,
+        task: &ChannelTask,
         message: &Message,
         rules: &GuildConfig,
         before: Option<&MessageReactions>,
@@ -678,7 +494,7 @@ impl GuildRun<'_> {
             }
             let reactors = self
                 .reactors(
-                    work,
+                    task,
                     message,
                     &reaction.emoji,
                     reaction.count_details.is_some_and(|d| d.burst > 0),
@@ -695,8 +511,8 @@ impl GuildRun<'_> {
         };
         Ok(MessageReactions {
             message: facts.id,
-            source: work.source,
-            channel: work.channel,
+            source: task.source,
+            channel: task.channel,
             // A message keeps the day it was counted on: after a time-zone change, corrections must land
             // where the message's counters are, or that day could go negative.
             day: before.map_or_else(|| rules.day_of(&facts), |b| b.day),
@@ -707,13 +523,13 @@ impl GuildRun<'_> {
 
     async fn reactors(
         &self,
-        work: &ChannelTask,
+        task: &ChannelTask,
         message: &Message,
         emoji: &ReactionEmoji,
         burst: bool,
         rules: &GuildConfig,
     ) -> Result<Vec<UserId>, SyncError> {
-        let channel = Id::new_checked(work.source.0).ok_or(SyncError::InvalidId(work.source.0))?;
+        let channel = Id::new_checked(task.source.0).ok_or(SyncError::InvalidId(task.source.0))?;
         let mut users = Vec::new();
         let kinds: &[ReactionKind] = if burst {
             &[ReactionKind::Normal, ReactionKind::Burst]
@@ -734,24 +550,24 @@ impl GuildRun<'_> {
     /// Reads the channel's messages of the reconciliation window again and applies reaction changes.
     async fn reconcile(
         &self,
-        work: &mut ChannelTask,
+        task: &mut ChannelTask,
         rules: &GuildConfig,
         pending: &Mutex<Pending>,
     ) -> Result<(), SyncError> {
         let channel_id =
-            Id::new_checked(work.source.0).ok_or(SyncError::InvalidId(work.source.0))?;
+            Id::new_checked(task.source.0).ok_or(SyncError::InvalidId(task.source.0))?;
         let ledger: BTreeMap<MessageId, MessageReactions> = {
             let p = pending.lock().await;
             p.view
                 .reactions
                 .messages
-                .range(self.window_start()..)
-                .filter(|(_, s)| s.source == work.source)
+                .range(self.planner.window_start()..)
+                .filter(|(_, s)| s.source == task.source)
                 .map(|(k, v)| (*k, v.clone()))
                 .collect()
         };
-        let mut after = self.window_start();
-        let until = work.reconcile_until;
+        let mut after = self.planner.window_start();
+        let until = task.reconcile_until;
         loop {
             if !self.time_left() {
                 return Ok(());
@@ -784,7 +600,7 @@ impl GuildRun<'_> {
                 if same {
                     continue;
                 }
-                let state = self.reaction_state(work, message, rules, before).await?;
+                let state = self.reaction_state(task, message, rules, before).await?;
                 // An author who opted out is no longer in the state (see `reaction_state`), and re-read
                 // reactor lists leave opted-out members out: nothing new is credited to them, and what
                 // this message had credited them is withdrawn, so the counters match the recorded state.
@@ -795,15 +611,14 @@ impl GuildRun<'_> {
                 // On the day the message was counted on (`state.day` is that day, whatever the guild's
                 // time zone is now).
                 for (user, delta) in deltas {
-                    b.add(state.day, work.channel, user, delta);
+                    b.add(state.day, task.channel, user, delta);
                 }
                 b.set_reactions(state);
             }
             if reached {
-                work.cursor.reconciled_ms = self.now_ms();
+                task.cursor.reconciled_ms = self.now_ms();
             }
-            self.push(pending, b, work.cursor).await?;
-            work.new_cursor = false;
+            self.push(pending, b, task).await?;
             if reached {
                 return Ok(());
             }
@@ -835,14 +650,15 @@ impl GuildRun<'_> {
         Ok(())
     }
 
-    /// Adds a page's effects and the channel's cursor to the pending batch; commits when it is big.
+    /// Adds a page's effects and the task's cursor to the pending batch; commits when it is big.
     async fn push(
         &self,
         pending: &Mutex<Pending>,
         mut b: BatchBuilder,
-        cursor: ChannelCursor,
+        task: &mut ChannelTask,
     ) -> Result<(), SyncError> {
-        b.set_cursor(cursor);
+        b.set_cursor(task.cursor);
+        task.recorded = Some(task.cursor);
         let mut p = pending.lock().await;
         p.builder.merge(b);
         if p.builder.estimated_size() >= self.settings.flush_bytes {
@@ -863,6 +679,18 @@ impl GuildRun<'_> {
     }
 }
 
+/// What the planner needs of a listed channel or thread.
+fn listing(channel: &Channel) -> Listing {
+    Listing {
+        id: ChannelId(channel.id.get()),
+        parent: channel.parent_id.map(|p| ChannelId(p.get())),
+        last: channel.last_message_id.map(|m| MessageId(m.get())),
+        holds_messages: channel.has_messages(),
+        holds_threads: channel.has_threads(),
+        private_thread: channel.kind == engagement_discord::model::ChannelType::PrivateThread,
+    }
+}
+
 /// The facts counting needs from a Discord message.
 #[must_use]
 pub fn message_facts(message: &Message) -> MessageFacts {
@@ -880,27 +708,5 @@ pub fn message_facts(message: &Message) -> MessageFacts {
                 r.emoji.request_form().map(|emoji| ReactionCount { emoji, count: r.count })
             })
             .collect(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at_minute(minute: u64) -> MessageId {
-        let time = chrono::DateTime::from_timestamp(
-            1_764_000_000 + 60 * i64::try_from(minute).unwrap_or(0),
-            0,
-        )
-        .unwrap_or_default();
-        MessageId(snowflake::from_time(time))
-    }
-
-    #[test]
-    fn an_unreadable_channel_is_asked_again_hourly_or_when_its_permissions_change() {
-        assert!(!retry_unreadable(at_minute(0), at_minute(5), false));
-        assert!(!retry_unreadable(at_minute(0), at_minute(59), false));
-        assert!(retry_unreadable(at_minute(0), at_minute(60), false));
-        assert!(retry_unreadable(at_minute(0), at_minute(5), true));
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod access;
 mod engine;
+pub mod plan;
 pub mod report;
 pub mod settings;
 
@@ -25,7 +26,8 @@ pub use engine::message_facts;
 pub use report::RunSummary;
 pub use settings::SyncSettings;
 
-use crate::engine::{GuildRun, Mode};
+use crate::engine::GuildRun;
+use crate::plan::{Mode, Planner};
 use crate::report::RunCounters;
 
 /// Why a run stopped.
@@ -231,9 +233,8 @@ impl Syncer {
                     settings: &self.settings,
                     counters: counters_ref,
                     guild: GuildId(guild.id.get()),
-                    now,
+                    planner: Planner::new(&self.settings, now, Mode::Forward),
                     deadline,
-                    mode: Mode::Forward,
                 };
                 // A panic in one guild (a bug) must not take the other guilds' runs down with it.
                 std::panic::AssertUnwindSafe(run.run())
@@ -296,9 +297,12 @@ impl Syncer {
                 settings: &self.settings,
                 counters: &counters,
                 guild,
-                now: self.now(),
+                planner: Planner::new(
+                    &self.settings,
+                    self.now(),
+                    Mode::Backfill { since: since_id },
+                ),
                 deadline: started + budget,
-                mode: Mode::Backfill { since: since_id },
             };
             run.run().await
         }
@@ -315,6 +319,9 @@ impl Syncer {
         Ok(summary)
     }
 
+    /// The run's one clock: what the planner decides by, what batches and compaction are stamped with
+    /// (`fixed_now` runs against a fake Discord with its own clock). Leases and the Lambda deadline use
+    /// the wall clock: they coordinate real processes.
     fn now(&self) -> DateTime<Utc> {
         self.settings.fixed_now.unwrap_or_else(Utc::now)
     }
@@ -363,6 +370,7 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The wall clock, for leases (never `fixed_now`: a lease coordinates real processes).
 fn now_ms() -> u64 {
     u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
 }
