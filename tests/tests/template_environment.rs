@@ -11,7 +11,10 @@
 
 use std::collections::BTreeMap;
 
-use engagement_bot_token::{SecretSource, TOKEN_SECRET_VAR, TOKEN_VAR, discord_config};
+use engagement_bot_token::{
+    SecretSource, TOKEN_PARAMETER_VAR, TOKEN_SECRET_VAR, TOKEN_VAR, TokenStore, bot_token,
+    discord_config,
+};
 use engagement_startup::Env;
 use engagement_testkit::signing::DEV_PUBLIC_KEY_HEX;
 use serde_norway::Value;
@@ -26,15 +29,15 @@ fn template() -> Value {
     serde_norway::from_str(&text).expect("the template is YAML")
 }
 
-/// A secret store that holds one token, under the ARN the default stack gives the secret it creates.
+/// AWS holding one token: in the parameter the default stack names (the deploy guide creates it).
 struct Secrets;
 
 impl SecretSource for Secrets {
-    async fn secret_string(&self, arn: &str) -> Result<String, String> {
-        if arn == "stack-BotTokenSecret" {
-            Ok("token-from-the-secret".to_owned())
+    async fn read(&self, store: TokenStore, id: &str) -> Result<String, String> {
+        if store == TokenStore::Parameter && id == "/discord-engagement/bot-token" {
+            Ok("token-from-the-parameter".to_owned())
         } else {
-            Err(format!("ResourceNotFoundException: no secret {arn}"))
+            Err(format!("ParameterNotFound: no {store:?} {id}"))
         }
     }
 }
@@ -77,9 +80,33 @@ fn resolve(t: &Value, value: &Value) -> String {
     }
 }
 
-/// A condition of the default stack (`!Equals`, `!Not`, `!And`, `!Or` over resolved values).
+/// A variable's value, `None` when the branch its conditions pick is `!Ref AWS::NoValue` (the variable is
+/// not set).
+fn variable(t: &Value, value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged)
+            if tagged.tag == "Ref" && tagged.value.as_str() == Some("AWS::NoValue") =>
+        {
+            None
+        }
+        Value::Tagged(tagged) if tagged.tag == "If" => {
+            let branches = tagged.value.as_sequence().expect("!If takes a list");
+            let [condition, yes, no] = &branches[..] else { panic!("!If takes three values") };
+            let name = condition.as_str().expect("!If names a condition");
+            variable(t, if holds(t, &t["Conditions"][name]) { yes } else { no })
+        }
+        other => Some(resolve(t, other)),
+    }
+}
+
+/// A condition of the default stack (`!Equals`, `!Not`, `!And`, `!Or` over resolved values, and
+/// `!Condition` naming another).
 fn holds(t: &Value, condition: &Value) -> bool {
     let Value::Tagged(tagged) = condition else { panic!("not a condition: {condition:?}") };
+    if tagged.tag == "Condition" {
+        let name = tagged.value.as_str().expect("!Condition names a condition");
+        return holds(t, &t["Conditions"][name]);
+    }
     let operands = tagged.value.as_sequence().expect("a condition takes a list");
     if tagged.tag == "Equals" {
         let [a, b] = &operands[..] else { panic!("!Equals takes two values") };
@@ -109,7 +136,9 @@ fn environment(name: &str) -> BTreeMap<String, String> {
     for block in [&t["Globals"]["Function"], &functions[0]["Properties"]] {
         if let Some(vars) = block["Environment"]["Variables"].as_mapping() {
             for (key, value) in vars {
-                env.insert(key.as_str().expect("variable name").to_owned(), resolve(&t, value));
+                if let Some(value) = variable(&t, value) {
+                    env.insert(key.as_str().expect("variable name").to_owned(), value);
+                }
             }
         }
     }
@@ -125,11 +154,13 @@ fn lookup(env: &BTreeMap<String, String>) -> Env {
 #[tokio::test]
 async fn the_sync_function_starts_with_the_stacks_environment() {
     let env = environment("sync");
-    assert!(env.contains_key(TOKEN_SECRET_VAR), "{env:?}");
+    assert!(env.contains_key(TOKEN_PARAMETER_VAR), "{env:?}");
+    assert!(!env.contains_key(TOKEN_SECRET_VAR), "{env:?}");
     let settings = sync::SyncSettings::from_env(&lookup(&env)).expect("sync settings");
     assert_eq!(settings.time_budget.as_secs(), 270);
-    let discord = discord_config(&lookup(&env), &Secrets).await.expect("the Discord configuration");
-    assert_eq!(discord.token.expose(), "token-from-the-secret");
+    let token = bot_token(&lookup(&env), &Secrets).await.expect("the bot token");
+    let discord = discord_config(&lookup(&env), token).expect("the Discord configuration");
+    assert_eq!(discord.token.expose(), "token-from-the-parameter");
     assert!(env.get("TABLE_NAME").is_some_and(|t| !t.is_empty()));
 }
 
@@ -138,7 +169,7 @@ async fn the_followup_function_starts_with_the_stacks_environment() {
     let env = environment("followup");
     let settings =
         followup::Settings::from_env(&lookup(&env), &Secrets).await.expect("followup settings");
-    assert_eq!(settings.discord.token.expose(), "token-from-the-secret");
+    assert_eq!(settings.discord.token.expose(), "token-from-the-parameter");
     assert_eq!(settings.table_name, "stack-Table");
 }
 
@@ -150,5 +181,8 @@ fn the_interactions_function_starts_with_the_stacks_environment() {
         interactions::CommandSettings::from_env(&lookup(&env)).expect("command settings");
     assert_eq!(commands.table_name, "stack-Table");
     assert_eq!(commands.followup_function, "stack-FollowupFunction");
-    assert!(!env.contains_key(TOKEN_SECRET_VAR), "the endpoint never needs the bot token");
+    assert!(
+        !env.contains_key(TOKEN_SECRET_VAR) && !env.contains_key(TOKEN_PARAMETER_VAR),
+        "the endpoint never needs the bot token"
+    );
 }

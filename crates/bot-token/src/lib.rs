@@ -1,10 +1,13 @@
 //! The bot token, read once per cold start by every function that calls Discord (sync, followup).
 //!
-//! It comes from `DISCORD_BOT_TOKEN` when that is set (local runs, tests), otherwise from the Secrets
-//! Manager secret named by `DISCORD_BOT_TOKEN_SECRET_ARN` (AWS: the stack sets only the ARN, so the token
-//! is never a plain environment variable). The stack creates that secret with the placeholder
-//! `REPLACE_WITH_BOT_TOKEN`; a function that finds it refuses to start instead of calling Discord with it
-//! (401s count towards Discord's invalid-request ban). The token itself never appears in an error.
+//! It comes from `DISCORD_BOT_TOKEN` when that is set (local runs, tests); otherwise from the SSM Parameter
+//! Store `SecureString` parameter named by `DISCORD_BOT_TOKEN_PARAMETER` (the stack's default: free), or
+//! the Secrets Manager secret named by `DISCORD_BOT_TOKEN_SECRET_ARN` (the stack's option). The stack sets
+//! only the name, so the token is never a plain environment variable. A parameter that is not a
+//! `SecureString` is refused (the token would be stored unencrypted), and so is the placeholder
+//! `REPLACE_WITH_BOT_TOKEN` the stack puts in a secret it creates: a function that finds it refuses to start
+//! instead of calling Discord with it (401s count towards Discord's invalid-request ban). The token itself
+//! never appears in an error.
 //!
 //! The other `DISCORD_*` settings of the client (API base, rate-limit tuning) are read here too, through
 //! the one environment reader ([`Env`]); every problem is a [`SettingError`] naming the variable.
@@ -17,93 +20,160 @@ use engagement_startup::{Env, SettingError};
 
 /// The bot token itself (takes precedence over the secret).
 pub const TOKEN_VAR: &str = engagement_discord::config::ENV_TOKEN;
+/// The name of the SSM Parameter Store `SecureString` parameter holding the bot token.
+pub const TOKEN_PARAMETER_VAR: &str = "DISCORD_BOT_TOKEN_PARAMETER";
 /// The ARN of the Secrets Manager secret holding the bot token.
 pub const TOKEN_SECRET_VAR: &str = "DISCORD_BOT_TOKEN_SECRET_ARN";
 /// What the stack puts in the secret until the operator replaces it.
 pub const PLACEHOLDER_TOKEN: &str = "REPLACE_WITH_BOT_TOKEN";
 
-/// Reads a secret's string value (Secrets Manager in AWS; a stub in tests).
-pub trait SecretSource {
-    /// The `SecretString` of the secret `arn`.
-    fn secret_string(&self, arn: &str) -> impl Future<Output = Result<String, String>> + Send;
+/// Where a deployed function's bot token is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenStore {
+    /// An SSM Parameter Store `SecureString` parameter, by name.
+    Parameter,
+    /// A Secrets Manager secret, by ARN.
+    Secret,
 }
 
-/// Secrets Manager.
-#[derive(Clone, Debug)]
-pub struct SecretsManager(pub aws_sdk_secretsmanager::Client);
+impl TokenStore {
+    /// The variable that names the parameter or secret.
+    #[must_use]
+    pub const fn variable(self) -> &'static str {
+        match self {
+            Self::Parameter => TOKEN_PARAMETER_VAR,
+            Self::Secret => TOKEN_SECRET_VAR,
+        }
+    }
+}
 
-impl SecretSource for SecretsManager {
-    async fn secret_string(&self, arn: &str) -> Result<String, String> {
-        let output = self.0.get_secret_value().secret_id(arn).send().await.map_err(|e| {
-            match aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&e) {
-                Some(code) => format!("{code}: check the ARN and the function's permissions"),
-                // Timeouts, credentials, TLS: the request's error chain, which carries no secret.
+/// Reads the bot token from where it is kept (AWS; a stub in tests). Errors carry the service's error
+/// code or the connection problem, never a value.
+pub trait SecretSource {
+    /// The decrypted value of the parameter or secret `id`.
+    fn read(
+        &self,
+        store: TokenStore,
+        id: &str,
+    ) -> impl Future<Output = Result<String, String>> + Send;
+}
+
+/// AWS: SSM Parameter Store or Secrets Manager, whichever the environment names, with a client made for
+/// the one call.
+#[derive(Clone, Debug)]
+pub struct Aws(pub aws_config::SdkConfig);
+
+impl SecretSource for Aws {
+    async fn read(&self, store: TokenStore, id: &str) -> Result<String, String> {
+        match store {
+            TokenStore::Parameter => read_parameter(&aws_sdk_ssm::Client::new(&self.0), id).await,
+            TokenStore::Secret => {
+                read_secret(&aws_sdk_secretsmanager::Client::new(&self.0), id).await
+            }
+        }
+    }
+}
+
+/// A `SecureString` parameter's decrypted value; any other type is refused.
+async fn read_parameter(client: &aws_sdk_ssm::Client, name: &str) -> Result<String, String> {
+    use aws_sdk_ssm::types::ParameterType;
+    let output =
+        client.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| {
+            match aws_sdk_ssm::error::ProvideErrorMetadata::code(&e) {
+                Some(code) => format!("{code}: check the name and the function's permissions"),
                 None => format!(
-                    "Secrets Manager could not be reached: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                    "SSM could not be reached: {}",
+                    aws_sdk_ssm::error::DisplayErrorContext(&e)
                 ),
             }
         })?;
-        output
-            .secret_string()
-            .map(str::to_owned)
-            .ok_or_else(|| "the secret has no SecretString".to_owned())
+    let parameter = output.parameter().ok_or("the answer has no parameter")?;
+    if parameter.r#type() != Some(&ParameterType::SecureString) {
+        return Err(
+            "the parameter is not a SecureString (the token would be stored unencrypted): \
+                    recreate it with `aws ssm put-parameter --type SecureString --overwrite`"
+                .to_owned(),
+        );
     }
+    parameter.value().map(str::to_owned).ok_or_else(|| "the parameter has no value".to_owned())
 }
 
-/// The command-line tool's secret source: it reads the token from `DISCORD_BOT_TOKEN` only.
-#[derive(Clone, Copy, Debug)]
-pub struct EnvironmentOnly;
-
-impl SecretSource for EnvironmentOnly {
-    async fn secret_string(&self, _arn: &str) -> Result<String, String> {
-        Err(format!("the command-line tool does not read Secrets Manager: set {TOKEN_VAR}"))
-    }
+/// A secret's `SecretString`.
+async fn read_secret(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<String, String> {
+    let output = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
+        match aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&e) {
+            Some(code) => format!("{code}: check the ARN and the function's permissions"),
+            // Timeouts, credentials, TLS: the request's error chain, which carries no secret.
+            None => format!(
+                "Secrets Manager could not be reached: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            ),
+        }
+    })?;
+    output
+        .secret_string()
+        .map(str::to_owned)
+        .ok_or_else(|| "the secret has no SecretString".to_owned())
 }
 
-const TOKEN_EXPECTED: &str =
-    "the ARN of the secret holding the bot token (or set DISCORD_BOT_TOKEN)";
-
-/// The bot token: `DISCORD_BOT_TOKEN` when set, otherwise the secret `DISCORD_BOT_TOKEN_SECRET_ARN` names
-/// (read from `secrets`, trimmed).
+/// The bot token of the command-line tool: `DISCORD_BOT_TOKEN` only (it never reads AWS for it).
 ///
 /// # Errors
-/// A [`SettingError`] naming the variable: neither set, the secret unreadable, the placeholder, a JSON
-/// (key/value) secret, an empty token. None carries the token.
+/// [`SettingError`] naming `DISCORD_BOT_TOKEN` when it is missing, empty or the placeholder.
+pub fn environment_token(env: &Env) -> Result<String, SettingError> {
+    let token = env.required(
+        TOKEN_VAR,
+        "the bot token (the command-line tool reads it from the environment only)",
+    )?;
+    refuse_placeholder(token, TOKEN_VAR)
+}
+
+const TOKEN_EXPECTED: &str = "the name of the SSM SecureString parameter holding the bot token (or \
+                              DISCORD_BOT_TOKEN_SECRET_ARN, a Secrets Manager secret; or DISCORD_BOT_TOKEN)";
+
+/// The bot token: `DISCORD_BOT_TOKEN` when set, otherwise the parameter `DISCORD_BOT_TOKEN_PARAMETER`
+/// names, otherwise the secret `DISCORD_BOT_TOKEN_SECRET_ARN` names (read from `secrets`, trimmed).
+///
+/// # Errors
+/// A [`SettingError`] naming the variable: none set, the parameter or secret unreadable (or not a
+/// `SecureString`), the placeholder, a JSON (key/value) secret, an empty token. None carries the token.
 pub async fn bot_token(env: &Env, secrets: &impl SecretSource) -> Result<String, SettingError> {
-    match (env.optional(TOKEN_VAR), env.optional(TOKEN_SECRET_VAR)) {
-        (Some(token), _) => refuse_placeholder(token, TOKEN_VAR),
-        (None, Some(arn)) => {
-            let secret = secrets
-                .secret_string(&arn)
-                .await
-                .map_err(|problem| SettingError::Unreadable { name: TOKEN_SECRET_VAR, problem })?;
-            let secret = secret.trim();
-            if secret.starts_with('{') {
-                return Err(SettingError::Invalid {
-                    name: TOKEN_SECRET_VAR,
-                    problem: "the secret holds JSON (a key/value secret)".to_owned(),
-                    expected: "a secret whose plaintext value is the bare bot token",
-                });
-            }
-            refuse_placeholder(secret.to_owned(), TOKEN_SECRET_VAR)
-        }
-        (None, None) => {
-            Err(SettingError::Missing { name: TOKEN_SECRET_VAR, expected: TOKEN_EXPECTED })
-        }
+    if let Some(token) = env.optional(TOKEN_VAR) {
+        return refuse_placeholder(token, TOKEN_VAR);
     }
+    let (store, id) = match (env.optional(TOKEN_PARAMETER_VAR), env.optional(TOKEN_SECRET_VAR)) {
+        (Some(name), _) => (TokenStore::Parameter, name),
+        (None, Some(arn)) => (TokenStore::Secret, arn),
+        (None, None) => {
+            return Err(SettingError::Missing {
+                name: TOKEN_PARAMETER_VAR,
+                expected: TOKEN_EXPECTED,
+            });
+        }
+    };
+    let name = store.variable();
+    let value = secrets
+        .read(store, &id)
+        .await
+        .map_err(|problem| SettingError::Unreadable { name, problem })?;
+    let value = value.trim();
+    if value.starts_with('{') {
+        return Err(SettingError::Invalid {
+            name,
+            problem: "it holds JSON (a key/value secret)".to_owned(),
+            expected: "the bare bot token as the plaintext value",
+        });
+    }
+    refuse_placeholder(value.to_owned(), name)
 }
 
-/// The Discord client configuration: the token from [`bot_token`], `DISCORD_API_BASE`,
-/// `DISCORD_GLOBAL_RATE_LIMIT` and `DISCORD_INVALID_REQUEST_BUDGET` (optional).
+/// The Discord client configuration: `token` (from [`bot_token`] or [`environment_token`]), and
+/// `DISCORD_API_BASE`, `DISCORD_GLOBAL_RATE_LIMIT` and `DISCORD_INVALID_REQUEST_BUDGET` (optional).
 ///
 /// # Errors
-/// As [`bot_token`], and [`SettingError::Invalid`] for the other variables.
-pub async fn discord_config(
-    env: &Env,
-    secrets: &impl SecretSource,
-) -> Result<DiscordConfig, SettingError> {
-    let mut config = DiscordConfig::new(bot_token(env, secrets).await?);
+/// [`SettingError::Invalid`] for a variable that is set but not usable.
+pub fn discord_config(env: &Env, token: String) -> Result<DiscordConfig, SettingError> {
+    let mut config = DiscordConfig::new(token);
     if let Some(base) = env.optional(ENV_API_BASE) {
         config = config.with_api_base(base);
     }
@@ -146,28 +216,42 @@ mod tests {
     /// A secret store that answers one value and remembers what was asked.
     struct Stub {
         value: Result<String, String>,
-        asked: Mutex<Vec<String>>,
+        asked: Mutex<Vec<(TokenStore, String)>>,
     }
 
     impl Stub {
         fn new(value: Result<&str, &str>) -> Self {
             Self { value: value.map(str::to_owned).map_err(str::to_owned), asked: Mutex::default() }
         }
-        fn asked(&self) -> Vec<String> {
+        fn asked(&self) -> Vec<(TokenStore, String)> {
             self.asked.lock().map(|a| a.clone()).unwrap_or_default()
         }
     }
 
     impl SecretSource for Stub {
-        async fn secret_string(&self, arn: &str) -> Result<String, String> {
+        async fn read(&self, store: TokenStore, id: &str) -> Result<String, String> {
             if let Ok(mut asked) = self.asked.lock() {
-                asked.push(arn.to_owned());
+                asked.push((store, id.to_owned()));
             }
             self.value.clone()
         }
     }
 
     const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bot-token";
+    const PARAMETER: &str = "/discord-engagement/bot-token";
+
+    #[tokio::test]
+    async fn the_token_comes_from_the_parameter_first_then_the_secret() -> Result<(), SettingError>
+    {
+        let stub = Stub::new(Ok("from-aws"));
+        let both = env(&[(TOKEN_PARAMETER_VAR, PARAMETER), (TOKEN_SECRET_VAR, ARN)]);
+        assert_eq!(bot_token(&both, &stub).await?, "from-aws");
+        assert_eq!(stub.asked(), vec![(TokenStore::Parameter, PARAMETER.to_owned())]);
+        let stub = Stub::new(Ok(PLACEHOLDER_TOKEN));
+        let refused = bot_token(&env(&[(TOKEN_PARAMETER_VAR, PARAMETER)]), &stub).await.err();
+        assert_eq!(refused.map(|e| e.name()), Some(TOKEN_PARAMETER_VAR), "the placeholder, named");
+        Ok(())
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         Env::from_pairs(pairs)
@@ -177,15 +261,13 @@ mod tests {
     async fn the_token_comes_from_the_secret_when_not_in_the_environment()
     -> Result<(), SettingError> {
         let stub = Stub::new(Ok(" real-token \n"));
-        let config = discord_config(
-            &env(&[(TOKEN_SECRET_VAR, ARN), (ENV_API_BASE, "http://x/"), (ENV_GLOBAL_LIMIT, "20")]),
-            &stub,
-        )
-        .await?;
+        let env =
+            env(&[(TOKEN_SECRET_VAR, ARN), (ENV_API_BASE, "http://x/"), (ENV_GLOBAL_LIMIT, "20")]);
+        let config = discord_config(&env, bot_token(&env, &stub).await?)?;
         assert_eq!(config.token.expose(), "real-token");
         assert_eq!(config.api_base.as_str(), "http://x");
         assert_eq!(config.rate_limits.global_limit, 20);
-        assert_eq!(stub.asked(), vec![ARN.to_owned()]);
+        assert_eq!(stub.asked(), vec![(TokenStore::Secret, ARN.to_owned())]);
         Ok(())
     }
 
@@ -232,7 +314,10 @@ mod tests {
         let stub =
             Stub::new(Err("AccessDeniedException: check the ARN and the function's permissions"));
         let missing = bot_token(&env(&[]), &stub).await.err().map(|e| e.to_string());
-        assert!(missing.as_deref().is_some_and(|m| m.starts_with(TOKEN_SECRET_VAR)), "{missing:?}");
+        assert!(
+            missing.as_deref().is_some_and(|m| m.starts_with(TOKEN_PARAMETER_VAR)),
+            "{missing:?}"
+        );
         let denied =
             bot_token(&env(&[(TOKEN_SECRET_VAR, ARN)]), &stub).await.err().map(|e| e.to_string());
         assert!(
@@ -240,10 +325,11 @@ mod tests {
             "{denied:?}"
         );
         let lots = env(&[(TOKEN_VAR, "t"), (ENV_INVALID_REQUEST_BUDGET, "lots")]);
-        let err = discord_config(&lots, &stub).await.err();
+        let err = discord_config(&lots, "t".to_owned()).err();
         assert_eq!(err.map(|e| e.name()), Some(ENV_INVALID_REQUEST_BUDGET));
-        let cli = bot_token(&env(&[(TOKEN_SECRET_VAR, ARN)]), &EnvironmentOnly).await.err();
+        // The command-line tool reads the environment only, and says so.
+        let cli = environment_token(&env(&[(TOKEN_SECRET_VAR, ARN)])).err();
         let cli = cli.map(|e| e.to_string()).unwrap_or_default();
-        assert!(cli.contains(TOKEN_VAR), "{cli}");
+        assert!(cli.starts_with(TOKEN_VAR) && cli.contains("environment only"), "{cli}");
     }
 }

@@ -1,5 +1,6 @@
 //! The reports over an in-memory store: what each one shows, and what it leaves out for whom. No
-//! database: the store's own tests prove the DynamoDB reader answers as the in-memory one does.
+//! database: the store's own tests check that the DynamoDB reader's totals, days and all-time counters
+//! equal the in-memory one's in every fold state.
 
 use std::collections::{BTreeMap, BTreeSet};
 

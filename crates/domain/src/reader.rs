@@ -7,19 +7,14 @@
 use std::future::Future;
 use std::ops::ControlFlow;
 
-use crate::{Day, DayRange, GuildAccess, GuildConfig, GuildId, Tally};
+use crate::{Day, DayRange, GuildAccess, GuildId, Tally};
 
-/// What reports read: a guild's settings, its channel permissions, and its counters by day, over a range
-/// or for all time. Every answer is exact: counters not compacted yet are included.
+/// What reports read: a guild's channel permissions, and its counters by day, over a range or for all
+/// time. Every answer is exact: counters not compacted yet are included. (A guild's config is read by the
+/// caller, which needs it before it knows the report.)
 pub trait CounterReader: Send + Sync {
     /// Why a read failed.
     type Error: std::error::Error + Send + Sync + 'static;
-
-    /// The guild's settings, if an admin ever changed one.
-    fn guild_config(
-        &self,
-        guild: GuildId,
-    ) -> impl Future<Output = Result<Option<GuildConfig>, Self::Error>> + Send;
 
     /// The guild's roles and channel permission overwrites as the sync last listed them, if it has.
     fn guild_access(

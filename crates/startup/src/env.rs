@@ -1,6 +1,7 @@
-//! The one environment reader: every setting of every binary is read through an [`Env`], and every
-//! problem is a [`SettingError`] that names the variable and says what it should hold. No message repeats
-//! a value: a secret pasted into the wrong variable must not end up in a log.
+//! The one environment reader: every setting of every binary is read through an [`Env`] (the logging
+//! set-up alone reads `RUST_LOG` and `AWS_LAMBDA_FUNCTION_NAME` itself, before anything can be logged),
+//! and every problem is a [`SettingError`] that names the variable and says what it should hold. No
+//! message repeats a value: a secret pasted into the wrong variable must not end up in a log.
 
 use std::str::FromStr;
 
@@ -142,10 +143,12 @@ impl Env {
         let Some(value) = self.optional(name) else { return Ok(None) };
         let invalid = |problem: String| SettingError::Invalid { name, problem, expected };
         let number = value.parse::<u64>().map_err(|_| invalid("not a whole number".to_owned()))?;
-        if (min..=max).contains(&number) {
-            Ok(Some(number))
+        if number < min {
+            Err(invalid("below the minimum".to_owned()))
+        } else if number > max {
+            Err(invalid("above the maximum".to_owned()))
         } else {
-            Err(invalid(format!("{number} is out of range")))
+            Ok(Some(number))
         }
     }
 
@@ -212,10 +215,10 @@ mod tests {
             let shown = error.map(|e| format!("{e} {e:?}")).unwrap_or_default();
             assert!(!shown.is_empty() && !shown.contains(secret), "{shown}");
         }
-        let range = Env::from_pairs(&[("N", "11")]).number_in("N", 1, 10, "1 to 10").err();
+        let range = Env::from_pairs(&[("N", "987654321")]).number_in("N", 1, 10, "1 to 10").err();
         assert_eq!(
             range.map(|e| e.to_string()).as_deref(),
-            Some("N is invalid (11 is out of range): 1 to 10")
+            Some("N is invalid (above the maximum): 1 to 10")
         );
     }
 }

@@ -5,8 +5,7 @@ use std::ops::ControlFlow;
 
 use engagement_domain::summary::{Span, Summary};
 use engagement_domain::{
-    Batch, CounterDelta, CounterReader, DailyTallies, Day, DayRange, GuildAccess, GuildConfig,
-    GuildId, Tally,
+    Batch, CounterDelta, CounterReader, DailyTallies, Day, DayRange, GuildAccess, GuildId, Tally,
 };
 
 use crate::{CounterStore, StoreError};
@@ -235,10 +234,6 @@ impl<'a> Waiting<'a> {
 /// The read port of the reports, on DynamoDB: each method is the inherent one of the same name.
 impl CounterReader for CounterStore {
     type Error = StoreError;
-
-    async fn guild_config(&self, guild: GuildId) -> Result<Option<GuildConfig>, StoreError> {
-        Self::guild_config(self, guild).await
-    }
 
     async fn guild_access(&self, guild: GuildId) -> Result<Option<GuildAccess>, StoreError> {
         Self::guild_access(self, guild).await

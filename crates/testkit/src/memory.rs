@@ -6,15 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 
 use engagement_domain::{
-    ChannelId, CounterReader, Counts, Day, DayRange, GuildAccess, GuildConfig, GuildId, Tally,
-    UserId,
+    ChannelId, CounterReader, Counts, Day, DayRange, GuildAccess, GuildId, Tally, UserId,
 };
 
 /// Counters, settings and channel permissions held in memory.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryCounters {
     days: BTreeMap<(GuildId, Day), Tally>,
-    configs: HashMap<GuildId, GuildConfig>,
     access: HashMap<GuildId, GuildAccess>,
     unavailable: bool,
 }
@@ -61,12 +59,6 @@ impl MemoryCounters {
         self
     }
 
-    /// Sets the guild's settings.
-    pub fn set_config(&mut self, guild: GuildId, config: GuildConfig) -> &mut Self {
-        self.configs.insert(guild, config);
-        self
-    }
-
     /// Sets the guild's channel permissions, as the sync would store them.
     pub fn set_access(&mut self, guild: GuildId, access: GuildAccess) -> &mut Self {
         self.access.insert(guild, access);
@@ -87,11 +79,6 @@ impl MemoryCounters {
 
 impl CounterReader for MemoryCounters {
     type Error = Unavailable;
-
-    async fn guild_config(&self, guild: GuildId) -> Result<Option<GuildConfig>, Unavailable> {
-        self.check()?;
-        Ok(self.configs.get(&guild).cloned())
-    }
 
     async fn guild_access(&self, guild: GuildId) -> Result<Option<GuildAccess>, Unavailable> {
         self.check()?;

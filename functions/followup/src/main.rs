@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use engagement_bot_token::SecretsManager;
+use engagement_bot_token::Aws;
 use engagement_commands::FollowupJob;
 use engagement_discord::DiscordClient;
 use engagement_startup::Env;
@@ -16,7 +16,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> ExitCode {
     engagement_startup::logging::init();
     let sdk = engagement_store::sdk_config().await;
-    let secrets = SecretsManager(aws_sdk_secretsmanager::Client::new(&sdk));
+    let secrets = Aws(sdk.clone());
     let settings = match Settings::from_env(&Env::process(), &secrets).await {
         Ok(settings) => settings,
         Err(error) => {

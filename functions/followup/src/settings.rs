@@ -28,7 +28,10 @@ impl Settings {
         Ok(Self {
             table_name: env.table_name()?,
             default_time_zone: env.default_time_zone()?,
-            discord: engagement_bot_token::discord_config(env, secrets).await?,
+            discord: engagement_bot_token::discord_config(
+                env,
+                engagement_bot_token::bot_token(env, secrets).await?,
+            )?,
         })
     }
 }
@@ -36,7 +39,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
 
-    use engagement_bot_token::{TOKEN_SECRET_VAR, TOKEN_VAR};
+    use engagement_bot_token::{TOKEN_SECRET_VAR, TOKEN_VAR, TokenStore};
     use engagement_startup::env::{
         DEFAULT_TIME_ZONE as DEFAULT_TIME_ZONE_VAR, TABLE_NAME as TABLE_NAME_VAR,
     };
@@ -51,7 +54,7 @@ mod tests {
     struct Stub(Result<&'static str, &'static str>);
 
     impl SecretSource for Stub {
-        async fn secret_string(&self, _arn: &str) -> Result<String, String> {
+        async fn read(&self, _store: TokenStore, _id: &str) -> Result<String, String> {
             self.0.map(str::to_owned).map_err(str::to_owned)
         }
     }

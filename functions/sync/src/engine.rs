@@ -51,6 +51,9 @@ pub(crate) struct GuildRun<'a> {
     /// The run's decisions and its one clock.
     pub(crate) planner: Planner,
     pub(crate) deadline: Instant,
+    /// Channels of this guild skipped after an error in this run (guilds run side by side: the run's
+    /// shared counters cannot tell whose they are).
+    pub(crate) failed_channels: std::sync::atomic::AtomicU64,
 }
 
 /// How a guild run ended.
@@ -91,12 +94,10 @@ impl GuildRun<'_> {
         });
         let GuildPlan { tasks, marks } = self.plan(&rules, &view, reconcile_due).await?;
         let pending = Mutex::new(Pending { view, builder: BatchBuilder::new() });
-        let errors_before = self.counters.channel_errors.load(std::sync::atomic::Ordering::Relaxed);
         let out_of_time = self.work_through(tasks, &rules, &pending).await?;
         let mut pending = pending.into_inner();
-        let errors =
-            self.counters.channel_errors.load(std::sync::atomic::Ordering::Relaxed) - errors_before;
-        if !out_of_time && errors == 0 {
+        let failed = self.failed_channels.load(std::sync::atomic::Ordering::Relaxed);
+        if !out_of_time && failed == 0 {
             // Only now that every thread the listings found has its cursor: remember the listings.
             for mark in marks {
                 let mut current = pending
@@ -195,7 +196,7 @@ impl GuildRun<'_> {
         );
         RunCounters::add(&self.counters.channels_checked, planned.checked);
         RunCounters::add(&self.counters.channels_skipped_idle, planned.idle);
-        let mut marks = planned.marks;
+        let mut marks = Vec::new();
         let mut threads: Vec<Listing> = active.iter().map(listing).collect();
         let mut lost = Vec::new();
         for sweep in planned.sweeps {
@@ -298,6 +299,7 @@ impl GuildRun<'_> {
                 _ => {
                     tracing::warn!(guild = %self.guild, error = %e, "skipping a channel for this run after an error");
                     RunCounters::add(&self.counters.channel_errors, 1);
+                    RunCounters::add(&self.failed_channels, 1);
                     Ok(Turn::Done)
                 }
             },

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 pub use engine::message_facts;
-pub use report::RunSummary;
+pub use report::{MetricsLevel, RunSummary};
 pub use settings::SyncSettings;
 
 use crate::engine::GuildRun;
@@ -235,6 +235,7 @@ impl Syncer {
                     guild: GuildId(guild.id.get()),
                     planner: Planner::new(&self.settings, now, Mode::Forward),
                     deadline,
+                    failed_channels: std::sync::atomic::AtomicU64::new(0),
                 };
                 // A panic in one guild (a bug) must not take the other guilds' runs down with it.
                 std::panic::AssertUnwindSafe(run.run())
@@ -303,6 +304,7 @@ impl Syncer {
                     Mode::Backfill { since: since_id },
                 ),
                 deadline: started + budget,
+                failed_channels: std::sync::atomic::AtomicU64::new(0),
             };
             run.run().await
         }

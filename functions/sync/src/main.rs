@@ -1,6 +1,6 @@
 //! The `sync` Lambda function: wiring only. The work is in the library (`sync::Syncer`).
 
-use engagement_bot_token::{SecretsManager, discord_config};
+use engagement_bot_token::{Aws, bot_token, discord_config};
 use engagement_startup::Env;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sync::{SyncRequest, SyncSettings, Syncer};
@@ -13,9 +13,10 @@ async fn main() -> Result<(), Error> {
     let table = env.table_name()?;
     let sdk = engagement_store::sdk_config().await;
     let store = engagement_store::CounterStore::from_sdk(&sdk, table);
-    // The bot token, once per cold start: DISCORD_BOT_TOKEN locally, the stack's secret in AWS.
-    let secrets = SecretsManager(aws_sdk_secretsmanager::Client::new(&sdk));
-    let discord = engagement_discord::DiscordClient::new(discord_config(&env, &secrets).await?)?;
+    // The bot token, once per cold start: DISCORD_BOT_TOKEN locally, the stack's parameter (or secret) in AWS.
+    let secrets = Aws(sdk.clone());
+    let token = bot_token(&env, &secrets).await?;
+    let discord = engagement_discord::DiscordClient::new(discord_config(&env, token)?)?;
     let syncer = Syncer { store, discord, settings };
     let function = env.optional("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "sync".to_owned());
     // A malformed payload fails the invocation with the reason (`SyncRequest`'s deserializer refuses it);
@@ -34,7 +35,8 @@ async fn main() -> Result<(), Error> {
                 "sync invocation"
             );
             let summary = syncer.handle(&request, budget).await?;
-            println!("{}", summary.emf_line(function, chrono::Utc::now().timestamp_millis()));
+            let now = chrono::Utc::now().timestamp_millis();
+            println!("{}", summary.log_line(function, now, syncer.settings.metrics));
             Ok::<_, sync::SyncError>(summary)
         }
     }))

@@ -133,10 +133,8 @@ pub struct Sweep {
 pub struct ChannelPlan {
     /// Channels to read.
     pub tasks: Vec<ChannelTask>,
-    /// Archived-thread listings due.
+    /// Archived-thread listings due, with the marks to record once the run's work is done.
     pub sweeps: Vec<Sweep>,
-    /// Cursor marks to record once the run's work is done (a forum's newest post, without a sweep).
-    pub marks: Vec<ChannelCursor>,
     /// Channels looked at.
     pub checked: u64,
     /// Channels looked at with nothing to do.
@@ -260,15 +258,7 @@ impl Planner {
                 };
             let task =
                 self.task(channel, channel.id, channel.parent, None, stored, wait, reconcile_due);
-            let mut mark = task.cursor;
-            let mut marked = false;
-            if channel.holds_threads && !channel.holds_messages && advanced {
-                // A forum's newest post: remembered so that an idle forum costs nothing.
-                if let Some(last) = channel.last {
-                    mark.after = last;
-                    marked = true;
-                }
-            }
+            let mut swept = false;
             if channel.holds_threads {
                 let listed = stored.map_or(0, |c| c.threads_listed_ms);
                 // Followed threads that left the active list and were not looked for since (for a
@@ -287,23 +277,26 @@ impl Planner {
                     || now_ms.saturating_sub(listed) >= sweep_every
                     || matches!(self.mode, Mode::Backfill { .. });
                 if due {
-                    mark.threads_listed_ms = now_ms;
+                    let mut mark = ChannelCursor { threads_listed_ms: now_ms, ..task.cursor };
+                    if let (false, true, Some(last)) =
+                        (channel.holds_messages, advanced, channel.last)
+                    {
+                        // A forum's newest post (a new post moves the forum, which makes a sweep
+                        // due): remembered so that an idle forum costs nothing.
+                        mark.after = last;
+                    }
                     plan.sweeps.push(Sweep {
                         channel: channel.id,
                         since: self.sweep_since(listed),
                         mark,
                         lost,
                     });
-                    marked = false;
+                    swept = true;
                 }
             }
-            if marked {
-                plan.marks.push(mark);
-            }
-            let swept = plan.sweeps.last().is_some_and(|s| s.channel == channel.id);
             if task.is_needed() {
                 plan.tasks.push(task);
-            } else if !(marked || swept) {
+            } else if !swept {
                 plan.idle += 1;
             }
         }

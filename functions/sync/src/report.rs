@@ -4,6 +4,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+/// Which custom metrics a run publishes (`SYNC_METRICS`, the stack's `Monitoring` parameter). Each one
+/// costs $0.30 a month past CloudWatch's 10 free ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MetricsLevel {
+    /// `SyncSucceeded` only: what the sync-lag alarm reads (nothing free can tell it).
+    #[default]
+    Essential,
+    /// Every run figure: requests, 429s, invalid requests, messages counted, write units, duration.
+    Full,
+    /// None: the summary is logged without metrics.
+    None,
+}
+
+impl std::str::FromStr for MetricsLevel {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "essential" => Ok(Self::Essential),
+            "full" => Ok(Self::Full),
+            "none" => Ok(Self::None),
+            _ => Err(()),
+        }
+    }
+}
+
 /// Counters that the concurrent parts of a run add to.
 #[derive(Debug, Default)]
 pub(crate) struct RunCounters {
@@ -94,38 +119,87 @@ impl RunSummary {
         self.compactions_unfinished += get(&t.compactions_unfinished);
     }
 
-    /// The summary as a CloudWatch embedded-metric-format line (namespace `DiscordEngagement`, dimension
-    /// `Function`), which CloudWatch turns into metrics for the stack's alarms.
+    /// The summary as the run's log line: JSON, with a CloudWatch embedded-metric-format block
+    /// (namespace `DiscordEngagement`, dimension `Function`) for the metrics `level` publishes, which
+    /// CloudWatch turns into metrics for the stack's alarms.
     #[must_use]
-    pub fn emf_line(&self, function: &str, timestamp_ms: i64) -> String {
-        let succeeded = u64::from(!self.lease_held_elsewhere);
-        serde_json::json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": "DiscordEngagement",
-                    "Dimensions": [["Function"]],
-                    "Metrics": [
-                        {"Name": "SyncSucceeded", "Unit": "Count"},
-                        {"Name": "DiscordRequests", "Unit": "Count"},
-                        {"Name": "Discord429", "Unit": "Count"},
-                        {"Name": "DiscordInvalidRequests", "Unit": "Count"},
-                        {"Name": "MessagesCounted", "Unit": "Count"},
-                        {"Name": "WriteUnits", "Unit": "Count"},
-                        {"Name": "SyncDurationMs", "Unit": "Milliseconds"}
-                    ]
-                }]
-            },
-            "Function": function,
-            "SyncSucceeded": succeeded,
-            "DiscordRequests": self.discord_requests,
-            "Discord429": self.discord_429s,
-            "DiscordInvalidRequests": self.discord_invalid_requests,
-            "MessagesCounted": self.messages_counted,
-            "WriteUnits": self.write_units,
-            "SyncDurationMs": self.duration_ms,
-            "summary": self,
-        })
-        .to_string()
+    pub fn log_line(&self, function: &str, timestamp_ms: i64, level: MetricsLevel) -> String {
+        let values = [
+            ("SyncSucceeded", "Count", u64::from(!self.lease_held_elsewhere)),
+            ("DiscordRequests", "Count", self.discord_requests),
+            ("Discord429", "Count", self.discord_429s),
+            ("DiscordInvalidRequests", "Count", self.discord_invalid_requests),
+            ("MessagesCounted", "Count", self.messages_counted),
+            ("WriteUnits", "Count", self.write_units),
+            ("SyncDurationMs", "Milliseconds", self.duration_ms),
+        ];
+        let published = match level {
+            MetricsLevel::None => 0,
+            MetricsLevel::Essential => 1,
+            MetricsLevel::Full => values.len(),
+        };
+        let mut line = serde_json::json!({ "summary": self });
+        if published > 0
+            && let Some(object) = line.as_object_mut()
+        {
+            let metrics: Vec<serde_json::Value> = values[..published]
+                .iter()
+                .map(|(name, unit, _)| serde_json::json!({"Name": name, "Unit": unit}))
+                .collect();
+            object.insert(
+                "_aws".to_owned(),
+                serde_json::json!({
+                    "Timestamp": timestamp_ms,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "DiscordEngagement",
+                        "Dimensions": [["Function"]],
+                        "Metrics": metrics,
+                    }]
+                }),
+            );
+            object.insert("Function".to_owned(), function.into());
+            for (name, _, value) in &values[..published] {
+                object.insert((*name).to_owned(), (*value).into());
+            }
+        }
+        line.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(line: &str) -> Vec<String> {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        let listed = &value["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+        listed
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["Name"].as_str())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn each_monitoring_level_publishes_its_metrics_and_always_logs_the_summary() {
+        let summary = RunSummary { messages_counted: 7, ..RunSummary::default() };
+        let essential = summary.log_line("stack-sync", 1, MetricsLevel::Essential);
+        assert_eq!(metrics(&essential), ["SyncSucceeded"]);
+        assert!(
+            essential.contains(r#""SyncSucceeded":1"#)
+                && !essential.contains(r#""MessagesCounted""#)
+        );
+        let full = summary.log_line("stack-sync", 1, MetricsLevel::Full);
+        assert_eq!(metrics(&full).len(), 7);
+        assert!(
+            full.contains(r#""MessagesCounted":7"#) && full.contains(r#""Function":"stack-sync""#)
+        );
+        let none = summary.log_line("stack-sync", 1, MetricsLevel::None);
+        assert!(metrics(&none).is_empty() && !none.contains("_aws"), "{none}");
+        for line in [essential, full, none] {
+            assert!(line.contains(r#""messages_counted":7"#), "{line}");
+        }
     }
 }

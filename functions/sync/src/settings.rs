@@ -5,6 +5,8 @@ use std::time::Duration;
 use engagement_domain::GuildTimeZone;
 use engagement_startup::{Env, SettingError};
 
+use crate::report::MetricsLevel;
+
 /// How a sync run behaves.
 #[derive(Clone, Debug)]
 pub struct SyncSettings {
@@ -30,6 +32,8 @@ pub struct SyncSettings {
     pub flush_bytes: usize,
     /// Run as if it were this time (tests and demos against a fake Discord with its own clock).
     pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Which custom metrics each run publishes.
+    pub metrics: MetricsLevel,
 }
 
 impl Default for SyncSettings {
@@ -46,6 +50,7 @@ impl Default for SyncSettings {
             pages_per_turn: 5,
             flush_bytes: 128 * 1024,
             fixed_now: None,
+            metrics: MetricsLevel::default(),
         }
     }
 }
@@ -53,13 +58,18 @@ impl Default for SyncSettings {
 impl SyncSettings {
     /// Settings from the environment, defaults for those not set: `DEFAULT_TIME_ZONE`,
     /// `SYNC_LOOKBACK_HOURS`, `SYNC_RECONCILE_WINDOW_HOURS`, `SYNC_RECONCILE_EVERY_MINUTES`,
-    /// `SYNC_THREAD_SWEEP_HOURS`, `SYNC_TIME_BUDGET_SECONDS`, `SYNC_CONCURRENCY`.
+    /// `SYNC_THREAD_SWEEP_HOURS`, `SYNC_TIME_BUDGET_SECONDS`, `SYNC_CONCURRENCY`, `SYNC_METRICS`.
     ///
     /// # Errors
     /// A variable that is set but malformed or out of range.
     pub fn from_env(env: &Env) -> Result<Self, SettingError> {
         const HOURS: &str = "a whole number of hours";
-        let mut s = Self { default_time_zone: env.default_time_zone()?, ..Self::default() };
+        let metrics = env.parsed("SYNC_METRICS", "essential, full or none (default essential)")?;
+        let mut s = Self {
+            default_time_zone: env.default_time_zone()?,
+            metrics: metrics.unwrap_or_default(),
+            ..Self::default()
+        };
         let hours = |name| env.number_in(name, 0, 24 * 366, HOURS);
         if let Some(h) = hours("SYNC_LOOKBACK_HOURS")? {
             s.first_sight_lookback = Duration::from_secs(h * 3600);
@@ -99,7 +109,11 @@ mod tests {
         assert_eq!(s.default_time_zone.name(), "Europe/Paris");
         assert_eq!(s.first_sight_lookback, Duration::from_secs(48 * 3600));
         assert_eq!(s.concurrency, 16);
+        assert_eq!(s.metrics, MetricsLevel::Essential);
+        let full = SyncSettings::from_env(&Env::from_pairs(&[("SYNC_METRICS", "full")]))?;
+        assert_eq!(full.metrics, MetricsLevel::Full);
         for (name, bad) in [
+            ("SYNC_METRICS", "all"),
             ("SYNC_CONCURRENCY", "lots"),
             ("SYNC_CONCURRENCY", "0"),
             ("SYNC_TIME_BUDGET_SECONDS", "3600"),

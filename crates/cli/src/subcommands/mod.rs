@@ -8,7 +8,7 @@ pub mod register_commands;
 pub mod sign_event;
 pub mod sync;
 
-use engagement_bot_token::{EnvironmentOnly, discord_config};
+use engagement_bot_token::{discord_config, environment_token};
 use engagement_discord::DiscordClient;
 use engagement_startup::Env;
 use engagement_store::CounterStore;
@@ -19,7 +19,7 @@ pub(crate) async fn store(env: &Env) -> anyhow::Result<CounterStore> {
 }
 
 /// The Discord client from the `DISCORD_*` variables; the tool reads the token from `DISCORD_BOT_TOKEN`
-/// only (never Secrets Manager).
-pub(crate) async fn discord(env: &Env) -> anyhow::Result<DiscordClient> {
-    Ok(DiscordClient::new(discord_config(env, &EnvironmentOnly).await?)?)
+/// only (never from AWS).
+pub(crate) fn discord(env: &Env) -> anyhow::Result<DiscordClient> {
+    Ok(DiscordClient::new(discord_config(env, environment_token(env)?)?)?)
 }

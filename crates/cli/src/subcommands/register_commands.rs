@@ -42,7 +42,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "DISCORD_APPLICATION_ID is not set: give the application's id (developer portal, General Information) \
          or --application-id",
     )?;
-    let client = super::discord(&Env::process()).await?;
+    let client = super::discord(&Env::process())?;
     let (registered, scope) = match args.guild {
         Some(guild) => (
             client

@@ -18,7 +18,7 @@ pub struct Args {
 pub(crate) async fn syncer() -> anyhow::Result<Syncer> {
     let env = Env::process();
     let settings = SyncSettings::from_env(&env)?;
-    Ok(Syncer { store: super::store(&env).await?, discord: super::discord(&env).await?, settings })
+    Ok(Syncer { store: super::store(&env).await?, discord: super::discord(&env)?, settings })
 }
 
 /// Runs `engagement sync` and prints the run summary as JSON.

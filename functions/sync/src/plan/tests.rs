@@ -273,9 +273,14 @@ fn an_idle_forum_costs_nothing_and_its_newest_post_is_remembered() {
 #[test]
 fn threads_count_toward_their_parent_and_carry_whether_they_were_last_seen_archived() {
     let channels = [text(GENERAL, Some(sent(30)))];
+    // THREAD was last seen archived (looked for 30 minutes ago) and is active again.
     let stored = [
         cursor(GENERAL, sent(30)),
-        ChannelCursor { parent: Some(GENERAL), threads_listed_ms: 0, ..cursor(THREAD, sent(10)) },
+        ChannelCursor {
+            parent: Some(GENERAL),
+            threads_listed_ms: ms_ago(30),
+            ..cursor(THREAD, sent(10))
+        },
     ];
     let threads =
         [thread(THREAD, GENERAL, Some(sent(2))), thread(OTHER_THREAD, GENERAL, Some(sent(3)))];
@@ -299,12 +304,13 @@ fn threads_count_toward_their_parent_and_carry_whether_they_were_last_seen_archi
         (followed.read, followed.cursor.after),
         (Read::Forward { then_reconcile: false }, sent(10))
     );
-    assert_eq!(followed.cursor.threads_listed_ms, 0, "active");
+    assert_eq!(followed.cursor.threads_listed_ms, 0, "active again");
     assert_eq!((archived.recorded, archived.cursor.parent), (None, Some(GENERAL)));
     assert_eq!(archived.cursor.threads_listed_ms, ms_ago(0), "found among archived threads");
     assert_eq!((plan.checked, plan.idle), (2, 0));
 
     // An idle thread that was archived since: nothing to read, the mark is recorded.
+    let stored = [cursor(GENERAL, sent(30)), ChannelCursor { threads_listed_ms: 0, ..stored[1] }];
     let idle = [thread(THREAD, GENERAL, Some(sent(10)))];
     let plan = forward().threads(
         &GuildConfig::default(),
@@ -325,14 +331,18 @@ fn threads_count_toward_their_parent_and_carry_whether_they_were_last_seen_archi
 
 #[test]
 fn private_threads_and_threads_of_excluded_or_unknown_channels_are_not_counted() {
-    let channels = [text(GENERAL, Some(sent(30))), text(ChannelId(12), Some(sent(30)))];
+    let in_excluded_category =
+        Listing { parent: Some(ChannelId(200)), ..text(ChannelId(13), Some(sent(30))) };
+    let channels =
+        [text(GENERAL, Some(sent(30))), text(ChannelId(12), Some(sent(30))), in_excluded_category];
     let config = GuildConfig {
-        excluded_channels: BTreeSet::from([ChannelId(12)]),
+        excluded_channels: BTreeSet::from([ChannelId(12), ChannelId(200)]),
         ..GuildConfig::default()
     };
     let threads = [
         Listing { private_thread: true, ..thread(THREAD, GENERAL, Some(sent(1))) },
         thread(ChannelId(22), ChannelId(12), Some(sent(1))),
+        thread(ChannelId(25), ChannelId(13), Some(sent(1))),
         thread(ChannelId(23), ChannelId(99), Some(sent(1))),
         Listing { parent: None, ..thread(ChannelId(24), GENERAL, Some(sent(1))) },
     ];
@@ -347,6 +357,32 @@ fn private_threads_and_threads_of_excluded_or_unknown_channels_are_not_counted()
         Vec::new(),
     );
     assert_eq!(plan, ThreadPlan::default());
+}
+
+#[test]
+fn an_unreadable_thread_waits_like_a_channel() {
+    let channels = [text(GENERAL, Some(sent(30)))];
+    let stored =
+        ChannelCursor { parent: Some(GENERAL), unreadable: true, ..cursor(THREAD, sent(120)) };
+    let asked = |last: i64, changed: &[ChannelId]| {
+        let changed: BTreeSet<ChannelId> = changed.iter().copied().collect();
+        let threads = [thread(THREAD, GENERAL, Some(sent(last)))];
+        let active = BTreeSet::from([THREAD]);
+        let plan = forward().threads(
+            &GuildConfig::default(),
+            &cursors(&[stored]),
+            &channels,
+            &threads,
+            &active,
+            &changed,
+            false,
+            Vec::new(),
+        );
+        plan.tasks.iter().any(|t| t.read == Read::Forward { then_reconcile: false })
+    };
+    assert!(!asked(119, &[]), "a minute newer");
+    assert!(asked(60, &[]), "an hour newer");
+    assert!(asked(119, &[GENERAL]), "its parent's permissions changed");
 }
 
 #[test]

@@ -1,0 +1,149 @@
+//! The stack's monitoring levels (`Monitoring`): which alarms each creates, on which metrics, and that
+//! `essential` stays inside CloudWatch's always-free allowance (10 alarm metrics, 10 custom metrics) while
+//! every custom metric an alarm reads is one the sync publishes at that level.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+
+use serde_norway::Value;
+use sync::{MetricsLevel, RunSummary};
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
+    serde_norway::from_str(&std::fs::read_to_string(path).expect("infra/template.yaml"))
+        .expect("YAML")
+}
+
+/// A parameter's value: `monitoring` for `Monitoring`, the default for the others.
+fn parameter(t: &Value, name: &str, monitoring: &str) -> String {
+    if name == "Monitoring" {
+        return monitoring.to_owned();
+    }
+    match &t["Parameters"][name]["Default"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => panic!("{name}: no default to evaluate conditions with ({other:?})"),
+    }
+}
+
+fn operand(t: &Value, value: &Value, monitoring: &str) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Tagged(tagged) if tagged.tag == "Ref" => {
+            parameter(t, tagged.value.as_str().expect("!Ref names a string"), monitoring)
+        }
+        other => panic!("cannot evaluate {other:?}"),
+    }
+}
+
+fn holds(t: &Value, condition: &Value, monitoring: &str) -> bool {
+    let Value::Tagged(tagged) = condition else { panic!("not a condition: {condition:?}") };
+    if tagged.tag == "Condition" {
+        return holds(t, &t["Conditions"][tagged.value.as_str().expect("a name")], monitoring);
+    }
+    let operands = tagged.value.as_sequence().expect("a condition takes a list");
+    match tagged.tag.to_string().as_str() {
+        "!Equals" | "Equals" => {
+            operand(t, &operands[0], monitoring) == operand(t, &operands[1], monitoring)
+        }
+        "!Not" | "Not" => !holds(t, &operands[0], monitoring),
+        "!And" | "And" => operands.iter().all(|c| holds(t, c, monitoring)),
+        "!Or" | "Or" => operands.iter().any(|c| holds(t, c, monitoring)),
+        other => panic!("cannot evaluate {other}"),
+    }
+}
+
+/// The alarms a stack with `Monitoring=monitoring` creates, each with the metrics it reads
+/// (namespace, metric name).
+fn alarms(monitoring: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let t = template();
+    let resources = t["Resources"].as_mapping().expect("Resources");
+    let mut out = Vec::new();
+    for (name, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        let created = match resource["Condition"].as_str() {
+            Some(condition) => holds(&t, &t["Conditions"][condition], monitoring),
+            None => true,
+        };
+        if !created {
+            continue;
+        }
+        let p = &resource["Properties"];
+        let mut metrics = Vec::new();
+        if let Some(metric) = p["MetricName"].as_str() {
+            metrics
+                .push((p["Namespace"].as_str().expect("Namespace").to_owned(), metric.to_owned()));
+        }
+        for query in p["Metrics"].as_sequence().into_iter().flatten() {
+            let m = &query["MetricStat"]["Metric"];
+            if let Some(metric) = m["MetricName"].as_str() {
+                metrics.push((
+                    m["Namespace"].as_str().expect("Namespace").to_owned(),
+                    metric.to_owned(),
+                ));
+            }
+        }
+        out.push((name.as_str().expect("a name").to_owned(), metrics));
+    }
+    out
+}
+
+/// The custom metrics the sync publishes at `level`.
+fn published(level: MetricsLevel) -> BTreeSet<String> {
+    let line = RunSummary::default().log_line("stack-sync", 0, level);
+    let value: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    let metrics = &value["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+    metrics
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| m["Name"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[test]
+fn essential_monitoring_stays_inside_cloudwatchs_free_allowance() {
+    let essential = alarms("essential");
+    let names: BTreeSet<&str> = essential.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "FollowupDeadLetterAlarm",
+            "FollowupErrorsAlarm",
+            "InteractionsErrorsAlarm",
+            "InteractionsThrottlesAlarm",
+            "SyncErrorsAlarm",
+            "SyncStaleAlarm",
+        ])
+    );
+    let alarm_metrics: usize = essential.iter().map(|(_, m)| m.len()).sum();
+    assert!(alarm_metrics <= 10, "{alarm_metrics} alarm metrics");
+    let custom: BTreeSet<&str> = essential
+        .iter()
+        .flat_map(|(_, m)| m)
+        .filter(|(namespace, _)| namespace == "DiscordEngagement")
+        .map(|(_, metric)| metric.as_str())
+        .collect();
+    assert_eq!(custom, BTreeSet::from(["SyncSucceeded"]));
+    assert_eq!(published(MetricsLevel::Essential), BTreeSet::from(["SyncSucceeded".to_owned()]));
+}
+
+#[test]
+fn full_monitoring_alarms_only_on_metrics_the_functions_publish_and_none_creates_no_alarm() {
+    let full = alarms("full");
+    assert_eq!(full.len(), 9);
+    let sync_metrics = published(MetricsLevel::Full);
+    for (alarm, metrics) in &full {
+        for (namespace, metric) in metrics {
+            assert!(
+                namespace.starts_with("AWS/") || sync_metrics.contains(metric),
+                "{alarm} reads {namespace}/{metric}, which nothing publishes"
+            );
+        }
+    }
+    assert!(alarms("none").is_empty());
+    assert!(published(MetricsLevel::None).is_empty());
+}
