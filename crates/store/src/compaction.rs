@@ -237,7 +237,8 @@ impl CounterStore {
         self.faults.before_write("advancing the fold state")?;
         self.usage.request();
         let result = self
-            .client
+            .client()
+            .await
             .update_item()
             .table_name(self.table())
             .set_key(Some(items::key(items::guild_pk(guild), items::FOLD_SK.to_owned())))

@@ -48,7 +48,8 @@ impl CounterStore {
         self.faults.before_write("taking the lease")?;
         self.usage.request();
         let result = self
-            .client
+            .client()
+            .await
             .put_item()
             .table_name(self.table())
             .set_item(Some(item))
@@ -87,7 +88,8 @@ impl CounterStore {
         self.faults.before_write("releasing the lease")?;
         self.usage.request();
         let result = self
-            .client
+            .client()
+            .await
             .delete_item()
             .table_name(self.table())
             .set_key(Some(crate::items::key(LEASE_PK.to_owned(), lease.name.clone())))
@@ -123,7 +125,8 @@ impl CounterStore {
     pub async fn break_lease(&self, name: &str) -> Result<(), StoreError> {
         self.usage.write_request();
         self.usage.request();
-        self.client
+        self.client()
+            .await
             .delete_item()
             .table_name(self.table())
             .set_key(Some(crate::items::key(LEASE_PK.to_owned(), name.to_owned())))

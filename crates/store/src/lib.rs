@@ -20,6 +20,7 @@ mod items;
 mod lease;
 mod log;
 mod read;
+mod sdk;
 mod summaries;
 mod table;
 mod usage;
@@ -34,13 +35,14 @@ pub use config::ConfigVersion;
 pub use error::{StoreError, StoreErrorKind};
 pub use lease::Lease;
 pub use log::{NO_REACTION_WINDOW, SyncView};
+pub use sdk::{LazySdk, SdkClient};
 pub use table::{TableCreation, TableDefinition};
 pub use usage::Usage;
 
 /// Where the counters live: a DynamoDB client and the table name.
 #[derive(Clone, Debug)]
 pub struct CounterStore {
-    client: Client,
+    client: Arc<SdkClient<Client>>,
     table: Arc<str>,
     usage: Arc<usage::UsageMeter>,
     faults: Arc<FaultPlan>,
@@ -50,7 +52,27 @@ impl CounterStore {
     /// A store over an existing client and table.
     #[must_use]
     pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
-        Self { client, table: table.into(), usage: Arc::default(), faults: Arc::default() }
+        Self::with_client(SdkClient::ready(client), table)
+    }
+
+    /// A store over `table` whose client is made from `sdk` on its first request.
+    #[must_use]
+    pub fn lazy(sdk: LazySdk, table: impl Into<Arc<str>>) -> Self {
+        Self::with_client(SdkClient::lazy(sdk, Client::new), table)
+    }
+
+    fn with_client(client: SdkClient<Client>, table: impl Into<Arc<str>>) -> Self {
+        Self {
+            client: Arc::new(client),
+            table: table.into(),
+            usage: Arc::default(),
+            faults: Arc::default(),
+        }
+    }
+
+    /// The DynamoDB client, made now if it was not yet.
+    async fn client(&self) -> &Client {
+        self.client.get().await
     }
 
     /// A store over `table`, with a client configured by the AWS SDK's own variables (`AWS_REGION`,

@@ -130,7 +130,8 @@ impl CounterStore {
         'pages: loop {
             self.usage.request();
             let page = self
-                .client
+                .client()
+                .await
                 .query()
                 .table_name(self.table())
                 .key_condition_expression("pk = :pk")
@@ -346,7 +347,8 @@ impl CounterStore {
         self.faults.before_write(doing)?;
         self.usage.request();
         let mut delete = self
-            .client
+            .client()
+            .await
             .delete_item()
             .table_name(self.table())
             .set_key(Some(key))
@@ -396,7 +398,8 @@ impl CounterStore {
         self.faults.before_write(doing)?;
         self.usage.request();
         let mut put = self
-            .client
+            .client()
+            .await
             .put_item()
             .table_name(self.table())
             .set_item(Some(item))
@@ -501,7 +504,8 @@ impl CounterStore {
         doing: &str,
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let mut query = self
-            .client
+            .client()
+            .await
             .query()
             .table_name(self.table())
             .key_condition_expression(condition)
@@ -547,7 +551,8 @@ impl CounterStore {
     ) -> Result<Option<Item>, StoreError> {
         self.usage.request();
         let out = self
-            .client
+            .client()
+            .await
             .get_item()
             .table_name(self.table())
             .set_key(Some(items::key(pk, sk)))

@@ -405,7 +405,8 @@ impl CounterStore {
                 self.faults.before_write("deleting items")?;
                 self.usage.request();
                 let out = self
-                    .client
+                    .client()
+                    .await
                     .batch_write_item()
                     .set_request_items(Some(pending))
                     .send()

@@ -75,7 +75,8 @@ impl CounterStore {
             )
         };
         let created = self
-            .client
+            .client()
+            .await
             .create_table()
             .table_name(self.table())
             .key_schema(key(def.partition_key, KeyType::Hash).map_err(build)?)
@@ -103,7 +104,8 @@ impl CounterStore {
             }
         };
         self.wait_until_active().await?;
-        self.client
+        self.client()
+            .await
             .update_time_to_live()
             .table_name(self.table())
             .time_to_live_specification(
@@ -116,7 +118,8 @@ impl CounterStore {
             .send()
             .await
             .map_err(|e| StoreError::dynamo("turning on TTL", self.table(), e))?;
-        self.client
+        self.client()
+            .await
             .update_continuous_backups()
             .table_name(self.table())
             .point_in_time_recovery_specification(
@@ -137,7 +140,8 @@ impl CounterStore {
     async fn wait_until_active(&self) -> Result<(), StoreError> {
         for attempt in 0..120u32 {
             let out = self
-                .client
+                .client()
+                .await
                 .describe_table()
                 .table_name(self.table())
                 .send()
@@ -166,14 +170,16 @@ impl CounterStore {
     /// # Errors
     /// DynamoDB errors.
     pub async fn delete_table(&self) -> Result<(), StoreError> {
-        self.client
+        self.client()
+            .await
             .update_table()
             .table_name(self.table())
             .deletion_protection_enabled(false)
             .send()
             .await
             .map_err(|e| StoreError::dynamo("turning off deletion protection", self.table(), e))?;
-        self.client
+        self.client()
+            .await
             .delete_table()
             .table_name(self.table())
             .send()

@@ -1,9 +1,12 @@
 //! Cold start: time from spawning the `interactions` binary until it asks the Lambda Runtime API for its
-//! first event (`GET /2018-06-01/runtime/invocation/next`), against a tiny local listener.
+//! first event (`GET /2018-06-01/runtime/invocation/next`), against a tiny local listener — side by side
+//! with the smallest `lambda_http` function (`examples/minimal_lambda_http.rs`), alternating runs, so that
+//! both see the same machine.
 //!
-//! `cargo bench --profile release -p interactions --bench init` (uses the binary built with the same
-//! profile), or set `INTERACTIONS_BIN=path` to measure another build. `INIT_RUNS=N` (default 50).
-//! Prints the median and spread; not a pass/fail test.
+//! `cargo build --profile release -p interactions --example minimal_lambda_http` first, then
+//! `cargo bench --profile release -p interactions --bench init` (uses the binaries built with the same
+//! profile), or set `INTERACTIONS_BIN=path` / `BASELINE_BIN=path` to measure other builds. `INIT_RUNS=N`
+//! (default 50). Prints the medians, spread and ratio; not a pass/fail test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // benchmark harness: fail loudly
 
@@ -19,21 +22,42 @@ fn main() {
     // `cargo bench` passes `--bench` (and filters); they do not apply here.
     let exe = std::env::var_os("INTERACTIONS_BIN")
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_interactions")), PathBuf::from);
+    let baseline = std::env::var_os("BASELINE_BIN")
+        .map_or_else(|| exe.with_file_name("examples").join("minimal_lambda_http"), PathBuf::from);
+    assert!(
+        baseline.exists(),
+        "{}: build it with `cargo build --profile release -p interactions --example minimal_lambda_http`",
+        baseline.display()
+    );
     let runs: usize = std::env::var("INIT_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
-    let size = std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0);
-    println!("init: {} ({:.2} MiB), {runs} runs", exe.display(), size as f64 / 1_048_576.0);
+    for bin in [&exe, &baseline] {
+        let size = std::fs::metadata(bin).map(|m| m.len()).unwrap_or(0);
+        println!("init: {} ({:.2} MiB)", bin.display(), size as f64 / 1_048_576.0);
+    }
+    println!("init: {runs} runs each, alternating");
+    let _warm_up = (time_to_first_poll(&exe), time_to_first_poll(&baseline));
+    let (mut ours, mut minimal) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        ours.push(time_to_first_poll(&exe));
+        minimal.push(time_to_first_poll(&baseline));
+    }
+    let ours = report("interactions", ours);
+    let minimal = report("minimal lambda_http", minimal);
+    println!("init: interactions / minimal lambda_http (medians) = {:.2}x", ours / minimal);
+}
 
-    let _warm_up = time_to_first_poll(&exe);
-    let mut samples: Vec<Duration> = (0..runs).map(|_| time_to_first_poll(&exe)).collect();
+/// Prints the median and spread of `samples`; returns the median in ms.
+fn report(what: &str, mut samples: Vec<Duration>) -> f64 {
     samples.sort();
     let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     println!(
-        "init: time to first GET /runtime/invocation/next: median {:.2} ms (min {:.2}, p90 {:.2}, max {:.2})",
+        "init: {what}: time to first GET /runtime/invocation/next: median {:.2} ms (min {:.2}, p90 {:.2}, max {:.2})",
         ms(pick(0.5)),
         ms(samples[0]),
         ms(pick(0.9)),
         ms(samples[samples.len() - 1])
     );
+    ms(pick(0.5))
 }
 
 fn ms(d: Duration) -> f64 {

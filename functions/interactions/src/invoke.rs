@@ -9,10 +9,13 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use engagement_commands::job::InvokeFuture;
 use engagement_commands::{FollowupInvoker, FollowupJob, InvokeError};
+use engagement_store::{LazySdk, SdkClient};
 
 /// How long to wait for Lambda to accept the invocation.
 pub const DEFAULT_ACK_WAIT: Duration = Duration::from_millis(1_500);
@@ -20,7 +23,7 @@ pub const DEFAULT_ACK_WAIT: Duration = Duration::from_millis(1_500);
 /// Invokes the followup function asynchronously.
 #[derive(Clone, Debug)]
 pub struct LambdaInvoker {
-    client: aws_sdk_lambda::Client,
+    client: Arc<SdkClient<aws_sdk_lambda::Client>>,
     function: String,
     ack_wait: Duration,
 }
@@ -29,7 +32,17 @@ impl LambdaInvoker {
     /// An invoker of `function` (a name or ARN).
     #[must_use]
     pub fn new(client: aws_sdk_lambda::Client, function: impl Into<String>) -> Self {
-        Self { client, function: function.into(), ack_wait: DEFAULT_ACK_WAIT }
+        Self::with_client(SdkClient::ready(client), function)
+    }
+
+    /// An invoker of `function` whose client is made from `sdk` on the first deferred command.
+    #[must_use]
+    pub fn lazy(sdk: LazySdk, function: impl Into<String>) -> Self {
+        Self::with_client(SdkClient::lazy(sdk, aws_sdk_lambda::Client::new), function)
+    }
+
+    fn with_client(client: SdkClient<aws_sdk_lambda::Client>, function: impl Into<String>) -> Self {
+        Self { client: Arc::new(client), function: function.into(), ack_wait: DEFAULT_ACK_WAIT }
     }
 
     /// Changes how long to wait for Lambda to accept an invocation.
@@ -47,6 +60,8 @@ impl FollowupInvoker for LambdaInvoker {
                 .map_err(|e| InvokeError::with_source("the job does not serialise", e))?;
             let send = self
                 .client
+                .get()
+                .await
                 .invoke()
                 .function_name(&self.function)
                 .invocation_type(InvocationType::Event)

@@ -1,4 +1,5 @@
-//! Lambda entry point: logging, configuration, the AWS clients, the runtime. All logic is in the library.
+//! Lambda entry point: logging, settings, the AWS clients (made on first use), the runtime. All logic is in the
+//! library.
 
 use std::convert::Infallible;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use engagement_startup::Env;
-use engagement_store::CounterStore;
+use engagement_store::{CounterStore, LazySdk};
 use interactions::invoke::LambdaInvoker;
 use interactions::{App, CommandSettings, EndpointSettings, Services, engagement_registry};
 use lambda_http::{Request, service_fn};
@@ -26,19 +27,20 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Discord allows 3 s for the first answer: one quick retry, and no attempt may hang.
-    let sdk = engagement_store::sdk_defaults()
-        .retry_config(RetryConfig::standard().with_max_attempts(2))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_attempt_timeout(Duration::from_millis(1_200))
-                .build(),
-        )
-        .load()
-        .await;
-    let store = CounterStore::from_sdk(&sdk, settings.table_name);
-    let invoker = LambdaInvoker::new(aws_sdk_lambda::Client::new(&sdk), settings.followup_function);
+    // Discord allows 3 s for the first answer: one quick retry, and no attempt may hang. Loaded on the
+    // first command that needs AWS, not before the first poll: a PING needs none of it.
+    let sdk = LazySdk::new(|| {
+        engagement_store::sdk_defaults()
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(500))
+                    .operation_attempt_timeout(Duration::from_millis(1_200))
+                    .build(),
+            )
+    });
+    let store = CounterStore::lazy(sdk.clone(), settings.table_name);
+    let invoker = LambdaInvoker::lazy(sdk, settings.followup_function);
     let services = Services::new(store, Arc::new(invoker), settings.default_time_zone);
     let registry = match engagement_registry(services) {
         Ok(registry) => registry,
