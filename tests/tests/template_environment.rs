@@ -29,15 +29,18 @@ fn template() -> Value {
     serde_norway::from_str(&text).expect("the template is YAML")
 }
 
-/// AWS holding one token: in the parameter the default stack names (the deploy guide creates it).
+/// AWS holding the token in the parameter the default stack names (the deploy guide creates it), and in
+/// the secret a `BotTokenStore=secret` stack creates.
 struct Secrets;
 
 impl SecretSource for Secrets {
     async fn read(&self, store: TokenStore, id: &str) -> Result<String, String> {
-        if store == TokenStore::Parameter && id == "/discord-engagement/bot-token" {
-            Ok("token-from-the-parameter".to_owned())
-        } else {
-            Err(format!("ParameterNotFound: no {store:?} {id}"))
+        match (store, id) {
+            (TokenStore::Parameter, "/discord-engagement/bot-token") => {
+                Ok("token-from-the-parameter".to_owned())
+            }
+            (TokenStore::Secret, "stack-BotTokenSecret") => Ok("token-from-the-secret".to_owned()),
+            _ => Err(format!("not found: {store:?} {id}")),
         }
     }
 }
@@ -124,7 +127,16 @@ fn holds(t: &Value, condition: &Value) -> bool {
 
 /// The environment of the function whose binary is `name`, as deployed.
 fn environment(name: &str) -> BTreeMap<String, String> {
-    let t = template();
+    environment_with(name, &[])
+}
+
+/// As [`environment`], for a stack deployed with `overrides` (parameter, value) instead of the defaults.
+fn environment_with(name: &str, overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut t = template();
+    for (parameter, value) in overrides {
+        assert!(t["Parameters"].get(*parameter).is_some(), "no parameter {parameter}");
+        t["Parameters"][*parameter]["Default"] = Value::String((*value).to_owned());
+    }
     let resources = t["Resources"].as_mapping().expect("Resources");
     let functions: Vec<&Value> = resources
         .values()
@@ -162,6 +174,24 @@ async fn the_sync_function_starts_with_the_stacks_environment() {
     let discord = discord_config(&lookup(&env), token).expect("the Discord configuration");
     assert_eq!(discord.token.expose(), "token-from-the-parameter");
     assert!(env.get("TABLE_NAME").is_some_and(|t| !t.is_empty()));
+}
+
+#[tokio::test]
+async fn with_the_token_in_secrets_manager_the_functions_read_the_stacks_secret_or_the_one_given() {
+    for function in ["sync", "followup"] {
+        let env = environment_with(function, &[("BotTokenStore", "secret")]);
+        assert!(!env.contains_key(TOKEN_PARAMETER_VAR), "{env:?}");
+        assert_eq!(env.get(TOKEN_SECRET_VAR).map(String::as_str), Some("stack-BotTokenSecret"));
+        let token = bot_token(&lookup(&env), &Secrets).await.expect("the bot token");
+        assert_eq!(token, "token-from-the-secret");
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mine";
+        let given =
+            environment_with(function, &[("BotTokenStore", "secret"), ("BotTokenSecretArn", arn)]);
+        assert_eq!(given.get(TOKEN_SECRET_VAR).map(String::as_str), Some(arn));
+    }
+    let sync = environment_with("sync", &[("Monitoring", "full")]);
+    let settings = sync::SyncSettings::from_env(&lookup(&sync)).expect("sync settings");
+    assert_eq!(settings.metrics, sync::MetricsLevel::Full);
 }
 
 #[tokio::test]

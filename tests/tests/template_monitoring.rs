@@ -1,6 +1,6 @@
 //! The stack's monitoring levels (`Monitoring`): which alarms each creates, on which metrics, and that
 //! `essential` stays inside CloudWatch's always-free allowance (10 alarm metrics, 10 custom metrics) while
-//! every custom metric an alarm reads is one the sync publishes at that level.
+//! every custom metric an alarm reads is one the sync function publishes at that level.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -54,9 +54,21 @@ fn holds(t: &Value, condition: &Value, monitoring: &str) -> bool {
     }
 }
 
-/// The alarms a stack with `Monitoring=monitoring` creates, each with the metrics it reads
-/// (namespace, metric name).
-fn alarms(monitoring: &str) -> Vec<(String, Vec<(String, String)>)> {
+/// One metric an alarm reads: namespace, name, and the function its `Function` dimension names.
+type Read = (String, String, Option<String>);
+
+/// The function a metric's `Function` dimension names (`!Ref SyncFunction` → `SyncFunction`).
+fn function(metric: &Value) -> Option<String> {
+    let dimensions = metric["Dimensions"].as_sequence()?;
+    let function = dimensions.iter().find(|d| d["Name"].as_str() == Some("Function"))?;
+    match &function["Value"] {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// The alarms a stack with `Monitoring=monitoring` creates, each with the metrics it reads.
+fn alarms(monitoring: &str) -> Vec<(String, Vec<Read>)> {
     let t = template();
     let resources = t["Resources"].as_mapping().expect("Resources");
     let mut out = Vec::new();
@@ -73,17 +85,11 @@ fn alarms(monitoring: &str) -> Vec<(String, Vec<(String, String)>)> {
         }
         let p = &resource["Properties"];
         let mut metrics = Vec::new();
-        if let Some(metric) = p["MetricName"].as_str() {
-            metrics
-                .push((p["Namespace"].as_str().expect("Namespace").to_owned(), metric.to_owned()));
-        }
-        for query in p["Metrics"].as_sequence().into_iter().flatten() {
-            let m = &query["MetricStat"]["Metric"];
+        let queries = p["Metrics"].as_sequence().into_iter().flatten();
+        for m in std::iter::once(p).chain(queries.map(|q| &q["MetricStat"]["Metric"])) {
             if let Some(metric) = m["MetricName"].as_str() {
-                metrics.push((
-                    m["Namespace"].as_str().expect("Namespace").to_owned(),
-                    metric.to_owned(),
-                ));
+                let namespace = m["Namespace"].as_str().expect("Namespace").to_owned();
+                metrics.push((namespace, metric.to_owned(), function(m)));
             }
         }
         out.push((name.as_str().expect("a name").to_owned(), metrics));
@@ -124,8 +130,8 @@ fn essential_monitoring_stays_inside_cloudwatchs_free_allowance() {
     let custom: BTreeSet<&str> = essential
         .iter()
         .flat_map(|(_, m)| m)
-        .filter(|(namespace, _)| namespace == "DiscordEngagement")
-        .map(|(_, metric)| metric.as_str())
+        .filter(|(namespace, _, _)| namespace == "DiscordEngagement")
+        .map(|(_, metric, _)| metric.as_str())
         .collect();
     assert_eq!(custom, BTreeSet::from(["SyncSucceeded"]));
     assert_eq!(published(MetricsLevel::Essential), BTreeSet::from(["SyncSucceeded".to_owned()]));
@@ -136,14 +142,21 @@ fn full_monitoring_alarms_only_on_metrics_the_functions_publish_and_none_creates
     let full = alarms("full");
     assert_eq!(full.len(), 9);
     let sync_metrics = published(MetricsLevel::Full);
+    let mut alarm_metrics = 0;
     for (alarm, metrics) in &full {
-        for (namespace, metric) in metrics {
+        for (namespace, metric, function) in metrics {
+            alarm_metrics += 1;
+            if namespace.starts_with("AWS/") {
+                continue;
+            }
+            // Only the sync publishes custom metrics.
             assert!(
-                namespace.starts_with("AWS/") || sync_metrics.contains(metric),
-                "{alarm} reads {namespace}/{metric}, which nothing publishes"
+                sync_metrics.contains(metric) && function.as_deref() == Some("SyncFunction"),
+                "{alarm} reads {namespace}/{metric} of {function:?}, which nothing publishes"
             );
         }
     }
+    assert_eq!(alarm_metrics, 10, "the full set's alarm metrics");
     assert!(alarms("none").is_empty());
     assert!(published(MetricsLevel::None).is_empty());
 }

@@ -199,8 +199,17 @@ fn refuse_placeholder(token: String, name: &'static str) -> Result<String, Setti
         Err(SettingError::Invalid {
             name,
             problem: format!("the bot token is still the placeholder {PLACEHOLDER_TOKEN}"),
-            expected: "the real token: put it in the secret with `aws secretsmanager put-secret-value \
-                       --secret-id <BotTokenSecretArn output> --secret-string <token>` (docs/deploy.md)",
+            expected: match name {
+                TOKEN_PARAMETER_VAR => {
+                    "the real token: `aws ssm put-parameter --name <BotTokenParameterName> --type \
+                     SecureString --overwrite --value <token>` (docs/deploy.md, step 6)"
+                }
+                TOKEN_SECRET_VAR => {
+                    "the real token: `aws secretsmanager put-secret-value --secret-id \
+                     <BotTokenSecretArn output> --secret-string <token>` (docs/deploy.md, step 6)"
+                }
+                _ => "the bot token from the Discord developer portal",
+            },
         })
     } else {
         Ok(token)
@@ -249,7 +258,9 @@ mod tests {
         assert_eq!(stub.asked(), vec![(TokenStore::Parameter, PARAMETER.to_owned())]);
         let stub = Stub::new(Ok(PLACEHOLDER_TOKEN));
         let refused = bot_token(&env(&[(TOKEN_PARAMETER_VAR, PARAMETER)]), &stub).await.err();
-        assert_eq!(refused.map(|e| e.name()), Some(TOKEN_PARAMETER_VAR), "the placeholder, named");
+        assert_eq!(refused.as_ref().map(SettingError::name), Some(TOKEN_PARAMETER_VAR));
+        let advice = refused.map(|e| e.to_string()).unwrap_or_default();
+        assert!(advice.contains("aws ssm put-parameter"), "{advice}");
         Ok(())
     }
 

@@ -1,8 +1,9 @@
 //! The first command after a cold start: the interactions binary, started as Lambda starts it (polling a
 //! fake Runtime API), answers `/stats` (events/interactions-command-stats.json, signed now) against the
 //! moto server `scripts/bench commands` starts. Timed from spawning the process to the answer, then a
-//! second `/stats` on the now warm process: the difference is what the lazily made AWS SDK client costs
-//! the first command that needs it (a PING needs none of it).
+//! second `/stats` on the now warm process: the difference is the process start, the AWS SDK client made
+//! on first use (a PING needs none of it) and the first connection. The table is empty: `/stats` reads
+//! and explains that nothing was counted yet.
 //!
 //! `AWS_ENDPOINT_URL_DYNAMODB=… cargo bench --profile release -p interactions --bench first_command`
 //! (`FIRST_COMMAND_RUNS=N`, default 10). Not a pass/fail test.
