@@ -9,7 +9,7 @@ use engagement_domain::{
     ChannelId, CounterReader, Counts, Day, DayRange, GuildAccess, GuildId, Tally, UserId,
 };
 
-/// Counters, settings and channel permissions held in memory.
+/// Counters and channel permissions held in memory.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryCounters {
     days: BTreeMap<(GuildId, Day), Tally>,
@@ -53,7 +53,7 @@ impl MemoryCounters {
 
     /// Removes every counter of `member` in the guild, as an erasure does.
     pub fn erase(&mut self, guild: GuildId, member: UserId) -> &mut Self {
-        for ((_, _), tally) in self.days.iter_mut().filter(|((g, _), _)| *g == guild) {
+        for (_, tally) in self.days.iter_mut().filter(|((g, _), _)| *g == guild) {
             tally.erase(member);
         }
         self
