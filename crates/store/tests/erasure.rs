@@ -3,25 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use engagement_domain::batch::EmojiReactions;
 use engagement_domain::{
-    BatchBuilder, ChannelCursor, ChannelId, Counts, Day, DayRange, GuildId, MessageId,
-    MessageReactions, Scope, UserId,
+    BatchBuilder, ChannelCursor, ChannelId, Counts, DayRange, GuildId, MessageId, MessageReactions,
+    Scope, UserId,
 };
-use engagement_store::{Claim, CompactionPolicy, CounterStore, TableCreation};
+use engagement_store::{Claim, CompactionPolicy};
 
-async fn store(prefix: &str) -> anyhow::Result<CounterStore> {
-    let (client, table) = engagement_testkit::dynamo::client_and_table_name(prefix).await?;
-    let store = CounterStore::new(client, table);
-    assert_eq!(store.create_table().await?, TableCreation::Created);
-    Ok(store)
-}
+use common::{G, day, store};
 
-fn day(s: &str) -> Day {
-    s.parse().unwrap()
-}
-
-const G: GuildId = GuildId(1);
 const ERASED: UserId = UserId(7);
 const OTHER: UserId = UserId(8);
 

@@ -2,9 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use aws_sdk_dynamodb::types::AttributeValue;
-use engagement_domain::summary::CursorTable;
 use std::collections::BTreeMap;
+
+use engagement_domain::summary::CursorTable;
 
 use engagement_domain::{
     Batch, BatchBuilder, ChannelCursor, ChannelId, CounterReader, Counts, Day, DayRange,
@@ -15,18 +18,7 @@ use engagement_store::{
 };
 use engagement_testkit::memory::MemoryCounters;
 
-async fn store(prefix: &str) -> anyhow::Result<CounterStore> {
-    let (client, table) = engagement_testkit::dynamo::client_and_table_name(prefix).await?;
-    let store = CounterStore::new(client, table);
-    assert_eq!(store.create_table().await?, TableCreation::Created);
-    Ok(store)
-}
-
-fn day(s: &str) -> Day {
-    s.parse().unwrap()
-}
-
-const G: GuildId = GuildId(1);
+use common::{G, day, store};
 
 #[tokio::test]
 async fn create_table_is_idempotent_and_a_missing_table_says_how_to_create_it() -> anyhow::Result<()>
