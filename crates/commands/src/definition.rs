@@ -99,7 +99,10 @@ pub const HELP_DESCRIPTION: &str = "Show what discord-engagement counts and whic
 /// A route (command, then its subcommand group and subcommand if any) and what it does: the help text and
 /// the registry use these.
 pub const ROUTES: [(&str, &str); 13] = [
-    ("stats", "A member's messages, reactions, rank and top channels (default: you, last 7 days)."),
+    (
+        "stats",
+        "A member's messages, reactions, active days and top channels (default: you, last 7 days).",
+    ),
     ("channel-stats", "A channel's or category's messages, active members, top members and trend."),
     ("leaderboard", "Top members, channels or categories by messages or reactions."),
     ("activity", "A daily activity chart of the server, a channel or a category."),

@@ -134,7 +134,7 @@ fn description(reply: &Reply) -> String {
 }
 
 #[tokio::test]
-async fn stats_count_one_member_over_the_period_with_rank_and_active_days() -> anyhow::Result<()> {
+async fn stats_count_one_member_over_the_period_with_active_days() -> anyhow::Result<()> {
     let stats = Report::Stats { member: ALICE };
     let reply =
         answer(seeded(), stats, "7d", &GuildConfig::default(), &Audience::Everything).await?;
@@ -142,11 +142,20 @@ async fn stats_count_one_member_over_the_period_with_rank_and_active_days() -> a
     assert_eq!(field(&reply, "Reactions given"), "2");
     assert_eq!(field(&reply, "Reactions received"), "6");
     assert_eq!(field(&reply, "Active days"), "3 of 7", "a reaction-only day is not active");
-    assert_eq!(field(&reply, "Rank"), "#2 of 3 by messages", "BOB's 10 come first");
+    let fields = reply.embeds.iter().flat_map(|e| &e.fields);
+    assert!(fields.clone().all(|f| f.name != "Rank"), "ranks are the leaderboard's");
     // The day before the period is not in it; all time is.
     let all =
         answer(seeded(), stats, "all", &GuildConfig::default(), &Audience::Everything).await?;
     assert_eq!(field(&all, "Messages"), "10");
+    // A member with nothing counted in the period is told so, not shown a card of zeros.
+    let nobody = Report::Stats { member: UserId(999) };
+    let refused = answer(seeded(), nobody, "7d", &GuildConfig::default(), &Audience::Everything)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(refused.contains("Nothing was counted for <@999>"), "{refused}");
     Ok(())
 }
 

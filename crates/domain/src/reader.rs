@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::ops::ControlFlow;
 
-use crate::{Day, DayRange, GuildAccess, GuildId, Tally};
+use crate::{DailyTallies, Day, DayRange, GuildAccess, GuildId, Tally, UserId};
 
 /// What reports read: a guild's channel permissions, and its counters by day, over a range or for all
 /// time. Every answer is exact: counters not compacted yet are included. (A guild's config is read by the
@@ -35,6 +35,15 @@ pub trait CounterReader: Send + Sync {
         guild: GuildId,
     ) -> impl Future<Output = Result<Tally, Self::Error>> + Send;
 
+    /// One member's counters on each day of `range` that has any (with the categories of their
+    /// channels): what `scan_days` hands over, restricted to the member, without reading anyone else's.
+    fn member_days(
+        &self,
+        guild: GuildId,
+        member: UserId,
+        range: DayRange,
+    ) -> impl Future<Output = Result<MemberDays, Self::Error>> + Send;
+
     /// Hands the counters of each day of `range` that has any to `each`, in day order, one day at a time;
     /// stops early when `each` breaks.
     fn scan_days<F>(
@@ -45,4 +54,14 @@ pub trait CounterReader: Send + Sync {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send
     where
         F: FnMut(Day, Tally) -> ControlFlow<()> + Send;
+}
+
+/// One member's days, and whether the guild counted anything at all in the range (so that a report can
+/// tell "nothing in this server then" from "nothing of this member").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberDays {
+    /// The member's counters, day by day.
+    pub days: DailyTallies,
+    /// Whether any member has counters in the range.
+    pub guild_counted: bool,
 }

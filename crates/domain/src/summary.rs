@@ -93,18 +93,29 @@ impl Summary {
                 .or_default()
                 .push((user, counts));
         }
-        let categories: Vec<(ChannelId, Option<ChannelId>)> =
-            self.tally.categories.iter().map(|(k, v)| (*k, *v)).collect();
+        // Each shard carries the categories of its own channels, so that one shard read alone (one
+        // member's) knows them; shard 0 also carries those of channels without counters.
+        let with_rows: std::collections::BTreeSet<ChannelId> =
+            self.tally.counters.keys().map(|(channel, _)| *channel).collect();
         parts
             .into_iter()
             .enumerate()
             .map(|(index, rows)| {
+                let categories = self
+                    .tally
+                    .categories
+                    .iter()
+                    .filter(|(channel, _)| {
+                        rows.contains_key(*channel) || (index == 0 && !with_rows.contains(*channel))
+                    })
+                    .map(|(k, v)| (*k, *v))
+                    .collect();
                 let shard = SummaryShard {
                     span: self.span,
                     through: self.through,
                     shard: u16::try_from(index).unwrap_or(u16::MAX),
                     shards,
-                    categories: categories.clone(),
+                    categories,
                     rows: rows.into_iter().collect(),
                 };
                 crate::codec::encode(&Versioned { version: 1, body: &shard })
@@ -148,6 +159,26 @@ impl Summary {
         }
         Ok(Self { span, through, tally })
     }
+}
+
+/// One member's counters in a summary, read from the one shard that holds them (see
+/// [`shard_of`]): a summary with only that member's counters and the categories of their channels.
+///
+/// # Errors
+/// When the shard does not decode, or it is not the shard that holds `member`.
+pub fn decode_member_shard(bytes: &[u8], member: UserId) -> Result<Summary, SummaryError> {
+    let shard: SummaryShard = crate::codec::decode_versioned(bytes, 1)?;
+    if shard.shard != shard_of(member, shard.shards) {
+        return Err(SummaryError::Inconsistent);
+    }
+    let mut tally = Tally::new();
+    tally.categories.extend(shard.categories);
+    for (channel, rows) in shard.rows {
+        for (user, counts) in rows.into_iter().filter(|(user, _)| *user == member) {
+            tally.add(channel, user, counts);
+        }
+    }
+    Ok(Summary { span: shard.span, through: shard.through, tally: tally.only_member(member) })
 }
 
 /// Adds a batch's counters for `span` to a tally, records categories and applies erasures.
@@ -328,6 +359,41 @@ mod tests {
         assert_eq!(back, s);
         let missing = Summary::decode_shards(shards.iter().skip(1).map(Vec::as_slice));
         assert!(matches!(missing, Err(SummaryError::Incomplete { .. })));
+        Ok(())
+    }
+
+    #[test]
+    fn one_members_shard_holds_their_counters_and_their_channels_categories()
+    -> Result<(), SummaryError> {
+        let mut s = Summary::empty(Span::Day(day("2026-11-28")), 9);
+        for user in 0..3_000u64 {
+            s.tally.add(ChannelId(user % 7), UserId(500 + user * 7919), Counts::messages(1));
+        }
+        for channel in 0..7 {
+            s.tally.categories.insert(ChannelId(channel), Some(ChannelId(100 + channel)));
+        }
+        // A channel whose category is known but that has no counters (yet) must survive the round trip.
+        s.tally.categories.insert(ChannelId(40), None);
+        let member = UserId(500 + 42 * 7919);
+        s.tally.add(ChannelId(3), member, Counts::messages(5));
+        let shards = s.encode_shards(4 * 1024)?;
+        assert!(shards.len() > 4);
+        assert_eq!(Summary::decode_shards(shards.iter().map(Vec::as_slice))?, s);
+
+        let count = u16::try_from(shards.len()).unwrap_or(u16::MAX);
+        let own = &shards[usize::from(shard_of(member, count))];
+        let read = decode_member_shard(own, member)?;
+        assert_eq!(read.through, 9);
+        assert_eq!(read.span, s.span);
+        assert_eq!(read.tally, s.tally.only_member(member));
+        assert_eq!(read.tally.counters.len(), 2, "channels 0 and 3");
+        assert_eq!(read.tally.category_of(ChannelId(3)), Some(ChannelId(103)));
+        // Any other shard is refused: it does not hold the member.
+        let other = (usize::from(shard_of(member, count)) + 1) % shards.len();
+        assert!(matches!(
+            decode_member_shard(&shards[other], member),
+            Err(SummaryError::Inconsistent)
+        ));
         Ok(())
     }
 

@@ -69,6 +69,20 @@ impl Tally {
         self.counters.retain(|&(_, u), _| u != user);
     }
 
+    /// One member's counters, with the categories of the channels they have counters in.
+    #[must_use]
+    pub fn only_member(&self, user: UserId) -> Self {
+        let counters: BTreeMap<(ChannelId, UserId), Counts> =
+            self.counters.iter().filter(|((_, u), _)| *u == user).map(|(k, v)| (*k, *v)).collect();
+        let categories = self
+            .categories
+            .iter()
+            .filter(|(channel, _)| counters.contains_key(&(**channel, user)))
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        Self { counters, categories }
+    }
+
     /// Whether there are no counters.
     #[must_use]
     pub fn is_empty(&self) -> bool {

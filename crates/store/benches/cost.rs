@@ -130,6 +130,32 @@ fn batch(
     b
 }
 
+/// `/stats` for the busiest member and a typical one (the 200th busiest of 2,000): `member_days`.
+async fn member_cards(
+    store: &CounterStore,
+    guild: GuildId,
+    range: DayRange,
+    label: &str,
+) -> anyhow::Result<()> {
+    for (who, rank) in [("busiest member", 0), ("200th member", 199)] {
+        let member = UserId(1_000_000_000_000_000_000 + rank);
+        let before = store.usage();
+        let t = Instant::now();
+        let days = store.member_days(guild, member, range).await?.days;
+        let u = store.usage().since(&before);
+        let total = days.total().member_total(member, Scope::Guild);
+        println!(
+            "  /stats {label}, {who}: member_days {} requests, {} RRU, {:.0} ms ({} messages, {} active days)",
+            u.requests,
+            u.read_units(),
+            t.elapsed().as_secs_f64() * 1000.0,
+            total.messages,
+            days.days.len()
+        );
+    }
+    Ok(())
+}
+
 fn per(u: Usage, messages: u64) -> String {
     format!(
         "{:.3} WRU/message ({} WRU, {} write requests, {:.1} MB written)",
@@ -209,6 +235,9 @@ async fn main() -> anyhow::Result<()> {
         u.requests,
         u.read_units()
     );
+    // `/stats` at the end of the day: the day folded up to the last hour, the rest still in the log.
+    member_cards(&store, guild, DayRange::single(first_day), "1 day, end of the realistic day")
+        .await?;
 
     // More days, hourly batches (same summaries, faster to build), then everything folded.
     for d in 1..days {
@@ -285,6 +314,26 @@ async fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64() * 1000.0,
         all.counters.len()
     );
+    // `/stats`: one member's days, read as the member's shard of each day.
+    for (label, range) in [
+        ("7 days, folded", DayRange { first: last_day.plus(-6), last: last_day }),
+        ("30 days, folded", DayRange { first: last_day.plus(-29), last: last_day }),
+    ] {
+        if range.first >= first_day {
+            member_cards(&store, guild, range, label).await?;
+        }
+    }
+    // The worst moment for a reader: 11 five-minute batches waiting, the most the default policy leaves.
+    let mut view = store.load_sync_view(guild, engagement_store::NO_REACTION_WINDOW).await?;
+    for i in 0..11 {
+        let now = end_ms + i * 300_000;
+        let b = batch(&g, &mut rng, last_day, now, per_batch, &mut next_id);
+        store.commit(&mut view, b.build(now)).await?;
+    }
+    if last_day.plus(-29) >= first_day {
+        let range = DayRange { first: last_day.plus(-29), last: last_day };
+        member_cards(&store, guild, range, "30 days, 11 batches waiting").await?;
+    }
     let day_summary = store.load_days(guild, DayRange::single(last_day)).await?;
     let counters = day_summary.total().counters.len();
     println!("  one day holds {counters} (channel, member) counters");

@@ -110,6 +110,10 @@ impl CounterStore {
 
         let for_days: Vec<&Batch> = batches.iter().filter(|b| b.seq > fold.days_through).collect();
         if due(&for_days, policy.days_after_batches, policy.days_after_ms, now_ms) {
+            if fold.directory_from.is_none() {
+                // Before this fold writes any day: the newest day stored so far is what came before.
+                self.start_directory(guild, fold.days_through).await?;
+            }
             let (written, cursors) =
                 self.fold_days(guild, fold.days_through, &for_days, deadline).await?;
             // An erasure is complete only when the log no longer holds the member either: done here,
@@ -224,6 +228,72 @@ impl CounterStore {
         let count = cursors.len();
         self.write_cursor_items(guild, cursors.into_values(), last).await?;
         Ok((written, count))
+    }
+
+    /// Records the first day from which every day summary has a directory entry, once per guild. A guild
+    /// with nothing folded before has them all. One whose summaries were written before the store kept a
+    /// directory has them from two days after its newest stored day on: every summary written since
+    /// has its entry, and a run of the earlier version still finishing (for at most its timeout) writes no
+    /// day later than the day after. Earlier days are read whole by the member reads.
+    async fn start_directory(&self, guild: GuildId, days_through: u64) -> Result<(), StoreError> {
+        let from = if days_through == 0 {
+            Day::from_ordinal(0)
+        } else {
+            self.usage.request();
+            let page = self
+                .client()
+                .await
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", items::s(items::day_pk(guild)))
+                .scan_index_forward(false)
+                .limit(1)
+                .send()
+                .await
+                .map_err(|e| {
+                    StoreError::dynamo(
+                        format_args!("finding the newest day summary of guild {guild}"),
+                        self.table(),
+                        e,
+                    )
+                })?;
+            self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), false);
+            match page.items().first() {
+                Some(item) => summaries::day_of_item(item)?.plus(2),
+                None => Day::from_ordinal(0),
+            }
+        };
+        self.usage.write_request();
+        self.faults.before_write("recording where the day directory starts")?;
+        self.usage.request();
+        let result = self
+            .client()
+            .await
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(items::key(items::guild_pk(guild), items::FOLD_SK.to_owned())))
+            .update_expression("SET #f = :f")
+            .condition_expression("attribute_not_exists(#f)")
+            .expression_attribute_names("#f", crate::log::DIRECTORY_FROM)
+            .expression_attribute_values(":f", items::s(from.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                self.usage.write(64);
+                self.faults.after_write("recording where the day directory starts")
+            }
+            Err(e) => {
+                let err = StoreError::dynamo(
+                    format_args!("recording where the day directory of guild {guild} starts"),
+                    self.table(),
+                    e,
+                );
+                // Another compaction recorded it first: theirs stands.
+                if err.kind() == crate::StoreErrorKind::Conflict { Ok(()) } else { Err(err) }
+            }
+        }
     }
 
     /// Moves a fold watermark forward (never back).

@@ -32,6 +32,12 @@ pub(crate) fn day_pk(guild: GuildId) -> String {
     format!("G#{guild}#DAY")
 }
 
+/// Partition of a guild's day directory: which generation of each day's summary is the newest, and in
+/// how many shards, so that one member's shard is read alone; sort key `YYYY-MM-DD`.
+pub(crate) fn day_directory_pk(guild: GuildId) -> String {
+    format!("G#{guild}#DAYDIR")
+}
+
 /// Partition of a guild's month summaries; sort key `YYYY-MM#generation#shard`.
 pub(crate) fn month_pk(guild: GuildId) -> String {
     format!("G#{guild}#MONTH")

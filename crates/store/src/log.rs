@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use engagement_domain::summary::{CursorTable, ReactionLedger};
-use engagement_domain::{Batch, GuildId, MessageId, UserId, snowflake};
+use engagement_domain::{Batch, Day, GuildId, MessageId, UserId, snowflake};
 
 use crate::items::{self, EXPIRES_AT, Item, PK, SK, b, log_pk, log_sk, n, s};
 use crate::{CounterStore, StoreError, StoreErrorKind};
@@ -25,6 +25,9 @@ pub const MAX_BATCH_BYTES: usize = 350 * 1024;
 
 /// How many times erasures rewrote a batch: the condition that keeps two erasures from undoing each other.
 const REWRITES: &str = "rewrites";
+
+/// Fold state attribute: the first day whose summaries all have a directory entry.
+pub(crate) const DIRECTORY_FROM: &str = "directory_from";
 
 /// Attempts to rewrite a batch when other erasures rewrite it at the same time.
 const REWRITE_ATTEMPTS: usize = 5;
@@ -74,6 +77,9 @@ pub(crate) struct FoldState {
     pub(crate) days_through: u64,
     /// The all-time summary is folded through this batch.
     pub(crate) all_time_through: u64,
+    /// The first day from which every stored day summary has a directory entry (`None`: none is
+    /// promised yet, the store wrote day summaries before it kept a directory).
+    pub(crate) directory_from: Option<Day>,
 }
 
 impl CounterStore {
@@ -249,6 +255,31 @@ impl CounterStore {
             &format!("appending batch {} to the log of guild {guild}", batch.seq),
         )
         .await
+    }
+
+    /// Every batch after `seq`, in order, read eventually consistently (half the read units) when that
+    /// returns an unbroken run from `seq + 1`: batches are numbered without gaps and written once, so such
+    /// a run is the log as it was a moment ago (at worst without the newest batches). A gap means a
+    /// replica is behind in one part of the partition: the log is read again strongly.
+    pub(crate) async fn read_batches_after_eventually(
+        &self,
+        guild: GuildId,
+        seq: u64,
+    ) -> Result<Vec<Batch>, StoreError> {
+        let items = self
+            .query_all(
+                "pk = :pk AND sk > :after",
+                vec![(":pk", s(log_pk(guild))), (":after", s(log_sk(seq)))],
+                false,
+                &format!("reading the batch log of guild {guild}"),
+            )
+            .await?;
+        let batches = items.iter().map(decode_batch).collect::<Result<Vec<_>, _>>()?;
+        if unbroken_after(seq, &batches) {
+            Ok(batches)
+        } else {
+            self.read_batches_after(guild, seq).await
+        }
     }
 
     /// Every batch after `seq`, in order (strongly consistent).
@@ -537,6 +568,19 @@ impl CounterStore {
             Some(item) => Ok(FoldState {
                 days_through: items::get_u64_or(&item, "days_through", 0)?,
                 all_time_through: items::get_u64_or(&item, "all_time_through", 0)?,
+                directory_from: match item.get(DIRECTORY_FROM) {
+                    None => None,
+                    Some(_) => {
+                        Some(items::get_s(&item, DIRECTORY_FROM)?.parse().map_err(|_| {
+                            StoreError::new(
+                                StoreErrorKind::Corrupt,
+                                format!(
+                                    "fold state of guild {guild}: `{DIRECTORY_FROM}` is not a day"
+                                ),
+                            )
+                        })?)
+                    }
+                },
             }),
         }
     }
@@ -563,6 +607,60 @@ impl CounterStore {
         self.usage.read(out.item().map_or(0, crate::usage::item_size), consistent);
         Ok(out.item)
     }
+
+    /// Reads items by key, 100 per request (`BatchGetItem`), in no particular order; keys without an
+    /// item are left out. Billed per item, each rounded up to 4 KiB.
+    pub(crate) async fn batch_get_items(
+        &self,
+        keys: Vec<Item>,
+        consistent: bool,
+        doing: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(consistent)
+                .build()
+                .map_err(|e| {
+                    StoreError::with_source(StoreErrorKind::Dynamo, "building a read request", e)
+                })?;
+            let mut pending = HashMap::from([(self.table().to_owned(), request)]);
+            for attempt in 0u32.. {
+                self.usage.request();
+                let answer = self
+                    .client()
+                    .await
+                    .batch_get_item()
+                    .set_request_items(Some(pending))
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
+                for item in answer.responses.unwrap_or_default().into_values().flatten() {
+                    self.usage.read(crate::usage::item_size(&item), consistent);
+                    out.push(item);
+                }
+                pending = answer.unprocessed_keys.unwrap_or_default();
+                if pending.values().all(|k| k.keys().is_empty()) {
+                    break;
+                }
+                if attempt >= 10 {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        format!("{doing}: DynamoDB kept keys unprocessed"),
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(6))).await;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether `batches` are `after + 1`, `after + 2`, … without a gap.
+fn unbroken_after(after: u64, batches: &[Batch]) -> bool {
+    batches.iter().zip(after.saturating_add(1)..).all(|(batch, seq)| batch.seq == seq)
 }
 
 /// Removes erased members' counters and reactions from a batch that was built before the erasure.
@@ -658,5 +756,24 @@ mod tests {
         let users: Vec<UserId> =
             decode_batch(&read(store).await).unwrap().counters.iter().map(|c| c.user).collect();
         assert_eq!(users, vec![UserId(9)]);
+    }
+
+    #[test]
+    fn only_a_run_from_the_next_sequence_number_is_unbroken() {
+        let numbered = |seqs: &[u64]| -> Vec<Batch> {
+            seqs.iter()
+                .map(|&seq| {
+                    let mut batch = BatchBuilder::new().build(0);
+                    batch.seq = seq;
+                    batch
+                })
+                .collect()
+        };
+        assert!(unbroken_after(4, &numbered(&[])));
+        assert!(unbroken_after(4, &numbered(&[5, 6, 7])));
+        // A replica that has not seen batch 5 yet, or 6 in the middle, is read again strongly.
+        assert!(!unbroken_after(4, &numbered(&[6, 7])));
+        assert!(!unbroken_after(4, &numbered(&[5, 7])));
+        assert!(!unbroken_after(4, &numbered(&[4, 5])));
     }
 }

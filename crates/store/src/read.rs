@@ -5,7 +5,8 @@ use std::ops::ControlFlow;
 
 use engagement_domain::summary::{Span, Summary};
 use engagement_domain::{
-    Batch, CounterDelta, CounterReader, DailyTallies, Day, DayRange, GuildAccess, GuildId, Tally,
+    Batch, CounterDelta, CounterReader, DailyTallies, Day, DayRange, GuildAccess, GuildId,
+    MemberDays, Tally, UserId,
 };
 
 use crate::{CounterStore, StoreError};
@@ -104,6 +105,70 @@ impl CounterStore {
             }
         }
         Ok(())
+    }
+
+    /// One member's counters on each day of `range`, exact like [`load_days`](Self::load_days) restricted
+    /// to them (their counters, and the categories of their channels), without reading anyone else's
+    /// days: from each day only the one summary shard that holds the member (found through the day
+    /// directory), plus the batches not folded yet. Days before the directory (summaries a store
+    /// without one wrote) are read whole.
+    ///
+    /// Costs one read of the fold state, one Query of the directory, one `BatchGetItem` per 100 days
+    /// (half a read unit per day: shards are under 4 KiB and read eventually consistently) and one
+    /// eventually consistent Query over the waiting batches.
+    ///
+    /// # Errors
+    /// DynamoDB errors, with context.
+    pub async fn member_days(
+        &self,
+        guild: GuildId,
+        member: UserId,
+        range: DayRange,
+    ) -> Result<MemberDays, StoreError> {
+        let fold = self.fold_state(guild).await?;
+        let batches = self.read_batches_after_eventually(guild, fold.days_through).await?;
+        let directory_from = match fold.directory_from {
+            Some(day) => day,
+            // Nothing folded yet: every summary there is will have its entry.
+            None if fold.days_through == 0 => range.first,
+            // Folded before the directory existed, and not since.
+            None => range.last.next(),
+        };
+        let mut days = DailyTallies::empty(range);
+        let mut guild_counted = false;
+        let mut keep = |day: Day, tally: Tally| {
+            guild_counted |= !tally.is_empty();
+            let own = tally.only_member(member);
+            if !own.is_empty() {
+                days.days.insert(day, own);
+            }
+        };
+        if let Some(whole) = DayRange::new(range.first, directory_from.previous().min(range.last)) {
+            self.scan_days_with(guild, whole, fold.days_through, &batches, |day, tally| {
+                keep(day, tally);
+                ControlFlow::Continue(())
+            })
+            .await?;
+        }
+        let mut directory_counted = false;
+        if let Some(directed) = DayRange::new(directory_from.max(range.first), range.last) {
+            let (mut stored, listed) = self.member_day_summaries(guild, member, directed).await?;
+            let waiting = Waiting::new(&batches, directed);
+            directory_counted = listed || !waiting.by_day.is_empty();
+            let touched: BTreeSet<Day> =
+                stored.keys().chain(waiting.by_day.keys()).copied().collect();
+            for day in touched {
+                let (tally, through) = stored
+                    .remove(&day)
+                    .map_or((Tally::new(), fold.days_through), |s| (s.tally, s.through));
+                // Only the member's share of the day: whether anyone counted is `listed`'s to say.
+                let own = waiting.apply(day, tally, through).only_member(member);
+                if !own.is_empty() {
+                    days.days.insert(day, own);
+                }
+            }
+        }
+        Ok(MemberDays { days, guild_counted: guild_counted || directory_counted })
     }
 
     /// Every counter of a range as one tally (no day breakdown): leaderboards and totals. Follows the
@@ -245,6 +310,15 @@ impl CounterReader for CounterStore {
 
     async fn load_all_time(&self, guild: GuildId) -> Result<Tally, StoreError> {
         Self::load_all_time(self, guild).await
+    }
+
+    async fn member_days(
+        &self,
+        guild: GuildId,
+        member: UserId,
+        range: DayRange,
+    ) -> Result<MemberDays, StoreError> {
+        Self::member_days(self, guild, member, range).await
     }
 
     async fn scan_days<F>(&self, guild: GuildId, range: DayRange, each: F) -> Result<(), StoreError>

@@ -9,14 +9,21 @@ use std::ops::ControlFlow;
 
 use engagement_domain::summary::{CursorTable, Span, Summary};
 use engagement_domain::{
-    Batch, ChannelCursor, ChannelId, Day, DayRange, GuildId, MessageId, Month,
+    Batch, ChannelCursor, ChannelId, Day, DayRange, GuildId, MessageId, Month, UserId,
 };
 
 use crate::items::{self, Item, PK, SK, all_time_pk, b, cursor_pk, day_pk, n, s};
 use crate::{CounterStore, StoreError, StoreErrorKind};
 
-/// Shards are cut below this size, leaving room under DynamoDB's 400 KB item limit.
+/// Month and all-time summaries' shards are cut below this size, leaving room under DynamoDB's 400 KB
+/// item limit: they are only ever read whole.
 pub(crate) const MAX_SHARD_BYTES: usize = 300 * 1024;
+
+/// Day summaries' shards are cut below this size, so that a shard item (with its keys and attributes,
+/// ~100 bytes) is one 4 KiB read unit: one member's counters of a day are read as the one shard that
+/// holds them (see [`member_day_summaries`](CounterStore::member_day_summaries)). A day read whole costs the
+/// same either way (a Query is billed by the summed size of its items).
+pub(crate) const DAY_SHARD_BYTES: usize = 3840;
 
 /// Items per page when an erasure folds into every summary: two shards (≤ 600 kB) at most, so that
 /// memory holds about one summary, not a megabyte page of them.
@@ -28,6 +35,19 @@ struct Generation {
     shards: u64,
     through: u64,
     items: Vec<Item>,
+}
+
+/// Where a day's newest summary generation is.
+#[derive(Clone, Copy, Debug)]
+struct DirectoryEntry {
+    generation: u64,
+    shards: u16,
+}
+
+impl DirectoryEntry {
+    fn shard_of(self, member: UserId) -> u16 {
+        engagement_domain::summary::shard_of(member, self.shards)
+    }
 }
 
 /// Where a scan of summaries reads: a partition, the sort keys it starts and ends at, and what it is
@@ -74,6 +94,16 @@ fn partition(guild: GuildId, span: Span) -> String {
 /// A day summary's span from its sort key prefix.
 pub(crate) fn day_span(prefix: &str) -> Option<Span> {
     prefix.parse().ok().map(Span::Day)
+}
+
+/// The day of a day summary item.
+pub(crate) fn day_of_item(item: &Item) -> Result<Day, StoreError> {
+    match span_of_item(item, day_span)? {
+        Span::Day(day) => Ok(day),
+        other => {
+            Err(StoreError::new(StoreErrorKind::Corrupt, format!("day summary item for {other:?}")))
+        }
+    }
 }
 
 /// A month summary's span from its sort key prefix.
@@ -350,7 +380,11 @@ impl CounterStore {
         old: &StoredSummary,
         summary: &Summary,
     ) -> Result<(), StoreError> {
-        let shards = summary.encode_shards(MAX_SHARD_BYTES)?;
+        let max_bytes = match summary.span {
+            Span::Day(_) => DAY_SHARD_BYTES,
+            Span::Month(_) | Span::AllTime => MAX_SHARD_BYTES,
+        };
+        let shards = summary.encode_shards(max_bytes)?;
         let generation = old.newest_generation + 1;
         let pk = partition(guild, summary.span);
         let count = shards.len();
@@ -370,11 +404,145 @@ impl CounterStore {
             )
             .await?;
         }
+        if let Span::Day(day) = summary.span {
+            // Once the generation is complete, and before the old one goes: a reader that follows the
+            // directory always finds the items it names, or learns that a newer generation replaced them.
+            self.write_directory_entry(guild, day, generation, count, summary.through).await?;
+        }
         self.delete_items(
             old.stored.iter().cloned(),
             &format!("deleting the previous {:?} summary of guild {guild}", summary.span),
         )
         .await
+    }
+
+    /// Points a day's directory entry at a newly written generation, unless a newer one is there already.
+    async fn write_directory_entry(
+        &self,
+        guild: GuildId,
+        day: Day,
+        generation: u64,
+        shards: usize,
+        through: u64,
+    ) -> Result<(), StoreError> {
+        let item: Item = HashMap::from([
+            (PK.to_owned(), s(items::day_directory_pk(guild))),
+            (SK.to_owned(), s(day.to_string())),
+            ("gen".to_owned(), n(generation)),
+            ("shards".to_owned(), n(shards)),
+            ("through".to_owned(), n(through)),
+        ]);
+        let result = self
+            .put_item_where(
+                item,
+                Some("attribute_not_exists(pk) OR #gen < :gen"),
+                &[("#gen", "gen")],
+                vec![(":gen", n(generation))],
+                &format!("writing the directory entry of {day} in guild {guild}"),
+            )
+            .await;
+        match result {
+            Err(e) if e.kind() == StoreErrorKind::Conflict => Ok(()),
+            other => other,
+        }
+    }
+
+    /// One member's counters on each day of `range` that has a day summary: for each day, the one shard
+    /// of its newest generation that holds the member, found through the day directory. The shards are
+    /// read eventually consistently: a generation's items never change once written and the directory
+    /// names only complete generations, so a read returns the item or nothing. A shard not returned (a
+    /// replica behind, or a newer generation replaced it meanwhile) is looked up again strongly.
+    ///
+    /// Costs one Query of the directory (a few bytes per day) and one `BatchGetItem` per 100 days, each
+    /// shard half a read unit. Also says whether the directory lists any day of the range (whether
+    /// anyone was counted then).
+    pub(crate) async fn member_day_summaries(
+        &self,
+        guild: GuildId,
+        member: UserId,
+        range: DayRange,
+    ) -> Result<(BTreeMap<Day, Summary>, bool), StoreError> {
+        let doing = format!("reading one member's day summaries {range} of guild {guild}");
+        let mut wanted = self.day_directory(guild, range, &doing).await?;
+        let listed = !wanted.is_empty();
+        let mut out = BTreeMap::new();
+        for attempt in 0..3 {
+            let keys = wanted
+                .iter()
+                .map(|(&day, entry)| {
+                    items::key(
+                        day_pk(guild),
+                        sort_key(
+                            Span::Day(day),
+                            entry.generation,
+                            usize::from(entry.shard_of(member)),
+                        ),
+                    )
+                })
+                .collect();
+            for item in self.batch_get_items(keys, attempt > 0, &doing).await? {
+                let summary = engagement_domain::summary::decode_member_shard(
+                    items::get_b(&item, "data")?,
+                    member,
+                )?;
+                if let Span::Day(day) = summary.span {
+                    wanted.remove(&day);
+                    out.insert(day, summary);
+                }
+            }
+            let (Some(&first), Some(&last)) = (wanted.keys().next(), wanted.keys().next_back())
+            else {
+                return Ok((out, listed));
+            };
+            let again = self
+                .day_directory(guild, DayRange::new(first, last).unwrap_or(range), &doing)
+                .await?;
+            wanted.retain(|day, _| again.contains_key(day));
+            for (day, entry) in &mut wanted {
+                if let Some(newer) = again.get(day) {
+                    *entry = *newer;
+                }
+            }
+        }
+        Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            format!("{doing}: day summaries kept being replaced while they were read"),
+        ))
+    }
+
+    /// The directory entries of a range of days (strongly consistent).
+    async fn day_directory(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        doing: &str,
+    ) -> Result<BTreeMap<Day, DirectoryEntry>, StoreError> {
+        let items = self
+            .query_all(
+                "pk = :pk AND sk BETWEEN :first AND :last",
+                vec![
+                    (":pk", s(items::day_directory_pk(guild))),
+                    (":first", s(range.first.to_string())),
+                    (":last", s(range.last.to_string())),
+                ],
+                true,
+                doing,
+            )
+            .await?;
+        let mut out = BTreeMap::new();
+        for item in &items {
+            let day: Day = items::get_s(item, SK)?.parse().map_err(|_| {
+                StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    "day directory entry whose key is not a day",
+                )
+            })?;
+            let shards = u16::try_from(items::get_u64(item, "shards")?).map_err(|_| {
+                StoreError::new(StoreErrorKind::Corrupt, "day directory entry with too many shards")
+            })?;
+            out.insert(day, DirectoryEntry { generation: items::get_u64(item, "gen")?, shards });
+        }
+        Ok(out)
     }
 
     /// Deletes items (with their sizes, for the usage meter), 25 per request.

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 
 use engagement_domain::{
-    ChannelId, CounterReader, Counts, Day, DayRange, GuildAccess, GuildId, Tally, UserId,
+    ChannelId, CounterReader, Counts, DailyTallies, Day, DayRange, GuildAccess, GuildId,
+    MemberDays, Tally, UserId,
 };
 
 /// Counters and channel permissions held in memory.
@@ -101,6 +102,24 @@ impl CounterReader for MemoryCounters {
             total.merge(tally);
         }
         Ok(total)
+    }
+
+    async fn member_days(
+        &self,
+        guild: GuildId,
+        member: UserId,
+        range: DayRange,
+    ) -> Result<MemberDays, Unavailable> {
+        self.check()?;
+        let mut out = MemberDays { days: DailyTallies::empty(range), guild_counted: false };
+        for (day, tally) in self.days_of(guild, range) {
+            out.guild_counted = true;
+            let own = tally.only_member(member);
+            if !own.is_empty() {
+                out.days.days.insert(day, own);
+            }
+        }
+        Ok(out)
     }
 
     async fn scan_days<F>(

@@ -1,7 +1,7 @@
-//! `/stats`: one member's messages, reactions, rank and top channels.
+//! `/stats`: one member's messages, reactions, active days and top channels. (Ranks are `/leaderboard`'s:
+//! a rank needs every member's counters, and `/stats` reads only the member's.)
 
 use std::fmt::Write as _;
-use std::ops::ControlFlow;
 
 use engagement_domain::{ChannelId, CounterReader, Counts, Metric, Scope, Tally, UserId};
 
@@ -33,35 +33,42 @@ pub(super) async fn answer(
         )));
     }
     let period = &request.period;
-    // Up to a month, day by day (one day in memory at a time) to count active days. Longer periods and
-    // all time read month and all-time summaries: a busy server's year of day summaries is ~170 MB, its
-    // months a few MB, and the member card should cost about the same for a year as for a month.
+    // Up to a month, day by day, reading only the member's share of each day (the store reads the one
+    // summary shard that holds them): active days come with it. Longer periods and all time read month
+    // and all-time summaries: a busy server's year of day summaries is ~170 MB, its months a few MB.
     let (tally, active_days) = match period.range {
         Some(range) if range.len() <= ACTIVE_DAYS_UP_TO => {
-            let (mut total, mut active) = (Tally::new(), 0);
-            reporter
+            let read = reporter
                 .reader
-                .scan_days(request.guild, range, |_, mut day| {
-                    visibility::hide(&mut day, shown, Some(member));
-                    if day.member_total(member, Scope::Guild).messages > 0 {
-                        active += 1;
-                    }
-                    total.merge(&day);
-                    ControlFlow::Continue(())
-                })
+                .member_days(request.guild, member, range)
                 .await
                 .map_err(AnswerError::read)?;
+            ensure_counted(!read.guild_counted, period)?;
+            let (mut total, mut active) = (Tally::new(), 0);
+            for mut day in read.days.days.into_values() {
+                visibility::hide(&mut day, shown, Some(member));
+                if day.member_total(member, Scope::Guild).messages > 0 {
+                    active += 1;
+                }
+                total.merge(&day);
+            }
             (total, Some((active, range.len())))
         }
-        _ => (reporter.totals(request.guild, period, shown, Some(member)).await?, None),
+        _ => {
+            let tally = reporter.totals(request.guild, period, shown, Some(member)).await?;
+            ensure_counted(tally.is_empty(), period)?;
+            (tally, None)
+        }
     };
-    ensure_counted(tally.is_empty(), period)?;
+    if !tally.counters.keys().any(|(_, user)| *user == member) {
+        return Err(AnswerError::user(format!(
+            "Nothing was counted for {} {}.",
+            format::user(member),
+            period.phrase()
+        )));
+    }
 
     let counts = tally.member_total(member, Scope::Guild);
-    let rank = match tally.rank(member, Metric::Messages, Scope::Guild) {
-        Some((rank, of)) => format!("#{rank} of {} by messages", format::number(to_i64(of))),
-        None => "not ranked (no messages)".to_owned(),
-    };
     let mut channels: Vec<(ChannelId, Counts)> = tally
         .by_channel(Scope::Guild, Some(member))
         .into_iter()
@@ -90,15 +97,10 @@ pub(super) async fn answer(
         .description(description)
         .field("Messages", format::number(counts.messages), true)
         .field("Reactions given", format::number(counts.reactions_given), true)
-        .field("Reactions received", format::number(counts.reactions_received), true)
-        .field("Rank", rank, true);
+        .field("Reactions received", format::number(counts.reactions_received), true);
     if let Some((active, of)) = active_days {
         embed = embed.field("Active days", format!("{active} of {of}"), true);
     }
     let embed = embed.field("Top channels", top.trim_end(), false).footer(footer(period));
     Ok(Reply::embed(embed.build()))
-}
-
-fn to_i64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -1,0 +1,239 @@
+//! One member's days (`/stats`), read through the day directory: the member's shard of each day, not
+//! the whole day. Against moto, started by `scripts/test`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use engagement_domain::{
+    Batch, BatchBuilder, ChannelId, CounterReader, Counts, DailyTallies, Day, DayRange, Tally,
+    UserId,
+};
+use engagement_store::{CompactionPolicy, CounterStore, StoreErrorKind, TableCreation};
+use engagement_testkit::memory::MemoryCounters;
+
+use common::{G, day};
+
+/// Members per day: enough that a day summary takes many shards.
+const MEMBERS: u64 = 900;
+
+fn member(i: u64) -> UserId {
+    UserId(1_000_000_000_000 + i * 7_919)
+}
+
+/// The members the checks read: the busiest, a quiet one, one erased later, one never counted.
+fn asked() -> [UserId; 5] {
+    [member(0), member(1), member(17), member(MEMBERS - 1), UserId(42)]
+}
+
+async fn store_and_client(prefix: &str) -> (CounterStore, aws_sdk_dynamodb::Client, String) {
+    let (client, table) = engagement_testkit::dynamo::client_and_table_name(prefix).await.unwrap();
+    let store = CounterStore::new(client.clone(), table.clone());
+    assert_eq!(store.create_table().await.unwrap(), TableCreation::Created);
+    (store, client, table)
+}
+
+/// Every member on each day `first + from .. first + to`, in three channels of which one has a category.
+fn days(first: Day, from: i32, to: i32, seq: u64) -> Batch {
+    let mut b = BatchBuilder::new();
+    for d in from..to {
+        for i in 0..MEMBERS {
+            // Not everyone every day: member i skips the days where (i + d) % 5 == 0.
+            if (i as i32 + d) % 5 == 0 && i > 1 {
+                continue;
+            }
+            let counts = Counts {
+                messages: 1 + (i as i64 + d as i64) % 7,
+                reactions_given: i as i64 % 2,
+                reactions_received: i64::from(d % 3),
+            };
+            b.add(first.plus(d), ChannelId(10 + i % 3), member(i), counts);
+        }
+    }
+    b.set_category(ChannelId(10), Some(ChannelId(99)));
+    b.build(seq)
+}
+
+/// The member's part of days read whole.
+fn restricted(days: &DailyTallies, who: UserId) -> BTreeMap<Day, Tally> {
+    days.days
+        .iter()
+        .map(|(day, tally)| (*day, tally.only_member(who)))
+        .filter(|(_, tally)| !tally.is_empty())
+        .collect()
+}
+
+/// The same counters, and the same category for each of their channels (an unknown category and none
+/// read alike).
+fn same_days(stored: &BTreeMap<Day, Tally>, other: &BTreeMap<Day, Tally>, label: &str) {
+    assert_eq!(stored.keys().collect::<Vec<_>>(), other.keys().collect::<Vec<_>>(), "{label}");
+    for (day, tally) in stored {
+        assert_eq!(tally.counters, other[day].counters, "{label}: {day}");
+        for (channel, _) in tally.counters.keys() {
+            let (a, b) = (tally.category_of(*channel), other[day].category_of(*channel));
+            assert_eq!(a, b, "{label}: {day}, {channel}");
+        }
+    }
+}
+
+/// The store's member reads equal the whole days restricted to the member, and the in-memory reader's.
+async fn check(store: &CounterStore, memory: &MemoryCounters, ranges: &[DayRange], label: &str) {
+    for &range in ranges {
+        let whole = store.load_days(G, range).await.unwrap();
+        for who in asked() {
+            let read = store.member_days(G, who, range).await.unwrap();
+            assert_eq!(read.guild_counted, !whole.days.is_empty(), "{label}: {range}");
+            let own = read.days;
+            assert_eq!(own.days, restricted(&whole, who), "{label}: {who} over {range}");
+            let modelled = CounterReader::member_days(memory, G, who, range).await.unwrap().days;
+            same_days(
+                &own.days,
+                &modelled.days,
+                &format!("{label}: {who} over {range}, in memory"),
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_members_days_equal_the_whole_days_restricted_to_them_in_every_fold_state() {
+    let (store, _, _) = store_and_client("member-days").await;
+    let first = day("2026-03-01");
+    let ranges: Vec<DayRange> = [(0, 9), (2, 5), (7, 7), (-3, 20), (8, 12)]
+        .into_iter()
+        .map(|(a, b)| DayRange { first: first.plus(a), last: first.plus(b) })
+        .collect();
+    let mut view = store.load_sync_view(G, engagement_domain::MessageId(0)).await.unwrap();
+    let mut memory = MemoryCounters::new();
+    let mut commit = async |memory: &mut MemoryCounters, batch: Batch| {
+        for d in &batch.counters {
+            let category = (d.channel == ChannelId(10)).then_some(ChannelId(99));
+            memory.add(G, d.day, d.channel, category, d.user, d.counts);
+        }
+        for &user in &batch.erasures {
+            memory.erase(G, user);
+        }
+        store.commit(&mut view, batch).await.unwrap();
+    };
+
+    commit(&mut memory, days(first, 0, 6, 1)).await;
+    check(&store, &memory, &ranges, "nothing folded").await;
+    store.compact(G, CompactionPolicy::ALWAYS, 10).await.unwrap();
+    check(&store, &memory, &ranges, "folded").await;
+
+    // Later days and more on folded ones wait in the log, with an erasure after them.
+    commit(&mut memory, days(first, 4, 10, 2)).await;
+    let mut erase = BatchBuilder::new();
+    erase.erase(member(17));
+    commit(&mut memory, erase.build(3)).await;
+    check(&store, &memory, &ranges, "batches and an erasure waiting").await;
+    store.compact(G, CompactionPolicy::ALWAYS, 20).await.unwrap();
+    check(&store, &memory, &ranges, "folded again").await;
+
+    // The cost: a busy day is many shards, and the member's ten days are one shard each.
+    let range = DayRange { first, last: first.plus(9) };
+    let whole_before = store.usage();
+    store.load_days(G, range).await.unwrap();
+    let whole = store.usage().since(&whole_before);
+    let before = store.usage();
+    let own = store.member_days(G, member(0), range).await.unwrap().days;
+    let used = store.usage().since(&before);
+    assert_eq!(own.days.len(), 10);
+    assert!(used.requests <= 4, "fold state, directory, shards, log: {used:?}");
+    // Fold state 1 + directory 1 + ten shards of under 4 KiB read eventually consistently 5 + log 1.
+    assert!(
+        used.read_units() <= 8 && used.read_units() * 2 < whole.read_units(),
+        "one member's 10 days cost {} RRU, the whole days {}",
+        used.read_units(),
+        whole.read_units()
+    );
+}
+
+#[tokio::test]
+async fn a_guild_folded_before_the_directory_reads_those_days_whole_and_later_ones_by_shard() {
+    let (store, client, table) = store_and_client("member-upgrade").await;
+    let first = day("2026-05-10");
+    let mut view = store.load_sync_view(G, engagement_domain::MessageId(0)).await.unwrap();
+    store.commit(&mut view, days(first, 0, 4, 1)).await.unwrap();
+    store.compact(G, CompactionPolicy::ALWAYS, 10).await.unwrap();
+
+    // What a store of the earlier version left: day summaries, and neither directory nor its start.
+    let entries = client
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("G#{G}#DAYDIR")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(entries.items().len(), 4, "one entry per folded day");
+    for item in entries.items() {
+        client.delete_item().table_name(&table).set_key(Some(key_of(item))).send().await.unwrap();
+    }
+    client
+        .update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("G#{G}")))
+        .key("sk", AttributeValue::S("FOLD".to_owned()))
+        .update_expression("REMOVE directory_from")
+        .send()
+        .await
+        .unwrap();
+    let range = DayRange { first, last: first.plus(9) };
+    let same = async |label: &str| {
+        let whole = store.load_days(G, range).await.unwrap();
+        for who in asked() {
+            let own = store.member_days(G, who, range).await.unwrap().days;
+            assert_eq!(own.days, restricted(&whole, who), "{label}: {who}");
+        }
+    };
+    same("before any fold of this version").await;
+
+    // The first fold of this version says where the directory starts: two days after the newest day
+    // summary (first + 3), as a run of the earlier version may still write the day after it.
+    store.commit(&mut view, days(first, 2, 8, 2)).await.unwrap();
+    store.compact(G, CompactionPolicy::ALWAYS, 20).await.unwrap();
+    let fold = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("G#{G}")))
+        .key("sk", AttributeValue::S("FOLD".to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let from = fold.item().and_then(|i| i.get("directory_from")).and_then(|v| v.as_s().ok());
+    assert_eq!(from.cloned(), Some(first.plus(5).to_string()));
+    same("after it").await;
+}
+
+#[tokio::test]
+async fn a_directory_entry_naming_shards_that_are_gone_is_an_error_never_a_missing_day() {
+    let (store, client, table) = store_and_client("member-stale").await;
+    let first = day("2026-07-01");
+    let mut view = store.load_sync_view(G, engagement_domain::MessageId(0)).await.unwrap();
+    store.commit(&mut view, days(first, 0, 1, 1)).await.unwrap();
+    store.compact(G, CompactionPolicy::ALWAYS, 10).await.unwrap();
+    // Point the entry back at a generation that no longer exists.
+    client
+        .update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("G#{G}#DAYDIR")))
+        .key("sk", AttributeValue::S(first.to_string()))
+        .update_expression("SET gen = :old")
+        .expression_attribute_values(":old", AttributeValue::N("0".to_owned()))
+        .send()
+        .await
+        .unwrap();
+    let err = store.member_days(G, member(0), DayRange::single(first)).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+}
+
+fn key_of(
+    item: &std::collections::HashMap<String, AttributeValue>,
+) -> std::collections::HashMap<String, AttributeValue> {
+    ["pk", "sk"].into_iter().map(|k| (k.to_owned(), item[k].clone())).collect()
+}
