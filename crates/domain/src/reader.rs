@@ -35,8 +35,9 @@ pub trait CounterReader: Send + Sync {
         guild: GuildId,
     ) -> impl Future<Output = Result<Tally, Self::Error>> + Send;
 
-    /// One member's counters on each day of `range` that has any (with the categories of their
-    /// channels): what `scan_days` hands over, restricted to the member, without reading anyone else's.
+    /// One member's counters on each day of `range` that has any (without categories, see
+    /// [`Tally::only_member`]): what `scan_days` hands over, restricted to the member, without reading
+    /// anyone else's.
     fn member_days(
         &self,
         guild: GuildId,

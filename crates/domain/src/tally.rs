@@ -69,18 +69,13 @@ impl Tally {
         self.counters.retain(|&(_, u), _| u != user);
     }
 
-    /// One member's counters, with the categories of the channels they have counters in.
+    /// One member's counters, without categories: what is said about one member is over the whole
+    /// guild (the store reads a member's share of a day without the day's categories).
     #[must_use]
     pub fn only_member(&self, user: UserId) -> Self {
-        let counters: BTreeMap<(ChannelId, UserId), Counts> =
+        let counters =
             self.counters.iter().filter(|((_, u), _)| *u == user).map(|(k, v)| (*k, *v)).collect();
-        let categories = self
-            .categories
-            .iter()
-            .filter(|(channel, _)| counters.contains_key(&(**channel, user)))
-            .map(|(k, v)| (*k, *v))
-            .collect();
-        Self { counters, categories }
+        Self { counters, categories: BTreeMap::new() }
     }
 
     /// Whether there are no counters.

@@ -3,15 +3,15 @@
 use std::ops::ControlFlow;
 
 use engagement_domain::summary::{Span, Summary};
-use engagement_domain::{Day, DayRange, GuildId, Month, UserId};
+use engagement_domain::{GuildId, Month, UserId};
 
-use crate::items::{log_pk, s};
+use crate::items::{self, SK, day_pk, log_pk, s};
 use crate::log::decode_batch;
 use crate::{CounterStore, StoreError};
 
 impl CounterStore {
-    /// Every place in a guild's data that still holds counters or reaction state of `user`: each day,
-    /// month and all-time summary, each batch still in the log (its counters, and the authors and
+    /// Every place in a guild's data that still holds counters or reaction state of `user`: each day
+    /// summary item (of any generation), each month and all-time summary, each batch still in the log (its counters, and the authors and
     /// reactors of its reaction state). An erasure record (a batch's list of erased members) and the
     /// opt-out list name the member by design and are not reported. Reads the whole guild: an
     /// operator's check and the tests', not a hot path.
@@ -25,13 +25,22 @@ impl CounterStore {
     ) -> Result<Vec<String>, StoreError> {
         let mut found = Vec::new();
         let holds = |summary: &Summary| summary.tally.counters.keys().any(|(_, u)| *u == user);
-        let everything = DayRange { first: Day::from_ordinal(0), last: Day::from_ordinal(200_000) };
-        self.scan_day_summaries(guild, everything, 0, true, |day, stored| {
-            if holds(&stored.summary) {
-                found.push(format!("day summary {day}"));
-            }
-            ControlFlow::Continue(())
-        })
+        // Every day summary item, of every generation (a day keeps its previous one until the next
+        // fold overwrites it): item by item, not only the generation readers take.
+        self.query_pages(
+            "pk = :pk",
+            vec![(":pk", s(day_pk(guild)))],
+            true,
+            &format!("reading the day summaries of guild {guild}"),
+            |page| {
+                for item in &page {
+                    if engagement_domain::summary::shard_holds(items::get_b(item, "data")?, user)? {
+                        found.push(format!("day summary item {}", items::get_s(item, SK)?));
+                    }
+                }
+                Ok(ControlFlow::Continue(()))
+            },
+        )
         .await?;
         let (first, last) = (Month { year: 1970, month: 1 }, Month { year: 2500, month: 12 });
         for (month, stored) in self.read_month_summaries(guild, first, last, 0).await? {

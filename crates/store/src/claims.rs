@@ -134,7 +134,8 @@ impl CounterStore {
         let doing = format!("releasing the claim {name} in guild {guild}");
         let key = items::key(guild_pk(guild), claim_sk(name));
         let condition = Some("until_ms = :until");
-        match self.delete_item_where(key, condition, vec![(":until", n(until_ms))], &doing).await {
+        let values = vec![(":until", n(until_ms))];
+        match self.delete_item_where(key, condition, &[], values, 64, &doing).await {
             Err(e) if e.kind() == StoreErrorKind::Conflict => Ok(()),
             other => other,
         }

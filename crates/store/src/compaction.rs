@@ -8,6 +8,11 @@ use engagement_domain::{Batch, ChannelCursor, ChannelId, Day, GuildId, Month};
 use crate::items::{self, n};
 use crate::{CounterStore, StoreError, summaries};
 
+/// How long a day's previous summary generation is kept after the day was last rewritten: while the
+/// day changes (today; yesterday while reactions are reconciled), the next fold writes over it, which
+/// costs less than deleting it each time.
+const PREVIOUS_KEPT_MS: u64 = 3 * 3600 * 1000;
+
 /// When to fold. Folding less often writes less (a summary is rewritten whole), folding more often leaves
 /// readers fewer batches to add.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +120,7 @@ impl CounterStore {
                 self.start_directory(guild, fold.days_through).await?;
             }
             let (written, cursors) =
-                self.fold_days(guild, fold.days_through, &for_days, deadline).await?;
+                self.fold_days(guild, fold.days_through, &for_days, now_ms, deadline).await?;
             // An erasure is complete only when the log no longer holds the member either: done here,
             // before the watermark moves, so a fold that stops (or a followup that dies) leaves it to
             // the next compaction.
@@ -127,6 +132,7 @@ impl CounterStore {
             report.cursors_written = cursors;
             self.advance_fold(guild, "days_through", last).await?;
             report.days_through = last;
+            self.drop_previous_generations(guild, now_ms.saturating_sub(PREVIOUS_KEPT_MS)).await?;
         }
 
         let for_all_time: Vec<&Batch> =
@@ -143,7 +149,7 @@ impl CounterStore {
                     .refold_partition(
                         guild,
                         items::month_pk(guild),
-                        summaries::month_span,
+                        &summaries::Refold::MONTHS,
                         &for_all_time,
                         fold.all_time_through,
                         deadline,
@@ -160,7 +166,8 @@ impl CounterStore {
                     summary.fold(batch);
                 }
                 if summary.tally != stored.summary.tally {
-                    self.write_summary(guild, &stored, &summary).await?;
+                    self.write_summary(guild, &stored, &summary, summaries::Previous::Delete)
+                        .await?;
                     report.months_written += 1;
                 }
             }
@@ -170,7 +177,7 @@ impl CounterStore {
                 summary.fold(batch);
             }
             if summary != stored.summary {
-                self.write_summary(guild, &stored, &summary).await?;
+                self.write_summary(guild, &stored, &summary, summaries::Previous::Delete).await?;
                 report.all_time_written = true;
             }
             self.advance_fold(guild, "all_time_through", last).await?;
@@ -184,6 +191,7 @@ impl CounterStore {
         guild: GuildId,
         through: u64,
         batches: &[&Batch],
+        now_ms: u64,
         deadline: Option<tokio::time::Instant>,
     ) -> Result<(usize, usize), StoreError> {
         let mut days: BTreeSet<Day> =
@@ -196,7 +204,7 @@ impl CounterStore {
                 .refold_partition(
                     guild,
                     items::day_pk(guild),
-                    summaries::day_span,
+                    &summaries::Refold::DAYS,
                     batches,
                     through,
                     deadline,
@@ -214,8 +222,12 @@ impl CounterStore {
             if summary.tally != stored.summary.tally
                 || (stored.summary.tally.is_empty() && !summary.tally.is_empty())
             {
-                self.write_summary(guild, &stored, &summary).await?;
+                self.write_summary(guild, &stored, &summary, summaries::Previous::Keep { now_ms })
+                    .await?;
                 written += 1;
+            } else {
+                // Folded already (a fold that stopped part-way): its directory entry may be missing.
+                self.ensure_directory_entry(guild, &stored).await?;
             }
         }
         let mut cursors: BTreeMap<ChannelId, ChannelCursor> = BTreeMap::new();

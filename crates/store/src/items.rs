@@ -38,6 +38,12 @@ pub(crate) fn day_directory_pk(guild: GuildId) -> String {
     format!("G#{guild}#DAYDIR")
 }
 
+/// Partition of the days whose previous summary generation is still stored (in the other slot), to
+/// be deleted once the day stops changing; sort key `YYYY-MM-DD`.
+pub(crate) fn previous_generation_pk(guild: GuildId) -> String {
+    format!("G#{guild}#PREV")
+}
+
 /// Partition of a guild's month summaries; sort key `YYYY-MM#generation#shard`.
 pub(crate) fn month_pk(guild: GuildId) -> String {
     format!("G#{guild}#MONTH")

@@ -362,16 +362,18 @@ impl CounterStore {
 
     /// Deletes one item (absent or not), through the usage meter and the crash hooks.
     pub(crate) async fn delete_item(&self, key: Item, doing: &str) -> Result<(), StoreError> {
-        self.delete_item_where(key, None, Vec::new(), doing).await
+        self.delete_item_where(key, None, &[], Vec::new(), 64, doing).await
     }
 
-    /// [`delete_item`](Self::delete_item) under a condition with values (`:name`); a failed condition is
-    /// a [`StoreErrorKind::Conflict`].
+    /// [`delete_item`](Self::delete_item) under a condition with names (`#name`) and values (`:name`)
+    /// of an item billed as `bytes`; a failed condition is a [`StoreErrorKind::Conflict`].
     pub(crate) async fn delete_item_where(
         &self,
         key: Item,
         condition: Option<&str>,
+        names: &[(&str, &str)],
         values: Vec<(&str, AttributeValue)>,
+        bytes: usize,
         doing: &str,
     ) -> Result<(), StoreError> {
         self.usage.write_request();
@@ -384,11 +386,14 @@ impl CounterStore {
             .table_name(self.table())
             .set_key(Some(key))
             .set_condition_expression(condition.map(str::to_owned));
+        for (alias, name) in names {
+            delete = delete.expression_attribute_names(*alias, *name);
+        }
         for (name, value) in values {
             delete = delete.expression_attribute_values(name, value);
         }
         delete.send().await.map_err(|e| StoreError::dynamo(doing, self.table(), e))?;
-        self.usage.write(64);
+        self.usage.write(bytes);
         self.faults.after_write(doing)
     }
 

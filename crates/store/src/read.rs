@@ -9,6 +9,8 @@ use engagement_domain::{
     MemberDays, Tally, UserId,
 };
 
+use crate::log::FoldState;
+use crate::summaries::DirectoryEntry;
 use crate::{CounterStore, StoreError};
 
 impl CounterStore {
@@ -25,21 +27,21 @@ impl CounterStore {
         range: DayRange,
     ) -> Result<DailyTallies, StoreError> {
         let fold = self.fold_state(guild).await?;
-        let batches = self.read_batches_after(guild, fold.days_through).await?;
-        self.days_with(guild, range, fold.days_through, &batches).await
+        let batches = self.read_batches_after_eventually(guild, fold.days_through).await?;
+        self.days_with(guild, range, fold, &batches).await
     }
 
-    /// The day summaries of `range` plus the batches above each day's watermark (`default_through` for
-    /// days without a summary). `batches` must hold every batch after `default_through`, in order.
+    /// The day summaries of `range` plus the batches above each day's watermark (the fold state's for
+    /// days without a summary). `batches` must hold every batch after it, in order.
     async fn days_with(
         &self,
         guild: GuildId,
         range: DayRange,
-        default_through: u64,
+        fold: FoldState,
         batches: &[Batch],
     ) -> Result<DailyTallies, StoreError> {
         let mut out = DailyTallies::empty(range);
-        self.scan_days_with(guild, range, default_through, batches, |day, tally| {
+        self.scan_days_with(guild, range, fold, batches, |day, tally| {
             out.days.insert(day, tally);
             ControlFlow::Continue(())
         })
@@ -61,54 +63,129 @@ impl CounterStore {
         each: impl FnMut(Day, Tally) -> ControlFlow<()> + Send,
     ) -> Result<(), StoreError> {
         let fold = self.fold_state(guild).await?;
-        let batches = self.read_batches_after(guild, fold.days_through).await?;
-        self.scan_days_with(guild, range, fold.days_through, &batches, each).await
+        let batches = self.read_batches_after_eventually(guild, fold.days_through).await?;
+        self.scan_days_with(guild, range, fold, &batches, each).await
     }
 
-    /// [`scan_days`](Self::scan_days) with the fold watermark and waiting batches already read. Days
-    /// that only waiting batches touch are handed over in their place in day order.
+    /// [`scan_days`](Self::scan_days) with the fold state and waiting batches already read. Days that
+    /// only waiting batches touch are handed over in their place in day order.
+    ///
+    /// Days the directory covers are read eventually consistently (half the read units) and checked
+    /// against it, read strongly first: a day whose newest complete generation is older than its entry
+    /// names, or that has an entry but did not come back (a replica behind), ends that scan before the
+    /// day is handed over, and the rest of the range is read again strongly from that day on.
     async fn scan_days_with(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        fold: FoldState,
+        batches: &[Batch],
+        mut each: impl FnMut(Day, Tally) -> ControlFlow<()> + Send,
+    ) -> Result<(), StoreError> {
+        let directory_from = directory_start(fold, range);
+        if let Some(whole) = DayRange::new(range.first, directory_from.previous().min(range.last))
+            && self.scan_part(guild, whole, fold.days_through, batches, None, &mut each).await?
+                == Scanned::Stopped
+        {
+            return Ok(());
+        }
+        let Some(directed) = DayRange::new(directory_from.max(range.first), range.last) else {
+            return Ok(());
+        };
+        let doing = format!("reading the day directory {directed} of guild {guild}");
+        let directory = self.day_directory(guild, directed, &doing).await?;
+        let mut part = directed;
+        let mut check = Some(&directory);
+        loop {
+            match self.scan_part(guild, part, fold.days_through, batches, check, &mut each).await? {
+                Scanned::Done | Scanned::Stopped => return Ok(()),
+                Scanned::Stale(day) => {
+                    part = DayRange::new(day, part.last).unwrap_or(part);
+                    check = None;
+                }
+            }
+        }
+    }
+
+    /// One pass of [`scan_days_with`](Self::scan_days_with): strongly consistent without a directory to
+    /// check against, eventually consistent with one.
+    async fn scan_part(
         &self,
         guild: GuildId,
         range: DayRange,
         default_through: u64,
         batches: &[Batch],
-        mut each: impl FnMut(Day, Tally) -> ControlFlow<()> + Send,
-    ) -> Result<(), StoreError> {
+        directory: Option<&BTreeMap<Day, DirectoryEntry>>,
+        each: &mut (impl FnMut(Day, Tally) -> ControlFlow<()> + Send),
+    ) -> Result<Scanned, StoreError> {
         let waiting = Waiting::new(batches, range);
         // Days in waiting batches, not reached yet; those without a stored summary start empty.
         let mut only_in_batches: BTreeSet<Day> = waiting.by_day.keys().copied().collect();
+        // Directory days not reached yet: each must come back with (at least) its generation.
+        let mut listed: BTreeMap<Day, DirectoryEntry> = directory
+            .map(|d| d.range(range.first..=range.last).map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default();
+        let mut outcome = Scanned::Done;
         let mut emit = |day: Day, tally: Tally, through: u64| {
             let tally = waiting.apply(day, tally, through);
             if tally.is_empty() { ControlFlow::Continue(()) } else { each(day, tally) }
         };
-        let mut stopped = false;
-        self.scan_day_summaries(guild, range, default_through, true, |day, stored| {
-            while let Some(earlier) = only_in_batches.first().copied().filter(|d| *d < day) {
-                only_in_batches.remove(&earlier);
-                if emit(earlier, Tally::new(), default_through).is_break() {
-                    stopped = true;
+        // A directory day before `day` that did not come back: read again from it.
+        let missing_before = |listed: &BTreeMap<Day, DirectoryEntry>, day: Day| {
+            listed.keys().next().copied().filter(|d| *d < day)
+        };
+        self.scan_day_summaries(
+            guild,
+            range,
+            default_through,
+            directory.is_none(),
+            |day, stored| {
+                while let Some(earlier) = only_in_batches.first().copied().filter(|d| *d < day) {
+                    if let Some(stale) = missing_before(&listed, earlier.next()) {
+                        outcome = Scanned::Stale(stale);
+                        return ControlFlow::Break(());
+                    }
+                    only_in_batches.remove(&earlier);
+                    if emit(earlier, Tally::new(), default_through).is_break() {
+                        outcome = Scanned::Stopped;
+                        return ControlFlow::Break(());
+                    }
+                }
+                if let Some(stale) = missing_before(&listed, day) {
+                    outcome = Scanned::Stale(stale);
                     return ControlFlow::Break(());
                 }
-            }
-            only_in_batches.remove(&day);
-            let flow = emit(day, stored.summary.tally, stored.summary.through);
-            stopped = flow.is_break();
-            flow
-        })
-        .await?;
-        if !stopped {
-            for day in only_in_batches {
-                if emit(day, Tally::new(), default_through).is_break() {
-                    break;
+                if let Some(entry) = listed.remove(&day)
+                    && stored.generation.is_none_or(|g| g < entry.generation)
+                {
+                    outcome = Scanned::Stale(day);
+                    return ControlFlow::Break(());
                 }
+                only_in_batches.remove(&day);
+                if emit(day, stored.summary.tally, stored.summary.through).is_break() {
+                    outcome = Scanned::Stopped;
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            },
+        )
+        .await?;
+        if outcome != Scanned::Done {
+            return Ok(outcome);
+        }
+        for day in only_in_batches {
+            if let Some(stale) = missing_before(&listed, day.next()) {
+                return Ok(Scanned::Stale(stale));
+            }
+            if emit(day, Tally::new(), default_through).is_break() {
+                return Ok(Scanned::Stopped);
             }
         }
-        Ok(())
+        Ok(missing_before(&listed, range.last.next()).map_or(Scanned::Done, Scanned::Stale))
     }
 
     /// One member's counters on each day of `range`, exact like [`load_days`](Self::load_days) restricted
-    /// to them (their counters, and the categories of their channels), without reading anyone else's
+    /// to them (their counters, without categories), without reading anyone else's
     /// days: from each day only the one summary shard that holds the member (found through the day
     /// directory), plus the batches not folded yet. Days before the directory (summaries a store
     /// without one wrote) are read whole.
@@ -127,13 +204,7 @@ impl CounterStore {
     ) -> Result<MemberDays, StoreError> {
         let fold = self.fold_state(guild).await?;
         let batches = self.read_batches_after_eventually(guild, fold.days_through).await?;
-        let directory_from = match fold.directory_from {
-            Some(day) => day,
-            // Nothing folded yet: every summary there is will have its entry.
-            None if fold.days_through == 0 => range.first,
-            // Folded before the directory existed, and not since.
-            None => range.last.next(),
-        };
+        let directory_from = directory_start(fold, range);
         let mut days = DailyTallies::empty(range);
         let mut guild_counted = false;
         let mut keep = |day: Day, tally: Tally| {
@@ -144,7 +215,7 @@ impl CounterStore {
             }
         };
         if let Some(whole) = DayRange::new(range.first, directory_from.previous().min(range.last)) {
-            self.scan_days_with(guild, whole, fold.days_through, &batches, |day, tally| {
+            self.scan_days_with(guild, whole, fold, &batches, |day, tally| {
                 keep(day, tally);
                 ControlFlow::Continue(())
             })
@@ -185,11 +256,12 @@ impl CounterStore {
         let fold = self.fold_state(guild).await?;
         let (Some(&first_month), Some(&last_month)) = (plan.months.first(), plan.months.last())
         else {
-            let batches = self.read_batches_after(guild, fold.days_through).await?;
-            return self.days_total(guild, range, fold.days_through, &batches).await;
+            let batches = self.read_batches_after_eventually(guild, fold.days_through).await?;
+            return self.days_total(guild, range, fold, &batches).await;
         };
-        let batches =
-            self.read_batches_after(guild, fold.days_through.min(fold.all_time_through)).await?;
+        let batches = self
+            .read_batches_after_eventually(guild, fold.days_through.min(fold.all_time_through))
+            .await?;
         let mut total = Tally::new();
         let mut stored = self
             .read_month_summaries(guild, first_month, last_month, fold.all_time_through)
@@ -209,10 +281,10 @@ impl CounterStore {
             .get(batches.partition_point(|b| b.seq <= fold.days_through)..)
             .unwrap_or_default();
         for days in plan.add {
-            total.merge(&self.days_total(guild, days, fold.days_through, day_batches).await?);
+            total.merge(&self.days_total(guild, days, fold, day_batches).await?);
         }
         for days in plan.subtract {
-            total.subtract(&self.days_total(guild, days, fold.days_through, day_batches).await?);
+            total.subtract(&self.days_total(guild, days, fold, day_batches).await?);
         }
         Ok(total)
     }
@@ -223,11 +295,11 @@ impl CounterStore {
         &self,
         guild: GuildId,
         range: DayRange,
-        default_through: u64,
+        fold: FoldState,
         batches: &[Batch],
     ) -> Result<Tally, StoreError> {
         let mut total = Tally::new();
-        self.scan_days_with(guild, range, default_through, batches, |_, day| {
+        self.scan_days_with(guild, range, fold, batches, |_, day| {
             total.merge(&day);
             ControlFlow::Continue(())
         })
@@ -245,10 +317,32 @@ impl CounterStore {
         let fold = self.fold_state(guild).await?;
         let stored = self.read_summary(guild, Span::AllTime, fold.all_time_through).await?;
         let mut summary = stored.summary;
-        for batch in self.read_batches_after(guild, summary.through).await? {
+        for batch in self.read_batches_after_eventually(guild, summary.through).await? {
             summary.fold(&batch);
         }
         Ok(summary.tally)
+    }
+}
+
+/// How a pass over day summaries ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scanned {
+    /// Every day was handed over.
+    Done,
+    /// The caller broke off.
+    Stopped,
+    /// This day did not come back as the directory names it: read again from it, strongly.
+    Stale(Day),
+}
+
+/// The first day of `range` whose summaries all have a directory entry (past `range` when none has).
+fn directory_start(fold: FoldState, range: DayRange) -> Day {
+    match fold.directory_from {
+        Some(day) => day,
+        // Nothing folded yet: every summary there is will have its entry.
+        None if fold.days_through == 0 => range.first,
+        // Folded before the directory existed, and not since.
+        None => range.last.next(),
     }
 }
 

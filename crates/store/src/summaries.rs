@@ -25,22 +25,36 @@ pub(crate) const MAX_SHARD_BYTES: usize = 300 * 1024;
 /// same either way (a Query is billed by the summed size of its items).
 pub(crate) const DAY_SHARD_BYTES: usize = 3840;
 
-/// Items per page when an erasure folds into every summary: two shards (≤ 600 kB) at most, so that
-/// memory holds about one summary, not a megabyte page of them.
-const REFOLD_PAGE_ITEMS: i32 = 2;
+/// A partition of summaries an erasure folds into, one page at a time.
+pub(crate) struct Refold {
+    /// The summaries' span, from the first `#`-separated part of a sort key.
+    pub(crate) span_of: fn(&str) -> Option<Span>,
+    /// Items per Query page: at most ~600 kB, so that memory holds about one summary, not a megabyte
+    /// page of them.
+    pub(crate) page_items: i32,
+}
+
+impl Refold {
+    /// Day summaries: shards under 3,840 bytes, 150 a page (a busy day is ~150 shards).
+    pub(crate) const DAYS: Self = Self { span_of: day_span, page_items: 150 };
+    /// Month summaries: shards under 300 KiB, two a page.
+    pub(crate) const MONTHS: Self = Self { span_of: month_span, page_items: 2 };
+}
 
 /// One generation of a summary as stored.
 #[derive(Debug, Default, Clone)]
 struct Generation {
     shards: u64,
     through: u64,
+    slot: Option<Slot>,
     items: Vec<Item>,
 }
 
 /// Where a day's newest summary generation is.
 #[derive(Clone, Copy, Debug)]
-struct DirectoryEntry {
-    generation: u64,
+pub(crate) struct DirectoryEntry {
+    pub(crate) generation: u64,
+    slot: Slot,
     shards: u16,
 }
 
@@ -59,27 +73,112 @@ struct SummaryKeys {
     doing: String,
 }
 
-/// What is stored for one summary: the readable summary and the keys of every item (to delete later).
+/// What is stored for one summary: the readable summary and every item (to replace or delete later).
 #[derive(Debug, Clone)]
 pub(crate) struct StoredSummary {
     pub(crate) summary: Summary,
+    /// The generation `summary` was read from (`None`: no complete one is stored).
+    pub(crate) generation: Option<u64>,
+    /// The slot of that generation, for a day summary written in slots (see [`Slot`]).
+    slot: Option<Slot>,
+    /// How many shards that generation has.
+    shards: usize,
     /// Highest generation number present (complete or not).
     newest_generation: u64,
-    /// Keys and sizes of every stored item of this summary.
-    stored: Vec<(Item, usize)>,
+    /// Every stored item of this summary.
+    stored: Vec<StoredItem>,
+}
+
+/// One stored summary item: its key, size and place.
+#[derive(Debug, Clone)]
+struct StoredItem {
+    key: Item,
+    size: usize,
+    generation: u64,
+    /// `None` for a generation-keyed item (month, all time, and days written before slots).
+    slot: Option<Slot>,
+    shard: usize,
 }
 
 impl StoredSummary {
     fn absent(span: Span, through: u64) -> Self {
-        Self { summary: Summary::empty(span, through), newest_generation: 0, stored: Vec::new() }
+        Self {
+            summary: Summary::empty(span, through),
+            generation: None,
+            slot: None,
+            shards: 0,
+            newest_generation: 0,
+            stored: Vec::new(),
+        }
     }
 }
 
-fn sort_key(span: Span, generation: u64, shard: usize) -> String {
+/// A day summary is written in one of two slots, taking turns: a new generation overwrites the
+/// generation before the current one, item by item (a `PutItem` over an item costs what the larger of
+/// the two weighs), and the current one stays readable until the new one is complete. A day is
+/// rewritten every hour while it fills, so this saves deleting each generation it replaces, half of
+/// what a fold writes. Month and all-time summaries, written once a day, are keyed by generation and
+/// their old generation deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    A,
+    B,
+}
+
+impl Slot {
+    const fn other(self) -> Self {
+        match self {
+            Self::A => Self::B,
+            Self::B => Self::A,
+        }
+    }
+
+    const fn key(self) -> &'static str {
+        match self {
+            Self::A => "a",
+            Self::B => "b",
+        }
+    }
+
+    fn parse(key: &str) -> Option<Self> {
+        match key {
+            "a" => Some(Self::A),
+            "b" => Some(Self::B),
+            _ => None,
+        }
+    }
+}
+
+/// What becomes of a day's readable generation once a new one is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Previous {
+    /// It stays, to be overwritten by the next generation (a fold at `now_ms`), and is deleted once
+    /// the day stops changing (see [`drop_previous_generations`](CounterStore::drop_previous_generations)).
+    Keep {
+        /// When the fold runs (Unix ms).
+        now_ms: u64,
+    },
+    /// It is deleted (an erasure: nothing of the member may stay behind).
+    Delete,
+}
+
+/// Where an item of a summary generation goes: days by slot, the others by generation number.
+fn sort_key(span: Span, generation: u64, slot: Slot, shard: usize) -> String {
     match span {
-        Span::Day(day) => format!("{day}#{generation:010}#{shard:05}"),
+        Span::Day(day) => format!("{day}#{}#{shard:05}", slot.key()),
         Span::Month(month) => format!("{month}#{generation:010}#{shard:05}"),
         Span::AllTime => format!("{generation:010}#{shard:05}"),
+    }
+}
+
+/// The slot (if any) and shard of a summary item, from its sort key's last two `#`-separated parts.
+fn place_of(sk: &str) -> Result<(Option<Slot>, usize), StoreError> {
+    let mut parts = sk.rsplit('#');
+    let shard = parts.next().and_then(|p| p.parse().ok());
+    let slot = parts.next().map(Slot::parse);
+    match (slot, shard) {
+        (Some(slot), Some(shard)) => Ok((slot, shard)),
+        _ => Err(StoreError::new(StoreErrorKind::Corrupt, format!("summary with sort key `{sk}`"))),
     }
 }
 
@@ -132,9 +231,16 @@ fn assemble(
         let g = generations.entry(generation).or_default();
         g.shards = items::get_u64(&item, "shards")?;
         g.through = items::get_u64(&item, "through")?;
-        let key =
-            items::key(items::get_s(&item, PK)?.to_owned(), items::get_s(&item, SK)?.to_owned());
-        stored.push((key, crate::usage::item_size(&item)));
+        let sk = items::get_s(&item, SK)?;
+        let (slot, shard) = place_of(sk)?;
+        g.slot = slot;
+        stored.push(StoredItem {
+            key: items::key(items::get_s(&item, PK)?.to_owned(), sk.to_owned()),
+            size: crate::usage::item_size(&item),
+            generation,
+            slot,
+            shard,
+        });
         g.items.push(item);
     }
     let newest_generation = generations.keys().next_back().copied().unwrap_or(0);
@@ -143,6 +249,9 @@ fn assemble(
         .rev()
         .filter(|(_, g)| u64::try_from(g.items.len()).is_ok_and(|n| n == g.shards))
         .max_by_key(|(generation, g)| (g.through, *generation));
+    let generation = complete.as_ref().map(|(generation, _)| *generation);
+    let slot = complete.as_ref().and_then(|(_, g)| g.slot);
+    let shards = complete.as_ref().map_or(0, |(_, g)| g.items.len());
     let summary = match complete {
         None => Summary::empty(span, default_through),
         Some((_, g)) => {
@@ -160,7 +269,7 @@ fn assemble(
             summary
         }
     };
-    Ok(StoredSummary { summary, newest_generation, stored })
+    Ok(StoredSummary { summary, generation, slot, shards, newest_generation, stored })
 }
 
 impl CounterStore {
@@ -271,7 +380,7 @@ impl CounterStore {
         &self,
         guild: GuildId,
         partition: String,
-        span_of: fn(&str) -> Option<Span>,
+        kind: &Refold,
         batches: &[&Batch],
         default_through: u64,
         deadline: Option<tokio::time::Instant>,
@@ -288,13 +397,13 @@ impl CounterStore {
                     "pk = :pk",
                     &values,
                     true,
-                    Some(REFOLD_PAGE_ITEMS),
+                    Some(kind.page_items),
                     start_key.take(),
                     &doing,
                 )
                 .await?;
             for item in items {
-                let span = span_of_item(&item, span_of)?;
+                let span = span_of_item(&item, kind.span_of)?;
                 match &mut pending {
                     Some((current, group)) if *current == span => group.push(item),
                     _ => {
@@ -335,9 +444,22 @@ impl CounterStore {
             summary.fold(batch);
         }
         if summary.tally == stored.summary.tally {
+            // Unchanged, but the day's previous generation may still hold the member (a count that
+            // went back to zero): it goes.
+            let older = stored
+                .stored
+                .iter()
+                .filter(|i| stored.generation.is_some_and(|g| i.generation < g))
+                .cloned()
+                .collect();
+            self.delete_generation_items(
+                older,
+                &format!("deleting a previous {span:?} summary of guild {guild}"),
+            )
+            .await?;
             return Ok(0);
         }
-        self.write_summary(guild, &stored, &summary).await?;
+        self.write_summary(guild, &stored, &summary, Previous::Delete).await?;
         Ok(1)
     }
 
@@ -373,12 +495,16 @@ impl CounterStore {
         assemble(span, items, default_through)
     }
 
-    /// Writes `summary` as a new generation replacing `old`, then deletes `old`'s items.
+    /// Writes `summary` as a new generation replacing `old`. A month or all-time summary's old items
+    /// are deleted afterwards. A day's new generation goes into the slot `old` is not in, over whatever
+    /// older generation is there; `previous` says whether `old`'s own items then stay (to be
+    /// overwritten by the next fold) or go (an erasure leaves nothing of the member behind).
     pub(crate) async fn write_summary(
         &self,
         guild: GuildId,
         old: &StoredSummary,
         summary: &Summary,
+        previous: Previous,
     ) -> Result<(), StoreError> {
         let max_bytes = match summary.span {
             Span::Day(_) => DAY_SHARD_BYTES,
@@ -386,34 +512,210 @@ impl CounterStore {
         };
         let shards = summary.encode_shards(max_bytes)?;
         let generation = old.newest_generation + 1;
+        // Days: the slot the readable generation is not in (a day written before slots, or none: A).
+        let slot = old.slot.map_or(Slot::A, Slot::other);
         let pk = partition(guild, summary.span);
         let count = shards.len();
+        let doing = format!("writing the {:?} summary of guild {guild}", summary.span);
+        if let (Span::Day(day), Previous::Keep { now_ms }, Some(kept), Some(kept_slot)) =
+            (summary.span, previous, old.generation, old.slot)
+        {
+            // Noted first: whatever happens next, the generation kept is found again and deleted
+            // once a newer one is readable and the day has stopped changing.
+            let note: Item = HashMap::from([
+                (PK.to_owned(), s(items::previous_generation_pk(guild))),
+                (SK.to_owned(), s(day.to_string())),
+                ("slot".to_owned(), s(kept_slot.key())),
+                ("gen".to_owned(), n(kept)),
+                ("at_ms".to_owned(), n(now_ms)),
+            ]);
+            self.put_item(note, None, &format!("noting the previous summary of {day}")).await?;
+        }
         for (index, data) in shards.into_iter().enumerate() {
             let item: Item = HashMap::from([
                 (PK.to_owned(), s(pk.clone())),
-                (SK.to_owned(), s(sort_key(summary.span, generation, index))),
+                (SK.to_owned(), s(sort_key(summary.span, generation, slot, index))),
                 ("gen".to_owned(), n(generation)),
                 ("shards".to_owned(), n(count)),
                 ("through".to_owned(), n(summary.through)),
                 ("data".to_owned(), b(data)),
             ]);
-            self.put_item(
+            // Over an older generation only: of two folds at once, the first to write shard 0 wins
+            // and the other stops there.
+            let replaced = old
+                .stored
+                .iter()
+                .find(|i| {
+                    matches!(summary.span, Span::Day(_)) && i.slot == Some(slot) && i.shard == index
+                })
+                .map_or(0, |i| i.size);
+            self.usage.replacing(replaced);
+            self.put_item_where(
                 item,
-                Some("attribute_not_exists(pk)"),
-                &format!("writing the {:?} summary of guild {guild}", summary.span),
+                Some("attribute_not_exists(pk) OR #gen < :gen"),
+                &[("#gen", "gen")],
+                vec![(":gen", n(generation))],
+                &doing,
             )
             .await?;
         }
-        if let Span::Day(day) = summary.span {
-            // Once the generation is complete, and before the old one goes: a reader that follows the
-            // directory always finds the items it names, or learns that a newer generation replaced them.
-            self.write_directory_entry(guild, day, generation, count, summary.through).await?;
-        }
+        let doing = format!("deleting the previous {:?} summary of guild {guild}", summary.span);
+        let Span::Day(day) = summary.span else {
+            // Keyed by generation: nobody else ever writes these keys again.
+            return self
+                .delete_items(old.stored.iter().map(|i| (i.key.clone(), i.size)), &doing)
+                .await;
+        };
+        // Once the generation is complete, and before anything of the old one goes: a reader that
+        // follows the directory always finds the items it names, or learns that a newer generation
+        // replaced them.
+        self.write_directory_entry(guild, day, generation, slot, count, summary.through).await?;
+        // Written before slots: keyed by generation, replaced now.
         self.delete_items(
-            old.stored.iter().cloned(),
-            &format!("deleting the previous {:?} summary of guild {guild}", summary.span),
+            old.stored.iter().filter(|i| i.slot.is_none()).map(|i| (i.key.clone(), i.size)),
+            &doing,
         )
-        .await
+        .await?;
+        // In slots, a later fold may already be writing over these keys: only the generations seen go.
+        let seen = old
+            .stored
+            .iter()
+            .filter(|i| match i.slot {
+                None => false,
+                // The slot just written: what it held beyond the new generation's shards.
+                Some(s) if s == slot => i.shard >= count,
+                Some(_) => previous == Previous::Delete,
+            })
+            .cloned()
+            .collect();
+        self.delete_generation_items(seen, &doing).await?;
+        Ok(())
+    }
+
+    /// Deletes the previous generation of every day not rewritten since `before_ms`: a day keeps it
+    /// while it changes (the next fold writes over it instead of paying for a delete each time), and
+    /// readers of whole days should not read it for ever after.
+    pub(crate) async fn drop_previous_generations(
+        &self,
+        guild: GuildId,
+        before_ms: u64,
+    ) -> Result<usize, StoreError> {
+        let doing = format!("deleting previous day summaries of guild {guild}");
+        let notes = self
+            .query_all(
+                "pk = :pk",
+                vec![(":pk", s(items::previous_generation_pk(guild)))],
+                true,
+                &doing,
+            )
+            .await?;
+        let mut dropped = 0;
+        for note in notes {
+            let at_ms = items::get_u64(&note, "at_ms")?;
+            if at_ms > before_ms {
+                continue;
+            }
+            let day: Day = items::get_s(&note, SK)?.parse().map_err(|_| {
+                StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    "previous-generation note whose key is not a day",
+                )
+            })?;
+            let slot = items::get_s(&note, "slot")?;
+            let generation = items::get_u64(&note, "gen")?;
+            let current = self.day_directory(guild, DayRange::single(day), &doing).await?;
+            if current.get(&day).is_none_or(|entry| entry.generation <= generation) {
+                // The generation noted is still the readable one (the fold that noted it stopped
+                // before its own was complete): it stays, and so does the note.
+                continue;
+            }
+            let held = self
+                .query_all(
+                    "pk = :pk AND begins_with(sk, :prefix)",
+                    vec![(":pk", s(day_pk(guild))), (":prefix", s(format!("{day}#{slot}#")))],
+                    true,
+                    &doing,
+                )
+                .await?;
+            let mut gone = Vec::new();
+            for item in &held {
+                let sk = items::get_s(item, SK)?;
+                let (slot, shard) = place_of(sk)?;
+                let item_generation = items::get_u64(item, "gen")?;
+                // Only what the note names: a fold since may have written its newest generation here.
+                if item_generation == generation {
+                    gone.push(StoredItem {
+                        key: items::key(day_pk(guild), sk.to_owned()),
+                        size: crate::usage::item_size(item),
+                        generation,
+                        slot,
+                        shard,
+                    });
+                }
+            }
+            self.delete_generation_items(gone, &doing).await?;
+            self.delete_note(guild, &note, at_ms, &doing).await?;
+            dropped += 1;
+        }
+        Ok(dropped)
+    }
+
+    /// Deletes a previous-generation note unless a fold renewed it meanwhile.
+    async fn delete_note(
+        &self,
+        guild: GuildId,
+        note: &Item,
+        at_ms: u64,
+        doing: &str,
+    ) -> Result<(), StoreError> {
+        let key =
+            items::key(items::previous_generation_pk(guild), items::get_s(note, SK)?.to_owned());
+        let (condition, values) = (Some("at_ms = :at"), vec![(":at", n(at_ms))]);
+        let size = crate::usage::item_size(note);
+        match self.delete_item_where(key, condition, &[], values, size, doing).await {
+            Err(e) if e.kind() == StoreErrorKind::Conflict => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Deletes stored summary items that still hold the generation they were read with, one
+    /// conditional `DeleteItem` each (an item a newer generation overwrote meanwhile stays).
+    async fn delete_generation_items(
+        &self,
+        stored: Vec<StoredItem>,
+        doing: &str,
+    ) -> Result<(), StoreError> {
+        for item in stored {
+            let (condition, names) = (Some("#gen = :gen"), [("#gen", "gen")]);
+            let values = vec![(":gen", n(item.generation))];
+            match self
+                .delete_item_where(item.key, condition, &names, values, item.size, doing)
+                .await
+            {
+                Err(e) if e.kind() != StoreErrorKind::Conflict => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes sure a day's directory entry names its readable generation: a fold that stopped between
+    /// a generation's last shard and its entry left it out, and the day may not change again for the
+    /// next fold to write it.
+    pub(crate) async fn ensure_directory_entry(
+        &self,
+        guild: GuildId,
+        stored: &StoredSummary,
+    ) -> Result<(), StoreError> {
+        match (stored.summary.span, stored.generation, stored.slot) {
+            (Span::Day(day), Some(generation), Some(slot)) => {
+                let through = stored.summary.through;
+                self.write_directory_entry(guild, day, generation, slot, stored.shards, through)
+                    .await
+            }
+            // Nothing readable, or written before slots (and before the directory).
+            _ => Ok(()),
+        }
     }
 
     /// Points a day's directory entry at a newly written generation, unless a newer one is there already.
@@ -422,6 +724,7 @@ impl CounterStore {
         guild: GuildId,
         day: Day,
         generation: u64,
+        slot: Slot,
         shards: usize,
         through: u64,
     ) -> Result<(), StoreError> {
@@ -429,6 +732,7 @@ impl CounterStore {
             (PK.to_owned(), s(items::day_directory_pk(guild))),
             (SK.to_owned(), s(day.to_string())),
             ("gen".to_owned(), n(generation)),
+            ("slot".to_owned(), s(slot.key())),
             ("shards".to_owned(), n(shards)),
             ("through".to_owned(), n(through)),
         ]);
@@ -449,9 +753,10 @@ impl CounterStore {
 
     /// One member's counters on each day of `range` that has a day summary: for each day, the one shard
     /// of its newest generation that holds the member, found through the day directory. The shards are
-    /// read eventually consistently: a generation's items never change once written and the directory
-    /// names only complete generations, so a read returns the item or nothing. A shard not returned (a
-    /// replica behind, or a newer generation replaced it meanwhile) is looked up again strongly.
+    /// read eventually consistently: the directory names only complete generations and each item says
+    /// which generation it holds, so a read returns the shard named or shows it is not that. A shard
+    /// not returned as named (a replica behind, or a newer generation replaced it meanwhile) is looked
+    /// up again strongly after its entry is.
     ///
     /// Costs one Query of the directory (a few bytes per day) and one `BatchGetItem` per 100 days, each
     /// shard half a read unit. Also says whether the directory lists any day of the range (whether
@@ -475,12 +780,19 @@ impl CounterStore {
                         sort_key(
                             Span::Day(day),
                             entry.generation,
+                            entry.slot,
                             usize::from(entry.shard_of(member)),
                         ),
                     )
                 })
                 .collect();
             for item in self.batch_get_items(keys, attempt > 0, &doing).await? {
+                let day = day_of_item(&item)?;
+                let generation = items::get_u64(&item, "gen")?;
+                if wanted.get(&day).is_none_or(|e| e.generation != generation) {
+                    // The slot holds another generation (a replica behind, or the next fold's).
+                    continue;
+                }
                 let summary = engagement_domain::summary::decode_member_shard(
                     items::get_b(&item, "data")?,
                     member,
@@ -511,7 +823,7 @@ impl CounterStore {
     }
 
     /// The directory entries of a range of days (strongly consistent).
-    async fn day_directory(
+    pub(crate) async fn day_directory(
         &self,
         guild: GuildId,
         range: DayRange,
@@ -540,7 +852,13 @@ impl CounterStore {
             let shards = u16::try_from(items::get_u64(item, "shards")?).map_err(|_| {
                 StoreError::new(StoreErrorKind::Corrupt, "day directory entry with too many shards")
             })?;
-            out.insert(day, DirectoryEntry { generation: items::get_u64(item, "gen")?, shards });
+            let slot = Slot::parse(items::get_s(item, "slot")?).ok_or_else(|| {
+                StoreError::new(StoreErrorKind::Corrupt, "day directory entry with an unknown slot")
+            })?;
+            out.insert(
+                day,
+                DirectoryEntry { generation: items::get_u64(item, "gen")?, slot, shards },
+            );
         }
         Ok(out)
     }

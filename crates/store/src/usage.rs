@@ -53,6 +53,8 @@ pub(crate) struct UsageMeter {
     write_units: AtomicU64,
     read_half_units: AtomicU64,
     bytes_written: AtomicU64,
+    /// Size of the item the next write replaces (0: none said).
+    replaced: AtomicU64,
 }
 
 impl UsageMeter {
@@ -75,11 +77,20 @@ impl UsageMeter {
         self.write_requests.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A write of an item of `bytes` (the larger of old and new size).
+    /// A write of an item of `bytes`, billed as the larger of it and the item it replaces (when
+    /// [`replacing`](Self::replacing) said so just before).
     pub(crate) fn write(&self, bytes: usize) {
-        let units = u64::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u64::MAX);
+        let replaced =
+            usize::try_from(self.replaced.swap(0, Ordering::Relaxed)).unwrap_or(usize::MAX);
+        let units = u64::try_from(bytes.max(replaced).div_ceil(1024).max(1)).unwrap_or(u64::MAX);
         self.write_units.fetch_add(units, Ordering::Relaxed);
         self.bytes_written.fetch_add(u64::try_from(bytes).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The next write replaces an item of `bytes`: DynamoDB bills the larger of the two, so what the
+    /// old item weighs beyond the new one is billed here (see [`write`](Self::write)).
+    pub(crate) fn replacing(&self, bytes: usize) {
+        self.replaced.store(u64::try_from(bytes).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// A read returning `bytes` in total.
