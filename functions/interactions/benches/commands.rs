@@ -178,7 +178,9 @@ async fn run() -> anyhow::Result<()> {
     let mut cases: Vec<(String, &'static str, Value)> = Vec::new();
     for period in periods {
         let p = || string(option::PERIOD, period);
-        cases.push(("/stats".into(), period, command(name::STATS, vec![p()])));
+        // A member with counters (the asker below is a different administrator each run).
+        let member = support::user(option::MEMBER, support::ADMIN);
+        cases.push(("/stats".into(), period, command(name::STATS, vec![p(), member])));
         cases.push(("/channel-stats".into(), period, command(name::CHANNEL_STATS, vec![p()])));
         cases.push(("/leaderboard".into(), period, command(name::LEADERBOARD, vec![p()])));
         cases.push(("/activity".into(), period, command(name::ACTIVITY, vec![p()])));
