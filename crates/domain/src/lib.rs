@@ -26,6 +26,6 @@ pub use counting::{GuildConfig, MessageFacts, ReactionCount};
 pub mod period;
 pub use period::{Period, PeriodError};
 pub mod reader;
-pub use reader::{CounterReader, MemberDays};
+pub use reader::CounterReader;
 pub mod visibility;
 pub use visibility::{Audience, ChannelAccess, GuildAccess, Overwrite, OverwriteTarget, RoleId};

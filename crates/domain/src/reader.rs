@@ -43,7 +43,7 @@ pub trait CounterReader: Send + Sync {
         guild: GuildId,
         member: UserId,
         range: DayRange,
-    ) -> impl Future<Output = Result<MemberDays, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<DailyTallies, Self::Error>> + Send;
 
     /// Hands the counters of each day of `range` that has any to `each`, in day order, one day at a time;
     /// stops early when `each` breaks.
@@ -55,14 +55,4 @@ pub trait CounterReader: Send + Sync {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send
     where
         F: FnMut(Day, Tally) -> ControlFlow<()> + Send;
-}
-
-/// One member's days, and whether the guild counted anything at all in the range (so that a report can
-/// tell "nothing in this server then" from "nothing of this member").
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemberDays {
-    /// The member's counters, day by day.
-    pub days: DailyTallies,
-    /// Whether any member has counters in the range.
-    pub guild_counted: bool,
 }

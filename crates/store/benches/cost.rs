@@ -141,7 +141,7 @@ async fn member_cards(
         let member = UserId(1_000_000_000_000_000_000 + rank);
         let before = store.usage();
         let t = Instant::now();
-        let days = store.member_days(guild, member, range).await?.days;
+        let days = store.member_days(guild, member, range).await?;
         let u = store.usage().since(&before);
         let total = days.total().member_total(member, Scope::Guild);
         println!(

@@ -151,8 +151,11 @@ impl CounterStore {
                         items::month_pk(guild),
                         &summaries::Refold::MONTHS,
                         &for_all_time,
-                        fold.all_time_through,
-                        deadline,
+                        summaries::Refolding {
+                            default_through: fold.all_time_through,
+                            now_ms,
+                            deadline,
+                        },
                     )
                     .await?;
                 report.months_written += written;
@@ -166,8 +169,14 @@ impl CounterStore {
                     summary.fold(batch);
                 }
                 if summary.tally != stored.summary.tally {
-                    self.write_summary(guild, &stored, &summary, summaries::Previous::Delete)
-                        .await?;
+                    self.write_summary(
+                        guild,
+                        &stored,
+                        &summary,
+                        summaries::Previous::Delete,
+                        now_ms,
+                    )
+                    .await?;
                     report.months_written += 1;
                 }
             }
@@ -177,7 +186,8 @@ impl CounterStore {
                 summary.fold(batch);
             }
             if summary != stored.summary {
-                self.write_summary(guild, &stored, &summary, summaries::Previous::Delete).await?;
+                self.write_summary(guild, &stored, &summary, summaries::Previous::Delete, now_ms)
+                    .await?;
                 report.all_time_written = true;
             }
             self.advance_fold(guild, "all_time_through", last).await?;
@@ -206,8 +216,7 @@ impl CounterStore {
                     items::day_pk(guild),
                     &summaries::Refold::DAYS,
                     batches,
-                    through,
-                    deadline,
+                    summaries::Refolding { default_through: through, now_ms, deadline },
                 )
                 .await?;
             written += rewritten;
@@ -222,7 +231,7 @@ impl CounterStore {
             if summary.tally != stored.summary.tally
                 || (stored.summary.tally.is_empty() && !summary.tally.is_empty())
             {
-                self.write_summary(guild, &stored, &summary, summaries::Previous::Keep { now_ms })
+                self.write_summary(guild, &stored, &summary, summaries::Previous::Keep, now_ms)
                     .await?;
                 written += 1;
             } else {

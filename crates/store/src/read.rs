@@ -5,8 +5,8 @@ use std::ops::ControlFlow;
 
 use engagement_domain::summary::{Span, Summary};
 use engagement_domain::{
-    Batch, CounterDelta, CounterReader, DailyTallies, Day, DayRange, GuildAccess, GuildId,
-    MemberDays, Tally, UserId,
+    Batch, CounterDelta, CounterReader, DailyTallies, Day, DayRange, GuildAccess, GuildId, Tally,
+    UserId,
 };
 
 use crate::log::FoldState;
@@ -201,14 +201,12 @@ impl CounterStore {
         guild: GuildId,
         member: UserId,
         range: DayRange,
-    ) -> Result<MemberDays, StoreError> {
+    ) -> Result<DailyTallies, StoreError> {
         let fold = self.fold_state(guild).await?;
         let batches = self.read_batches_after_eventually(guild, fold.days_through).await?;
         let directory_from = directory_start(fold, range);
         let mut days = DailyTallies::empty(range);
-        let mut guild_counted = false;
         let mut keep = |day: Day, tally: Tally| {
-            guild_counted |= !tally.is_empty();
             let own = tally.only_member(member);
             if !own.is_empty() {
                 days.days.insert(day, own);
@@ -221,25 +219,19 @@ impl CounterStore {
             })
             .await?;
         }
-        let mut directory_counted = false;
         if let Some(directed) = DayRange::new(directory_from.max(range.first), range.last) {
-            let (mut stored, listed) = self.member_day_summaries(guild, member, directed).await?;
+            let mut stored = self.member_day_summaries(guild, member, directed).await?;
             let waiting = Waiting::new(&batches, directed);
-            directory_counted = listed || !waiting.by_day.is_empty();
             let touched: BTreeSet<Day> =
                 stored.keys().chain(waiting.by_day.keys()).copied().collect();
             for day in touched {
                 let (tally, through) = stored
                     .remove(&day)
                     .map_or((Tally::new(), fold.days_through), |s| (s.tally, s.through));
-                // Only the member's share of the day: whether anyone counted is `listed`'s to say.
-                let own = waiting.apply(day, tally, through).only_member(member);
-                if !own.is_empty() {
-                    days.days.insert(day, own);
-                }
+                keep(day, waiting.apply(day, tally, through));
             }
         }
-        Ok(MemberDays { days, guild_counted: guild_counted || directory_counted })
+        Ok(days)
     }
 
     /// Every counter of a range as one tally (no day breakdown): leaderboards and totals. Follows the
@@ -411,7 +403,7 @@ impl CounterReader for CounterStore {
         guild: GuildId,
         member: UserId,
         range: DayRange,
-    ) -> Result<MemberDays, StoreError> {
+    ) -> Result<DailyTallies, StoreError> {
         Self::member_days(self, guild, member, range).await
     }
 

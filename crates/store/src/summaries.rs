@@ -41,6 +41,17 @@ impl Refold {
     pub(crate) const MONTHS: Self = Self { span_of: month_span, page_items: 2 };
 }
 
+/// What an erasure's fold into a partition of summaries goes by.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refolding {
+    /// The watermark of summaries not stored yet.
+    pub(crate) default_through: u64,
+    /// When the fold runs (Unix ms).
+    pub(crate) now_ms: u64,
+    /// When it stops, leaving the rest to the next one.
+    pub(crate) deadline: Option<tokio::time::Instant>,
+}
+
 /// One generation of a summary as stored.
 #[derive(Debug, Default, Clone)]
 struct Generation {
@@ -119,7 +130,7 @@ impl StoredSummary {
 /// rewritten every hour while it fills, so this saves deleting each generation it replaces, half of
 /// what a fold writes. Month and all-time summaries, written once a day, are keyed by generation and
 /// their old generation deleted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Slot {
     A,
     B,
@@ -152,15 +163,16 @@ impl Slot {
 /// What becomes of a day's readable generation once a new one is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Previous {
-    /// It stays, to be overwritten by the next generation (a fold at `now_ms`), and is deleted once
-    /// the day stops changing (see [`drop_previous_generations`](CounterStore::drop_previous_generations)).
-    Keep {
-        /// When the fold runs (Unix ms).
-        now_ms: u64,
-    },
+    /// It stays, to be overwritten by the next generation (a fold), and is deleted once the day stops
+    /// changing (see [`drop_previous_generations`](CounterStore::drop_previous_generations)).
+    Keep,
     /// It is deleted (an erasure: nothing of the member may stay behind).
     Delete,
 }
+
+/// How long a generation that is not complete may be a fold still writing it: older than this, it was
+/// left by a fold that stopped (a Lambda function runs 15 minutes at most), and may be written over.
+const ABANDONED_AFTER_MS: u64 = 15 * 60 * 1000;
 
 /// Where an item of a summary generation goes: days by slot, the others by generation number.
 fn sort_key(span: Span, generation: u64, slot: Slot, shard: usize) -> String {
@@ -224,15 +236,16 @@ fn assemble(
     items: Vec<Item>,
     default_through: u64,
 ) -> Result<StoredSummary, StoreError> {
-    let mut generations: BTreeMap<u64, Generation> = BTreeMap::new();
+    // By generation and slot: the items of one write, never two writers' (see `write_summary`).
+    let mut generations: BTreeMap<(u64, Option<Slot>), Generation> = BTreeMap::new();
     let mut stored = Vec::new();
     for item in items {
         let generation = items::get_u64(&item, "gen")?;
-        let g = generations.entry(generation).or_default();
-        g.shards = items::get_u64(&item, "shards")?;
-        g.through = items::get_u64(&item, "through")?;
         let sk = items::get_s(&item, SK)?;
         let (slot, shard) = place_of(sk)?;
+        let g = generations.entry((generation, slot)).or_default();
+        g.shards = items::get_u64(&item, "shards")?;
+        g.through = items::get_u64(&item, "through")?;
         g.slot = slot;
         stored.push(StoredItem {
             key: items::key(items::get_s(&item, PK)?.to_owned(), sk.to_owned()),
@@ -243,13 +256,14 @@ fn assemble(
         });
         g.items.push(item);
     }
-    let newest_generation = generations.keys().next_back().copied().unwrap_or(0);
+    let newest_generation =
+        generations.keys().map(|(generation, _)| *generation).max().unwrap_or(0);
     let complete = generations
         .into_iter()
         .rev()
         .filter(|(_, g)| u64::try_from(g.items.len()).is_ok_and(|n| n == g.shards))
-        .max_by_key(|(generation, g)| (g.through, *generation));
-    let generation = complete.as_ref().map(|(generation, _)| *generation);
+        .max_by_key(|((generation, _), g)| (g.through, *generation));
+    let generation = complete.as_ref().map(|((generation, _), _)| *generation);
     let slot = complete.as_ref().and_then(|(_, g)| g.slot);
     let shards = complete.as_ref().map_or(0, |(_, g)| g.items.len());
     let summary = match complete {
@@ -382,8 +396,7 @@ impl CounterStore {
         partition: String,
         kind: &Refold,
         batches: &[&Batch],
-        default_through: u64,
-        deadline: Option<tokio::time::Instant>,
+        fold: Refolding,
     ) -> Result<(BTreeSet<Span>, usize), StoreError> {
         let doing = format!("folding an erasure into the summaries of guild {guild}");
         let values = [(":pk", s(partition))];
@@ -409,9 +422,8 @@ impl CounterStore {
                     _ => {
                         // Sort keys group a summary's shards: a new span means the last one is complete.
                         if let Some((done, group)) = pending.replace((span, vec![item])) {
-                            StoreError::check_deadline(deadline, &doing)?;
-                            written +=
-                                self.refold(guild, done, group, batches, default_through).await?;
+                            StoreError::check_deadline(fold.deadline, &doing)?;
+                            written += self.refold(guild, done, group, batches, fold).await?;
                             seen.insert(done);
                         }
                     }
@@ -423,7 +435,7 @@ impl CounterStore {
             }
         }
         if let Some((done, group)) = pending {
-            written += self.refold(guild, done, group, batches, default_through).await?;
+            written += self.refold(guild, done, group, batches, fold).await?;
             seen.insert(done);
         }
         Ok((seen, written))
@@ -436,14 +448,21 @@ impl CounterStore {
         span: Span,
         items: Vec<Item>,
         batches: &[&Batch],
-        default_through: u64,
+        fold: Refolding,
     ) -> Result<usize, StoreError> {
-        let stored = assemble(span, items, default_through)?;
+        let stored = assemble(span, items, fold.default_through)?;
         let mut summary = stored.summary.clone();
         for batch in batches {
             summary.fold(batch);
         }
-        if summary.tally == stored.summary.tally {
+        // A generation newer than the readable one, not complete, may hold the member too (a fold
+        // that stopped, or one still writing): the day is written anew over it, or the erasure waits.
+        let unfinished =
+            stored.stored.iter().any(|i| stored.generation.is_none_or(|g| i.generation > g));
+        if summary.tally == stored.summary.tally && !unfinished {
+            // The directory entry first: a fold that stopped before writing it leaves the readable
+            // generation unnamed, and the one named may be among the older ones deleted below.
+            self.ensure_directory_entry(guild, &stored).await?;
             // Unchanged, but the day's previous generation may still hold the member (a count that
             // went back to zero): it goes.
             let older = stored
@@ -459,7 +478,7 @@ impl CounterStore {
             .await?;
             return Ok(0);
         }
-        self.write_summary(guild, &stored, &summary, Previous::Delete).await?;
+        self.write_summary(guild, &stored, &summary, Previous::Delete, fold.now_ms).await?;
         Ok(1)
     }
 
@@ -505,6 +524,7 @@ impl CounterStore {
         old: &StoredSummary,
         summary: &Summary,
         previous: Previous,
+        now_ms: u64,
     ) -> Result<(), StoreError> {
         let max_bytes = match summary.span {
             Span::Day(_) => DAY_SHARD_BYTES,
@@ -517,11 +537,12 @@ impl CounterStore {
         let pk = partition(guild, summary.span);
         let count = shards.len();
         let doing = format!("writing the {:?} summary of guild {guild}", summary.span);
-        if let (Span::Day(day), Previous::Keep { now_ms }, Some(kept), Some(kept_slot)) =
+        if let (Span::Day(day), Previous::Keep, Some(kept), Some(kept_slot)) =
             (summary.span, previous, old.generation, old.slot)
         {
             // Noted first: whatever happens next, the generation kept is found again and deleted
-            // once a newer one is readable and the day has stopped changing.
+            // once a newer one is readable and the day has stopped changing. A note only moves
+            // forward: a fold that read the day earlier cannot point it back.
             let note: Item = HashMap::from([
                 (PK.to_owned(), s(items::previous_generation_pk(guild))),
                 (SK.to_owned(), s(day.to_string())),
@@ -529,10 +550,22 @@ impl CounterStore {
                 ("gen".to_owned(), n(kept)),
                 ("at_ms".to_owned(), n(now_ms)),
             ]);
-            self.put_item(note, None, &format!("noting the previous summary of {day}")).await?;
+            let result = self
+                .put_item_where(
+                    note,
+                    Some("attribute_not_exists(pk) OR #gen < :gen"),
+                    &[("#gen", "gen")],
+                    vec![(":gen", n(kept))],
+                    &format!("noting the previous summary of {day}"),
+                )
+                .await;
+            match result {
+                Err(e) if e.kind() == StoreErrorKind::Conflict => {}
+                other => other?,
+            }
         }
         for (index, data) in shards.into_iter().enumerate() {
-            let item: Item = HashMap::from([
+            let mut item: Item = HashMap::from([
                 (PK.to_owned(), s(pk.clone())),
                 (SK.to_owned(), s(sort_key(summary.span, generation, slot, index))),
                 ("gen".to_owned(), n(generation)),
@@ -540,21 +573,30 @@ impl CounterStore {
                 ("through".to_owned(), n(summary.through)),
                 ("data".to_owned(), b(data)),
             ]);
-            // Over an older generation only: of two folds at once, the first to write shard 0 wins
-            // and the other stops there.
+            let Span::Day(_) = summary.span else {
+                // Keyed by generation: a key is written once, so of two folds at once one fails.
+                self.put_item(item, Some("attribute_not_exists(pk)"), &doing).await?;
+                continue;
+            };
+            item.insert("written_ms".to_owned(), n(now_ms));
+            // Over a generation no newer than the one this fold read as readable, or one a stopped
+            // fold abandoned: never over a newer one another fold is still writing. Two folds that
+            // read the same day write the same generation into the same slot, shard 0 first: the
+            // second fails there, before it has written anything.
             let replaced = old
                 .stored
                 .iter()
-                .find(|i| {
-                    matches!(summary.span, Span::Day(_)) && i.slot == Some(slot) && i.shard == index
-                })
+                .find(|i| i.slot == Some(slot) && i.shard == index)
                 .map_or(0, |i| i.size);
             self.usage.replacing(replaced);
             self.put_item_where(
                 item,
-                Some("attribute_not_exists(pk) OR #gen < :gen"),
-                &[("#gen", "gen")],
-                vec![(":gen", n(generation))],
+                Some("attribute_not_exists(pk) OR #gen <= :read OR #written < :abandoned"),
+                &[("#gen", "gen"), ("#written", "written_ms")],
+                vec![
+                    (":read", n(old.generation.unwrap_or(0))),
+                    (":abandoned", n(now_ms.saturating_sub(ABANDONED_AFTER_MS))),
+                ],
                 &doing,
             )
             .await?;
@@ -759,17 +801,15 @@ impl CounterStore {
     /// up again strongly after its entry is.
     ///
     /// Costs one Query of the directory (a few bytes per day) and one `BatchGetItem` per 100 days, each
-    /// shard half a read unit. Also says whether the directory lists any day of the range (whether
-    /// anyone was counted then).
+    /// shard half a read unit.
     pub(crate) async fn member_day_summaries(
         &self,
         guild: GuildId,
         member: UserId,
         range: DayRange,
-    ) -> Result<(BTreeMap<Day, Summary>, bool), StoreError> {
+    ) -> Result<BTreeMap<Day, Summary>, StoreError> {
         let doing = format!("reading one member's day summaries {range} of guild {guild}");
         let mut wanted = self.day_directory(guild, range, &doing).await?;
-        let listed = !wanted.is_empty();
         let mut out = BTreeMap::new();
         for attempt in 0..3 {
             let keys = wanted
@@ -804,7 +844,7 @@ impl CounterStore {
             }
             let (Some(&first), Some(&last)) = (wanted.keys().next(), wanted.keys().next_back())
             else {
-                return Ok((out, listed));
+                return Ok(out);
             };
             let again = self
                 .day_directory(guild, DayRange::new(first, last).unwrap_or(range), &doing)

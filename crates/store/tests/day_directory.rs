@@ -85,11 +85,9 @@ async fn check(store: &CounterStore, memory: &MemoryCounters, ranges: &[DayRange
     for &range in ranges {
         let whole = store.load_days(G, range).await.unwrap();
         for who in asked() {
-            let read = store.member_days(G, who, range).await.unwrap();
-            assert_eq!(read.guild_counted, !whole.days.is_empty(), "{label}: {range}");
-            let own = read.days;
+            let own = store.member_days(G, who, range).await.unwrap();
             assert_eq!(own.days, restricted(&whole, who), "{label}: {who} over {range}");
-            let modelled = CounterReader::member_days(memory, G, who, range).await.unwrap().days;
+            let modelled = CounterReader::member_days(memory, G, who, range).await.unwrap();
             same_days(
                 &own.days,
                 &modelled.days,
@@ -140,7 +138,7 @@ async fn one_members_days_equal_the_whole_days_restricted_to_them_in_every_fold_
     store.load_days(G, range).await.unwrap();
     let whole = store.usage().since(&whole_before);
     let before = store.usage();
-    let own = store.member_days(G, member(0), range).await.unwrap().days;
+    let own = store.member_days(G, member(0), range).await.unwrap();
     let used = store.usage().since(&before);
     assert_eq!(own.days.len(), 10);
     assert!(used.requests <= 4, "fold state, directory, shards, log: {used:?}");
@@ -187,7 +185,7 @@ async fn a_guild_folded_before_the_directory_reads_those_days_whole_and_later_on
     let same = async |label: &str| {
         let whole = store.load_days(G, range).await.unwrap();
         for who in asked() {
-            let own = store.member_days(G, who, range).await.unwrap().days;
+            let own = store.member_days(G, who, range).await.unwrap();
             assert_eq!(own.days, restricted(&whole, who), "{label}: {who}");
         }
     };
@@ -322,7 +320,10 @@ async fn a_fold_killed_after_any_write_leaves_every_read_exact() {
         commit(&mut memory, days(first, from, to, seq)).await;
         for crash_after in 0.. {
             store.inject_crash_after_writes(crash_after);
-            let folded = store.compact(G, CompactionPolicy::ALWAYS, 10 * seq).await;
+            // Each attempt 16 minutes after the last: the generation a stopped one left unfinished is
+            // abandoned by then, and may be written over.
+            let now = (seq * 100 + crash_after) * 16 * 60 * 1000;
+            let folded = store.compact(G, CompactionPolicy::ALWAYS, now).await;
             store.clear_faults();
             let whole = store.load_days(G, range).await.unwrap();
             let modelled = CounterReader::load_total(&memory, G, range).await.unwrap();
@@ -358,8 +359,88 @@ async fn a_fold_killed_after_any_write_leaves_every_read_exact() {
     assert!(kept.values().any(|g| g.len() == 2), "{kept:?}");
     // Three hours after they last changed, the next fold deletes the previous generations.
     commit(&mut memory, days(first, 9, 10, 4)).await;
-    store.compact(G, CompactionPolicy::ALWAYS, 40 + 3 * 3_600_000).await.unwrap();
+    store.compact(G, CompactionPolicy::ALWAYS, 400 * 16 * 60 * 1000 + 3 * 3_600_000).await.unwrap();
     let dropped = generations().await;
     assert!(dropped.values().all(|g| g.len() == 1), "{dropped:?}");
     check(&store, &memory, &[range], "previous generations deleted").await;
+}
+
+/// A fold that stopped part-way through a day leaves a newer generation that is not complete. Until it
+/// is old enough to be abandoned (15 minutes), another fold must not write over it — it may be a fold
+/// still writing — and then it may. Reads stay exact throughout.
+#[tokio::test]
+async fn a_generation_being_written_is_never_written_over_and_an_abandoned_one_is() {
+    let (store, _, _) = store_and_client("directory-unfinished").await;
+    let first = day("2026-11-01");
+    let range = DayRange::single(first);
+    let mut view = store.load_sync_view(G, engagement_domain::MessageId(0)).await.unwrap();
+    let mut memory = MemoryCounters::new();
+    let mut commit = async |memory: &mut MemoryCounters, batch: Batch| {
+        for d in &batch.counters {
+            let category = (d.channel == ChannelId(10)).then_some(ChannelId(99));
+            memory.add(G, d.day, d.channel, category, d.user, d.counts);
+        }
+        for &user in &batch.erasures {
+            memory.erase(G, user);
+        }
+        store.commit(&mut view, batch).await.unwrap();
+    };
+    commit(&mut memory, days(first, 0, 1, 1)).await;
+    store.compact(G, CompactionPolicy::ALWAYS, 1_000).await.unwrap();
+    commit(&mut memory, days(first, 0, 1, 2)).await;
+    // The note, then shard 0 of the new generation: the fold stops there.
+    store.inject_crash_after_writes(2);
+    let stopped = store.compact(G, CompactionPolicy::ALWAYS, 2_000).await.unwrap_err();
+    store.clear_faults();
+    assert_eq!(stopped.kind(), StoreErrorKind::Injected);
+    check(&store, &memory, &[range], "a generation begun").await;
+
+    // Erasing member 17 now must neither write over that generation nor leave the member in it.
+    let mut erase = BatchBuilder::new();
+    erase.erase(member(17));
+    commit(&mut memory, erase.build(3)).await;
+    let refused = store.compact(G, CompactionPolicy::ALWAYS, 3_000).await.unwrap_err();
+    assert_eq!(refused.kind(), StoreErrorKind::Conflict, "{refused}");
+    check(&store, &memory, &[range], "the erasure waiting").await;
+
+    let later = 3_000 + 15 * 60 * 1000 + 1;
+    store.compact(G, CompactionPolicy::ALWAYS, later).await.unwrap();
+    check(&store, &memory, &[range], "written over once abandoned").await;
+    assert_eq!(store.find_member(G, member(17)).await.unwrap(), Vec::<String>::new());
+}
+
+/// A fold that stopped after a day's last shard but before its directory entry, then an erasure whose
+/// member the day does not hold: the erasure finds the day folded already and must name the readable
+/// generation before it deletes the one the directory still names.
+#[tokio::test]
+async fn an_erasure_after_a_stopped_fold_names_the_readable_generation_before_deleting_the_old() {
+    let (store, _, _) = store_and_client("directory-erase-after-stop").await;
+    let first = day("2026-11-05");
+    let range = DayRange::single(first);
+    let mut view = store.load_sync_view(G, engagement_domain::MessageId(0)).await.unwrap();
+    let mut memory = MemoryCounters::new();
+    let mut commit = async |memory: &mut MemoryCounters, batch: Batch| {
+        for d in &batch.counters {
+            let category = (d.channel == ChannelId(10)).then_some(ChannelId(99));
+            memory.add(G, d.day, d.channel, category, d.user, d.counts);
+        }
+        for &user in &batch.erasures {
+            memory.erase(G, user);
+        }
+        store.commit(&mut view, batch).await.unwrap();
+    };
+    commit(&mut memory, days(first, 0, 1, 1)).await;
+    store.compact(G, CompactionPolicy::ALWAYS, 1_000).await.unwrap();
+    commit(&mut memory, days(first, 0, 1, 2)).await;
+    // Stop right before the directory entry: after the note and the day's three shards.
+    store.inject_crash_after_writes(4);
+    let stopped = store.compact(G, CompactionPolicy::ALWAYS, 2_000).await.unwrap_err();
+    store.clear_faults();
+    assert_eq!(stopped.kind(), StoreErrorKind::Injected);
+    check(&store, &memory, &[range], "stopped before the entry").await;
+    let mut erase = BatchBuilder::new();
+    erase.erase(UserId(42));
+    commit(&mut memory, erase.build(3)).await;
+    store.compact(G, CompactionPolicy::ALWAYS, 3_000 + 15 * 60 * 1000).await.unwrap();
+    check(&store, &memory, &[range], "after the erasure").await;
 }

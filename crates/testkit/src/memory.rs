@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 
 use engagement_domain::{
-    ChannelId, CounterReader, Counts, DailyTallies, Day, DayRange, GuildAccess, GuildId,
-    MemberDays, Tally, UserId,
+    ChannelId, CounterReader, Counts, DailyTallies, Day, DayRange, GuildAccess, GuildId, Tally,
+    UserId,
 };
 
 /// Counters and channel permissions held in memory.
@@ -109,14 +109,13 @@ impl CounterReader for MemoryCounters {
         guild: GuildId,
         member: UserId,
         range: DayRange,
-    ) -> Result<MemberDays, Unavailable> {
+    ) -> Result<DailyTallies, Unavailable> {
         self.check()?;
-        let mut out = MemberDays { days: DailyTallies::empty(range), guild_counted: false };
+        let mut out = DailyTallies::empty(range);
         for (day, tally) in self.days_of(guild, range) {
-            out.guild_counted = true;
             let own = tally.only_member(member);
             if !own.is_empty() {
-                out.days.days.insert(day, own);
+                out.days.insert(day, own);
             }
         }
         Ok(out)

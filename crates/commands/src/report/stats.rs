@@ -38,14 +38,13 @@ pub(super) async fn answer(
     // and all-time summaries: a busy server's year of day summaries is ~170 MB, its months a few MB.
     let (tally, active_days) = match period.range {
         Some(range) if range.len() <= ACTIVE_DAYS_UP_TO => {
-            let read = reporter
+            let days = reporter
                 .reader
                 .member_days(request.guild, member, range)
                 .await
                 .map_err(AnswerError::read)?;
-            ensure_counted(!read.guild_counted, period)?;
             let (mut total, mut active) = (Tally::new(), 0);
-            for mut day in read.days.days.into_values() {
+            for mut day in days.days.into_values() {
                 visibility::hide(&mut day, shown, Some(member));
                 if day.member_total(member, Scope::Guild).messages > 0 {
                     active += 1;
@@ -60,6 +59,8 @@ pub(super) async fn answer(
             (tally, None)
         }
     };
+    // One answer whether the server counted nothing or only what the asker may not see: which of the two
+    // is not theirs to learn.
     if !tally.counters.keys().any(|(_, user)| *user == member) {
         return Err(AnswerError::user(format!(
             "Nothing was counted for {} {}.",
