@@ -632,6 +632,16 @@ async fn bad_periods_get_short_ephemeral_explanations() -> anyhow::Result<()> {
     ];
     for (options, expected) in cases {
         for command_name in [name::STATS, name::CHANNEL_STATS, name::LEADERBOARD] {
+            // `/stats` up to 31 days speaks of the member only (see `a_server_with_nothing_counted_says_so`).
+            let expected = match expected.strip_prefix(
+                "There is no data for that range: nothing was counted in this server ",
+            ) {
+                Some(period) if command_name == name::STATS => {
+                    format!("Nothing was counted for <@{ADMIN}> {period}")
+                }
+                _ => expected.to_owned(),
+            };
+            let expected = expected.as_str();
             let answer =
                 send(&app, &key, &by(ADMIN, command(command_name, options.clone()))).await?;
             assert!(answer.is_ephemeral_message(), "{command_name} {options:?}: {answer:?}");
@@ -685,12 +695,22 @@ async fn a_server_with_nothing_counted_says_so() -> anyhow::Result<()> {
     let store = empty_store("nothing").await?;
     let key = key();
     let app = app(&key, store, Arc::new(InProcessInvoker::recording()))?;
-    let answer = send(&app, &key, &by(ADMIN, command(name::STATS, vec![]))).await?;
+    let answer = send(&app, &key, &by(ADMIN, command(name::LEADERBOARD, vec![]))).await?;
     assert!(answer.is_ephemeral_message());
     assert!(
         answer.content().starts_with("There is no data for that range: nothing was counted in this server in the last 7 days (2025-11-22 to 2025-11-28)."),
         "{}",
         answer.content()
+    );
+    // `/stats` speaks of the member only: whether the server counted nothing or only what the asker may
+    // not see is not theirs to learn.
+    let stats = send(&app, &key, &by(ADMIN, command(name::STATS, vec![]))).await?;
+    assert!(stats.is_ephemeral_message());
+    assert_eq!(
+        stats.content(),
+        format!(
+            "Nothing was counted for <@{ADMIN}> in the last 7 days (2025-11-22 to 2025-11-28)."
+        )
     );
     Ok(())
 }
