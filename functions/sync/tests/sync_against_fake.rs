@@ -211,7 +211,14 @@ async fn runs_killed_at_every_write_and_flaky_discord_still_count_exactly_once()
         }
         match syncer.sync_all(Duration::from_secs(120)).await {
             Err(SyncError::Store(e)) if e.kind() == StoreErrorKind::Injected => {}
-            other => panic!("write {k} of {writes} should have failed: {other:?}"),
+            // Discord's injected 5xx and 429s land on other requests in each run (tasks interleave),
+            // so a run may read fewer messages, commit fewer batches and end before write k: nothing
+            // was killed, and the checks below still hold.
+            Ok(_) if syncer.store.usage().write_requests <= k => {}
+            other => panic!(
+                "write {k} of {writes} should have failed ({} writes made): {other:?}",
+                syncer.store.usage().write_requests
+            ),
         }
         syncer.store.clear_faults();
         // A crashed run's lease expires after a minute in production; the test takes it back at once.
