@@ -6,6 +6,7 @@ use engagement_domain::summary::Span;
 use engagement_domain::{Batch, ChannelCursor, ChannelId, Day, GuildId, Month};
 
 use crate::items::{self, n};
+use crate::log::Page;
 use crate::{CounterStore, StoreError, summaries};
 
 /// How long a day's previous summary generation is kept after the day was last rewritten: while the
@@ -260,61 +261,28 @@ impl CounterStore {
         let from = if days_through == 0 {
             Day::from_ordinal(0)
         } else {
-            self.usage.request();
-            let page = self
-                .client()
-                .await
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", items::s(items::day_pk(guild)))
-                .scan_index_forward(false)
-                .limit(1)
-                .send()
-                .await
-                .map_err(|e| {
-                    StoreError::dynamo(
-                        format_args!("finding the newest day summary of guild {guild}"),
-                        self.table(),
-                        e,
-                    )
-                })?;
-            self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), false);
-            match page.items().first() {
+            let (newest, _) = self
+                .query_page(
+                    "pk = :pk",
+                    &[(":pk", items::s(items::day_pk(guild)))],
+                    false,
+                    Page { limit: Some(1), newest_first: true, ..Page::default() },
+                    &format!("finding the newest day summary of guild {guild}"),
+                )
+                .await?;
+            match newest.first() {
                 Some(item) => summaries::day_of_item(item)?.plus(2),
                 None => Day::from_ordinal(0),
             }
         };
-        self.usage.write_request();
-        self.faults.before_write("recording where the day directory starts")?;
-        self.usage.request();
-        let result = self
-            .client()
-            .await
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(items::key(items::guild_pk(guild), items::FOLD_SK.to_owned())))
-            .update_expression("SET #f = :f")
-            .condition_expression("attribute_not_exists(#f)")
-            .expression_attribute_names("#f", crate::log::DIRECTORY_FROM)
-            .expression_attribute_values(":f", items::s(from.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {
-                self.usage.write(64);
-                self.faults.after_write("recording where the day directory starts")
-            }
-            Err(e) => {
-                let err = StoreError::dynamo(
-                    format_args!("recording where the day directory of guild {guild} starts"),
-                    self.table(),
-                    e,
-                );
-                // Another compaction recorded it first: theirs stands.
-                if err.kind() == crate::StoreErrorKind::Conflict { Ok(()) } else { Err(err) }
-            }
-        }
+        // Another compaction may have recorded it first: theirs stands.
+        self.set_fold_state(
+            guild,
+            (crate::log::DIRECTORY_FROM, items::s(from.to_string())),
+            "attribute_not_exists(#a)",
+            "recording where the day directory starts",
+        )
+        .await
     }
 
     /// Moves a fold watermark forward (never back).
@@ -324,8 +292,27 @@ impl CounterStore {
         attribute: &str,
         through: u64,
     ) -> Result<(), StoreError> {
+        // Someone folded further already: nothing to do.
+        self.set_fold_state(
+            guild,
+            (attribute, n(through)),
+            "attribute_not_exists(#a) OR #a < :v",
+            "advancing the fold state",
+        )
+        .await
+    }
+
+    /// Sets one attribute of the guild's fold state if `condition` (on `#a`, the attribute, and `:v`,
+    /// the value) holds; when it does not, another compaction got there first and nothing is done.
+    async fn set_fold_state(
+        &self,
+        guild: GuildId,
+        (attribute, value): (&str, aws_sdk_dynamodb::types::AttributeValue),
+        condition: &str,
+        doing: &str,
+    ) -> Result<(), StoreError> {
         self.usage.write_request();
-        self.faults.before_write("advancing the fold state")?;
+        self.faults.before_write(doing)?;
         self.usage.request();
         let result = self
             .client()
@@ -333,25 +320,20 @@ impl CounterStore {
             .update_item()
             .table_name(self.table())
             .set_key(Some(items::key(items::guild_pk(guild), items::FOLD_SK.to_owned())))
-            .update_expression("SET #w = :t")
-            .condition_expression("attribute_not_exists(#w) OR #w < :t")
-            .expression_attribute_names("#w", attribute)
-            .expression_attribute_values(":t", n(through))
+            .update_expression("SET #a = :v")
+            .condition_expression(condition)
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":v", value)
             .send()
             .await;
         match result {
             Ok(_) => {
                 self.usage.write(64);
-                self.faults.after_write("advancing the fold state")?;
-                Ok(())
+                self.faults.after_write(doing)
             }
             Err(e) => {
-                let err = StoreError::dynamo(
-                    format_args!("advancing the fold state of guild {guild}"),
-                    self.table(),
-                    e,
-                );
-                // Someone folded further already: nothing to do.
+                let err =
+                    StoreError::dynamo(format_args!("{doing} of guild {guild}"), self.table(), e);
                 if err.kind() == crate::StoreErrorKind::Conflict { Ok(()) } else { Err(err) }
             }
         }

@@ -134,37 +134,28 @@ impl CounterStore {
         let mut batches = Vec::new();
         let mut start_key: Option<Item> = None;
         'pages: loop {
-            self.usage.request();
-            let page = self
-                .client()
-                .await
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(log_pk(guild)))
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .limit(LOG_PAGE_ITEMS)
-                .set_exclusive_start_key(start_key.take())
-                .send()
-                .await
-                .map_err(|e| {
-                    StoreError::dynamo(
-                        format_args!("reading the batch log of guild {guild}"),
-                        self.table(),
-                        e,
-                    )
-                })?;
-            self.usage.read(page.items().iter().map(crate::usage::item_size).sum(), true);
-            for item in page.items() {
+            let (items, next) = self
+                .query_page(
+                    "pk = :pk",
+                    &[(":pk", s(log_pk(guild)))],
+                    true,
+                    Page {
+                        limit: Some(LOG_PAGE_ITEMS),
+                        start_key: start_key.take(),
+                        newest_first: true,
+                    },
+                    &format!("reading the batch log of guild {guild}"),
+                )
+                .await?;
+            for item in &items {
                 let batch = decode_batch(item)?;
                 if batch.seq <= folded && batch.created_at_ms < window_ms {
                     break 'pages;
                 }
                 batches.push(batch);
             }
-            match page.last_evaluated_key() {
-                Some(k) => start_key = Some(k.clone()),
+            match next {
+                Some(k) => start_key = Some(k),
                 None => break,
             }
         }
@@ -266,15 +257,7 @@ impl CounterStore {
         guild: GuildId,
         seq: u64,
     ) -> Result<Vec<Batch>, StoreError> {
-        let items = self
-            .query_all(
-                "pk = :pk AND sk > :after",
-                vec![(":pk", s(log_pk(guild))), (":after", s(log_sk(seq)))],
-                false,
-                &format!("reading the batch log of guild {guild}"),
-            )
-            .await?;
-        let batches = items.iter().map(decode_batch).collect::<Result<Vec<_>, _>>()?;
+        let batches = self.read_batches(guild, seq, false).await?;
         if unbroken_after(seq, &batches) {
             Ok(batches)
         } else {
@@ -288,11 +271,20 @@ impl CounterStore {
         guild: GuildId,
         seq: u64,
     ) -> Result<Vec<Batch>, StoreError> {
+        self.read_batches(guild, seq, true).await
+    }
+
+    async fn read_batches(
+        &self,
+        guild: GuildId,
+        seq: u64,
+        consistent: bool,
+    ) -> Result<Vec<Batch>, StoreError> {
         let items = self
             .query_all(
                 "pk = :pk AND sk > :after",
                 vec![(":pk", s(log_pk(guild))), (":after", s(log_sk(seq)))],
-                true,
+                consistent,
                 &format!("reading the batch log of guild {guild}"),
             )
             .await?;
@@ -397,20 +389,26 @@ impl CounterStore {
         self.faults.after_write(doing)
     }
 
-    /// [`put_item`](Self::put_item) unless the stored item is as new or newer: the condition
-    /// `attribute_not_exists(pk) OR through < :through` on the item's `through` attribute (the last
-    /// batch folded into it). Returns whether it was written; an older writer arriving late (a slow
-    /// compaction racing another) is skipped instead of moving the item back.
+    /// [`put_item`](Self::put_item) unless the stored item is as new or newer by `attribute` (a
+    /// cursor's `through`, the last batch folded into it; a directory entry's or note's `gen`): the
+    /// condition `attribute_not_exists(pk) OR #a < :a`. Returns whether it was written; an older
+    /// writer arriving late (a slow compaction racing another) is skipped instead of moving the item
+    /// back.
     pub(crate) async fn put_item_if_newer(
         &self,
         item: Item,
-        through: u64,
+        (attribute, value): (&str, u64),
         doing: &str,
     ) -> Result<bool, StoreError> {
-        let condition = "attribute_not_exists(pk) OR #through < :through";
-        let names = [("#through", "through")];
+        let condition = "attribute_not_exists(pk) OR #a < :a";
         match self
-            .put_item_where(item, Some(condition), &names, vec![(":through", n(through))], doing)
+            .put_item_where(
+                item,
+                Some(condition),
+                &[("#a", attribute)],
+                vec![(":a", n(value))],
+                doing,
+            )
             .await
         {
             Ok(()) => Ok(true),
@@ -470,8 +468,7 @@ impl CounterStore {
                     "pk = :pk AND sk < :before",
                     &values,
                     true,
-                    Some(LOG_PAGE_ITEMS),
-                    start_key.take(),
+                    Page { limit: Some(LOG_PAGE_ITEMS), ..Page::after(start_key.take()) },
                     &doing,
                 )
                 .await?;
@@ -516,7 +513,7 @@ impl CounterStore {
         let mut start_key: Option<Item> = None;
         loop {
             let (items, next) = self
-                .query_page(condition, &values, consistent, None, start_key.take(), doing)
+                .query_page(condition, &values, consistent, Page::after(start_key.take()), doing)
                 .await?;
             if each_page(items)?.is_break() {
                 return Ok(());
@@ -528,15 +525,13 @@ impl CounterStore {
         }
     }
 
-    /// One page of a Query (1 MB at most, and at most `limit` items) from `start_key`, and the key to
-    /// continue from, if any.
+    /// One page of a Query (1 MB at most; see [`Page`]), and the key to continue from, if any.
     pub(crate) async fn query_page(
         &self,
         condition: &str,
         values: &[(&str, AttributeValue)],
         consistent: bool,
-        limit: Option<i32>,
-        start_key: Option<Item>,
+        page: Page,
         doing: &str,
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let mut query = self
@@ -546,8 +541,9 @@ impl CounterStore {
             .table_name(self.table())
             .key_condition_expression(condition)
             .consistent_read(consistent)
-            .set_limit(limit)
-            .set_exclusive_start_key(start_key);
+            .set_limit(page.limit)
+            .scan_index_forward(!page.newest_first)
+            .set_exclusive_start_key(page.start_key);
         for (name, value) in values {
             query = query.expression_attribute_values(*name, value.clone());
         }
@@ -660,6 +656,22 @@ impl CounterStore {
             }
         }
         Ok(out)
+    }
+}
+
+/// Which page of a Query to read: at most `limit` items (`None`: up to 1 MB), from `start_key`, in
+/// sort key order or newest first.
+#[derive(Debug, Default)]
+pub(crate) struct Page {
+    pub(crate) limit: Option<i32>,
+    pub(crate) start_key: Option<Item>,
+    pub(crate) newest_first: bool,
+}
+
+impl Page {
+    /// The page after `start_key` (the first page for `None`), in sort key order.
+    pub(crate) fn after(start_key: Option<Item>) -> Self {
+        Self { start_key, ..Self::default() }
     }
 }
 

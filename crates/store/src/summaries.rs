@@ -13,6 +13,7 @@ use engagement_domain::{
 };
 
 use crate::items::{self, Item, PK, SK, all_time_pk, b, cursor_pk, day_pk, n, s};
+use crate::log::Page;
 use crate::{CounterStore, StoreError, StoreErrorKind};
 
 /// Month and all-time summaries' shards are cut below this size, leaving room under DynamoDB's 400 KB
@@ -410,8 +411,7 @@ impl CounterStore {
                     "pk = :pk",
                     &values,
                     true,
-                    Some(kind.page_items),
-                    start_key.take(),
+                    Page { limit: Some(kind.page_items), ..Page::after(start_key.take()) },
                     &doing,
                 )
                 .await?;
@@ -550,19 +550,8 @@ impl CounterStore {
                 ("gen".to_owned(), n(kept)),
                 ("at_ms".to_owned(), n(now_ms)),
             ]);
-            let result = self
-                .put_item_where(
-                    note,
-                    Some("attribute_not_exists(pk) OR #gen < :gen"),
-                    &[("#gen", "gen")],
-                    vec![(":gen", n(kept))],
-                    &format!("noting the previous summary of {day}"),
-                )
-                .await;
-            match result {
-                Err(e) if e.kind() == StoreErrorKind::Conflict => {}
-                other => other?,
-            }
+            let doing = format!("noting the previous summary of {day}");
+            self.put_item_if_newer(note, ("gen", kept), &doing).await?;
         }
         for (index, data) in shards.into_iter().enumerate() {
             let mut item: Item = HashMap::from([
@@ -778,19 +767,8 @@ impl CounterStore {
             ("shards".to_owned(), n(shards)),
             ("through".to_owned(), n(through)),
         ]);
-        let result = self
-            .put_item_where(
-                item,
-                Some("attribute_not_exists(pk) OR #gen < :gen"),
-                &[("#gen", "gen")],
-                vec![(":gen", n(generation))],
-                &format!("writing the directory entry of {day} in guild {guild}"),
-            )
-            .await;
-        match result {
-            Err(e) if e.kind() == StoreErrorKind::Conflict => Ok(()),
-            other => other,
-        }
+        let doing = format!("writing the directory entry of {day} in guild {guild}");
+        self.put_item_if_newer(item, ("gen", generation), &doing).await.map(drop)
     }
 
     /// One member's counters on each day of `range` that has a day summary: for each day, the one shard
@@ -1031,7 +1009,7 @@ impl CounterStore {
             // moves forward, so a slow writer can never move a cursor back and count messages twice.
             self.put_item_if_newer(
                 item,
-                through,
+                ("through", through),
                 &format!("writing the cursor of channel {} in guild {guild}", cursor.channel),
             )
             .await?;

@@ -16,7 +16,7 @@ use engagement_domain::{
 use engagement_store::{CompactionPolicy, CounterStore, StoreErrorKind, TableCreation};
 use engagement_testkit::memory::MemoryCounters;
 
-use common::{G, day};
+use common::{G, day, model};
 
 /// Members per day: enough that a day summary takes many shards.
 const MEMBERS: u64 = 900;
@@ -108,13 +108,7 @@ async fn one_members_days_equal_the_whole_days_restricted_to_them_in_every_fold_
     let mut view = store.load_sync_view(G, engagement_domain::MessageId(0)).await.unwrap();
     let mut memory = MemoryCounters::new();
     let mut commit = async |memory: &mut MemoryCounters, batch: Batch| {
-        for d in &batch.counters {
-            let category = (d.channel == ChannelId(10)).then_some(ChannelId(99));
-            memory.add(G, d.day, d.channel, category, d.user, d.counts);
-        }
-        for &user in &batch.erasures {
-            memory.erase(G, user);
-        }
+        model(memory, &batch);
         store.commit(&mut view, batch).await.unwrap();
     };
 
@@ -309,10 +303,7 @@ async fn a_fold_killed_after_any_write_leaves_every_read_exact() {
     let mut memory = MemoryCounters::new();
     let mut seq = 0;
     let mut commit = async |memory: &mut MemoryCounters, batch: Batch| {
-        for d in &batch.counters {
-            let category = (d.channel == ChannelId(10)).then_some(ChannelId(99));
-            memory.add(G, d.day, d.channel, category, d.user, d.counts);
-        }
+        model(memory, &batch);
         store.commit(&mut view, batch).await.unwrap();
     };
     for (from, to) in [(0, 2), (1, 4), (0, 5)] {
@@ -376,13 +367,7 @@ async fn a_generation_being_written_is_never_written_over_and_an_abandoned_one_i
     let mut view = store.load_sync_view(G, engagement_domain::MessageId(0)).await.unwrap();
     let mut memory = MemoryCounters::new();
     let mut commit = async |memory: &mut MemoryCounters, batch: Batch| {
-        for d in &batch.counters {
-            let category = (d.channel == ChannelId(10)).then_some(ChannelId(99));
-            memory.add(G, d.day, d.channel, category, d.user, d.counts);
-        }
-        for &user in &batch.erasures {
-            memory.erase(G, user);
-        }
+        model(memory, &batch);
         store.commit(&mut view, batch).await.unwrap();
     };
     commit(&mut memory, days(first, 0, 1, 1)).await;
@@ -420,13 +405,7 @@ async fn an_erasure_after_a_stopped_fold_names_the_readable_generation_before_de
     let mut view = store.load_sync_view(G, engagement_domain::MessageId(0)).await.unwrap();
     let mut memory = MemoryCounters::new();
     let mut commit = async |memory: &mut MemoryCounters, batch: Batch| {
-        for d in &batch.counters {
-            let category = (d.channel == ChannelId(10)).then_some(ChannelId(99));
-            memory.add(G, d.day, d.channel, category, d.user, d.counts);
-        }
-        for &user in &batch.erasures {
-            memory.erase(G, user);
-        }
+        model(memory, &batch);
         store.commit(&mut view, batch).await.unwrap();
     };
     commit(&mut memory, days(first, 0, 1, 1)).await;

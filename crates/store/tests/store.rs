@@ -18,7 +18,7 @@ use engagement_store::{
 };
 use engagement_testkit::memory::MemoryCounters;
 
-use common::{G, day, store};
+use common::{G, day, model, store};
 
 #[tokio::test]
 async fn create_table_is_idempotent_and_a_missing_table_says_how_to_create_it() -> anyhow::Result<()>
@@ -305,13 +305,7 @@ async fn totals_over_months_equal_the_sum_of_their_days_and_the_in_memory_reader
     // The in-memory reader the report tests use gets the same counters: both must answer alike.
     let mut memory = MemoryCounters::new();
     let mut commit = async |memory: &mut MemoryCounters, batch: Batch| {
-        for d in &batch.counters {
-            let category = (d.channel == ChannelId(10)).then_some(ChannelId(99));
-            memory.add(G, d.day, d.channel, category, d.user, d.counts);
-        }
-        for &user in &batch.erasures {
-            memory.erase(G, user);
-        }
+        model(memory, &batch);
         store.commit(&mut view, batch).await
     };
     let check = |label: &'static str, memory: MemoryCounters| {

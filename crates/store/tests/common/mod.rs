@@ -2,8 +2,9 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // each test file uses what it needs
 
-use engagement_domain::{Day, GuildId};
+use engagement_domain::{Batch, ChannelId, Day, GuildId};
 use engagement_store::{CounterStore, TableCreation};
+use engagement_testkit::memory::MemoryCounters;
 
 /// The guild the tests count in.
 pub const G: GuildId = GuildId(1);
@@ -19,4 +20,16 @@ pub async fn store(prefix: &str) -> anyhow::Result<CounterStore> {
 /// A day from `YYYY-MM-DD`.
 pub fn day(s: &str) -> Day {
     s.parse().unwrap()
+}
+
+/// Applies a batch to the in-memory model the store's reads are compared with: its counters (channel 10
+/// is in category 99, the others in none) and its erasures.
+pub fn model(memory: &mut MemoryCounters, batch: &Batch) {
+    for d in &batch.counters {
+        let category = (d.channel == ChannelId(10)).then_some(ChannelId(99));
+        memory.add(G, d.day, d.channel, category, d.user, d.counts);
+    }
+    for &user in &batch.erasures {
+        memory.erase(G, user);
+    }
 }
