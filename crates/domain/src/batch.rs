@@ -27,6 +27,20 @@ pub struct CounterDelta {
     pub counts: Counts,
 }
 
+/// Messages counted in one local clock hour of a day in one counting channel. Hourly counts name no member:
+/// an erasure leaves them as they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourDelta {
+    /// Day in the guild's time zone.
+    pub day: Day,
+    /// Hour of the guild's local clock, 0–23.
+    pub hour: u8,
+    /// Counting channel.
+    pub channel: ChannelId,
+    /// Messages counted.
+    pub messages: i64,
+}
+
 /// How far one channel or thread has been counted: every counted message has an id in `[before, after]`.
 ///
 /// Forward sync asks Discord for messages `after` the cursor; backfill for messages `before` it.
@@ -143,6 +157,39 @@ pub struct Batch {
     pub reactions: Vec<MessageReactions>,
     /// Members whose counters are erased as of this batch.
     pub erasures: Vec<UserId>,
+    /// Messages per (day, local hour, counting channel), at most one per key, sorted (batches written
+    /// before hourly counts existed have none).
+    pub hours: Vec<HourDelta>,
+}
+
+/// Layout version of stored batches: 2 since batches carry hourly counts.
+const BATCH_VERSION: u8 = 2;
+
+/// A batch as layout version 1 stored it: without hourly counts.
+#[derive(Deserialize)]
+struct BatchV1 {
+    seq: u64,
+    created_at_ms: u64,
+    counters: Vec<CounterDelta>,
+    categories: Vec<ChannelCategory>,
+    cursors: Vec<ChannelCursor>,
+    reactions: Vec<MessageReactions>,
+    erasures: Vec<UserId>,
+}
+
+impl From<BatchV1> for Batch {
+    fn from(v1: BatchV1) -> Self {
+        Self {
+            seq: v1.seq,
+            created_at_ms: v1.created_at_ms,
+            counters: v1.counters,
+            categories: v1.categories,
+            cursors: v1.cursors,
+            reactions: v1.reactions,
+            erasures: v1.erasures,
+            hours: Vec::new(),
+        }
+    }
 }
 
 impl Batch {
@@ -154,6 +201,7 @@ impl Batch {
             && self.cursors.is_empty()
             && self.reactions.is_empty()
             && self.erasures.is_empty()
+            && self.hours.is_empty()
     }
 
     /// Encodes the batch for storage.
@@ -161,15 +209,18 @@ impl Batch {
     /// # Errors
     /// Never in practice: postcard fails only on unsupported serde shapes.
     pub fn encode(&self) -> Result<Vec<u8>, crate::CodecError> {
-        crate::codec::encode(&Versioned { version: 1, body: self })
+        crate::codec::encode(&Versioned { version: BATCH_VERSION, body: self })
     }
 
-    /// Decodes a stored batch.
+    /// Decodes a stored batch of either layout.
     ///
     /// # Errors
     /// When the bytes are not a batch of a known version.
     pub fn decode(bytes: &[u8]) -> Result<Self, crate::CodecError> {
-        crate::codec::decode_versioned(bytes, 1)
+        match bytes.first() {
+            Some(1) => Ok(crate::codec::decode_versioned::<BatchV1>(bytes, 1)?.into()),
+            _ => crate::codec::decode_versioned(bytes, BATCH_VERSION),
+        }
     }
 }
 
@@ -187,6 +238,7 @@ pub struct BatchBuilder {
     cursors: BTreeMap<ChannelId, ChannelCursor>,
     reactions: BTreeMap<MessageId, MessageReactions>,
     erasures: Vec<UserId>,
+    hours: BTreeMap<(Day, u8, ChannelId), i64>,
 }
 
 impl BatchBuilder {
@@ -205,6 +257,15 @@ impl BatchBuilder {
         *entry += counts;
         if entry.is_zero() {
             self.counters.remove(&(day, channel, user));
+        }
+    }
+
+    /// Adds messages to a (day, local hour, counting channel).
+    pub fn add_hour(&mut self, day: Day, hour: u8, channel: ChannelId, messages: i64) {
+        let entry = self.hours.entry((day, hour, channel)).or_default();
+        *entry += messages;
+        if *entry == 0 {
+            self.hours.remove(&(day, hour, channel));
         }
     }
 
@@ -239,6 +300,9 @@ impl BatchBuilder {
         self.categories.extend(other.categories);
         self.cursors.extend(other.cursors);
         self.reactions.extend(other.reactions);
+        for ((day, hour, channel), messages) in other.hours {
+            self.add_hour(day, hour, channel, messages);
+        }
         for user in other.erasures {
             self.erase(user);
         }
@@ -264,6 +328,7 @@ impl BatchBuilder {
             && self.reactions.is_empty()
             && self.erasures.is_empty()
             && self.categories.is_empty()
+            && self.hours.is_empty()
     }
 
     /// A rough upper bound of the encoded size in bytes, to cut batches below the store's item size limit.
@@ -285,6 +350,7 @@ impl BatchBuilder {
             + self.cursors.len() * 40
             + reactions
             + self.erasures.len() * 10
+            + self.hours.len() * 24
     }
 
     /// The counter deltas added so far.
@@ -316,6 +382,11 @@ impl BatchBuilder {
             cursors: self.cursors.into_values().collect(),
             reactions: self.reactions.into_values().collect(),
             erasures: self.erasures,
+            hours: self
+                .hours
+                .into_iter()
+                .map(|((day, hour, channel), messages)| HourDelta { day, hour, channel, messages })
+                .collect(),
         }
     }
 }
@@ -382,11 +453,51 @@ mod tests {
                 reactors: vec![UserId(3), UserId(4)],
             }],
         });
+        b.add_hour(day("2026-11-28"), 23, ChannelId(1), 3);
         let mut batch = b.build(1_700_000_000_000);
         batch.seq = 42;
         let bytes = batch.encode()?;
         assert_eq!(Batch::decode(&bytes)?, batch);
         assert!(Batch::decode(&bytes[..bytes.len() - 1]).is_err());
+
+        // A batch stored before hourly counts (layout version 1) reads with none.
+        #[derive(Serialize)]
+        struct V1<'a> {
+            seq: u64,
+            created_at_ms: u64,
+            counters: &'a [CounterDelta],
+            categories: &'a [ChannelCategory],
+            cursors: &'a [ChannelCursor],
+            reactions: &'a [MessageReactions],
+            erasures: &'a [UserId],
+        }
+        let old = crate::codec::encode(&Versioned {
+            version: 1,
+            body: &V1 {
+                seq: batch.seq,
+                created_at_ms: batch.created_at_ms,
+                counters: &batch.counters,
+                categories: &batch.categories,
+                cursors: &batch.cursors,
+                reactions: &batch.reactions,
+                erasures: &batch.erasures,
+            },
+        })?;
+        assert_eq!(Batch::decode(&old)?, Batch { hours: Vec::new(), ..batch });
         Ok(())
+    }
+
+    #[test]
+    fn hours_add_up_per_key_and_survive_an_erasure() {
+        let (d, c) = (day("2026-03-08"), ChannelId(4));
+        let mut b = BatchBuilder::new();
+        b.add_hour(d, 3, c, 1);
+        let mut other = BatchBuilder::new();
+        other.add_hour(d, 3, c, 2);
+        other.add_hour(d, 4, c, 1);
+        other.add_hour(d, 4, c, -1);
+        b.merge(other);
+        b.erase(UserId(7));
+        assert_eq!(b.build(0).hours, vec![HourDelta { day: d, hour: 3, channel: c, messages: 3 }]);
     }
 }

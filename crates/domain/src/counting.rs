@@ -91,6 +91,12 @@ impl GuildConfig {
         Day::of(message.timestamp, self.time_zone)
     }
 
+    /// The local clock hour of a message (see [`GuildTimeZone::hour_of`](crate::GuildTimeZone::hour_of)).
+    #[must_use]
+    pub fn hour_of(&self, message: &MessageFacts) -> u8 {
+        self.time_zone.hour_of(message.timestamp)
+    }
+
     /// The message's own counters (messages and reactions received) for its author, if it counts.
     #[must_use]
     pub fn author_counts(&self, message: &MessageFacts) -> Option<(UserId, Counts)> {

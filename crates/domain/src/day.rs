@@ -310,6 +310,13 @@ impl GuildTimeZone {
     pub fn today(&self, now: DateTime<Utc>) -> Day {
         Day::of(now, *self)
     }
+
+    /// The hour, 0–23, that this zone's clocks show at an instant. When clocks go back, the repeated
+    /// hour's messages count in that one hour; when they go forward, the skipped hour has none.
+    #[must_use]
+    pub fn hour_of(&self, instant: DateTime<Utc>) -> u8 {
+        u8::try_from(chrono::Timelike::hour(&instant.with_timezone(&self.0))).unwrap_or(0)
+    }
 }
 
 impl Default for GuildTimeZone {
@@ -368,6 +375,28 @@ mod tests {
 
     fn day(s: &str) -> Day {
         s.parse().unwrap_or(Day(i32::MIN))
+    }
+
+    #[test]
+    fn local_hours_follow_daylight_saving_time() {
+        let zone: GuildTimeZone = "America/New_York".parse().unwrap_or_default();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap_or_default();
+        // 2026-03-08: clocks go from 01:59:59 EST to 03:00 EDT; no instant shows 2 o'clock.
+        let spring: Vec<u8> = (0..4)
+            .map(|q| zone.hour_of(at("2026-03-08T06:00:00Z") + chrono::Duration::minutes(30 * q)))
+            .collect();
+        assert_eq!(spring, vec![1, 1, 3, 3]);
+        // 2026-11-01: 01:00–01:59 happens twice (EDT, then EST); both count in hour 1 of that day.
+        let fall: Vec<(u8, Day)> =
+            ["2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z", "2026-11-01T07:30:00Z"]
+                .into_iter()
+                .map(|s| (zone.hour_of(at(s)), Day::of(at(s), zone)))
+                .collect();
+        assert_eq!(
+            fall,
+            vec![(1, day("2026-11-01")), (1, day("2026-11-01")), (2, day("2026-11-01"))]
+        );
+        assert_eq!(GuildTimeZone::UTC.hour_of(at("2026-11-01T23:59:59Z")), 23);
     }
 
     #[test]

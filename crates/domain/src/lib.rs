@@ -14,11 +14,13 @@ pub use day::{Day, DayRange, GuildTimeZone, Month, TotalPlan};
 pub use ids::{ChannelId, GuildId, MessageId, UserId};
 pub mod batch;
 mod codec;
+pub mod hours;
 pub mod summary;
 pub mod tally;
 
-pub use batch::{Batch, BatchBuilder, ChannelCursor, CounterDelta, MessageReactions};
+pub use batch::{Batch, BatchBuilder, ChannelCursor, CounterDelta, HourDelta, MessageReactions};
 pub use codec::CodecError;
+pub use hours::{DayHours, HourlyCounts};
 pub use summary::{CursorTable, ReactionLedger, Span, Summary};
 pub use tally::{DailyTallies, Scope, Tally};
 pub mod counting;

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::ops::ControlFlow;
 
-use crate::{DailyTallies, Day, DayRange, GuildAccess, GuildId, Tally, UserId};
+use crate::{DailyTallies, Day, DayRange, GuildAccess, GuildId, HourlyCounts, Tally, UserId};
 
 /// What reports read: a guild's channel permissions, and its counters by day, over a range or for all
 /// time. Every answer is exact: counters not compacted yet are included. (A guild's config is read by the
@@ -44,6 +44,14 @@ pub trait CounterReader: Send + Sync {
         member: UserId,
         range: DayRange,
     ) -> impl Future<Output = Result<DailyTallies, Self::Error>> + Send;
+
+    /// Messages per (day, local hour, counting channel) of a range (days counted before hourly
+    /// counts were kept have none).
+    fn load_hours(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+    ) -> impl Future<Output = Result<HourlyCounts, Self::Error>> + Send;
 
     /// Hands the counters of each day of `range` that has any to `each`, in day order, one day at a time;
     /// stops early when `each` breaks.

@@ -447,6 +447,12 @@ impl FakeDiscord {
         truth::ground_truth(&lock(&self.inner.world), options)
     }
 
+    /// Messages a correct sync must count per (guild, day, local hour, channel) (see [`truth`]).
+    #[must_use]
+    pub fn hourly_truth(&self, options: &TruthOptions) -> Vec<truth::HourTruthRecord> {
+        truth::hourly_truth(&lock(&self.inner.world), options)
+    }
+
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -60,16 +60,33 @@ struct Args {
     /// Write the ground truth as JSON lines here (at start and on exit).
     #[arg(long)]
     truth_file: Option<PathBuf>,
+    /// Write the hourly ground truth (messages per day, local hour and channel) as JSON lines here (at
+    /// start and on exit).
+    #[arg(long)]
+    hourly_truth_file: Option<PathBuf>,
     /// Time zone of the ground truth's days.
     #[arg(long, default_value = "UTC")]
     truth_tz: chrono_tz::Tz,
 }
 
-fn write_truth(fake: &FakeDiscord, path: &PathBuf, tz: chrono_tz::Tz) -> anyhow::Result<usize> {
-    let records = fake.ground_truth(&TruthOptions { time_zone: tz, ..TruthOptions::default() });
+/// Writes the ground truth files asked for, and says so.
+fn write_truths(fake: &FakeDiscord, args: &Args) -> anyhow::Result<()> {
+    let options = TruthOptions { time_zone: args.truth_tz, ..TruthOptions::default() };
+    if let Some(path) = &args.truth_file {
+        let count = write_file(path, &fake.ground_truth(&options))?;
+        println!("ground truth: {count} records written to {}", path.display());
+    }
+    if let Some(path) = &args.hourly_truth_file {
+        let count = write_file(path, &fake.hourly_truth(&options))?;
+        println!("hourly ground truth: {count} records written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn write_file<T: serde::Serialize>(path: &PathBuf, records: &[T]) -> anyhow::Result<usize> {
     let file =
         std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    write_json_lines(&records, std::io::BufWriter::new(file))
+    write_json_lines(records, std::io::BufWriter::new(file))
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(records.len())
 }
@@ -109,15 +126,9 @@ async fn main() -> anyhow::Result<()> {
         "admin: GET http://{}/_fake/world, /_fake/stats, /_fake/truth?tz=Europe/Paris",
         fake.addr()
     );
-    if let Some(path) = &args.truth_file {
-        let count = write_truth(&fake, path, args.truth_tz)?;
-        println!("ground truth: {count} records written to {}", path.display());
-    }
+    write_truths(&fake, &args)?;
     tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
-    if let Some(path) = &args.truth_file {
-        let count = write_truth(&fake, path, args.truth_tz)?;
-        println!("ground truth: {count} records written to {}", path.display());
-    }
+    write_truths(&fake, &args)?;
     fake.shutdown().await;
     Ok(())
 }

@@ -15,15 +15,17 @@
 //!   channel-or-parent, reactor); a user in both the normal and the burst list of an emoji counts once;
 //! * channels the bot cannot read and excluded channels (with their threads) count nothing; opted-out users
 //!   get no counters at all;
-//! * messages created before `since` count nothing, and neither do reactions on them.
+//! * messages created before `since` count nothing, and neither do reactions on them;
+//! * hourly: a counted message counts in its local date and local clock hour (0–23) in the time zone,
+//!   per channel-or-parent, with no user.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Timelike as _, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::world::{World, kind, message_type};
+use crate::world::{Channel, Message, World, kind, message_type};
 
 /// Options of a ground-truth computation.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,11 +84,63 @@ struct Counts {
     received: u64,
 }
 
-/// Computes the ground truth, sorted by (guild, day, channel, user), without all-zero records.
+/// Messages counted in one channel in one local clock hour of one day (the `engagement export --by hour`
+/// record).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct HourTruthRecord {
+    /// Guild.
+    #[serde(with = "id_string")]
+    pub guild_id: u64,
+    /// Local date.
+    pub day: NaiveDate,
+    /// Local clock hour, 0–23.
+    pub hour: u32,
+    /// Channel (the parent for thread messages).
+    #[serde(with = "id_string")]
+    pub channel_id: u64,
+    /// Counted messages.
+    pub messages: u64,
+}
+
+/// Computes the hourly ground truth: counted messages per (guild, local day, local hour, channel),
+/// sorted, without zero records. The same messages count as in [`ground_truth`].
 #[must_use]
-pub fn ground_truth(world: &World, options: &TruthOptions) -> Vec<TruthRecord> {
-    let mut counts: BTreeMap<(u64, NaiveDate, u64, u64), Counts> = BTreeMap::new();
-    let mut categories: BTreeMap<u64, Option<u64>> = BTreeMap::new();
+pub fn hourly_truth(world: &World, options: &TruthOptions) -> Vec<HourTruthRecord> {
+    let mut counts: BTreeMap<(u64, NaiveDate, u32, u64), u64> = BTreeMap::new();
+    for_each_message(world, options, |guild, channel, message| {
+        if counts_for_author(world, message, options) {
+            let local = message.timestamp().with_timezone(&options.time_zone);
+            *counts.entry((guild, local.date_naive(), local.hour(), channel.id)).or_default() += 1;
+        }
+    });
+    counts
+        .into_iter()
+        .map(|((guild_id, day, hour, channel_id), messages)| HourTruthRecord {
+            guild_id,
+            day,
+            hour,
+            channel_id,
+            messages,
+        })
+        .collect()
+}
+
+/// Whether a message counts for its author.
+fn counts_for_author(world: &World, message: &Message, options: &TruthOptions) -> bool {
+    let author_is_bot = world.users.get(&message.author_id).is_some_and(|u| u.bot);
+    !author_is_bot
+        && message.webhook_id.is_none()
+        && matches!(message.kind, message_type::DEFAULT | message_type::REPLY)
+        && !options.opted_out_users.contains(&message.author_id)
+}
+
+/// Calls `each` with (guild, counting channel, message) for every message in a counted channel or
+/// thread, created since `options.since`.
+fn for_each_message(
+    world: &World,
+    options: &TruthOptions,
+    mut each: impl FnMut(u64, &Channel, &Message),
+) {
     for channel in world.channels.values() {
         let holds_messages = matches!(channel.kind, kind::TEXT | kind::ANNOUNCEMENT | kind::VOICE)
             || kind::is_thread(channel.kind);
@@ -109,41 +163,43 @@ pub fn ground_truth(world: &World, options: &TruthOptions) -> Vec<TruthRecord> {
         {
             continue;
         }
-        categories.insert(counted_channel.id, counted_channel.parent_id);
-        let guild = counted_channel.guild_id;
         for message in channel.messages.values() {
-            let created = message.timestamp();
-            if options.since.is_some_and(|since| created < since) {
-                continue;
-            }
-            let day = created.with_timezone(&options.time_zone).date_naive();
-            let author_is_bot = world.users.get(&message.author_id).is_some_and(|u| u.bot);
-            let counted = !author_is_bot
-                && message.webhook_id.is_none()
-                && matches!(message.kind, message_type::DEFAULT | message_type::REPLY);
-            if counted && !options.opted_out_users.contains(&message.author_id) {
-                let entry =
-                    counts.entry((guild, day, counted_channel.id, message.author_id)).or_default();
-                entry.messages += 1;
-                entry.received += message
-                    .reactions
-                    .iter()
-                    .map(|r| r.normal.len() as u64 + r.burst.len() as u64)
-                    .sum::<u64>();
-            }
-            for reaction in &message.reactions {
-                let reactors: BTreeSet<u64> =
-                    reaction.normal.union(&reaction.burst).copied().collect();
-                for reactor in reactors {
-                    let reactor_is_bot = world.users.get(&reactor).is_some_and(|u| u.bot);
-                    if reactor_is_bot || options.opted_out_users.contains(&reactor) {
-                        continue;
-                    }
-                    counts.entry((guild, day, counted_channel.id, reactor)).or_default().given += 1;
-                }
+            if options.since.is_none_or(|since| message.timestamp() >= since) {
+                each(counted_channel.guild_id, counted_channel, message);
             }
         }
     }
+}
+
+/// Computes the ground truth, sorted by (guild, day, channel, user), without all-zero records.
+#[must_use]
+pub fn ground_truth(world: &World, options: &TruthOptions) -> Vec<TruthRecord> {
+    let mut counts: BTreeMap<(u64, NaiveDate, u64, u64), Counts> = BTreeMap::new();
+    let mut categories: BTreeMap<u64, Option<u64>> = BTreeMap::new();
+    for_each_message(world, options, |guild, counted_channel, message| {
+        categories.insert(counted_channel.id, counted_channel.parent_id);
+        let day = message.timestamp().with_timezone(&options.time_zone).date_naive();
+        if counts_for_author(world, message, options) {
+            let entry =
+                counts.entry((guild, day, counted_channel.id, message.author_id)).or_default();
+            entry.messages += 1;
+            entry.received += message
+                .reactions
+                .iter()
+                .map(|r| r.normal.len() as u64 + r.burst.len() as u64)
+                .sum::<u64>();
+        }
+        for reaction in &message.reactions {
+            let reactors: BTreeSet<u64> = reaction.normal.union(&reaction.burst).copied().collect();
+            for reactor in reactors {
+                let reactor_is_bot = world.users.get(&reactor).is_some_and(|u| u.bot);
+                if reactor_is_bot || options.opted_out_users.contains(&reactor) {
+                    continue;
+                }
+                counts.entry((guild, day, counted_channel.id, reactor)).or_default().given += 1;
+            }
+        }
+    });
     counts
         .into_iter()
         .filter(|(_, c)| c.messages + c.given + c.received > 0)
@@ -165,8 +221,8 @@ pub fn ground_truth(world: &World, options: &TruthOptions) -> Vec<TruthRecord> {
 /// # Errors
 ///
 /// I/O errors of `out`.
-pub fn write_json_lines(
-    records: &[TruthRecord],
+pub fn write_json_lines<T: Serialize>(
+    records: &[T],
     mut out: impl std::io::Write,
 ) -> std::io::Result<()> {
     for record in records {

@@ -240,6 +240,7 @@ impl CounterStore {
                 self.ensure_directory_entry(guild, &stored).await?;
             }
         }
+        self.fold_hours(guild, through, batches).await?;
         let mut cursors: BTreeMap<ChannelId, ChannelCursor> = BTreeMap::new();
         for batch in batches {
             for cursor in &batch.cursors {

@@ -54,6 +54,11 @@ pub(crate) fn all_time_pk(guild: GuildId) -> String {
     format!("G#{guild}#ALL")
 }
 
+/// Partition of a guild's hourly counts, one item per day; sort key `YYYY-MM-DD`.
+pub(crate) fn hours_pk(guild: GuildId) -> String {
+    format!("G#{guild}#HOURS")
+}
+
 /// Partition of a guild's folded channel cursors; sort key: channel id.
 pub(crate) fn cursor_pk(guild: GuildId) -> String {
     format!("G#{guild}#CURSOR")

@@ -16,6 +16,7 @@ mod claims;
 mod compaction;
 mod config;
 mod error;
+mod hours;
 mod items;
 mod lease;
 mod log;

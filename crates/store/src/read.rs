@@ -5,8 +5,8 @@ use std::ops::ControlFlow;
 
 use engagement_domain::summary::{Span, Summary};
 use engagement_domain::{
-    Batch, CounterDelta, CounterReader, DailyTallies, Day, DayRange, GuildAccess, GuildId, Tally,
-    UserId,
+    Batch, CounterDelta, CounterReader, DailyTallies, Day, DayRange, GuildAccess, GuildId,
+    HourlyCounts, Tally, UserId,
 };
 
 use crate::log::FoldState;
@@ -396,6 +396,14 @@ impl CounterReader for CounterStore {
 
     async fn load_all_time(&self, guild: GuildId) -> Result<Tally, StoreError> {
         Self::load_all_time(self, guild).await
+    }
+
+    async fn load_hours(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+    ) -> Result<HourlyCounts, StoreError> {
+        Self::load_hours(self, guild, range).await
     }
 
     async fn member_days(

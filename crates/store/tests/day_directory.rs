@@ -52,6 +52,7 @@ fn days(first: Day, from: i32, to: i32, seq: u64) -> Batch {
                 reactions_received: i64::from(d % 3),
             };
             b.add(first.plus(d), ChannelId(10 + i % 3), member(i), counts);
+            b.add_hour(first.plus(d), (i % 24) as u8, ChannelId(10 + i % 3), counts.messages);
         }
     }
     b.set_category(ChannelId(10), Some(ChannelId(99)));
@@ -80,9 +81,15 @@ fn same_days(stored: &BTreeMap<Day, Tally>, other: &BTreeMap<Day, Tally>, label:
     }
 }
 
-/// The store's member reads equal the whole days restricted to the member, and the in-memory reader's.
+/// The store's member reads equal the whole days restricted to the member, and the in-memory reader's;
+/// so do its hourly counts.
 async fn check(store: &CounterStore, memory: &MemoryCounters, ranges: &[DayRange], label: &str) {
     for &range in ranges {
+        assert_eq!(
+            store.load_hours(G, range).await.unwrap(),
+            CounterReader::load_hours(memory, G, range).await.unwrap(),
+            "{label}: hourly counts over {range}"
+        );
         let whole = store.load_days(G, range).await.unwrap();
         for who in asked() {
             let own = store.member_days(G, who, range).await.unwrap();

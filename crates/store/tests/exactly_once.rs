@@ -48,6 +48,21 @@ fn expected(world: &World) -> BTreeMap<(Day, ChannelId, UserId), Counts> {
     out
 }
 
+/// The local hour of a synthetic message.
+fn hour(m: &Msg) -> u8 {
+    (m.id % 24) as u8
+}
+
+fn expected_hours(world: &World) -> BTreeMap<(Day, u8, ChannelId), i64> {
+    let mut out: BTreeMap<(Day, u8, ChannelId), i64> = BTreeMap::new();
+    for (&channel, msgs) in world {
+        for m in msgs {
+            *out.entry((m.day, hour(m), channel)).or_default() += 1;
+        }
+    }
+    out
+}
+
 fn state(channel: ChannelId, m: &Msg) -> MessageReactions {
     MessageReactions {
         message: MessageId(m.id),
@@ -93,6 +108,7 @@ async fn sync_once(
             for m in chunk {
                 let s = state(channel, m);
                 b.add(m.day, channel, UserId(m.author), Counts::messages(1));
+                b.add_hour(m.day, hour(m), channel, 1);
                 for (user, delta) in reaction_deltas(None, &s) {
                     b.add(m.day, channel, user, delta);
                 }
@@ -174,6 +190,11 @@ async fn assert_store_matches(
         store.load_all_time(guild).await?.counters,
         all_time(&model).counters,
         "all time differs {context}"
+    );
+    assert_eq!(
+        store.load_hours(guild, range()).await?.messages,
+        expected_hours(world),
+        "hourly counts differ {context}"
     );
     Ok(())
 }

@@ -6,14 +6,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 
 use engagement_domain::{
-    ChannelId, CounterReader, Counts, DailyTallies, Day, DayRange, GuildAccess, GuildId, Tally,
-    UserId,
+    ChannelId, CounterReader, Counts, DailyTallies, Day, DayRange, GuildAccess, GuildId,
+    HourlyCounts, Tally, UserId,
 };
 
 /// Counters and channel permissions held in memory.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryCounters {
     days: BTreeMap<(GuildId, Day), Tally>,
+    hours: BTreeMap<(GuildId, Day, u8, ChannelId), i64>,
     access: HashMap<GuildId, GuildAccess>,
     unavailable: bool,
 }
@@ -49,6 +50,19 @@ impl MemoryCounters {
         let tally = self.days.entry((guild, day)).or_default();
         tally.add(channel, member, counts);
         tally.categories.insert(channel, category);
+        self
+    }
+
+    /// Counts `messages` in `channel` in the local `hour` of `day`.
+    pub fn add_hour(
+        &mut self,
+        guild: GuildId,
+        day: Day,
+        hour: u8,
+        channel: ChannelId,
+        messages: i64,
+    ) -> &mut Self {
+        *self.hours.entry((guild, day, hour, channel)).or_default() += messages;
         self
     }
 
@@ -102,6 +116,23 @@ impl CounterReader for MemoryCounters {
             total.merge(tally);
         }
         Ok(total)
+    }
+
+    async fn load_hours(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+    ) -> Result<HourlyCounts, Unavailable> {
+        self.check()?;
+        let mut out = HourlyCounts::default();
+        let first = (guild, range.first, 0, ChannelId(0));
+        let last = (guild, range.last, u8::MAX, ChannelId(u64::MAX));
+        for (&(_, day, hour, channel), &n) in self.hours.range(first..=last) {
+            if n != 0 {
+                out.messages.insert((day, hour, channel), n);
+            }
+        }
+        Ok(out)
     }
 
     async fn member_days(

@@ -458,6 +458,7 @@ impl GuildRun<'_> {
             if let Some((author, counts)) = rules.author_counts(&facts) {
                 RunCounters::add(&self.counters.messages_counted, 1);
                 b.add(day, task.channel, author, Counts { reactions_received: 0, ..counts });
+                b.add_hour(day, rules.hour_of(&facts), task.channel, counts.messages);
             }
             if message.reactions.is_empty() {
                 continue;

@@ -77,6 +77,29 @@ async fn export_of(fake: &FakeDiscord, store: &CounterStore) -> anyhow::Result<E
     Ok(out)
 }
 
+/// Asserts that the store's hourly counts of every guild equal the fake's hourly ground truth.
+async fn assert_hours_match(fake: &FakeDiscord, store: &CounterStore, context: &str) {
+    let mut want: BTreeMap<(u64, Day, u8, ChannelId), i64> = BTreeMap::new();
+    for r in fake.hourly_truth(&TruthOptions::default()) {
+        let hour = u8::try_from(r.hour).unwrap();
+        want.insert(
+            (r.guild_id, Day::from_date(r.day), hour, ChannelId(r.channel_id)),
+            r.messages as i64,
+        );
+    }
+    let range =
+        DayRange::new("2025-01-01".parse().unwrap(), "2027-12-31".parse().unwrap()).unwrap();
+    let mut got = BTreeMap::new();
+    for g in fake.with_world(|w| w.guilds.keys().copied().collect::<Vec<_>>()) {
+        for ((day, hour, channel), n) in store.load_hours(GuildId(g), range).await.unwrap().messages
+        {
+            got.insert((g, day, hour, channel), n);
+        }
+    }
+    assert!(!want.is_empty());
+    assert_eq!(got, want, "hourly counts, {context}");
+}
+
 /// Asserts equality and, when different, shows only the keys that differ.
 fn assert_same(got: &Export, want: &Export, context: &str) {
     if got == want {
@@ -112,6 +135,7 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
     let expected = truth(&s.fake);
     assert!(!expected.is_empty());
     assert_same(&export(&s).await?, &expected, "after the first sync");
+    assert_hours_match(&s.fake, &s.syncer.store, "after the first sync").await;
     assert!(first.channels_no_access >= 1, "the small world has an unreadable channel: {first:?}");
 
     // New messages, reactions added and removed, a new thread, an archived thread.
@@ -141,6 +165,7 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
     syncer.settings.fixed_now = Some(s.fake.clock());
     let second = syncer.sync_all(Duration::from_secs(120)).await?;
     assert_same(&export(&s).await?, &truth(&s.fake), &format!("after changes: {second:?}"));
+    assert_hours_match(&s.fake, &s.syncer.store, "after changes").await;
     assert!(second.reaction_corrections >= 1, "{second:?}");
 
     // Removing a reaction is a negative correction.
@@ -178,6 +203,7 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
         s.syncer.store.compact(GuildId(g), CompactionPolicy::ALWAYS, u64::MAX / 2).await?;
     }
     assert_same(&export(&s).await?, &truth(&s.fake), "after compaction");
+    assert_hours_match(&s.fake, &s.syncer.store, "after compaction").await;
     Ok(())
 }
 
@@ -239,6 +265,7 @@ async fn runs_killed_at_every_write_and_flaky_discord_still_count_exactly_once()
             &expected,
             &format!("crash at write {k}, reruns {runs:?}"),
         );
+        assert_hours_match(&s.fake, &syncer.store, &format!("crash at write {k}")).await;
     }
     let stats = s.fake.stats();
     assert!(stats.server_errors > 0 && stats.rate_limited > 0, "faults were injected: {stats:?}");

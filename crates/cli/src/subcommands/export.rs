@@ -1,11 +1,12 @@
 //! `engagement export`: prints one record per (day, channel, member) with its counters, in the one export
-//! schema `/export` uses too ([`export::COLUMNS`]).
+//! schema `/export` uses too ([`export::COLUMNS`]); with `--by hour`, one per (day, local hour, channel)
+//! with its messages ([`export::HOUR_COLUMNS`]).
 
 use std::io::Write as _;
 use std::ops::ControlFlow;
 
 use anyhow::Context as _;
-use engagement_commands::report::export::{self, ExportRecord};
+use engagement_commands::report::export::{self, ExportRecord, HourRecord};
 use engagement_domain::{Day, DayRange, GuildId};
 use engagement_startup::Env;
 
@@ -17,6 +18,16 @@ pub enum Format {
     Csv,
     /// One JSON object per line (ids as strings: they exceed 2^53).
     Jsonl,
+}
+
+/// What one record is about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum By {
+    /// One record per (day, channel, member): messages and reactions.
+    #[default]
+    Day,
+    /// One record per (day, local hour, channel) with messages: no member.
+    Hour,
 }
 
 /// Arguments of `engagement export`.
@@ -34,6 +45,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
+    /// Records per (day, channel, member), or per (day, local hour, channel).
+    #[arg(long, value_enum, default_value_t = By::Day)]
+    pub by: By,
 }
 
 /// Runs `engagement export`.
@@ -47,6 +61,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let range = DayRange::new(args.from, to)
         .with_context(|| format!("--from {} is after --to {to}", args.from))?;
     let store = super::store(&Env::process()).await?;
+    if args.by == By::Hour {
+        let hours = store.load_hours(args.guild, range).await?;
+        let mut out = std::io::BufWriter::new(std::io::stdout());
+        if args.format == Format::Csv {
+            write!(out, "{}", HourRecord::header())?;
+        }
+        for record in HourRecord::of(args.guild, &hours) {
+            match args.format {
+                Format::Csv => write!(out, "{}", record.csv_line())?,
+                Format::Jsonl => writeln!(out, "{}", record.json())?,
+            }
+        }
+        out.flush()?;
+        return Ok(());
+    }
     // Printed day by day as the days are read: a long export never sits in memory whole.
     let mut out = std::io::BufWriter::new(std::io::stdout());
     if args.format == Format::Csv {

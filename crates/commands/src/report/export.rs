@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::ops::ControlFlow;
 
 use engagement_domain::{
-    ChannelId, CounterReader, Counts, DailyTallies, Day, GuildId, Tally, UserId,
+    ChannelId, CounterReader, Counts, DailyTallies, Day, GuildId, HourlyCounts, Tally, UserId,
 };
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -97,6 +97,62 @@ impl ExportRecord {
             "messages": self.counts.messages,
             "reactions_given": self.counts.reactions_given,
             "reactions_received": self.counts.reactions_received,
+        })
+    }
+}
+
+/// The schema of hourly records (`engagement export --by hour`): one per (day, local hour, channel) with
+/// messages; `hour` is the guild's local clock hour, 0–23.
+pub const HOUR_COLUMNS: [&str; 5] = ["guild_id", "day", "hour", "channel_id", "messages"];
+
+/// One hourly record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HourRecord {
+    /// The guild.
+    pub guild: GuildId,
+    /// The day.
+    pub day: Day,
+    /// The local clock hour, 0–23.
+    pub hour: u8,
+    /// The counting channel.
+    pub channel: ChannelId,
+    /// Messages counted.
+    pub messages: i64,
+}
+
+impl HourRecord {
+    /// Every record of a range's hourly counts, in (day, hour, channel) order.
+    pub fn of(guild: GuildId, hours: &HourlyCounts) -> impl Iterator<Item = Self> + '_ {
+        hours.messages.iter().map(move |(&(day, hour, channel), &messages)| Self {
+            guild,
+            day,
+            hour,
+            channel,
+            messages,
+        })
+    }
+
+    /// The CSV header line.
+    #[must_use]
+    pub fn header() -> String {
+        format!("{}\n", HOUR_COLUMNS.join(","))
+    }
+
+    /// The record as a CSV line (with its newline), in [`HOUR_COLUMNS`] order.
+    #[must_use]
+    pub fn csv_line(&self) -> String {
+        format!("{},{},{},{},{}\n", self.guild, self.day, self.hour, self.channel, self.messages)
+    }
+
+    /// The record as one JSON object with [`HOUR_COLUMNS`] as keys (ids as strings).
+    #[must_use]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "guild_id": self.guild.to_string(),
+            "day": self.day.to_string(),
+            "hour": self.hour,
+            "channel_id": self.channel.to_string(),
+            "messages": self.messages,
         })
     }
 }

@@ -23,11 +23,14 @@ pub fn day(s: &str) -> Day {
 }
 
 /// Applies a batch to the in-memory model the store's reads are compared with: its counters (channel 10
-/// is in category 99, the others in none) and its erasures.
+/// is in category 99, the others in none), its hourly counts and its erasures.
 pub fn model(memory: &mut MemoryCounters, batch: &Batch) {
     for d in &batch.counters {
         let category = (d.channel == ChannelId(10)).then_some(ChannelId(99));
         memory.add(G, d.day, d.channel, category, d.user, d.counts);
+    }
+    for h in &batch.hours {
+        memory.add_hour(G, h.day, h.hour, h.channel, h.messages);
     }
     for &user in &batch.erasures {
         memory.erase(G, user);
