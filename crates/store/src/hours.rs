@@ -33,7 +33,9 @@ impl CounterStore {
             for batch in batches {
                 hours.fold(batch);
             }
-            if hours.messages != stored.messages {
+            // Written whenever it folded a batch, even one that changed nothing in sum: an item left
+            // behind its day's batches would have them added again by nobody.
+            if hours != stored {
                 // A fold that got further first stands (the put is skipped).
                 self.put_item_if_newer(
                     hours_item(guild, &hours)?,
