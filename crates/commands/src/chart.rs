@@ -1,5 +1,5 @@
-//! The `/activity` chart: messages per day as bars, active members per day as a line on a second axis,
-//! rendered in memory with plotters and encoded as PNG.
+//! The `/activity` charts, rendered in memory with plotters and encoded as PNG: the daily one (messages
+//! per day as bars, active members per day as a line on a second axis) and the hour-of-week heatmap.
 //!
 //! Text is drawn with DejaVu Sans, embedded in the binary (`assets/DejaVuSans.ttf`, licence in
 //! `assets/LICENSE-DejaVu.txt`) and registered with plotters' `ab_glyph` backend: nothing is loaded from
@@ -25,6 +25,8 @@ const FAMILY: &str = "sans-serif";
 const BAR: RGBColor = RGBColor(0x58, 0x65, 0xF2);
 const LINE: RGBColor = RGBColor(0xF2, 0x8C, 0x28);
 const GRID: RGBColor = RGBColor(0xE3, 0xE5, 0xE8);
+/// The heatmap's colour for an hour without messages; busier hours shade towards [`BAR`].
+const EMPTY: RGBColor = RGBColor(0xF2, 0xF3, 0xF5);
 
 /// The chart could not be drawn or encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,6 +153,91 @@ fn draw(pixels: &mut [u8], caption: &str, days: &[DayActivity]) -> Result<(), Ch
     root.present().map_err(|e| failed("rendering")(&e))
 }
 
+/// The hour-of-week heatmap of `grid` (messages per weekday, Monday first, and local hour) under
+/// `caption`, as PNG bytes of [`WIDTH`] × [`HEIGHT`] pixels: a cell's shade grows with its messages.
+///
+/// # Errors
+/// A [`ChartError`] when drawing or encoding fails (never expected for valid input).
+pub fn heatmap_png(caption: &str, grid: &[[i64; 24]; 7]) -> Result<Vec<u8>, ChartError> {
+    font()?;
+    let width = usize::try_from(WIDTH).unwrap_or(0);
+    let height = usize::try_from(HEIGHT).unwrap_or(0);
+    let mut pixels = vec![0_u8; width * height * 3];
+    draw_heatmap(&mut pixels, caption, grid)?;
+    encode(&pixels)
+}
+
+/// The colour of a cell holding `share` (0–1) of the busiest cell's messages.
+fn shade(share: f64) -> RGBColor {
+    let mix = |from: u8, to: u8| {
+        let v = f64::from(from) + (f64::from(to) - f64::from(from)) * share.clamp(0.0, 1.0);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // within 0–255
+        let v = v.round() as u8;
+        v
+    };
+    RGBColor(mix(EMPTY.0, BAR.0), mix(EMPTY.1, BAR.1), mix(EMPTY.2, BAR.2))
+}
+
+#[allow(clippy::cast_precision_loss)] // counts far below 2^52
+fn draw_heatmap(pixels: &mut [u8], caption: &str, grid: &[[i64; 24]; 7]) -> Result<(), ChartError> {
+    let root = BitMapBackend::with_buffer(pixels, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| failed("background")(&e))?;
+    let busiest = grid.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
+    // Hour h spans x = h..h+1; Monday is the top row (y = 6..7), Sunday the bottom one.
+    let mut chart = ChartBuilder::on(&root)
+        .caption(caption, (FAMILY, 22))
+        .margin(14)
+        .x_label_area_size(34)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..24.0, 0.0..7.0)
+        .map_err(|e| failed("axes")(&e))?;
+    // Labels sit on the cells' lower-left corners (whole coordinates), moved by half a cell onto their
+    // middles.
+    let hour = |x: &f64| -> String {
+        if (x - x.round()).abs() > 0.01 || *x < 0.0 || *x > 23.5 {
+            return String::new();
+        }
+        format!("{x:.0}")
+    };
+    let weekday = |y: &f64| -> String {
+        if (y - y.round()).abs() > 0.01 || *y < 0.0 || *y > 6.5 {
+            return String::new();
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // rounded, 0–6
+        let row = 6 - y.round() as usize;
+        crate::format::WEEKDAYS.get(row).map_or_else(String::new, |d| (*d).to_owned())
+    };
+    let (area_width, area_height) = chart.plotting_area().dim_in_pixel();
+    let half_cell = |pixels: u32, cells: u32| i32::try_from(pixels / cells / 2).unwrap_or(0);
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(25)
+        .y_labels(8)
+        .x_label_offset(half_cell(area_width, 24))
+        .y_label_offset(-half_cell(area_height, 7))
+        .x_label_formatter(&hour)
+        .y_label_formatter(&weekday)
+        .x_desc("Hour (local time)")
+        .label_style((FAMILY, 14))
+        .axis_desc_style((FAMILY, 15))
+        .draw()
+        .map_err(|e| failed("axes")(&e))?;
+    chart
+        .draw_series(grid.iter().enumerate().flat_map(|(row, hours)| {
+            let top = 7.0 - row as f64;
+            hours.iter().enumerate().map(move |(h, &n)| {
+                let x = h as f64;
+                Rectangle::new(
+                    [(x + 0.04, top - 0.06), (x + 0.96, top - 0.94)],
+                    shade(n as f64 / busiest).filled(),
+                )
+            })
+        }))
+        .map_err(|e| failed("cells")(&e))?;
+    root.present().map_err(|e| failed("rendering")(&e))
+}
+
 fn encode(pixels: &[u8]) -> Result<Vec<u8>, ChartError> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, WIDTH, HEIGHT);
@@ -183,6 +270,25 @@ mod tests {
         let reader = decoder.read_info()?;
         let info = reader.info();
         assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
+        Ok(())
+    }
+
+    #[test]
+    fn the_heatmap_is_a_png_whose_busiest_cell_is_darkest() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let mut grid = [[0_i64; 24]; 7];
+        grid[1][20] = 50;
+        grid[5][9] = 10;
+        let png = heatmap_png("Server activity by hour", &grid)?;
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let reader = decoder.read_info()?;
+        assert_eq!((reader.info().width, reader.info().height), (WIDTH, HEIGHT));
+        assert_eq!(shade(1.0), BAR);
+        assert_eq!(shade(0.0), EMPTY);
+        let (dark, light) = (shade(1.0), shade(0.2));
+        assert!(u32::from(dark.0) + u32::from(dark.1) < u32::from(light.0) + u32::from(light.1));
+        // An empty grid draws too (every cell the empty colour).
+        assert!(heatmap_png("nothing", &[[0; 24]; 7])?.starts_with(b"\x89PNG"));
         Ok(())
     }
 

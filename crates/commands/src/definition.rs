@@ -64,6 +64,8 @@ pub mod option {
     pub const WHAT: &str = "what";
     /// Which counter (STRING with choices).
     pub const METRIC: &str = "metric";
+    /// What `/activity` draws (STRING with choices).
+    pub const VIEW: &str = "view";
     /// An IANA time zone name (STRING).
     pub const ZONE: &str = "zone";
 }
@@ -86,6 +88,12 @@ pub const METRIC_CHOICES: [(&str, &str); 3] = [
     ("reactions_received", "Reactions received"),
 ];
 
+/// The values of `/activity`'s `view` choices, with their labels.
+pub const VIEW_CHOICES: [(&str, &str); 2] = [
+    ("daily", "Daily: messages and active members per day"),
+    ("heatmap", "Heatmap: weekday × hour"),
+];
+
 /// The values of the leaderboard's `what` choices, with their labels.
 pub const WHAT_CHOICES: [(&str, &str); 3] =
     [("members", "Members"), ("channels", "Channels"), ("categories", "Categories")];
@@ -105,7 +113,10 @@ pub const ROUTES: [(&str, &str); 13] = [
     ),
     ("channel-stats", "A channel's or category's messages, active members, top members and trend."),
     ("leaderboard", "Top members, channels or categories by messages or reactions."),
-    ("activity", "A daily activity chart of the server, a channel or a category."),
+    (
+        "activity",
+        "A daily chart or an hour-of-week heatmap of the server, a channel or a category.",
+    ),
     ("export", "A CSV file of the per-day counters (Manage Server)."),
     ("engagement-config time-zone", "Set the server's time zone for days (Manage Server)."),
     (
@@ -299,6 +310,7 @@ pub fn definitions() -> Vec<Command> {
             route_description("activity"),
             false,
             vec![
+                string_choice(option::VIEW, "What to draw (default: daily)", &VIEW_CHOICES),
                 period.clone(),
                 from.clone(),
                 to.clone(),

@@ -95,6 +95,12 @@ pub fn trend(before: i64, now: i64) -> String {
     }
 }
 
+/// Short weekday names, Monday first (heatmap rows, busiest hours).
+pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+/// Weekday names, Monday first.
+pub const WEEKDAY_NAMES: [&str; 7] =
+    ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
 #[cfg(test)]
 mod tests {
     use super::*;

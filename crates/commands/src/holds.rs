@@ -96,7 +96,7 @@ mod tests {
             export,
             Some(Hold { name: "cooldown:export:7".into(), duration: EXPORT_COOLDOWN })
         );
-        let chart = Report::Activity { scope: Scope::Guild };
+        let chart = Report::Activity { scope: Scope::Guild, view: crate::ActivityView::Daily };
         assert_eq!(report_cooldown(&request(chart, 7)), None);
         assert_eq!(
             report_cooldown(&request(chart, 90)).map(|h| h.duration),

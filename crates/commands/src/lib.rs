@@ -27,4 +27,4 @@ pub mod chart;
 pub use job::{FollowupInvoker, FollowupJob, InvokeError, Work};
 pub use reply::{Reply, ReplyFile};
 pub use report::{AnswerError, Reporter};
-pub use request::{Ranked, Report, ReportPeriod, ReportRequest};
+pub use request::{ActivityView, Ranked, Report, ReportPeriod, ReportRequest};

@@ -141,6 +141,33 @@ impl FromStr for Ranked {
     }
 }
 
+/// What `/activity` draws.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityView {
+    /// Messages and active members per day.
+    #[default]
+    Daily,
+    /// Messages per weekday and local hour (7 × 24).
+    Heatmap,
+}
+
+/// Not one of `daily`, `heatmap`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a view of /activity: use daily or heatmap")]
+pub struct UnknownView(pub String);
+
+impl FromStr for ActivityView {
+    type Err = UnknownView;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "daily" => Ok(Self::Daily),
+            "heatmap" => Ok(Self::Heatmap),
+            _ => Err(UnknownView(s.to_owned())),
+        }
+    }
+}
+
 /// The report asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -164,10 +191,13 @@ pub enum Report {
         /// Where: the guild, a channel or a category.
         scope: Scope,
     },
-    /// `/activity`: a daily chart.
+    /// `/activity`: a daily chart or an hour-of-week heatmap.
     Activity {
         /// Where.
         scope: Scope,
+        /// What is drawn (a job queued before views existed is daily).
+        #[serde(default)]
+        view: ActivityView,
     },
     /// `/export`: the per (day, channel, member) counters as CSV.
     Export,
@@ -275,11 +305,16 @@ mod tests {
             period,
             attachment_limit: 1,
         };
-        assert!(request(Report::Activity { scope: Scope::Guild }).deferred());
+        assert!(
+            request(Report::Activity { scope: Scope::Guild, view: ActivityView::Daily }).deferred()
+        );
         assert!(request(Report::Export).deferred());
         assert!(!request(Report::Stats { member: UserId(2) }).deferred());
         assert!(request(Report::Stats { member: UserId(2) }).ephemeral());
-        assert!(!request(Report::Activity { scope: Scope::Guild }).ephemeral());
+        assert!(
+            !request(Report::Activity { scope: Scope::Guild, view: ActivityView::Daily })
+                .ephemeral()
+        );
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{TimeZone as _, Utc};
-use engagement_commands::request::{Ranked, Report, ReportPeriod, ReportRequest};
+use engagement_commands::request::{ActivityView, Ranked, Report, ReportPeriod, ReportRequest};
 use engagement_commands::{AnswerError, Reply, Reporter};
 use engagement_domain::visibility::VIEW_CHANNEL;
 use engagement_domain::{
@@ -237,7 +237,7 @@ async fn replies_show_only_the_channels_their_audience_can_view() -> anyhow::Res
 async fn before_the_first_permission_snapshot_only_server_managers_see_channels()
 -> anyhow::Result<()> {
     let config = GuildConfig::default();
-    let activity = Report::Activity { scope: Scope::Guild };
+    let activity = Report::Activity { scope: Scope::Guild, view: ActivityView::Daily };
     let public = answer(seeded(), activity, "7d", &config, &Audience::Public).await;
     assert!(matches!(&public, Err(AnswerError::User(m)) if m.contains("no data")), "{public:?}");
     let managers = answer(seeded(), activity, "7d", &config, &Audience::Everything).await?;
@@ -298,4 +298,90 @@ async fn a_failed_read_is_an_error_never_an_empty_report() {
                 .await;
         assert!(matches!(failed, Err(AnswerError::Read(_))), "{failed:?}");
     }
+}
+
+/// Hourly counts: Monday 2026-11-23 to Saturday 2026-11-28 (the last 7 days), plus one day before.
+fn with_hours() -> MemoryCounters {
+    let mut store = seeded();
+    let mut hour = |on: &str, h: u8, channel: ChannelId, n: i64| {
+        let category = (channel != LOOSE).then_some(CATEGORY);
+        store.add_hour(G, (day(on), h), channel, category, n);
+    };
+    hour("2026-11-24", 20, GENERAL, 5); // Tuesday 20:00
+    hour("2026-11-23", 9, GENERAL, 2); // Monday 09:00
+    hour("2026-11-28", 9, LOOSE, 1); // Saturday 09:00
+    hour("2026-11-25", 3, STAFF_ROOM, 9); // Wednesday 03:00, hidden from @everyone
+    hour("2026-11-20", 20, GENERAL, 4); // Friday before the period
+    store
+}
+
+#[tokio::test]
+async fn the_heatmap_names_the_busiest_hours_of_what_its_audience_may_see() -> anyhow::Result<()> {
+    let heatmap = |scope| Report::Activity { scope, view: ActivityView::Heatmap };
+    let config = GuildConfig::default();
+    let mut store = with_hours();
+    store.set_access(G, access());
+
+    let public =
+        answer(store.clone(), heatmap(Scope::Guild), "7d", &config, &Audience::Public).await?;
+    let text = description(&public);
+    assert!(text.contains("**8 messages** counted by hour"), "{text}");
+    assert!(
+        text.contains(
+            "Busiest hours: **Tue 20:00–21:00** (5 messages), **Mon 09:00–10:00** (2 messages), \
+             **Sat 09:00–10:00** (1 message)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("Wed"), "the staff room is hidden from a public reply: {text}");
+    assert!(text.contains("Busiest day of the week: Tuesday (5 messages)"), "{text}");
+    let footer = public.embeds.first().and_then(|e| e.footer.as_ref()).map(|f| f.text.clone());
+    assert!(footer.as_deref().is_some_and(|f| f.contains("Days and hours in UTC")), "{footer:?}");
+
+    let managers =
+        answer(store.clone(), heatmap(Scope::Guild), "7d", &config, &Audience::Everything).await?;
+    assert!(description(&managers).contains("**17 messages**"), "{}", description(&managers));
+    assert!(description(&managers).contains("Busiest hours: **Wed 03:00–04:00** (9 messages)"));
+
+    let category = answer(
+        store.clone(),
+        heatmap(Scope::Category(CATEGORY)),
+        "7d",
+        &config,
+        &Audience::Everything,
+    )
+    .await?;
+    assert!(description(&category).contains("**16 messages**"), "{}", description(&category));
+    let loose =
+        answer(store.clone(), heatmap(Scope::Channel(LOOSE)), "all", &config, &Audience::Public)
+            .await?;
+    assert!(description(&loose).contains("**1 message** counted by hour"));
+
+    // Excluded channels count nothing here either.
+    let excluding =
+        GuildConfig { excluded_channels: BTreeSet::from([GENERAL]), ..GuildConfig::default() };
+    let without =
+        answer(store, heatmap(Scope::Guild), "7d", &excluding, &Audience::Everything).await?;
+    assert!(description(&without).contains("**10 messages**"), "{}", description(&without));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_heatmap_without_hourly_counts_says_why_and_reveals_no_hidden_channel()
+-> anyhow::Result<()> {
+    let heatmap = Report::Activity { scope: Scope::Guild, view: ActivityView::Heatmap };
+    let config = GuildConfig::default();
+    // Days counted, but no hours (counted before hourly counts existed).
+    let old = answer(seeded(), heatmap, "7d", &config, &Audience::Everything).await;
+    assert!(matches!(&old, Err(AnswerError::User(m)) if m.contains("no hourly counts")), "{old:?}");
+    // Only the hidden staff room has hours: a public reply says the same as when there are none.
+    let mut store = seeded();
+    store.add_hour(G, (day("2026-11-25"), 3), STAFF_ROOM, Some(CATEGORY), 9);
+    store.set_access(G, access());
+    let hidden = answer(store, heatmap, "7d", &config, &Audience::Public).await;
+    assert_eq!(
+        hidden.as_ref().map_err(ToString::to_string).err(),
+        old.as_ref().map_err(ToString::to_string).err()
+    );
+    Ok(())
 }

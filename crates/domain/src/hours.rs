@@ -20,13 +20,15 @@ pub struct DayHours {
     pub through: u64,
     /// Messages, never zero.
     pub messages: BTreeMap<(u8, ChannelId), i64>,
+    /// Category of each counting channel with messages (`None`: no category), as last seen.
+    pub categories: BTreeMap<ChannelId, Option<ChannelId>>,
 }
 
 impl DayHours {
     /// No messages, having folded batches up to `through`.
     #[must_use]
     pub fn empty(day: Day, through: u64) -> Self {
-        Self { day, through, messages: BTreeMap::new() }
+        Self { day, through, messages: BTreeMap::new(), categories: BTreeMap::new() }
     }
 
     /// Folds one batch in; batches at or below `through` are ignored, so folding is idempotent.
@@ -36,6 +38,12 @@ impl DayHours {
         }
         for h in batch.hours.iter().filter(|h| h.day == self.day) {
             add(&mut self.messages, (h.hour, h.channel), h.messages);
+        }
+        for c in &batch.categories {
+            let counted = batch.hours.iter().any(|h| h.day == self.day && h.channel == c.channel);
+            if counted || self.categories.contains_key(&c.channel) {
+                self.categories.insert(c.channel, c.category);
+            }
         }
         self.through = batch.seq;
     }
@@ -53,6 +61,7 @@ impl DayHours {
             day: self.day,
             through: self.through,
             channels: channels.into_iter().collect(),
+            categories: self.categories.iter().map(|(k, v)| (*k, *v)).collect(),
         };
         crate::codec::encode(&Versioned { version: 1, body: &stored })
     }
@@ -68,7 +77,12 @@ impl DayHours {
             .into_iter()
             .flat_map(|(channel, hours)| hours.into_iter().map(move |(h, n)| ((h, channel), n)))
             .collect();
-        Ok(Self { day: stored.day, through: stored.through, messages })
+        Ok(Self {
+            day: stored.day,
+            through: stored.through,
+            messages,
+            categories: stored.categories.into_iter().collect(),
+        })
     }
 }
 
@@ -78,6 +92,7 @@ struct StoredHours {
     day: Day,
     through: u64,
     channels: Vec<(ChannelId, Vec<(u8, i64)>)>,
+    categories: Vec<(ChannelId, Option<ChannelId>)>,
 }
 
 /// Messages per (day, local hour, counting channel) over a range of days.
@@ -85,21 +100,52 @@ struct StoredHours {
 pub struct HourlyCounts {
     /// Messages, never zero.
     pub messages: BTreeMap<(Day, u8, ChannelId), i64>,
+    /// Category of counting channels (`None`: no category), as last seen; a channel may be missing.
+    pub categories: BTreeMap<ChannelId, Option<ChannelId>>,
 }
 
 impl HourlyCounts {
-    /// Adds a stored day.
+    /// Adds a stored day (its categories win over those added before).
     pub fn add_day(&mut self, hours: &DayHours) {
         for (&(hour, channel), &n) in &hours.messages {
             add(&mut self.messages, (hours.day, hour, channel), n);
         }
+        self.categories.extend(hours.categories.iter().map(|(k, v)| (*k, *v)));
+    }
+
+    /// The category of a counting channel, if known and set.
+    #[must_use]
+    pub fn category_of(&self, channel: ChannelId) -> Option<ChannelId> {
+        self.categories.get(&channel).copied().flatten()
+    }
+
+    /// Messages per (weekday, local hour), Monday first, of the channels `counted` says, over the whole
+    /// range: the hour-of-week heatmap.
+    #[must_use]
+    pub fn by_hour_of_week(&self, counted: impl Fn(ChannelId) -> bool) -> [[i64; 24]; 7] {
+        let mut grid = [[0; 24]; 7];
+        for (&(day, hour, channel), &n) in &self.messages {
+            if counted(channel) {
+                let weekday = chrono::Datelike::weekday(&day.date()).num_days_from_monday();
+                let row = grid.get_mut(usize::try_from(weekday).unwrap_or(usize::MAX));
+                if let Some(cell) = row.and_then(|row| row.get_mut(usize::from(hour))) {
+                    *cell += n;
+                }
+            }
+        }
+        grid
     }
 
     /// Adds a batch's hourly counts of the days in `range` for which `wanted(day)` says so (a reader
     /// adds each waiting batch to the days whose stored counts it is newer than).
     pub fn add_batch(&mut self, batch: &Batch, range: DayRange, wanted: impl Fn(Day) -> bool) {
+        let mut counted = std::collections::BTreeSet::new();
         for h in batch.hours.iter().filter(|h| range.contains(h.day) && wanted(h.day)) {
             add(&mut self.messages, (h.day, h.hour, h.channel), h.messages);
+            counted.insert(h.channel);
+        }
+        for c in batch.categories.iter().filter(|c| counted.contains(&c.channel)) {
+            self.categories.insert(c.channel, c.category);
         }
     }
 }
@@ -149,5 +195,27 @@ mod tests {
             BTreeMap::from([((d, 9, ChannelId(1)), 3), ((d.next(), 0, ChannelId(1)), 5)])
         );
         Ok(())
+    }
+
+    #[test]
+    fn the_heatmap_sums_each_weekday_and_hour_of_the_channels_asked() {
+        let monday: Day = "2026-11-30".parse().unwrap_or(Day::from_ordinal(0));
+        let b = batch(1, |b| {
+            b.add_hour(monday, 9, ChannelId(1), 2);
+            b.add_hour(monday.plus(7), 9, ChannelId(1), 1);
+            b.add_hour(monday.plus(6), 23, ChannelId(2), 4);
+            b.set_category(ChannelId(1), Some(ChannelId(9)));
+        });
+        let mut hours = DayHours::empty(monday, 0);
+        hours.fold(&b);
+        assert_eq!(hours.categories, BTreeMap::from([(ChannelId(1), Some(ChannelId(9)))]));
+        let mut range = HourlyCounts::default();
+        range.add_batch(&b, DayRange { first: monday, last: monday.plus(7) }, |_| true);
+        let all = range.by_hour_of_week(|_| true);
+        assert_eq!((all[0][9], all[6][23], all.iter().flatten().sum::<i64>()), (3, 4, 7));
+        let one = range.by_hour_of_week(|c| c == ChannelId(1));
+        assert_eq!((one[0][9], one[6][23]), (3, 0));
+        assert_eq!(range.category_of(ChannelId(1)), Some(ChannelId(9)));
+        assert_eq!(range.category_of(ChannelId(2)), None);
     }
 }

@@ -8,7 +8,7 @@ mod support;
 use std::sync::Arc;
 
 use engagement_commands::definition::{name, option};
-use engagement_commands::{Ranked, Report, Work};
+use engagement_commands::{ActivityView, Ranked, Report, Work};
 use engagement_domain::{ChannelId, GuildId, Metric, Period, Scope, UserId};
 use engagement_testkit::events;
 use lambda_http::http::StatusCode;
@@ -290,7 +290,24 @@ async fn activity_is_always_deferred_publicly_with_its_scope() -> anyhow::Result
     let Some(Work::Report { request, .. }) = jobs.first().map(|j| &j.work) else {
         anyhow::bail!("no job")
     };
-    assert_eq!(request.report, Report::Activity { scope: Scope::Category(ChannelId(TEXT)) });
+    assert_eq!(
+        request.report,
+        Report::Activity { scope: Scope::Category(ChannelId(TEXT)), view: ActivityView::Daily }
+    );
+
+    let heatmap = command(
+        name::ACTIVITY,
+        vec![string(option::VIEW, "heatmap"), string(option::PERIOD, "7d")],
+    );
+    assert_eq!(send(&app, &key, &by(ADMIN, heatmap)).await?.json, json!({"type": 5}));
+    let jobs = invoker.jobs();
+    let Some(Work::Report { request, .. }) = jobs.last().map(|j| &j.work) else {
+        anyhow::bail!("no job")
+    };
+    assert_eq!(
+        request.report,
+        Report::Activity { scope: Scope::Guild, view: ActivityView::Heatmap }
+    );
     Ok(())
 }
 

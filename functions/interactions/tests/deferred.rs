@@ -93,6 +93,43 @@ fn embed(call: &RecordedWebhookCall) -> &Value {
 }
 
 #[tokio::test]
+async fn the_activity_heatmap_edits_the_reply_with_a_heatmap_png_and_the_busiest_hours()
+-> anyhow::Result<()> {
+    let env = Deferred::start("deferred-heatmap").await?;
+    let data = command(
+        name::ACTIVITY,
+        vec![string(option::VIEW, "heatmap"), string(option::PERIOD, "7d")],
+    );
+    let (outcome, call) = env.run(ADMIN, data, false).await?;
+    assert_eq!(outcome, Outcome::Answered);
+    let [file] = call.files.as_slice() else {
+        anyhow::bail!("expected one file: {:?}", call.files)
+    };
+    assert_eq!(file.filename, "activity-heatmap.png");
+    let reader = png::Decoder::new(std::io::Cursor::new(file.data.clone())).read_info()?;
+    assert_eq!((reader.info().width, reader.info().height), (1000, 450));
+    let embed = embed(&call);
+    assert_eq!(embed["title"], json!("Server activity by hour"));
+    assert_eq!(embed["image"]["url"], json!("attachment://activity-heatmap.png"));
+    let text = embed["description"].as_str().unwrap_or_default();
+    // The seeds' messages of the last 7 days by (weekday, hour), independently of the report's code.
+    let mut cells: BTreeMap<(u32, u8), i64> = BTreeMap::new();
+    for s in SEEDS.iter().filter(|s| between(s, "2025-11-22", "2025-11-28") && s.counts.0 > 0) {
+        let weekday = chrono::Datelike::weekday(&s.day.parse::<chrono::NaiveDate>()?);
+        *cells.entry((weekday.num_days_from_monday(), hour_of(s))).or_default() += s.counts.0;
+    }
+    let total: i64 = cells.values().sum();
+    assert!(text.contains(&format!("**{total} messages** counted by hour")), "{text}");
+    let ((weekday, hour), n) =
+        cells.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).context("no cell")?;
+    let name = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][*weekday as usize];
+    let busiest =
+        format!("Busiest hours: **{name} {hour:02}:00–{:02}:00** ({n} messages)", hour + 1);
+    assert!(text.contains(&busiest), "{busiest} in {text}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn activity_edits_the_reply_with_a_chart_png_and_a_sparkline() -> anyhow::Result<()> {
     let env = Deferred::start("deferred-activity").await?;
     let data = command(name::ACTIVITY, vec![string(option::PERIOD, "30d")]);

@@ -1,12 +1,13 @@
 //! `/activity`: messages and active members per day, as a sparkline in the embed and (with the `chart`
-//! feature, in the followup function) a PNG chart.
+//! feature, in the followup function) a PNG chart; or, with `view: heatmap`, messages per weekday and
+//! local hour as a 7 × 24 PNG, with the busiest hours named in the text.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
-use engagement_domain::{CounterReader, Day, Metric, Scope, UserId};
+use engagement_domain::{ChannelId, CounterReader, Day, Metric, Scope, UserId};
 
-use super::{AnswerError, Reporter, footer, nothing_counted, nothing_in};
+use super::{AnswerError, Reporter, footer, hours_footer, nothing_counted, nothing_in};
 use crate::format;
 use crate::reply::{EmbedDraft, Reply};
 use crate::request::{ReportRequest, ScopeName};
@@ -16,6 +17,10 @@ use crate::visibility::Shown;
 pub const SPARKLINE_WIDTH: usize = 42;
 /// The chart's file name.
 pub const CHART_FILE: &str = "activity.png";
+/// The heatmap's file name.
+pub const HEATMAP_FILE: &str = "activity-heatmap.png";
+/// How many of the busiest hours the heatmap's text names.
+pub const BUSIEST_HOURS: usize = 3;
 
 /// One day of the chart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +96,128 @@ pub(super) async fn answer(
     };
     let embed = EmbedDraft::new(title).description(description).footer(footer(period));
     chart(embed, title, &series, period)
+}
+
+/// `/activity view: heatmap`: messages per weekday and local hour over the period, from the hourly
+/// counts (no member in them, so opt-outs need no filtering; excluded and unseen channels are left out).
+pub(super) async fn heatmap(
+    reporter: &Reporter<impl CounterReader>,
+    request: &ReportRequest,
+    scope: Scope,
+    shown: &Shown,
+) -> Result<Reply, AnswerError> {
+    let period = &request.period;
+    let range = period.range.unwrap_or_else(|| period.all_days());
+    let hours =
+        reporter.reader.load_hours(request.guild, range).await.map_err(AnswerError::read)?;
+    let in_scope = |channel: ChannelId| {
+        shown.shows(channel)
+            && match scope {
+                Scope::Guild => true,
+                Scope::Channel(c) => c == channel,
+                Scope::Category(cat) => hours.category_of(channel) == Some(cat),
+            }
+    };
+    let grid = hours.by_hour_of_week(in_scope);
+    let total: i64 = grid.iter().flatten().sum();
+    if total == 0 {
+        // Said the same whether or not channels this audience cannot see have hours.
+        return Err(if hours.messages.keys().any(|(_, _, c)| shown.shows(*c)) {
+            nothing_in(scope, period)
+        } else {
+            no_hours(period)
+        });
+    }
+    let mut description = format!(
+        "{} · {}\n**{}** counted by hour",
+        ScopeName(scope),
+        period.label(),
+        format::count(total, Metric::Messages)
+    );
+    description.push_str("\nBusiest hours: ");
+    let busiest: Vec<String> = busiest_hours(&grid, BUSIEST_HOURS)
+        .into_iter()
+        .map(|(weekday, hour, n)| {
+            format!(
+                "**{} {hour:02}:00–{:02}:00** ({})",
+                format::WEEKDAYS[weekday],
+                (hour + 1) % 24,
+                format::count(n, Metric::Messages)
+            )
+        })
+        .collect();
+    description.push_str(&busiest.join(", "));
+    let by_weekday: Vec<i64> = grid.iter().map(|hours| hours.iter().sum()).collect();
+    if let Some((weekday, n)) =
+        by_weekday.iter().enumerate().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+    {
+        description.push_str(&format!(
+            "\nBusiest day of the week: {} ({})",
+            format::WEEKDAY_NAMES[weekday],
+            format::count(*n, Metric::Messages)
+        ));
+    }
+    let title = match scope {
+        Scope::Guild => "Server activity by hour",
+        Scope::Channel(_) => "Channel activity by hour",
+        Scope::Category(_) => "Category activity by hour",
+    };
+    let embed = EmbedDraft::new(title).description(description).footer(hours_footer(period));
+    heatmap_chart(embed, title, &grid, period)
+}
+
+/// The `n` busiest (weekday, hour) cells with messages, busiest first (ties: earlier in the week).
+#[must_use]
+pub fn busiest_hours(grid: &[[i64; 24]; 7], n: usize) -> Vec<(usize, usize, i64)> {
+    let mut cells: Vec<(usize, usize, i64)> = grid
+        .iter()
+        .enumerate()
+        .flat_map(|(d, hours)| hours.iter().enumerate().map(move |(h, &m)| (d, h, m)))
+        .filter(|(_, _, m)| *m > 0)
+        .collect();
+    cells.sort_by(|a, b| b.2.cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
+    cells.truncate(n);
+    cells
+}
+
+/// No hourly counts in the period for this audience.
+fn no_hours(period: &crate::request::ReportPeriod) -> AnswerError {
+    AnswerError::user(format!(
+        "There are no hourly counts {} to show. Hours are kept for messages counted since this bot \
+         started counting them (its update of 2026-11-30), backfills included; `view: daily` shows \
+         every day counted.",
+        period.phrase()
+    ))
+}
+
+#[cfg(feature = "chart")]
+fn heatmap_chart(
+    embed: EmbedDraft,
+    title: &str,
+    grid: &[[i64; 24]; 7],
+    period: &crate::request::ReportPeriod,
+) -> Result<Reply, AnswerError> {
+    let caption = format!("{title}, {} · hours in {}", period.label(), period.time_zone);
+    let png =
+        crate::chart::heatmap_png(&caption, grid).map_err(|e| AnswerError::Chart(e.to_string()))?;
+    let mut reply = Reply::embed(embed.attached_image(HEATMAP_FILE).build());
+    reply.files.push(crate::reply::ReplyFile {
+        filename: HEATMAP_FILE.to_owned(),
+        content_type: "image/png".to_owned(),
+        data: png,
+    });
+    Ok(reply)
+}
+
+#[cfg(not(feature = "chart"))]
+fn heatmap_chart(
+    embed: EmbedDraft,
+    _title: &str,
+    _grid: &[[i64; 24]; 7],
+    _period: &crate::request::ReportPeriod,
+) -> Result<Reply, AnswerError> {
+    // Without the renderer (the interactions function, which always defers /activity), the text.
+    Ok(Reply::embed(embed.build()))
 }
 
 #[cfg(feature = "chart")]

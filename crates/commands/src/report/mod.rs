@@ -16,7 +16,7 @@ use engagement_domain::{
 
 use crate::format;
 use crate::reply::Reply;
-use crate::request::{Report, ReportPeriod, ReportRequest, ScopeName};
+use crate::request::{ActivityView, Report, ReportPeriod, ReportRequest, ScopeName};
 use crate::visibility::{self, Shown};
 
 /// Why a report could not be built.
@@ -99,7 +99,12 @@ impl<R: CounterReader> Reporter<R> {
             Report::Leaderboard { ranked, metric, scope } => {
                 leaderboard::answer(self, request, ranked, metric, scope, shown).await
             }
-            Report::Activity { scope } => activity::answer(self, request, scope, shown).await,
+            Report::Activity { scope, view: ActivityView::Daily } => {
+                activity::answer(self, request, scope, shown).await
+            }
+            Report::Activity { scope, view: ActivityView::Heatmap } => {
+                activity::heatmap(self, request, scope, shown).await
+            }
             Report::Export => export::answer(self, request, shown).await,
         }
     }
@@ -176,7 +181,7 @@ impl Report {
         match *self {
             Self::ChannelStats { scope }
             | Self::Leaderboard { scope, .. }
-            | Self::Activity { scope } => Some(scope),
+            | Self::Activity { scope, .. } => Some(scope),
             Self::Stats { .. } | Self::Export => None,
         }
     }
@@ -233,6 +238,11 @@ fn nothing_counted(period: &ReportPeriod) -> AnswerError {
 /// Refuses a scope in which nothing was counted in the period (the guild has data).
 fn nothing_in(scope: Scope, period: &ReportPeriod) -> AnswerError {
     AnswerError::user(format!("Nothing was counted in {} {}.", ScopeName(scope), period.phrase()))
+}
+
+/// The embed footer of reports by hour: which time zone the days and hours are in.
+fn hours_footer(period: &ReportPeriod) -> String {
+    format!("Days and hours in {} · discord-engagement", period.time_zone)
 }
 
 /// The embed footer: which time zone the days are in.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use engagement_commands::definition::option;
 use engagement_commands::report::check_counted;
 use engagement_commands::report::leaderboard::check_scope;
-use engagement_commands::{FollowupJob, Ranked, Report, ReportRequest, Work, holds};
+use engagement_commands::{ActivityView, FollowupJob, Ranked, Report, ReportRequest, Work, holds};
 use engagement_domain::{Audience, Metric, Scope};
 use engagement_store::Claim;
 
@@ -81,9 +81,12 @@ impl ReportCommand {
                 check_scope(ranked, scope).map_err(|e| CommandError::user(e.to_string()))?;
                 Report::Leaderboard { ranked, metric, scope }
             }
-            ReportKind::Activity => {
-                Report::Activity { scope: options::channel_scope(ctx).unwrap_or(Scope::Guild) }
-            }
+            ReportKind::Activity => Report::Activity {
+                scope: options::channel_scope(ctx).unwrap_or(Scope::Guild),
+                view: options::string(ctx, option::VIEW)
+                    .map_or(Ok(ActivityView::default()), str::parse)
+                    .map_err(|e| CommandError::user(e.to_string()))?,
+            },
             ReportKind::Export => Report::Export,
         };
         if let Some(Scope::Channel(channel)) = report.channel_scope() {

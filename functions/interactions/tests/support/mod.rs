@@ -108,6 +108,11 @@ pub const fn category_of(channel: u64) -> Option<u64> {
     if channel == GENERAL || channel == RANDOM { Some(TEXT) } else { None }
 }
 
+/// The local hour of a seed's messages (all in one hour).
+pub const fn hour_of(s: &Seed) -> u8 {
+    ((s.user + s.channel) % 24) as u8
+}
+
 /// Sums the seeds that pass `keep`: (messages, reactions given, reactions received).
 pub fn sum(keep: impl Fn(&Seed) -> bool) -> (i64, i64, i64) {
     SEEDS
@@ -137,6 +142,7 @@ pub async fn seeded_store(prefix: &str) -> anyhow::Result<CounterStore> {
                 UserId(s.user),
                 Counts { messages, reactions_given, reactions_received },
             );
+            batch.add_hour(day(s.day), hour_of(s), ChannelId(s.channel), messages);
             batch.set_category(ChannelId(s.channel), category_of(s.channel).map(ChannelId));
         }
         let created = u64::try_from(i).unwrap_or(0) * 1_000 + 1;
