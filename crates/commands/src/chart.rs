@@ -281,8 +281,29 @@ mod tests {
         grid[5][9] = 10;
         let png = heatmap_png("Server activity by hour", &grid)?;
         let decoder = png::Decoder::new(std::io::Cursor::new(png));
-        let reader = decoder.read_info()?;
+        let mut reader = decoder.read_info()?;
         assert_eq!((reader.info().width, reader.info().height), (WIDTH, HEIGHT));
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap_or(0)];
+        reader.next_frame(&mut pixels)?;
+        // The busiest cell (Tuesday, 20:00) is the only one in the full colour: right of 20/24 of the
+        // plot's width, in the second of seven rows.
+        let width = usize::try_from(WIDTH)?;
+        let full: Vec<(usize, usize)> = pixels
+            .chunks(3)
+            .enumerate()
+            .filter(|(_, p)| *p == [BAR.0, BAR.1, BAR.2])
+            .map(|(i, _)| (i % width, i / width))
+            .collect();
+        assert!(!full.is_empty());
+        let (xs, ys): (Vec<usize>, Vec<usize>) = full.into_iter().unzip();
+        let (left, right) = (xs.iter().min().copied(), xs.iter().max().copied());
+        let (top, bottom) = (ys.iter().min().copied(), ys.iter().max().copied());
+        assert!(
+            left > Some(width * 19 / 24) && right < Some(width * 22 / 24),
+            "{left:?}..{right:?}"
+        );
+        let height = usize::try_from(HEIGHT)?;
+        assert!(top > Some(height / 7) && bottom < Some(height * 3 / 7), "{top:?}..{bottom:?}");
         assert_eq!(shade(1.0), BAR);
         assert_eq!(shade(0.0), EMPTY);
         let (dark, light) = (shade(1.0), shade(0.2));

@@ -300,18 +300,22 @@ async fn a_failed_read_is_an_error_never_an_empty_report() {
     }
 }
 
-/// Hourly counts: Monday 2026-11-23 to Saturday 2026-11-28 (the last 7 days), plus one day before.
+/// Hourly counts matching [`seeded`]'s messages day by day (the last 7 days are Sunday 2026-11-22 to
+/// Saturday 2026-11-28).
 fn with_hours() -> MemoryCounters {
     let mut store = seeded();
-    let mut hour = |on: &str, h: u8, channel: ChannelId, n: i64| {
-        let category = (channel != LOOSE).then_some(CATEGORY);
-        store.add_hour(G, (day(on), h), channel, category, n);
-    };
-    hour("2026-11-24", 20, GENERAL, 5); // Tuesday 20:00
-    hour("2026-11-23", 9, GENERAL, 2); // Monday 09:00
-    hour("2026-11-28", 9, LOOSE, 1); // Saturday 09:00
-    hour("2026-11-25", 3, STAFF_ROOM, 9); // Wednesday 03:00, hidden from @everyone
-    hour("2026-11-20", 20, GENERAL, 4); // Friday before the period
+    for (on, h, channel, n) in [
+        ("2026-11-20", 20, GENERAL, 4),   // Friday, before the period
+        ("2026-11-22", 20, GENERAL, 3),   // Sunday 20:00
+        ("2026-11-23", 9, GENERAL, 1),    // Monday 09:00
+        ("2026-11-24", 3, STAFF_ROOM, 9), // Tuesday 03:00, hidden from @everyone
+        ("2026-11-25", 20, GENERAL, 2),   // Wednesday 20:00
+        ("2026-11-26", 20, GENERAL, 4),   // Thursday 20:00 and 21:00: CAROL's 5
+        ("2026-11-26", 21, GENERAL, 1),
+        ("2026-11-28", 9, LOOSE, 1), // Saturday 09:00
+    ] {
+        store.add_hour(G, (day(on), h), channel, n);
+    }
     store
 }
 
@@ -325,24 +329,24 @@ async fn the_heatmap_names_the_busiest_hours_of_what_its_audience_may_see() -> a
     let public =
         answer(store.clone(), heatmap(Scope::Guild), "7d", &config, &Audience::Public).await?;
     let text = description(&public);
-    assert!(text.contains("**8 messages** counted by hour"), "{text}");
+    assert!(text.contains("**12 messages** by hour"), "{text}");
     assert!(
         text.contains(
-            "Busiest hours: **Tue 20:00–21:00** (5 messages), **Mon 09:00–10:00** (2 messages), \
-             **Sat 09:00–10:00** (1 message)"
+            "Busiest hours: **Thu 20:00–21:00** (4 messages), **Sun 20:00–21:00** (3 messages), \
+             **Wed 20:00–21:00** (2 messages)"
         ),
         "{text}"
     );
-    assert!(!text.contains("Wed"), "the staff room is hidden from a public reply: {text}");
-    assert!(text.contains("Busiest day of the week: Tuesday (5 messages)"), "{text}");
+    assert!(!text.contains("Tue"), "the staff room is hidden from a public reply: {text}");
+    assert!(!text.contains("not in it"), "{text}");
+    assert!(text.contains("Busiest day of the week: Thursday (5 messages)"), "{text}");
     let footer = public.embeds.first().and_then(|e| e.footer.as_ref()).map(|f| f.text.clone());
     assert!(footer.as_deref().is_some_and(|f| f.contains("Days and hours in UTC")), "{footer:?}");
 
     let managers =
         answer(store.clone(), heatmap(Scope::Guild), "7d", &config, &Audience::Everything).await?;
-    assert!(description(&managers).contains("**17 messages**"), "{}", description(&managers));
-    assert!(description(&managers).contains("Busiest hours: **Wed 03:00–04:00** (9 messages)"));
-
+    assert!(description(&managers).contains("**21 messages**"), "{}", description(&managers));
+    assert!(description(&managers).contains("Busiest hours: **Tue 03:00–04:00** (9 messages)"));
     let category = answer(
         store.clone(),
         heatmap(Scope::Category(CATEGORY)),
@@ -351,18 +355,41 @@ async fn the_heatmap_names_the_busiest_hours_of_what_its_audience_may_see() -> a
         &Audience::Everything,
     )
     .await?;
-    assert!(description(&category).contains("**16 messages**"), "{}", description(&category));
+    assert!(description(&category).contains("**20 messages**"), "{}", description(&category));
     let loose =
         answer(store.clone(), heatmap(Scope::Channel(LOOSE)), "all", &config, &Audience::Public)
             .await?;
-    assert!(description(&loose).contains("**1 message** counted by hour"));
-
+    assert!(description(&loose).contains("**1 message** by hour"));
     // Excluded channels count nothing here either.
     let excluding =
         GuildConfig { excluded_channels: BTreeSet::from([GENERAL]), ..GuildConfig::default() };
     let without =
         answer(store, heatmap(Scope::Guild), "7d", &excluding, &Audience::Everything).await?;
     assert!(description(&without).contains("**10 messages**"), "{}", description(&without));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_heatmap_never_holds_the_hours_of_members_who_opted_out_or_were_erased()
+-> anyhow::Result<()> {
+    let heatmap = Report::Activity { scope: Scope::Guild, view: ActivityView::Heatmap };
+    let mut store = with_hours();
+    store.set_access(G, access());
+    // CAROL (Thursday's 5 messages) opted out after they were counted: her hours are still in the
+    // hourly counts, and must not show.
+    let config = GuildConfig { opted_out: BTreeSet::from([CAROL]), ..GuildConfig::default() };
+    let public = answer(store.clone(), heatmap, "7d", &config, &Audience::Public).await?;
+    let text = description(&public);
+    assert!(text.contains("**7 messages** by hour"), "{text}");
+    assert!(!text.contains("Thu"), "{text}");
+    // A member erased: gone from the days, still in the hours of Wednesday (3 more than shown).
+    store.add_hour(G, (day("2026-11-25"), 21), GENERAL, 3);
+    let erased =
+        answer(store.clone(), heatmap, "7d", &GuildConfig::default(), &Audience::Public).await?;
+    let text = description(&erased);
+    assert!(text.contains("**10 messages** by hour"), "{text}");
+    assert!(text.contains("2 messages not in it"), "{text}");
+    assert!(!text.contains("Wed"), "{text}");
     Ok(())
 }
 
@@ -376,12 +403,18 @@ async fn a_heatmap_without_hourly_counts_says_why_and_reveals_no_hidden_channel(
     assert!(matches!(&old, Err(AnswerError::User(m)) if m.contains("no hourly counts")), "{old:?}");
     // Only the hidden staff room has hours: a public reply says the same as when there are none.
     let mut store = seeded();
-    store.add_hour(G, (day("2026-11-25"), 3), STAFF_ROOM, Some(CATEGORY), 9);
+    store.add_hour(G, (day("2026-11-24"), 3), STAFF_ROOM, 9);
     store.set_access(G, access());
-    let hidden = answer(store, heatmap, "7d", &config, &Audience::Public).await;
+    let hidden = answer(store.clone(), heatmap, "7d", &config, &Audience::Public).await;
     assert_eq!(
         hidden.as_ref().map_err(ToString::to_string).err(),
         old.as_ref().map_err(ToString::to_string).err()
     );
+    // Some days with hours and some without: the reply says how many messages it leaves out.
+    store.add_hour(G, (day("2026-11-22"), 20), GENERAL, 3);
+    let partial = answer(store, heatmap, "7d", &config, &Audience::Public).await?;
+    let text = description(&partial);
+    assert!(text.contains("**3 messages** by hour"), "{text}");
+    assert!(text.contains("9 messages not in it"), "{text}");
     Ok(())
 }

@@ -20,15 +20,13 @@ pub struct DayHours {
     pub through: u64,
     /// Messages, never zero.
     pub messages: BTreeMap<(u8, ChannelId), i64>,
-    /// Category of each counting channel with messages (`None`: no category), as last seen.
-    pub categories: BTreeMap<ChannelId, Option<ChannelId>>,
 }
 
 impl DayHours {
     /// No messages, having folded batches up to `through`.
     #[must_use]
     pub fn empty(day: Day, through: u64) -> Self {
-        Self { day, through, messages: BTreeMap::new(), categories: BTreeMap::new() }
+        Self { day, through, messages: BTreeMap::new() }
     }
 
     /// Folds one batch in; batches at or below `through` are ignored, so folding is idempotent.
@@ -38,12 +36,6 @@ impl DayHours {
         }
         for h in batch.hours.iter().filter(|h| h.day == self.day) {
             add(&mut self.messages, (h.hour, h.channel), h.messages);
-        }
-        for c in &batch.categories {
-            let counted = batch.hours.iter().any(|h| h.day == self.day && h.channel == c.channel);
-            if counted || self.categories.contains_key(&c.channel) {
-                self.categories.insert(c.channel, c.category);
-            }
         }
         self.through = batch.seq;
     }
@@ -61,7 +53,6 @@ impl DayHours {
             day: self.day,
             through: self.through,
             channels: channels.into_iter().collect(),
-            categories: self.categories.iter().map(|(k, v)| (*k, *v)).collect(),
         };
         crate::codec::encode(&Versioned { version: 1, body: &stored })
     }
@@ -77,12 +68,7 @@ impl DayHours {
             .into_iter()
             .flat_map(|(channel, hours)| hours.into_iter().map(move |(h, n)| ((h, channel), n)))
             .collect();
-        Ok(Self {
-            day: stored.day,
-            through: stored.through,
-            messages,
-            categories: stored.categories.into_iter().collect(),
-        })
+        Ok(Self { day: stored.day, through: stored.through, messages })
     }
 }
 
@@ -92,7 +78,6 @@ struct StoredHours {
     day: Day,
     through: u64,
     channels: Vec<(ChannelId, Vec<(u8, i64)>)>,
-    categories: Vec<(ChannelId, Option<ChannelId>)>,
 }
 
 /// Messages per (day, local hour, counting channel) over a range of days.
@@ -100,32 +85,33 @@ struct StoredHours {
 pub struct HourlyCounts {
     /// Messages, never zero.
     pub messages: BTreeMap<(Day, u8, ChannelId), i64>,
-    /// Category of counting channels (`None`: no category), as last seen; a channel may be missing.
-    pub categories: BTreeMap<ChannelId, Option<ChannelId>>,
 }
 
 impl HourlyCounts {
-    /// Adds a stored day (its categories win over those added before).
+    /// Adds a stored day.
     pub fn add_day(&mut self, hours: &DayHours) {
         for (&(hour, channel), &n) in &hours.messages {
             add(&mut self.messages, (hours.day, hour, channel), n);
         }
-        self.categories.extend(hours.categories.iter().map(|(k, v)| (*k, *v)));
     }
 
-    /// The category of a counting channel, if known and set.
+    /// Messages per (day, counting channel): what the hours of each add up to.
     #[must_use]
-    pub fn category_of(&self, channel: ChannelId) -> Option<ChannelId> {
-        self.categories.get(&channel).copied().flatten()
+    pub fn per_day_and_channel(&self) -> BTreeMap<(Day, ChannelId), i64> {
+        let mut out = BTreeMap::new();
+        for (&(day, _, channel), &n) in &self.messages {
+            add(&mut out, (day, channel), n);
+        }
+        out
     }
 
-    /// Messages per (weekday, local hour), Monday first, of the channels `counted` says, over the whole
-    /// range: the hour-of-week heatmap.
+    /// Messages per (weekday, local hour), Monday first, of the (day, channel)s `counted` says: the
+    /// hour-of-week heatmap.
     #[must_use]
-    pub fn by_hour_of_week(&self, counted: impl Fn(ChannelId) -> bool) -> [[i64; 24]; 7] {
+    pub fn by_hour_of_week(&self, counted: impl Fn(Day, ChannelId) -> bool) -> [[i64; 24]; 7] {
         let mut grid = [[0; 24]; 7];
         for (&(day, hour, channel), &n) in &self.messages {
-            if counted(channel) {
+            if counted(day, channel) {
                 let weekday = chrono::Datelike::weekday(&day.date()).num_days_from_monday();
                 let row = grid.get_mut(usize::try_from(weekday).unwrap_or(usize::MAX));
                 if let Some(cell) = row.and_then(|row| row.get_mut(usize::from(hour))) {
@@ -139,13 +125,8 @@ impl HourlyCounts {
     /// Adds a batch's hourly counts of the days in `range` for which `wanted(day)` says so (a reader
     /// adds each waiting batch to the days whose stored counts it is newer than).
     pub fn add_batch(&mut self, batch: &Batch, range: DayRange, wanted: impl Fn(Day) -> bool) {
-        let mut counted = std::collections::BTreeSet::new();
         for h in batch.hours.iter().filter(|h| range.contains(h.day) && wanted(h.day)) {
             add(&mut self.messages, (h.day, h.hour, h.channel), h.messages);
-            counted.insert(h.channel);
-        }
-        for c in batch.categories.iter().filter(|c| counted.contains(&c.channel)) {
-            self.categories.insert(c.channel, c.category);
         }
     }
 }
@@ -204,18 +185,15 @@ mod tests {
             b.add_hour(monday, 9, ChannelId(1), 2);
             b.add_hour(monday.plus(7), 9, ChannelId(1), 1);
             b.add_hour(monday.plus(6), 23, ChannelId(2), 4);
-            b.set_category(ChannelId(1), Some(ChannelId(9)));
         });
-        let mut hours = DayHours::empty(monday, 0);
-        hours.fold(&b);
-        assert_eq!(hours.categories, BTreeMap::from([(ChannelId(1), Some(ChannelId(9)))]));
         let mut range = HourlyCounts::default();
         range.add_batch(&b, DayRange { first: monday, last: monday.plus(7) }, |_| true);
-        let all = range.by_hour_of_week(|_| true);
+        let all = range.by_hour_of_week(|_, _| true);
         assert_eq!((all[0][9], all[6][23], all.iter().flatten().sum::<i64>()), (3, 4, 7));
-        let one = range.by_hour_of_week(|c| c == ChannelId(1));
+        let one = range.by_hour_of_week(|_, c| c == ChannelId(1));
         assert_eq!((one[0][9], one[6][23]), (3, 0));
-        assert_eq!(range.category_of(ChannelId(1)), Some(ChannelId(9)));
-        assert_eq!(range.category_of(ChannelId(2)), None);
+        let first_week = range.by_hour_of_week(|d, _| d < monday.plus(7));
+        assert_eq!(first_week[0][9], 2);
+        assert_eq!(range.per_day_and_channel().get(&(monday.plus(6), ChannelId(2))), Some(&4));
     }
 }

@@ -15,7 +15,6 @@ use engagement_domain::{
 pub struct MemoryCounters {
     days: BTreeMap<(GuildId, Day), Tally>,
     hours: BTreeMap<(GuildId, Day, u8, ChannelId), i64>,
-    hour_categories: BTreeMap<(GuildId, ChannelId), Option<ChannelId>>,
     access: HashMap<GuildId, GuildAccess>,
     unavailable: bool,
 }
@@ -54,17 +53,15 @@ impl MemoryCounters {
         self
     }
 
-    /// Counts `messages` in `channel` (under `category`, as last seen) in the local `hour` of `day`.
+    /// Counts `messages` in `channel` in the local `hour` of `day`.
     pub fn add_hour(
         &mut self,
         guild: GuildId,
         (day, hour): (Day, u8),
         channel: ChannelId,
-        category: Option<ChannelId>,
         messages: i64,
     ) -> &mut Self {
         *self.hours.entry((guild, day, hour, channel)).or_default() += messages;
-        self.hour_categories.insert((guild, channel), category);
         self
     }
 
@@ -132,9 +129,6 @@ impl CounterReader for MemoryCounters {
         for (&(_, day, hour, channel), &n) in self.hours.range(first..=last) {
             if n != 0 {
                 out.messages.insert((day, hour, channel), n);
-                if let Some(category) = self.hour_categories.get(&(guild, channel)) {
-                    out.categories.insert(channel, *category);
-                }
             }
         }
         Ok(out)

@@ -119,12 +119,12 @@ async fn the_activity_heatmap_edits_the_reply_with_a_heatmap_png_and_the_busiest
         *cells.entry((weekday.num_days_from_monday(), hour_of(s))).or_default() += s.counts.0;
     }
     let total: i64 = cells.values().sum();
-    assert!(text.contains(&format!("**{total} messages** counted by hour")), "{text}");
+    assert!(text.contains(&format!("**{total} messages** by hour")), "{text}");
     let ((weekday, hour), n) =
         cells.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).context("no cell")?;
     let name = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][*weekday as usize];
     let busiest =
-        format!("Busiest hours: **{name} {hour:02}:00–{:02}:00** ({n} messages)", hour + 1);
+        format!("Busiest hours: **{name} {hour:02}:00–{:02}:00** ({n} messages)", (hour + 1) % 24);
     assert!(text.contains(&busiest), "{busiest} in {text}");
     Ok(())
 }

@@ -98,8 +98,14 @@ pub(super) async fn answer(
     chart(embed, title, &series, period)
 }
 
-/// `/activity view: heatmap`: messages per weekday and local hour over the period, from the hourly
-/// counts (no member in them, so opt-outs need no filtering; excluded and unseen channels are left out).
+/// `/activity view: heatmap`: messages per weekday and local hour over the period.
+///
+/// The hourly counts name no member, so they still hold the messages of members who opted out or were
+/// erased after they were counted. A (day, channel) is therefore drawn only when its hours add up to
+/// exactly the messages the daily view shows for it (opt-outs, excluded and unseen channels left out, a
+/// category as of that day): then they hold nobody hidden. The others are left out, and said to be, in
+/// one sum with the messages counted before hourly counts existed. The days are read whole for this
+/// check, so a heatmap costs what the daily chart of the same period costs.
 pub(super) async fn heatmap(
     reporter: &Reporter<impl CounterReader>,
     request: &ReportRequest,
@@ -107,33 +113,48 @@ pub(super) async fn heatmap(
     shown: &Shown,
 ) -> Result<Reply, AnswerError> {
     let period = &request.period;
-    let range = period.range.unwrap_or_else(|| period.all_days());
+    let mut daily: BTreeMap<(Day, ChannelId), i64> = BTreeMap::new();
+    let range = reporter
+        .each_day(request.guild, period, shown, None, |day, tally| {
+            for (channel, counts) in tally.by_channel(scope, None) {
+                if counts.messages > 0 {
+                    daily.insert((day, channel), counts.messages);
+                }
+            }
+            ControlFlow::Continue(())
+        })
+        .await?;
+    let Some(range) = range else { return Err(nothing_counted(period)) };
+    if daily.is_empty() {
+        return Err(nothing_in(scope, period));
+    }
     let hours =
         reporter.reader.load_hours(request.guild, range).await.map_err(AnswerError::read)?;
-    let in_scope = |channel: ChannelId| {
-        shown.shows(channel)
-            && match scope {
-                Scope::Guild => true,
-                Scope::Channel(c) => c == channel,
-                Scope::Category(cat) => hours.category_of(channel) == Some(cat),
-            }
-    };
-    let grid = hours.by_hour_of_week(in_scope);
+    let hourly = hours.per_day_and_channel();
+    let drawn: BTreeSet<(Day, ChannelId)> = daily
+        .iter()
+        .filter(|(key, messages)| hourly.get(*key) == Some(*messages))
+        .map(|(key, _)| *key)
+        .collect();
+    let grid = hours.by_hour_of_week(|day, channel| drawn.contains(&(day, channel)));
     let total: i64 = grid.iter().flatten().sum();
+    let left_out: i64 = daily.values().sum::<i64>() - total;
     if total == 0 {
-        // Said the same whether or not channels this audience cannot see have hours.
-        return Err(if hours.messages.keys().any(|(_, _, c)| shown.shows(*c)) {
-            nothing_in(scope, period)
-        } else {
-            no_hours(period)
-        });
+        return Err(no_hours(period));
     }
     let mut description = format!(
-        "{} · {}\n**{}** counted by hour",
+        "{} · {}\n**{}** by hour",
         ScopeName(scope),
         period.label(),
         format::count(total, Metric::Messages)
     );
+    if left_out > 0 {
+        description.push_str(&format!(
+            "\n{} not in it: counted before hourly counts began, or on a day and channel where \
+             leaving them out keeps members who opted out private",
+            format::count(left_out, Metric::Messages)
+        ));
+    }
     description.push_str("\nBusiest hours: ");
     let busiest: Vec<String> = busiest_hours(&grid, BUSIEST_HOURS)
         .into_iter()
@@ -180,11 +201,11 @@ pub fn busiest_hours(grid: &[[i64; 24]; 7], n: usize) -> Vec<(usize, usize, i64)
     cells
 }
 
-/// No hourly counts in the period for this audience.
+/// Messages in the period, but none with hours that can be shown.
 fn no_hours(period: &crate::request::ReportPeriod) -> AnswerError {
     AnswerError::user(format!(
-        "There are no hourly counts {} to show. Hours are kept for messages counted since this bot \
-         started counting them (its update of 2026-11-30), backfills included; `view: daily` shows \
+        "There are no hourly counts {} to show. Hours are kept for messages counted since this bot's \
+         version that counts them was installed (backfills since then included); `view: daily` shows \
          every day counted.",
         period.phrase()
     ))

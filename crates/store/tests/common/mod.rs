@@ -30,8 +30,7 @@ pub fn model(memory: &mut MemoryCounters, batch: &Batch) {
         memory.add(G, d.day, d.channel, category, d.user, d.counts);
     }
     for h in &batch.hours {
-        let category = (h.channel == ChannelId(10)).then_some(ChannelId(99));
-        memory.add_hour(G, (h.day, h.hour), h.channel, category, h.messages);
+        memory.add_hour(G, (h.day, h.hour), h.channel, h.messages);
     }
     for &user in &batch.erasures {
         memory.erase(G, user);
