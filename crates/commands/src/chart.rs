@@ -54,11 +54,16 @@ fn font() -> Result<(), ChartError> {
 /// # Errors
 /// A [`ChartError`] when drawing or encoding fails (never expected for valid input).
 pub fn activity_png(caption: &str, days: &[DayActivity]) -> Result<Vec<u8>, ChartError> {
+    render(|pixels| draw(pixels, caption, days))
+}
+
+/// Draws into a [`WIDTH`] × [`HEIGHT`] RGB buffer with the font registered, and encodes it as PNG.
+fn render(draw: impl FnOnce(&mut [u8]) -> Result<(), ChartError>) -> Result<Vec<u8>, ChartError> {
     font()?;
     let width = usize::try_from(WIDTH).unwrap_or(0);
     let height = usize::try_from(HEIGHT).unwrap_or(0);
     let mut pixels = vec![0_u8; width * height * 3];
-    draw(&mut pixels, caption, days)?;
+    draw(&mut pixels)?;
     encode(&pixels)
 }
 
@@ -159,12 +164,7 @@ fn draw(pixels: &mut [u8], caption: &str, days: &[DayActivity]) -> Result<(), Ch
 /// # Errors
 /// A [`ChartError`] when drawing or encoding fails (never expected for valid input).
 pub fn heatmap_png(caption: &str, grid: &[[i64; 24]; 7]) -> Result<Vec<u8>, ChartError> {
-    font()?;
-    let width = usize::try_from(WIDTH).unwrap_or(0);
-    let height = usize::try_from(HEIGHT).unwrap_or(0);
-    let mut pixels = vec![0_u8; width * height * 3];
-    draw_heatmap(&mut pixels, caption, grid)?;
-    encode(&pixels)
+    render(|pixels| draw_heatmap(pixels, caption, grid))
 }
 
 /// The colour of a cell holding `share` (0–1) of the busiest cell's messages.

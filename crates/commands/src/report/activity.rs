@@ -95,7 +95,7 @@ pub(super) async fn answer(
         Scope::Category(_) => "Category activity",
     };
     let embed = EmbedDraft::new(title).description(description).footer(footer(period));
-    chart(embed, title, &series, period)
+    with_chart(embed, &format!("{title}, {}", period.label()), Drawing::Daily(&series))
 }
 
 /// `/activity view: heatmap`: messages per weekday and local hour over the period.
@@ -184,7 +184,8 @@ pub(super) async fn heatmap(
         Scope::Category(_) => "Category activity by hour",
     };
     let embed = EmbedDraft::new(title).description(description).footer(hours_footer(period));
-    heatmap_chart(embed, title, &grid, period)
+    let caption = format!("{title}, {} · hours in {}", period.label(), period.time_zone);
+    with_chart(embed, &caption, Drawing::Heatmap(&grid))
 }
 
 /// The `n` busiest (weekday, hour) cells with messages, busiest first (ties: earlier in the week).
@@ -211,62 +212,35 @@ fn no_hours(period: &crate::request::ReportPeriod) -> AnswerError {
     ))
 }
 
+/// What an `/activity` reply draws (read only where the `chart` feature renders it).
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "chart"), allow(dead_code))]
+enum Drawing<'a> {
+    /// The daily chart.
+    Daily(&'a [DayActivity]),
+    /// The hour-of-week heatmap.
+    Heatmap(&'a [[i64; 24]; 7]),
+}
+
+/// The reply: `embed` with the drawing attached under `caption`.
 #[cfg(feature = "chart")]
-fn heatmap_chart(
-    embed: EmbedDraft,
-    title: &str,
-    grid: &[[i64; 24]; 7],
-    period: &crate::request::ReportPeriod,
-) -> Result<Reply, AnswerError> {
-    let caption = format!("{title}, {} · hours in {}", period.label(), period.time_zone);
-    let png =
-        crate::chart::heatmap_png(&caption, grid).map_err(|e| AnswerError::Chart(e.to_string()))?;
-    let mut reply = Reply::embed(embed.attached_image(HEATMAP_FILE).build());
+fn with_chart(embed: EmbedDraft, caption: &str, drawing: Drawing) -> Result<Reply, AnswerError> {
+    let (file, png) = match drawing {
+        Drawing::Daily(series) => (CHART_FILE, crate::chart::activity_png(caption, series)),
+        Drawing::Heatmap(grid) => (HEATMAP_FILE, crate::chart::heatmap_png(caption, grid)),
+    };
+    let png = png.map_err(|e| AnswerError::Chart(e.to_string()))?;
+    let mut reply = Reply::embed(embed.attached_image(file).build());
     reply.files.push(crate::reply::ReplyFile {
-        filename: HEATMAP_FILE.to_owned(),
+        filename: file.to_owned(),
         content_type: "image/png".to_owned(),
         data: png,
     });
     Ok(reply)
 }
 
+/// Without the renderer (the interactions function, which always defers /activity): the embed alone.
 #[cfg(not(feature = "chart"))]
-fn heatmap_chart(
-    embed: EmbedDraft,
-    _title: &str,
-    _grid: &[[i64; 24]; 7],
-    _period: &crate::request::ReportPeriod,
-) -> Result<Reply, AnswerError> {
-    // Without the renderer (the interactions function, which always defers /activity), the text.
-    Ok(Reply::embed(embed.build()))
-}
-
-#[cfg(feature = "chart")]
-fn chart(
-    embed: EmbedDraft,
-    title: &str,
-    series: &[DayActivity],
-    period: &crate::request::ReportPeriod,
-) -> Result<Reply, AnswerError> {
-    let caption = format!("{title}, {}", period.label());
-    let png = crate::chart::activity_png(&caption, series)
-        .map_err(|e| AnswerError::Chart(e.to_string()))?;
-    let mut reply = Reply::embed(embed.attached_image(CHART_FILE).build());
-    reply.files.push(crate::reply::ReplyFile {
-        filename: CHART_FILE.to_owned(),
-        content_type: "image/png".to_owned(),
-        data: png,
-    });
-    Ok(reply)
-}
-
-#[cfg(not(feature = "chart"))]
-fn chart(
-    embed: EmbedDraft,
-    _title: &str,
-    _series: &[DayActivity],
-    _period: &crate::request::ReportPeriod,
-) -> Result<Reply, AnswerError> {
-    // Without the renderer (the interactions function, which always defers /activity), the sparkline.
+fn with_chart(embed: EmbedDraft, _caption: &str, _drawing: Drawing) -> Result<Reply, AnswerError> {
     Ok(Reply::embed(embed.build()))
 }
