@@ -26,6 +26,8 @@ enum Command {
     Backfill(subcommands::backfill::Args),
     /// Print counters per (day, channel, member) as CSV or JSON lines.
     Export(subcommands::export::Args),
+    /// Print DAU, WAU, MAU, new and returning members and messages per day as CSV or JSON lines.
+    Insights(subcommands::insights::Args),
     /// Create the DynamoDB table as infra/template.yaml defines it.
     CreateTable(subcommands::create_table::Args),
     /// Register the slash commands with Discord (globally, or in one guild with --guild).
@@ -43,6 +45,7 @@ async fn main() -> ExitCode {
         Command::Sync(args) => subcommands::sync::run(args).await,
         Command::Backfill(args) => subcommands::backfill::run(args).await,
         Command::Export(args) => subcommands::export::run(args).await,
+        Command::Insights(args) => subcommands::insights::run(args).await,
         Command::CreateTable(args) => subcommands::create_table::run(args).await,
         Command::RegisterCommands(args) => subcommands::register_commands::run(args).await,
     };

@@ -4,10 +4,13 @@
 //! reports are tested without a database. Only the definition lives here: no implementation does I/O in
 //! this crate.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::ControlFlow;
 
-use crate::{DailyTallies, Day, DayRange, GuildAccess, GuildId, HourlyCounts, Tally, UserId};
+use crate::{
+    ChannelId, DailyTallies, Day, DayRange, GuildAccess, GuildId, HourlyCounts, Tally, UserId,
+};
 
 /// What reports read: a guild's channel permissions, and its counters by day, over a range or for all
 /// time. Every answer is exact: counters not compacted yet are included. (A guild's config is read by the
@@ -52,6 +55,25 @@ pub trait CounterReader: Send + Sync {
         guild: GuildId,
         range: DayRange,
     ) -> impl Future<Output = Result<HourlyCounts, Self::Error>> + Send;
+
+    /// Hands the messages of each day of `range` that has any to `each`, in day order, one day at a time:
+    /// per (counting channel, member), no reactions, categories as of the day (what `scan_days` hands
+    /// over, messages only, read for a fraction of its cost). Stops early when `each` breaks.
+    fn scan_activity<F>(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        each: F,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send
+    where
+        F: FnMut(Day, Tally) -> ControlFlow<()> + Send;
+
+    /// The first day of every (member, counting channel) with a counted message, over all counted
+    /// history.
+    fn load_first_seen(
+        &self,
+        guild: GuildId,
+    ) -> impl Future<Output = Result<BTreeMap<(UserId, ChannelId), Day>, Self::Error>> + Send;
 
     /// Hands the counters of each day of `range` that has any to `each`, in day order, one day at a time;
     /// stops early when `each` breaks.

@@ -90,7 +90,9 @@ impl Tally {
         self.categories.get(&channel).copied().flatten()
     }
 
-    fn in_scope(&self, channel: ChannelId, scope: Scope) -> bool {
+    /// Whether a counting channel is in a scope (a category: as this tally's categories say).
+    #[must_use]
+    pub fn in_scope(&self, channel: ChannelId, scope: Scope) -> bool {
         match scope {
             Scope::Guild => true,
             Scope::Channel(c) => c == channel,

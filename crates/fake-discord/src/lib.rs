@@ -453,6 +453,12 @@ impl FakeDiscord {
         truth::hourly_truth(&lock(&self.inner.world), options)
     }
 
+    /// Participation per (guild, day) a correct store must report (see [`truth`]).
+    #[must_use]
+    pub fn insights_truth(&self, options: &TruthOptions) -> Vec<truth::InsightsTruthRecord> {
+        truth::insights_truth(&lock(&self.inner.world), options)
+    }
+
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -64,6 +64,10 @@ struct Args {
     /// start and on exit).
     #[arg(long)]
     hourly_truth_file: Option<PathBuf>,
+    /// Write the participation ground truth (DAU, WAU, MAU, new and returning members and messages per
+    /// guild and day) as JSON lines here (at start and on exit).
+    #[arg(long)]
+    insights_truth_file: Option<PathBuf>,
     /// Time zone of the ground truth's days.
     #[arg(long, default_value = "UTC")]
     truth_tz: chrono_tz::Tz,
@@ -79,6 +83,10 @@ fn write_truths(fake: &FakeDiscord, args: &Args) -> anyhow::Result<()> {
     if let Some(path) = &args.hourly_truth_file {
         let count = write_file(path, &fake.hourly_truth(&options))?;
         println!("hourly ground truth: {count} records written to {}", path.display());
+    }
+    if let Some(path) = &args.insights_truth_file {
+        let count = write_file(path, &fake.insights_truth(&options))?;
+        println!("insights ground truth: {count} records written to {}", path.display());
     }
     Ok(())
 }

@@ -17,7 +17,10 @@
 //!   get no counters at all;
 //! * messages created before `since` count nothing, and neither do reactions on them;
 //! * hourly: a counted message counts in its local date and local clock hour (0–23) in the time zone,
-//!   per channel-or-parent, with no user.
+//!   per channel-or-parent, with no user;
+//! * insights: a user is active on a day with at least one counted message that day; new on the day of
+//!   their first counted message in the guild; DAU, WAU and MAU count distinct active users over 1, 7
+//!   and 30 days.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -123,6 +126,77 @@ pub fn hourly_truth(world: &World, options: &TruthOptions) -> Vec<HourTruthRecor
             messages,
         })
         .collect()
+}
+
+/// One day's participation in a guild (the `engagement insights` record).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InsightsTruthRecord {
+    /// Guild.
+    #[serde(with = "id_string")]
+    pub guild_id: u64,
+    /// Local date.
+    pub day: NaiveDate,
+    /// Users with a counted message that day.
+    pub dau: u64,
+    /// Users with a counted message on any of the 7 days up to it.
+    pub wau: u64,
+    /// Users with a counted message on any of the 30 days up to it.
+    pub mau: u64,
+    /// Users active that day whose first counted message in the guild is that day.
+    pub new_members: u64,
+    /// Users active that day with a counted message on an earlier day.
+    pub returning_members: u64,
+    /// Counted messages.
+    pub messages: u64,
+}
+
+/// Computes the participation ground truth: for each guild with counted messages, one record per day
+/// from its first to its last day with one. The same messages count as in [`ground_truth`]; a user's first
+/// day is their earliest counted message's in the guild.
+#[must_use]
+pub fn insights_truth(world: &World, options: &TruthOptions) -> Vec<InsightsTruthRecord> {
+    let mut active: BTreeMap<u64, BTreeMap<NaiveDate, BTreeSet<u64>>> = BTreeMap::new();
+    let mut messages: BTreeMap<(u64, NaiveDate), u64> = BTreeMap::new();
+    for_each_message(world, options, |guild, _, message| {
+        if counts_for_author(world, message, options) {
+            let day = message.timestamp().with_timezone(&options.time_zone).date_naive();
+            active.entry(guild).or_default().entry(day).or_default().insert(message.author_id);
+            *messages.entry((guild, day)).or_default() += 1;
+        }
+    });
+    let mut out = Vec::new();
+    for (guild, days) in &active {
+        let (Some(first), Some(last)) = (days.keys().next(), days.keys().next_back()) else {
+            continue;
+        };
+        let mut first_day: BTreeMap<u64, NaiveDate> = BTreeMap::new();
+        for (day, users) in days {
+            for user in users {
+                first_day.entry(*user).or_insert(*day);
+            }
+        }
+        let distinct = |day: NaiveDate, width: i64| -> u64 {
+            let start = day - chrono::Duration::days(width - 1);
+            let users: BTreeSet<u64> =
+                days.range(start..=day).flat_map(|(_, users)| users.iter().copied()).collect();
+            users.len() as u64
+        };
+        for day in first.iter_days().take_while(|d| d <= last) {
+            let users = days.get(&day).cloned().unwrap_or_default();
+            let new = users.iter().filter(|u| first_day.get(u) == Some(&day)).count() as u64;
+            out.push(InsightsTruthRecord {
+                guild_id: *guild,
+                day,
+                dau: users.len() as u64,
+                wau: distinct(day, 7),
+                mau: distinct(day, 30),
+                new_members: new,
+                returning_members: users.len() as u64 - new,
+                messages: messages.get(&(*guild, day)).copied().unwrap_or(0),
+            });
+        }
+    }
+    out
 }
 
 /// Whether a message counts for its author.

@@ -3,7 +3,7 @@
 use std::ops::ControlFlow;
 
 use engagement_domain::summary::{Span, Summary};
-use engagement_domain::{GuildId, Month, UserId};
+use engagement_domain::{DayActivity, FirstSeenShard, GuildId, Month, UserId};
 
 use crate::items::{self, SK, day_pk, log_pk, s};
 use crate::log::decode_batch;
@@ -11,8 +11,9 @@ use crate::{CounterStore, StoreError};
 
 impl CounterStore {
     /// Every place in a guild's data that still holds counters or reaction state of `user`: each day
-    /// summary item (of any generation), each month and all-time summary, each batch still in the log (its counters, and the authors and
-    /// reactors of its reaction state). An erasure record (a batch's list of erased members) and the
+    /// summary item (of any generation), each month and all-time summary, each day's activity and
+    /// first-seen shard, each batch still in the log (its counters, and the authors and reactors of its
+    /// reaction state). An erasure record (a batch's list of erased members) and the
     /// opt-out list name the member by design and are not reported. Reads the whole guild: an
     /// operator's check and the tests', not a hot path.
     ///
@@ -50,6 +51,36 @@ impl CounterStore {
         }
         if holds(&self.read_summary(guild, Span::AllTime, 0).await?.summary) {
             found.push("all-time summary".to_owned());
+        }
+        self.query_pages(
+            "pk = :pk",
+            vec![(":pk", s(items::activity_pk(guild)))],
+            true,
+            &format!("reading the day activity of guild {guild}"),
+            |page| {
+                for item in page.iter().filter(|item| item.contains_key("data")) {
+                    let activity = DayActivity::decode(items::get_b(item, "data")?)?;
+                    if activity.tally.counters.keys().any(|(_, u)| *u == user) {
+                        found.push(format!("activity of {}", activity.day));
+                    }
+                }
+                Ok(ControlFlow::Continue(()))
+            },
+        )
+        .await?;
+        for item in self
+            .query_all(
+                "pk = :pk",
+                vec![(":pk", s(items::first_seen_pk(guild)))],
+                true,
+                &format!("reading the first-seen days of guild {guild}"),
+            )
+            .await?
+        {
+            let shard = FirstSeenShard::decode(items::get_b(&item, "data")?)?;
+            if shard.first.keys().any(|(u, _)| *u == user) {
+                found.push(format!("first-seen shard {}", shard.shard));
+            }
         }
         self.query_pages(
             "pk = :pk",

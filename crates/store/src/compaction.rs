@@ -116,6 +116,18 @@ impl CounterStore {
 
         let for_days: Vec<&Batch> = batches.iter().filter(|b| b.seq > fold.days_through).collect();
         if due(&for_days, policy.days_after_batches, policy.days_after_ms, now_ms) {
+            if !fold.activity_built {
+                if fold.days_through > 0 {
+                    self.build_activity(guild, fold, deadline).await?;
+                }
+                self.set_fold_state(
+                    guild,
+                    (crate::log::ACTIVITY_BUILT, n(1)),
+                    "attribute_not_exists(#a)",
+                    "recording that the activity is built",
+                )
+                .await?;
+            }
             if fold.directory_from.is_none() {
                 // Before this fold writes any day: the newest day stored so far is what came before.
                 self.start_directory(guild, fold.days_through).await?;
@@ -232,6 +244,7 @@ impl CounterStore {
             if summary.tally != stored.summary.tally
                 || (stored.summary.tally.is_empty() && !summary.tally.is_empty())
             {
+                self.write_activity(guild, &summary).await?;
                 self.write_summary(guild, &stored, &summary, summaries::Previous::Keep, now_ms)
                     .await?;
                 written += 1;
@@ -241,6 +254,7 @@ impl CounterStore {
             }
         }
         self.fold_hours(guild, through, batches).await?;
+        self.fold_first_seen(guild, through, batches).await?;
         let mut cursors: BTreeMap<ChannelId, ChannelCursor> = BTreeMap::new();
         for batch in batches {
             for cursor in &batch.cursors {

@@ -59,6 +59,17 @@ pub(crate) fn hours_pk(guild: GuildId) -> String {
     format!("G#{guild}#HOURS")
 }
 
+/// Partition of a guild's day activity (messages per channel and member), one item per day; sort key
+/// `YYYY-MM-DD`.
+pub(crate) fn activity_pk(guild: GuildId) -> String {
+    format!("G#{guild}#ACTIVE")
+}
+
+/// Partition of a guild's first-seen days, one item per shard; sort key the shard, 3 digits.
+pub(crate) fn first_seen_pk(guild: GuildId) -> String {
+    format!("G#{guild}#FIRST")
+}
+
 /// Partition of a guild's folded channel cursors; sort key: channel id.
 pub(crate) fn cursor_pk(guild: GuildId) -> String {
     format!("G#{guild}#CURSOR")

@@ -11,6 +11,7 @@
 //! anywhere and be re-run. Readers load the summaries they need and add the few batches not yet folded.
 
 mod access;
+mod activity;
 mod audit;
 mod claims;
 mod compaction;

@@ -28,6 +28,8 @@ const REWRITES: &str = "rewrites";
 
 /// Fold state attribute: the first day whose summaries all have a directory entry.
 pub(crate) const DIRECTORY_FROM: &str = "directory_from";
+/// Fold state attribute: 1 once the activity is built (see `crate::activity`).
+pub(crate) const ACTIVITY_BUILT: &str = "activity_built";
 
 /// Attempts to rewrite a batch when other erasures rewrite it at the same time.
 const REWRITE_ATTEMPTS: usize = 5;
@@ -80,6 +82,9 @@ pub(crate) struct FoldState {
     /// The first day from which every stored day summary has a directory entry (`None`: none is
     /// promised yet, the store wrote day summaries before it kept a directory).
     pub(crate) directory_from: Option<Day>,
+    /// Whether the day activity and first-seen days hold every day folded (built from the day summaries
+    /// for a guild folded before the store kept them).
+    pub(crate) activity_built: bool,
 }
 
 impl CounterStore {
@@ -569,6 +574,7 @@ impl CounterStore {
             Some(item) => Ok(FoldState {
                 days_through: items::get_u64_or(&item, "days_through", 0)?,
                 all_time_through: items::get_u64_or(&item, "all_time_through", 0)?,
+                activity_built: items::get_u64_or(&item, ACTIVITY_BUILT, 0)? > 0,
                 directory_from: match item.get(DIRECTORY_FROM) {
                     None => None,
                     Some(_) => {

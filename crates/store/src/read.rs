@@ -5,8 +5,8 @@ use std::ops::ControlFlow;
 
 use engagement_domain::summary::{Span, Summary};
 use engagement_domain::{
-    Batch, CounterDelta, CounterReader, DailyTallies, Day, DayRange, GuildAccess, GuildId,
-    HourlyCounts, Tally, UserId,
+    Batch, ChannelId, CounterDelta, CounterReader, DailyTallies, Day, DayRange, GuildAccess,
+    GuildId, HourlyCounts, Tally, UserId,
 };
 
 use crate::log::FoldState;
@@ -420,5 +420,24 @@ impl CounterReader for CounterStore {
         F: FnMut(Day, Tally) -> ControlFlow<()> + Send,
     {
         Self::scan_days(self, guild, range, each).await
+    }
+
+    async fn scan_activity<F>(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        each: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnMut(Day, Tally) -> ControlFlow<()> + Send,
+    {
+        Self::scan_activity(self, guild, range, each).await
+    }
+
+    async fn load_first_seen(
+        &self,
+        guild: GuildId,
+    ) -> Result<BTreeMap<(UserId, ChannelId), Day>, StoreError> {
+        Self::load_first_seen(self, guild).await
     }
 }

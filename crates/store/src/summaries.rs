@@ -478,6 +478,7 @@ impl CounterStore {
             .await?;
             return Ok(0);
         }
+        self.write_activity(guild, &summary).await?;
         self.write_summary(guild, &stored, &summary, Previous::Delete, fold.now_ms).await?;
         Ok(1)
     }

@@ -380,8 +380,8 @@ async fn a_generation_being_written_is_never_written_over_and_an_abandoned_one_i
     commit(&mut memory, days(first, 0, 1, 1)).await;
     store.compact(G, CompactionPolicy::ALWAYS, 1_000).await.unwrap();
     commit(&mut memory, days(first, 0, 1, 2)).await;
-    // The note, then shard 0 of the new generation: the fold stops there.
-    store.inject_crash_after_writes(2);
+    // The day's activity, the note, then shard 0 of the new generation: the fold stops there.
+    store.inject_crash_after_writes(3);
     let stopped = store.compact(G, CompactionPolicy::ALWAYS, 2_000).await.unwrap_err();
     store.clear_faults();
     assert_eq!(stopped.kind(), StoreErrorKind::Injected);
@@ -429,4 +429,99 @@ async fn an_erasure_after_a_stopped_fold_names_the_readable_generation_before_de
     commit(&mut memory, erase.build(3)).await;
     store.compact(G, CompactionPolicy::ALWAYS, 3_000 + 15 * 60 * 1000).await.unwrap();
     check(&store, &memory, &[range], "after the erasure").await;
+}
+
+/// Messages per (day, channel, member) as the activity reads them, and as the whole days hold them; and
+/// the first day of each (member, channel) as stored, and as the whole days say.
+async fn activity_and_days(
+    store: &CounterStore,
+    range: DayRange,
+) -> [Vec<(Day, u64, u64, i64)>; 2] {
+    let mut read = Vec::new();
+    store
+        .scan_activity(G, range, |day, tally| {
+            read.extend(tally.counters.iter().map(|((c, u), n)| (day, c.0, u.0, n.messages)));
+            std::ops::ControlFlow::Continue(())
+        })
+        .await
+        .unwrap();
+    let whole = store.load_days(G, range).await.unwrap();
+    let expected = whole
+        .records()
+        .filter(|(_, _, _, n)| n.messages > 0)
+        .map(|(d, c, u, n)| (d, c.0, u.0, n.messages))
+        .collect();
+    [read, expected]
+}
+
+async fn first_seen_and_days(
+    store: &CounterStore,
+    range: DayRange,
+) -> [BTreeMap<(UserId, ChannelId), Day>; 2] {
+    let whole = store.load_days(G, range).await.unwrap();
+    let mut expected = BTreeMap::new();
+    for (day, channel, member, counts) in whole.records() {
+        if counts.messages > 0 {
+            expected.entry((member, channel)).or_insert(day);
+        }
+    }
+    [store.load_first_seen(G).await.unwrap(), expected]
+}
+
+/// A guild whose days were folded before the store kept activity and first-seen days: reads say so
+/// (never a wrong figure) until the next compaction builds both from the day summaries, and then agree
+/// with the days.
+#[tokio::test]
+async fn activity_is_built_from_the_day_summaries_of_a_guild_counted_before_it_existed() {
+    let (store, client, table) = store_and_client("activity-build").await;
+    let first = day("2026-11-01");
+    let mut view = store.load_sync_view(G, engagement_domain::MessageId(0)).await.unwrap();
+    store.commit(&mut view, days(first, 0, 4, 1)).await.unwrap();
+    store.compact(G, CompactionPolicy::ALWAYS, 10).await.unwrap();
+    let range = DayRange { first, last: first.plus(9) };
+    let [read, expected] = activity_and_days(&store, range).await;
+    assert_eq!(read, expected, "written with the days");
+
+    // What a store of the earlier version left: day summaries, no activity, no first days.
+    for partition in ["ACTIVE", "FIRST"] {
+        let items = client
+            .query()
+            .table_name(&table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("G#{G}#{partition}")))
+            .send()
+            .await
+            .unwrap();
+        assert!(!items.items().is_empty(), "{partition} items were written");
+        for item in items.items() {
+            client
+                .delete_item()
+                .table_name(&table)
+                .set_key(Some(key_of(item)))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    client
+        .update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("G#{G}")))
+        .key("sk", AttributeValue::S("FOLD".to_owned()))
+        .update_expression("REMOVE activity_built")
+        .send()
+        .await
+        .unwrap();
+    let behind = store.load_first_seen(G).await.unwrap_err();
+    assert_eq!(behind.kind(), StoreErrorKind::CompactionBehind, "{behind}");
+
+    // The next compaction builds them, then folds its own batches (days 2..8, two of them new).
+    store.commit(&mut view, days(first, 2, 8, 2)).await.unwrap();
+    store.compact(G, CompactionPolicy::ALWAYS, 20).await.unwrap();
+    let [read, expected] = activity_and_days(&store, range).await;
+    assert!(read.len() > 4_000, "{} counters", read.len());
+    assert_eq!(read, expected, "built, then folded");
+    let [stored, expected] = first_seen_and_days(&store, range).await;
+    assert_eq!(stored, expected);
+    assert!(stored.values().any(|d| *d == first) && stored.values().all(|d| *d < first.plus(4)));
 }

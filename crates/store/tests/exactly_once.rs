@@ -196,6 +196,22 @@ async fn assert_store_matches(
         expected_hours(world),
         "hourly counts differ {context}"
     );
+    let mut activity = BTreeMap::new();
+    store
+        .scan_activity(guild, range(), |day, tally| {
+            activity
+                .extend(tally.counters.into_iter().map(|((c, u), n)| ((day, c, u), n.messages)));
+            std::ops::ControlFlow::Continue(())
+        })
+        .await?;
+    let messages: BTreeMap<(Day, ChannelId, UserId), i64> =
+        model.iter().filter(|(_, n)| n.messages > 0).map(|(k, n)| (*k, n.messages)).collect();
+    assert_eq!(activity, messages, "activity differs {context}");
+    let mut first_seen = BTreeMap::new();
+    for &(day, channel, member) in messages.keys() {
+        first_seen.entry((member, channel)).or_insert(day);
+    }
+    assert_eq!(store.load_first_seen(guild).await?, first_seen, "first days differ {context}");
     Ok(())
 }
 

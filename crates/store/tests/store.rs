@@ -244,6 +244,19 @@ async fn big_summaries_are_sharded_and_read_back_exactly() -> anyhow::Result<()>
     let after = store.load_days(G, range).await?;
     assert_eq!(after, before);
     assert_eq!(after.total().counters.len(), 60_000);
+    // Too many members for one activity item: the day is read from its summary, messages only.
+    let mut activity = Vec::new();
+    store
+        .scan_activity(G, range, |day, tally| {
+            activity.push((day, tally));
+            std::ops::ControlFlow::Continue(())
+        })
+        .await?;
+    let messages = |t: &engagement_domain::Tally| {
+        t.counters.iter().map(|(k, n)| (*k, n.messages)).collect::<Vec<_>>()
+    };
+    assert_eq!(activity.len(), 1);
+    assert_eq!(messages(&activity[0].1), messages(&after.total()));
     let top = store.load_all_time(G).await?.top_members(Metric::Messages, Scope::Guild, 3);
     assert_eq!(top.len(), 3);
     assert!(

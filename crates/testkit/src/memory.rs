@@ -168,4 +168,43 @@ impl CounterReader for MemoryCounters {
         }
         Ok(())
     }
+
+    async fn scan_activity<F>(
+        &self,
+        guild: GuildId,
+        range: DayRange,
+        mut each: F,
+    ) -> Result<(), Unavailable>
+    where
+        F: FnMut(Day, Tally) -> ControlFlow<()> + Send,
+    {
+        self.check()?;
+        for (day, tally) in self.days_of(guild, range) {
+            let mut messages = Tally::new();
+            for (&(channel, member), counts) in &tally.counters {
+                messages.add(channel, member, Counts::messages(counts.messages.max(0)));
+            }
+            messages.categories.clone_from(&tally.categories);
+            if !messages.is_empty() && each(day, messages).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn load_first_seen(
+        &self,
+        guild: GuildId,
+    ) -> Result<BTreeMap<(UserId, ChannelId), Day>, Unavailable> {
+        self.check()?;
+        let mut first = BTreeMap::new();
+        for (&(g, day), tally) in &self.days {
+            for (&(channel, member), counts) in &tally.counters {
+                if g == guild && counts.messages > 0 {
+                    first.entry((member, channel)).or_insert(day);
+                }
+            }
+        }
+        Ok(first)
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use engagement_discord::{DiscordClient, DiscordConfig};
-use engagement_domain::{ChannelId, Counts, Day, DayRange, GuildId, UserId};
+use engagement_domain::{ChannelId, Counts, Day, DayRange, GuildId, Scope, UserId};
 use engagement_store::{CompactionPolicy, CounterStore, StoreErrorKind};
 use fake_discord::config::{Faults, WorldSize};
 use fake_discord::truth::TruthOptions;
@@ -100,6 +100,53 @@ async fn assert_hours_match(fake: &FakeDiscord, store: &CounterStore, context: &
     assert_eq!(got, want, "hourly counts, {context}");
 }
 
+/// Asserts that DAU, WAU, MAU, new and returning members and messages of every guild and day, as
+/// `engagement insights` computes them, equal the fake's participation ground truth (with `options`).
+async fn assert_insights_match(
+    fake: &FakeDiscord,
+    store: &CounterStore,
+    options: &TruthOptions,
+    context: &str,
+) {
+    let mut want: BTreeMap<u64, BTreeMap<Day, [u64; 7]>> = BTreeMap::new();
+    for r in fake.insights_truth(options) {
+        let figures = [r.dau, r.wau, r.mau, r.new_members, r.returning_members, r.messages, 0];
+        want.entry(r.guild_id).or_default().insert(Day::from_date(r.day), figures);
+    }
+    assert!(!want.is_empty());
+    for (guild, days) in &want {
+        let range =
+            DayRange::new(*days.keys().next().unwrap(), *days.keys().last().unwrap()).unwrap();
+        let participation = engagement_commands::report::insights::participation(
+            store,
+            GuildId(*guild),
+            range,
+            Scope::Guild,
+            |_, _| true,
+        )
+        .await
+        .unwrap();
+        let got: BTreeMap<Day, [u64; 7]> = participation
+            .daily_figures(range)
+            .into_iter()
+            .map(|f| {
+                let n = |v: usize| v as u64;
+                let figures = [
+                    n(f.dau),
+                    n(f.wau),
+                    n(f.mau),
+                    n(f.new_members),
+                    n(f.returning_members),
+                    f.messages as u64,
+                    0,
+                ];
+                (f.day, figures)
+            })
+            .collect();
+        assert_eq!(&got, days, "insights of guild {guild}, {context}");
+    }
+}
+
 /// Asserts equality and, when different, shows only the keys that differ.
 fn assert_same(got: &Export, want: &Export, context: &str) {
     if got == want {
@@ -136,6 +183,13 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
     assert!(!expected.is_empty());
     assert_same(&export(&s).await?, &expected, "after the first sync");
     assert_hours_match(&s.fake, &s.syncer.store, "after the first sync").await;
+    assert_insights_match(
+        &s.fake,
+        &s.syncer.store,
+        &TruthOptions::default(),
+        "after the first sync",
+    )
+    .await;
     assert!(first.channels_no_access >= 1, "the small world has an unreadable channel: {first:?}");
 
     // New messages, reactions added and removed, a new thread, an archived thread.
@@ -166,6 +220,8 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
     let second = syncer.sync_all(Duration::from_secs(120)).await?;
     assert_same(&export(&s).await?, &truth(&s.fake), &format!("after changes: {second:?}"));
     assert_hours_match(&s.fake, &s.syncer.store, "after changes").await;
+    assert_insights_match(&s.fake, &s.syncer.store, &TruthOptions::default(), "after changes")
+        .await;
     assert!(second.reaction_corrections >= 1, "{second:?}");
 
     // Removing a reaction is a negative correction.
@@ -204,6 +260,8 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
     }
     assert_same(&export(&s).await?, &truth(&s.fake), "after compaction");
     assert_hours_match(&s.fake, &s.syncer.store, "after compaction").await;
+    assert_insights_match(&s.fake, &s.syncer.store, &TruthOptions::default(), "after compaction")
+        .await;
     Ok(())
 }
 
@@ -266,9 +324,59 @@ async fn runs_killed_at_every_write_and_flaky_discord_still_count_exactly_once()
             &format!("crash at write {k}, reruns {runs:?}"),
         );
         assert_hours_match(&s.fake, &syncer.store, &format!("crash at write {k}")).await;
+        let context = format!("crash at write {k}");
+        assert_insights_match(&s.fake, &syncer.store, &TruthOptions::default(), &context).await;
     }
     let stats = s.fake.stats();
     assert!(stats.server_errors > 0 && stats.rate_limited > 0, "faults were injected: {stats:?}");
+    Ok(())
+}
+
+/// A first sync that counts only the last days, then a backfill of the rest: members who were active
+/// before those days get their first day moved back to their true first message, and every figure
+/// equals the ground truth before (of the counted days) and after (of all history).
+#[tokio::test]
+async fn a_backfill_that_finds_older_messages_moves_members_first_days() -> anyhow::Result<()> {
+    let mut s = setup("sync-first-seen", 7).await?;
+    let lookback = chrono::Duration::days(3);
+    s.syncer.settings.first_sight_lookback = lookback.to_std()?;
+    s.syncer.sync_all(Duration::from_secs(120)).await?;
+    // What the first sync counted: messages since the lookback's start (a day boundary in UTC or not,
+    // the truth's `since` is the same instant).
+    let since = TruthOptions { since: Some(s.fake.clock() - lookback), ..TruthOptions::default() };
+    assert_insights_match(&s.fake, &s.syncer.store, &since, "before the backfill").await;
+
+    // A member active in the last days whose first message is older.
+    let recent = s.fake.ground_truth(&since);
+    let all = s.fake.ground_truth(&TruthOptions::default());
+    let first_of = |records: &[fake_discord::truth::TruthRecord], user: u64| {
+        records.iter().filter(|r| r.user_id == user && r.messages > 0).map(|r| r.day).min()
+    };
+    let (guild, user) = recent
+        .iter()
+        .filter(|r| r.messages > 0)
+        .map(|r| (r.guild_id, r.user_id))
+        .find(|&(_, u)| first_of(&all, u) < first_of(&recent, u))
+        .expect("a member with older messages");
+    let stored_first = async |store: &CounterStore| {
+        let first = store.load_first_seen(GuildId(guild)).await.unwrap();
+        first.iter().filter(|((u, _), _)| *u == UserId(user)).map(|(_, d)| *d).min()
+    };
+    let before = stored_first(&s.syncer.store).await;
+    assert_eq!(before, first_of(&recent, user).map(Day::from_date));
+
+    let oldest = Day::from_date(all.iter().map(|r| r.day).min().unwrap());
+    for g in s.fake.with_world(|w| w.guilds.keys().copied().collect::<Vec<_>>()) {
+        let done =
+            s.syncer.backfill(GuildId(g), oldest.previous(), Duration::from_secs(120)).await?;
+        assert!(done.messages_counted > 0 || g != guild, "{done:?}");
+    }
+    let after = stored_first(&s.syncer.store).await;
+    assert_eq!(after, first_of(&all, user).map(Day::from_date));
+    assert!(after < before);
+    assert_same(&export(&s).await?, &truth(&s.fake), "after the backfill");
+    assert_insights_match(&s.fake, &s.syncer.store, &TruthOptions::default(), "after the backfill")
+        .await;
     Ok(())
 }
 

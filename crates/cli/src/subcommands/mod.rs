@@ -3,6 +3,7 @@
 pub mod backfill;
 pub mod create_table;
 pub mod export;
+pub mod insights;
 pub mod register_commands;
 #[cfg(feature = "sign-event")]
 pub mod sign_event;

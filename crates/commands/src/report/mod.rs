@@ -5,6 +5,7 @@
 pub mod activity;
 mod channel;
 pub mod export;
+pub mod insights;
 pub mod leaderboard;
 mod stats;
 
