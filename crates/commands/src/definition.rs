@@ -5,7 +5,7 @@
 
 use twilight_model::application::command::{
     Command, CommandOption, CommandOptionChoice, CommandOptionChoiceValue, CommandOptionType,
-    CommandType,
+    CommandOptionValue, CommandType,
 };
 use twilight_model::application::interaction::InteractionContextType;
 use twilight_model::channel::ChannelType;
@@ -22,6 +22,12 @@ pub mod name {
     pub const LEADERBOARD: &str = "leaderboard";
     /// `/activity`: a daily chart.
     pub const ACTIVITY: &str = "activity";
+    /// `/insights …`: growth and retention.
+    pub const INSIGHTS: &str = "insights";
+    /// `/insights growth`.
+    pub const GROWTH: &str = "growth";
+    /// `/insights retention`.
+    pub const RETENTION: &str = "retention";
     /// `/export`: a CSV of the counters (admins).
     pub const EXPORT: &str = "export";
     /// `/engagement`: every member's privacy choices.
@@ -66,6 +72,8 @@ pub mod option {
     pub const METRIC: &str = "metric";
     /// What `/activity` draws (STRING with choices).
     pub const VIEW: &str = "view";
+    /// How many join weeks `/insights retention` shows (INTEGER).
+    pub const WEEKS: &str = "weeks";
     /// An IANA time zone name (STRING).
     pub const ZONE: &str = "zone";
 }
@@ -98,6 +106,11 @@ pub const VIEW_CHOICES: [(&str, &str); 2] = [
 pub const WHAT_CHOICES: [(&str, &str); 3] =
     [("members", "Members"), ("channels", "Channels"), ("categories", "Categories")];
 
+/// The most join weeks `/insights retention` shows.
+pub const MAX_RETENTION_WEEKS: u8 = 26;
+/// How many join weeks `/insights retention` shows when not asked.
+pub const DEFAULT_RETENTION_WEEKS: u8 = 8;
+
 /// MANAGE_GUILD (1 << 5): what admin commands require, by default and when re-checked.
 pub const MANAGE_GUILD: Permissions = Permissions::MANAGE_GUILD;
 
@@ -106,7 +119,7 @@ pub const HELP_DESCRIPTION: &str = "Show what discord-engagement counts and whic
 
 /// A route (command, then its subcommand group and subcommand if any) and what it does: the help text and
 /// the registry use these.
-pub const ROUTES: [(&str, &str); 13] = [
+pub const ROUTES: [(&str, &str); 15] = [
     (
         "stats",
         "A member's messages, reactions, active days and top channels (default: you, last 7 days).",
@@ -116,6 +129,14 @@ pub const ROUTES: [(&str, &str); 13] = [
     (
         "activity",
         "A daily chart or an hour-of-week heatmap of the server, a channel or a category.",
+    ),
+    (
+        "insights growth",
+        "Active members per day, week and month (DAU/WAU/MAU) and new members, with a chart.",
+    ),
+    (
+        "insights retention",
+        "How many of each week's new members are still active in the weeks after.",
     ),
     ("export", "A CSV file of the per-day counters (Manage Server)."),
     ("engagement-config time-zone", "Set the server's time zone for days (Manage Server)."),
@@ -315,6 +336,36 @@ pub fn definitions() -> Vec<Command> {
                 from.clone(),
                 to.clone(),
                 report_channel("Only this channel or category (default: the whole server)"),
+            ],
+        ),
+        command(
+            name::INSIGHTS,
+            "Who is active, who is new, who stays.",
+            false,
+            vec![
+                subcommand(
+                    name::GROWTH,
+                    route_description("insights growth"),
+                    vec![
+                        period.clone(),
+                        from.clone(),
+                        to.clone(),
+                        report_channel("Only this channel or category (default: the whole server)"),
+                    ],
+                ),
+                subcommand(
+                    name::RETENTION,
+                    route_description("insights retention"),
+                    vec![CommandOption {
+                        min_value: Some(CommandOptionValue::Integer(1)),
+                        max_value: Some(CommandOptionValue::Integer(MAX_RETENTION_WEEKS.into())),
+                        ..option(
+                            CommandOptionType::Integer,
+                            option::WEEKS,
+                            "How many join weeks to show (default: 8)",
+                        )
+                    }],
+                ),
             ],
         ),
         command(name::EXPORT, route_description("export"), true, vec![period, from, to]),

@@ -33,6 +33,13 @@ pub fn count(n: i64, metric: Metric) -> String {
     format!("{} {noun}", number(n))
 }
 
+/// A number of members: `1 member`, `2 members`.
+#[must_use]
+pub fn members(n: usize) -> String {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    format!("{} member{}", number(n), if n == 1 { "" } else { "s" })
+}
+
 /// A user mention, `<@id>`: Discord shows the name, and no lookup is needed (pings are off, see
 /// [`crate::reply::no_mentions`]).
 #[must_use]

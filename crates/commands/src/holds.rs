@@ -20,6 +20,8 @@ pub const ERASE_COOLDOWN: Duration = Duration::from_secs(10 * 60);
 pub const EXPORT_COOLDOWN: Duration = Duration::from_secs(60);
 /// Between two `/activity` charts over more than a month, of one member.
 pub const LONG_ACTIVITY_COOLDOWN: Duration = Duration::from_secs(30);
+/// Between two `/insights` over more than a month (retention: always), of one member.
+pub const INSIGHTS_COOLDOWN: Duration = Duration::from_secs(30);
 
 /// A claim to take before handing work over.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +39,10 @@ pub fn report_cooldown(request: &ReportRequest) -> Option<Hold> {
     let (what, duration) = match request.report {
         Report::Export => ("export", EXPORT_COOLDOWN),
         Report::Activity { .. } if request.period.is_long() => ("activity", LONG_ACTIVITY_COOLDOWN),
+        Report::Growth { .. } if request.period.is_long() => ("insights", INSIGHTS_COOLDOWN),
+        Report::Retention { .. } => ("insights", INSIGHTS_COOLDOWN),
         Report::Activity { .. }
+        | Report::Growth { .. }
         | Report::Stats { .. }
         | Report::ChannelStats { .. }
         | Report::Leaderboard { .. } => return None,

@@ -199,6 +199,16 @@ pub enum Report {
         #[serde(default)]
         view: ActivityView,
     },
+    /// `/insights growth`: DAU, WAU, MAU and new members per day.
+    Growth {
+        /// Where.
+        scope: Scope,
+    },
+    /// `/insights retention`: of each week's new members, how many are active in the weeks after.
+    Retention {
+        /// How many join weeks, the last complete ones.
+        weeks: u8,
+    },
     /// `/export`: the per (day, channel, member) counters as CSV.
     Export,
 }
@@ -224,7 +234,10 @@ impl ReportRequest {
     #[must_use]
     pub fn deferred(&self) -> bool {
         match self.report {
-            Report::Activity { .. } | Report::Export => true,
+            Report::Activity { .. }
+            | Report::Growth { .. }
+            | Report::Retention { .. }
+            | Report::Export => true,
             Report::Stats { .. } | Report::ChannelStats { .. } | Report::Leaderboard { .. } => {
                 self.period.is_long()
             }

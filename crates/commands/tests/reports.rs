@@ -418,3 +418,84 @@ async fn a_heatmap_without_hourly_counts_says_why_and_reveals_no_hidden_channel(
     assert!(text.contains("9 messages not in it"), "{text}");
     Ok(())
 }
+
+/// DAVE first spoke in the staff room (hidden from `@everyone`) before the last 7 days, then in
+/// GENERAL within them.
+const DAVE: UserId = UserId(10);
+
+fn with_dave() -> MemoryCounters {
+    let mut store = seeded();
+    said(&mut store, "2026-11-16", STAFF_ROOM, DAVE, 2);
+    said(&mut store, "2026-11-27", GENERAL, DAVE, 1);
+    store.set_access(G, access());
+    store
+}
+
+#[tokio::test]
+async fn growth_counts_active_and_new_members_in_what_its_audience_may_see() -> anyhow::Result<()> {
+    let growth = Report::Growth { scope: Scope::Guild };
+    let config = GuildConfig::default();
+    let all = answer(with_dave(), growth, "7d", &config, &Audience::Everything).await?;
+    let text = description(&all);
+    // Today ALICE; in the week ALICE, BOB, CAROL, DAVE; new: BOB and CAROL (DAVE spoke on the 16th).
+    assert!(
+        text.contains("Today: **1** active (DAU) · **4** in 7 days (WAU) · **4** in 30 days (MAU)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("New members: **2** · vs the 7 days before: no change (2 → 2)"),
+        "{text}"
+    );
+    // MAU at the end of the previous week: ALICE and DAVE.
+    assert!(text.contains("MAU since 2026-11-21: ▲ 100% (2 → 4)"), "{text}");
+    assert!(text.contains("· 22 messages"), "{text}");
+
+    // In public, the staff room is not there: DAVE is new on the 27th, and before the week only ALICE.
+    let public = answer(with_dave(), growth, "7d", &config, &Audience::Public).await?;
+    let text = description(&public);
+    assert!(text.contains("New members: **3** · vs the 7 days before: ▲ 200% (1 → 3)"), "{text}");
+    assert!(text.contains("MAU since 2026-11-21: ▲ 300% (1 → 4)"), "{text}");
+    assert!(text.contains("· 13 messages"), "{text}");
+
+    // A member who opted out is in no figure.
+    let config = GuildConfig { opted_out: BTreeSet::from([CAROL]), ..GuildConfig::default() };
+    let text = description(&answer(with_dave(), growth, "7d", &config, &Audience::Public).await?);
+    assert!(text.contains("**3** in 7 days (WAU)"), "{text}");
+    assert!(text.contains("New members: **2**"), "{text}");
+
+    // One channel: its own first days (ALICE's first message in LOOSE is today).
+    let loose = Report::Growth { scope: Scope::Channel(LOOSE) };
+    let text = description(&answer(with_dave(), loose, "7d", &config, &Audience::Public).await?);
+    assert!(text.contains("Today: **1** active (DAU) · **1** in 7 days (WAU)"), "{text}");
+    assert!(text.contains("New members: **1** · vs the 7 days before: new"), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn retention_follows_each_weeks_new_members_into_the_weeks_after() -> anyhow::Result<()> {
+    let config = GuildConfig::default();
+    let retention = Report::Retention { weeks: 2 };
+    // Today is Saturday 2026-11-28: the join weeks are those of 11-09 and 11-16. ALICE was new on the
+    // 20th (and DAVE on the 16th, in the staff room); both were active the week after.
+    let all = answer(with_dave(), retention, "7d", &config, &Audience::Everything).await?;
+    let text = description(&all);
+    assert!(text.contains("2 members new in the last 2 weeks"), "{text}");
+    assert!(
+        text.contains("Week 1: **100%** still active on average (2 members followed)"),
+        "{text}"
+    );
+    assert!(text.contains("Week 4: not reached yet"), "{text}");
+    // In public DAVE's first day is the 27th: only ALICE joined in those weeks.
+    let public = answer(with_dave(), retention, "7d", &config, &Audience::Public).await?;
+    assert!(description(&public).contains("1 member new in the last 2 weeks"), "{public:?}");
+    // With ALICE opted out, nobody new in public in the week of 11-16.
+    let config = GuildConfig { opted_out: BTreeSet::from([ALICE]), ..GuildConfig::default() };
+    let quiet =
+        answer(with_dave(), Report::Retention { weeks: 1 }, "7d", &config, &Audience::Public);
+    let quiet = quiet.await;
+    assert!(
+        matches!(&quiet, Err(AnswerError::User(m)) if m.contains("Nobody was new")),
+        "{quiet:?}"
+    );
+    Ok(())
+}

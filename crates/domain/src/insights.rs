@@ -106,8 +106,16 @@ impl Participation {
         }
     }
 
+    /// Takes each channel's category as last seen (what first days in a category scope go by: a
+    /// channel quiet in the days added may hold someone's first message).
+    pub fn learn_categories(&mut self, categories: &BTreeMap<ChannelId, Option<ChannelId>>) {
+        self.categories.extend(categories.iter().map(|(k, v)| (*k, *v)));
+    }
+
     /// Sets each member's first day: their earliest in the channels of `scope` (a category: as of the
-    /// newest day added) that `counted` keeps.
+    /// newest day added, or as [learnt](Self::learn_categories)) that `counted` keeps — and never
+    /// after a day they were active on (the days and the first days are read one after the other, and
+    /// a batch committed in between is in only one of them).
     pub fn add_first_seen(
         &mut self,
         first_seen: &BTreeMap<(UserId, ChannelId), Day>,
@@ -123,6 +131,11 @@ impl Participation {
                 }
             };
             if in_scope && counted(channel, user) {
+                self.first_day.entry(user).and_modify(|d| *d = (*d).min(day)).or_insert(day);
+            }
+        }
+        for (&day, users) in &self.active {
+            for &user in users {
                 self.first_day.entry(user).and_modify(|d| *d = (*d).min(day)).or_insert(day);
             }
         }
@@ -331,6 +344,30 @@ mod tests {
         let hidden = Participation::of(&a, Scope::Guild, |c, _| c != ChannelId(2));
         assert_eq!(hidden.first_day.get(&UserId(13)), None);
         assert_eq!(hidden.daily_figures(range).iter().map(|f| f.dau).sum::<usize>(), 5);
+    }
+
+    #[test]
+    fn first_days_in_a_category_count_its_quiet_channels_and_never_follow_an_active_day() {
+        let d0 = day("2026-11-01");
+        // Member 10 spoke in channel 1 (category 9) long ago; channel 1 is quiet in the days read.
+        let mut a = activity(&[(d0.plus(60), 2, 10), (d0.plus(60), 2, 11)]);
+        a.first_seen.insert((UserId(10), ChannelId(1)), d0);
+        for tally in a.days.values_mut() {
+            tally.categories.insert(ChannelId(2), Some(ChannelId(9)));
+        }
+        let range = DayRange::single(d0.plus(60));
+        let category = Scope::Category(ChannelId(9));
+        let mut p = Participation::default();
+        p.add_day(d0.plus(60), &a.days[&d0.plus(60)], category, |_, _| true);
+        p.learn_categories(&BTreeMap::from([(ChannelId(1), Some(ChannelId(9)))]));
+        p.add_first_seen(&a.first_seen, category, |_, _| true);
+        let f = p.daily_figures(range);
+        assert_eq!((f[0].dau, f[0].new_members, f[0].returning_members), (2, 1, 1));
+        // First days read without a batch the days hold (member 11 absent): active means seen by then.
+        let mut p = Participation::default();
+        p.add_day(d0.plus(60), &a.days[&d0.plus(60)], Scope::Guild, |_, _| true);
+        p.add_first_seen(&BTreeMap::new(), Scope::Guild, |_, _| true);
+        assert_eq!(p.first_day.get(&UserId(11)), Some(&d0.plus(60)));
     }
 
     #[test]

@@ -332,6 +332,64 @@ async fn main() -> anyhow::Result<()> {
             hours.messages.values().sum::<i64>()
         );
     }
+    // `/activity view:heatmap`: the days read whole (to leave out what members who opted out said),
+    // and the hourly counts.
+    for (label, first) in [("7 days", last_day.plus(-6)), ("30 days", last_day.plus(-29))] {
+        if first < first_day {
+            continue;
+        }
+        let range = DayRange { first, last: last_day };
+        let before = store.usage();
+        let t = Instant::now();
+        let mut messages = 0;
+        store
+            .scan_days(guild, range, |_, tally| {
+                messages += tally.total(Scope::Guild).messages;
+                std::ops::ControlFlow::Continue(())
+            })
+            .await?;
+        store.load_hours(guild, range).await?;
+        let u = store.usage().since(&before);
+        println!(
+            "  heatmap, {label}: {} requests, {} RRU, {:.0} ms ({messages} messages)",
+            u.requests,
+            u.read_units(),
+            t.elapsed().as_secs_f64() * 1000.0,
+        );
+    }
+    // `/insights growth` and `engagement insights`: the activity of the range and the 30 days before
+    // it, and the first-seen days.
+    for (label, len) in [("30 days", 30), ("90 days", 90)] {
+        let first = last_day.plus(1 - len);
+        if first.plus(-30) < first_day {
+            println!("  insights, {label}: needs {} days stored (STORE_DAYS)", len + 30);
+            continue;
+        }
+        let range = DayRange { first, last: last_day };
+        let before = store.usage();
+        let t = Instant::now();
+        let (_, participation) = engagement_commands::report::insights::participation(
+            &store,
+            guild,
+            (Some(range), last_day),
+            Scope::Guild,
+            |_, _| true,
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("nothing counted"))?;
+        let figures = participation.daily_figures(range);
+        let u = store.usage().since(&before);
+        let last = figures.last().map(|f| (f.dau, f.mau)).unwrap_or_default();
+        println!(
+            "  insights, {label}: {} requests, {} RRU, {:.0} ms (last day DAU {}, MAU {}; {} members seen)",
+            u.requests,
+            u.read_units(),
+            t.elapsed().as_secs_f64() * 1000.0,
+            last.0,
+            last.1,
+            participation.first_day.len(),
+        );
+    }
     // `/stats`: one member's days, read as the member's shard of each day.
     for (label, range) in [
         ("7 days, folded", DayRange { first: last_day.plus(-6), last: last_day }),

@@ -19,7 +19,7 @@ use engagement_domain::{
 
 use crate::error::{StoreError, StoreErrorKind};
 use crate::items::{self, Item, b, n, s};
-use crate::log::{FoldState, Page};
+use crate::log::{ACTIVITY_BUILT, FoldState, Page};
 use crate::{CounterStore, summaries};
 
 /// The largest day activity kept in one item (DynamoDB's limit is 400 KB); a bigger day is marked
@@ -27,6 +27,12 @@ use crate::{CounterStore, summaries};
 const ACTIVITY_ITEM_BYTES: usize = 350_000;
 /// Attribute of an activity item that holds no data: read the day's summary.
 const WHOLE: &str = "whole";
+
+/// How long after this version first sees a guild folded by an earlier one its activity is built: longer
+/// than a run of the earlier version can last (a Lambda function runs 15 minutes at most).
+const BUILD_AFTER_MS: u64 = 16 * 60 * 1000;
+/// Fold state attribute: when the first compaction of this version saw the guild (Unix ms).
+pub(crate) const ACTIVITY_SEEN_MS: &str = "activity_seen_ms";
 
 /// Days of summaries the build reads and writes at a time (a busy week decoded is ~100 MB at most).
 const BUILD_DAYS: i32 = 7;
@@ -91,7 +97,14 @@ impl CounterStore {
             for batch in batches {
                 folded.fold(batch);
             }
-            if folded.first != stored.first {
+            // A shard an erasure reaches is written even when the member was not in it yet: a fold
+            // of earlier batches still running may be about to write them in, and a newer shard is
+            // what makes that write fail.
+            let erased = batches
+                .iter()
+                .flat_map(|b| b.erasures.iter())
+                .any(|u| first_seen_shard(*u) == shard);
+            if folded.first != stored.first || erased {
                 self.put_first_seen(guild, &folded, &doing).await?;
             }
         }
@@ -114,10 +127,48 @@ impl CounterStore {
         Ok(())
     }
 
-    /// Builds the activity of every stored day and the first-seen days from the day summaries, for a
-    /// guild whose days were folded before the store kept them (once; idempotent, so a build that stops
-    /// at its deadline is simply run again). Reads every day summary once, a week at a time.
-    pub(crate) async fn build_activity(
+    /// Makes the activity and first-seen days of a guild whole, once: at once for a guild with nothing
+    /// folded; for one folded by an earlier version, by building them from its day summaries — not at
+    /// the first compaction of this version, which records when it saw the guild, but at the first one
+    /// [`BUILD_AFTER_MS`] later, when no run of the earlier version (which folds days without them) can
+    /// still be running. Until then readers say the history is being prepared.
+    pub(crate) async fn prepare_activity(
+        &self,
+        guild: GuildId,
+        fold: FoldState,
+        now_ms: u64,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<(), StoreError> {
+        if fold.days_through > 0 {
+            match fold.activity_seen_ms {
+                None => {
+                    // Another compaction may have recorded it first: theirs stands.
+                    return self
+                        .set_fold_state(
+                            guild,
+                            (ACTIVITY_SEEN_MS, n(now_ms)),
+                            "attribute_not_exists(#a)",
+                            "recording when this version first saw the guild",
+                        )
+                        .await;
+                }
+                Some(seen) if now_ms < seen.saturating_add(BUILD_AFTER_MS) => return Ok(()),
+                Some(_) => self.build_activity(guild, fold, deadline).await?,
+            }
+        }
+        self.set_fold_state(
+            guild,
+            (ACTIVITY_BUILT, n(1)),
+            "attribute_not_exists(#a)",
+            "recording that the activity is built",
+        )
+        .await
+    }
+
+    /// Builds the activity of every stored day and the first-seen days from the day summaries (once;
+    /// idempotent, so a build that stops at its deadline or meets a concurrent fold is simply run
+    /// again). Reads every day summary once, a week at a time.
+    async fn build_activity(
         &self,
         guild: GuildId,
         fold: FoldState,
@@ -156,10 +207,49 @@ impl CounterStore {
                 shard.first.insert(key, day);
             }
         }
-        for shard in shards.values().filter(|s| !s.first.is_empty()) {
-            self.put_first_seen(guild, shard, &doing).await?;
+        for shard in shards.into_values().filter(|s| !s.first.is_empty()) {
+            self.merge_first_seen(guild, shard, &doing).await?;
         }
         Ok(())
+    }
+
+    /// Adds built first days to a shard that folds of this version may have written already (folding
+    /// is a minimum, so the two merge), conditioned on it not changing meanwhile (else `Conflict`: the
+    /// build runs again).
+    async fn merge_first_seen(
+        &self,
+        guild: GuildId,
+        mut built: FirstSeenShard,
+        doing: &str,
+    ) -> Result<(), StoreError> {
+        let key = shard_key(built.shard);
+        let stored = self.get_item(items::first_seen_pk(guild), key, true, doing).await?;
+        let condition = match &stored {
+            Some(item) => {
+                let stored = FirstSeenShard::decode(items::get_b(item, "data")?)?;
+                for (pair, day) in stored.first {
+                    let first = built.first.entry(pair).or_insert(day);
+                    *first = (*first).min(day);
+                }
+                built.through = built.through.max(stored.through);
+                ("#a = :a", stored.through)
+            }
+            None => ("attribute_not_exists(pk)", 0),
+        };
+        let item = Item::from([
+            (items::PK.to_owned(), s(items::first_seen_pk(guild))),
+            (items::SK.to_owned(), s(shard_key(built.shard))),
+            ("data".to_owned(), b(built.encode()?)),
+            ("through".to_owned(), n(built.through)),
+        ]);
+        self.put_item_where(
+            item,
+            Some(condition.0),
+            &[("#a", "through")],
+            vec![(":a", n(condition.1))],
+            doing,
+        )
+        .await
     }
 
     /// The oldest and newest day with a stored summary.

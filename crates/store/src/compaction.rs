@@ -112,22 +112,13 @@ impl CounterStore {
             all_time_through: fold.all_time_through,
             ..CompactionReport::default()
         };
+        if !fold.activity_built {
+            self.prepare_activity(guild, fold, now_ms, deadline).await?;
+        }
         let Some(last) = batches.last().map(|b| b.seq) else { return Ok(report) };
 
         let for_days: Vec<&Batch> = batches.iter().filter(|b| b.seq > fold.days_through).collect();
         if due(&for_days, policy.days_after_batches, policy.days_after_ms, now_ms) {
-            if !fold.activity_built {
-                if fold.days_through > 0 {
-                    self.build_activity(guild, fold, deadline).await?;
-                }
-                self.set_fold_state(
-                    guild,
-                    (crate::log::ACTIVITY_BUILT, n(1)),
-                    "attribute_not_exists(#a)",
-                    "recording that the activity is built",
-                )
-                .await?;
-            }
             if fold.directory_from.is_none() {
                 // Before this fold writes any day: the newest day stored so far is what came before.
                 self.start_directory(guild, fold.days_through).await?;
@@ -249,7 +240,10 @@ impl CounterStore {
                     .await?;
                 written += 1;
             } else {
-                // Folded already (a fold that stopped part-way): its directory entry may be missing.
+                // Folded already (a fold that stopped part-way): its directory entry may be missing,
+                // and its activity, written first, may hold what the batches then took away (a member
+                // counted, then erased): written again (only over an older one).
+                self.write_activity(guild, &summary).await?;
                 self.ensure_directory_entry(guild, &stored).await?;
             }
         }
@@ -319,7 +313,7 @@ impl CounterStore {
 
     /// Sets one attribute of the guild's fold state if `condition` (on `#a`, the attribute, and `:v`,
     /// the value) holds; when it does not, another compaction got there first and nothing is done.
-    async fn set_fold_state(
+    pub(crate) async fn set_fold_state(
         &self,
         guild: GuildId,
         (attribute, value): (&str, aws_sdk_dynamodb::types::AttributeValue),

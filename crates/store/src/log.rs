@@ -85,6 +85,9 @@ pub(crate) struct FoldState {
     /// Whether the day activity and first-seen days hold every day folded (built from the day summaries
     /// for a guild folded before the store kept them).
     pub(crate) activity_built: bool,
+    /// When the first compaction of this version saw a guild folded before (see
+    /// `CounterStore::prepare_activity`).
+    pub(crate) activity_seen_ms: Option<u64>,
 }
 
 impl CounterStore {
@@ -575,6 +578,10 @@ impl CounterStore {
                 days_through: items::get_u64_or(&item, "days_through", 0)?,
                 all_time_through: items::get_u64_or(&item, "all_time_through", 0)?,
                 activity_built: items::get_u64_or(&item, ACTIVITY_BUILT, 0)? > 0,
+                activity_seen_ms: match item.get(crate::activity::ACTIVITY_SEEN_MS) {
+                    None => None,
+                    Some(_) => Some(items::get_u64(&item, crate::activity::ACTIVITY_SEEN_MS)?),
+                },
                 directory_from: match item.get(DIRECTORY_FROM) {
                     None => None,
                     Some(_) => {

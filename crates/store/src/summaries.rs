@@ -459,7 +459,12 @@ impl CounterStore {
         // that stopped, or one still writing): the day is written anew over it, or the erasure waits.
         let unfinished =
             stored.stored.iter().any(|i| stored.generation.is_none_or(|g| i.generation > g));
-        if summary.tally == stored.summary.tally && !unfinished {
+        // A summary the batches count in is written even when they leave it as it was (a member
+        // counted, then erased): a fold of the same batches that stopped, or is still running, may have
+        // written the member into its activity, or may yet write them into a generation, and a newer
+        // generation and activity are what make those writes fail.
+        let touched = batches.iter().any(|b| b.counters.iter().any(|c| span.covers(c.day)));
+        if summary.tally == stored.summary.tally && !unfinished && !touched {
             // The directory entry first: a fold that stopped before writing it leaves the readable
             // generation unnamed, and the one named may be among the older ones deleted below.
             self.ensure_directory_entry(guild, &stored).await?;

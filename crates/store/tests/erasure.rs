@@ -175,3 +175,40 @@ async fn an_erasure_fold_stops_at_its_deadline_and_the_next_one_finishes() -> an
     );
     Ok(())
 }
+
+/// A fold that stops after any of its writes — after a day's activity and before its summary, say —
+/// and then an erasure of the only member that fold counted on a day: nothing of the member is left,
+/// not in the activity (written before the summary) nor in the first days.
+#[tokio::test]
+async fn an_erasure_after_a_fold_that_stopped_anywhere_leaves_nothing_of_the_member() {
+    let store = store("erase-after-stop").await.unwrap();
+    let d = day("2026-11-01");
+    for k in 0..10u64 {
+        let guild = GuildId(500 + k);
+        let mut view = store.load_sync_view(guild, MessageId(0)).await.unwrap();
+        let mut b = BatchBuilder::new();
+        b.add(d, ChannelId(10), OTHER, Counts::messages(1));
+        store.commit(&mut view, b.build(1)).await.unwrap();
+        store.compact(guild, CompactionPolicy::ALWAYS, 10).await.unwrap();
+        let mut b = BatchBuilder::new();
+        // On a day already folded (read back by the erasure's fold) and on a new one.
+        b.add(d, ChannelId(10), ERASED, Counts::messages(2));
+        b.add(d.plus(1), ChannelId(10), ERASED, Counts::messages(3));
+        store.commit(&mut view, b.build(2)).await.unwrap();
+        store.inject_crash_after_writes(k);
+        let stopped = store.compact(guild, CompactionPolicy::ALWAYS, 20).await;
+        store.clear_faults();
+        store.erase_member(guild, ERASED, 30).await.unwrap();
+        let traces = store.find_member(guild, ERASED).await.unwrap();
+        assert!(traces.is_empty(), "after a fold stopped at write {k} ({stopped:?}): {traces:?}");
+        let mut active = Vec::new();
+        store
+            .scan_activity(guild, DayRange { first: d, last: d.plus(3) }, |day, tally| {
+                active.extend(tally.counters.keys().map(|(_, u)| (day, *u)));
+                std::ops::ControlFlow::Continue(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(active, vec![(d, OTHER)], "after a fold stopped at write {k}");
+    }
+}

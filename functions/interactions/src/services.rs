@@ -192,6 +192,12 @@ pub fn engagement_registry(services: Services) -> Result<CommandRegistry, Regist
     ] {
         builder = builder.command(command, described(command), report(kind))?;
     }
+    for (sub, kind) in
+        [(name::GROWTH, ReportKind::Growth), (name::RETENTION, ReportKind::Retention)]
+    {
+        let route = route(&[name::INSIGHTS, sub]);
+        builder = builder.command(&route, described(&route), report(kind))?;
+    }
     for (sub, action) in [
         (name::TIME_ZONE, ConfigAction::TimeZone),
         (name::EXCLUDE, ConfigAction::Exclude),

@@ -130,6 +130,73 @@ async fn the_activity_heatmap_edits_the_reply_with_a_heatmap_png_and_the_busiest
 }
 
 #[tokio::test]
+async fn insights_growth_edits_the_reply_with_a_growth_png_and_the_figures() -> anyhow::Result<()> {
+    let env = Deferred::start("deferred-growth").await?;
+    let data = subcommand(name::INSIGHTS, name::GROWTH, vec![string(option::PERIOD, "7d")]);
+    let (outcome, call) = env.run(ADMIN, data, false).await?;
+    assert_eq!(outcome, Outcome::Answered);
+    let [file] = call.files.as_slice() else {
+        anyhow::bail!("expected one file: {:?}", call.files)
+    };
+    assert_eq!(file.filename, "insights-growth.png");
+    let reader = png::Decoder::new(std::io::Cursor::new(file.data.clone())).read_info()?;
+    assert_eq!((reader.info().width, reader.info().height), (1000, 450));
+    let embed = embed(&call);
+    assert_eq!(embed["title"], json!("Server growth"));
+    let text = embed["description"].as_str().unwrap_or_default();
+    // From the seeds, independently of the report's code: who sent a message when, and first days.
+    let active = |first: &str, last: &str| -> std::collections::BTreeSet<u64> {
+        SEEDS.iter().filter(|s| between(s, first, last) && s.counts.0 > 0).map(|s| s.user).collect()
+    };
+    let first_days: BTreeMap<u64, &str> =
+        SEEDS.iter().filter(|s| s.counts.0 > 0).fold(BTreeMap::new(), |mut first, s| {
+            let day = first.entry(s.user).or_insert(s.day);
+            *day = (*day).min(s.day);
+            first
+        });
+    let new_in = |first: &str, last: &str| {
+        first_days.values().filter(|d| **d >= first && **d <= last).count()
+    };
+    let (dau, wau, mau) = (
+        active("2025-11-28", "2025-11-28").len(),
+        active("2025-11-22", "2025-11-28").len(),
+        active("2025-10-30", "2025-11-28").len(),
+    );
+    let expected = format!(
+        "Today: **{dau}** active (DAU) · **{wau}** in 7 days (WAU) · **{mau}** in 30 days (MAU)"
+    );
+    assert!(text.contains(&expected), "{expected} in {text}");
+    let (now, before) = (new_in("2025-11-22", "2025-11-28"), new_in("2025-11-15", "2025-11-21"));
+    assert!(text.contains(&format!("New members: **{now}** ·")), "{text}");
+    assert!(text.contains(&format!("({before} → {now})")), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn insights_retention_edits_the_reply_with_a_cohort_table() -> anyhow::Result<()> {
+    let env = Deferred::start("deferred-retention").await?;
+    let weeks = json!({"name": option::WEEKS, "type": 4, "value": 3});
+    let (outcome, call) =
+        env.run(ADMIN, subcommand(name::INSIGHTS, name::RETENTION, vec![weeks]), false).await?;
+    assert_eq!(outcome, Outcome::Answered);
+    let [file] = call.files.as_slice() else {
+        anyhow::bail!("expected one file: {:?}", call.files)
+    };
+    assert_eq!(file.filename, "insights-retention.png");
+    let embed = embed(&call);
+    assert_eq!(embed["title"], json!("Retention"));
+    // The weeks of 11-03, 11-10 and 11-17 (today is 2025-11-28): ADMIN (11-15) and BOB (11-20) were
+    // new, and both were active the week after.
+    let text = embed["description"].as_str().unwrap_or_default();
+    assert!(text.contains("2 members new in the last 3 weeks"), "{text}");
+    assert!(
+        text.contains("Week 1: **100%** still active on average (2 members followed)"),
+        "{text}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn activity_edits_the_reply_with_a_chart_png_and_a_sparkline() -> anyhow::Result<()> {
     let env = Deferred::start("deferred-activity").await?;
     let data = command(name::ACTIVITY, vec![string(option::PERIOD, "30d")]);

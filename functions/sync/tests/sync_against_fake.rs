@@ -117,14 +117,15 @@ async fn assert_insights_match(
     for (guild, days) in &want {
         let range =
             DayRange::new(*days.keys().next().unwrap(), *days.keys().last().unwrap()).unwrap();
-        let participation = engagement_commands::report::insights::participation(
+        let (_, participation) = engagement_commands::report::insights::participation(
             store,
             GuildId(*guild),
-            range,
+            (Some(range), range.last),
             Scope::Guild,
             |_, _| true,
         )
         .await
+        .unwrap()
         .unwrap();
         let got: BTreeMap<Day, [u64; 7]> = participation
             .daily_figures(range)

@@ -43,7 +43,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         DayRange::new(from, to).with_context(|| format!("--from {from} is after --to {to}"))?;
     let store = super::store(&Env::process()).await?;
     let participation =
-        insights::participation(&store, args.guild, range, Scope::Guild, |_, _| true).await?;
+        insights::participation(&store, args.guild, (Some(range), to), Scope::Guild, |_, _| true)
+            .await?
+            .map(|(_, participation)| participation)
+            .unwrap_or_default();
     let mut out = std::io::BufWriter::new(std::io::stdout());
     if args.format == Format::Csv {
         write!(out, "{}", InsightsRecord::header())?;

@@ -7,7 +7,9 @@ use std::ops::ControlFlow;
 
 use engagement_domain::{ChannelId, CounterReader, Day, Metric, Scope, UserId};
 
-use super::{AnswerError, Reporter, footer, hours_footer, nothing_counted, nothing_in};
+use super::{
+    AnswerError, Drawing, Reporter, footer, hours_footer, nothing_counted, nothing_in, with_chart,
+};
 use crate::format;
 use crate::reply::{EmbedDraft, Reply};
 use crate::request::{ReportRequest, ScopeName};
@@ -210,37 +212,4 @@ fn no_hours(period: &crate::request::ReportPeriod) -> AnswerError {
          every day counted.",
         period.phrase()
     ))
-}
-
-/// What an `/activity` reply draws (read only where the `chart` feature renders it).
-#[derive(Clone, Copy, Debug)]
-#[cfg_attr(not(feature = "chart"), allow(dead_code))]
-enum Drawing<'a> {
-    /// The daily chart.
-    Daily(&'a [DayActivity]),
-    /// The hour-of-week heatmap.
-    Heatmap(&'a [[i64; 24]; 7]),
-}
-
-/// The reply: `embed` with the drawing attached under `caption`.
-#[cfg(feature = "chart")]
-fn with_chart(embed: EmbedDraft, caption: &str, drawing: Drawing) -> Result<Reply, AnswerError> {
-    let (file, png) = match drawing {
-        Drawing::Daily(series) => (CHART_FILE, crate::chart::activity_png(caption, series)),
-        Drawing::Heatmap(grid) => (HEATMAP_FILE, crate::chart::heatmap_png(caption, grid)),
-    };
-    let png = png.map_err(|e| AnswerError::Chart(e.to_string()))?;
-    let mut reply = Reply::embed(embed.attached_image(file).build());
-    reply.files.push(crate::reply::ReplyFile {
-        filename: file.to_owned(),
-        content_type: "image/png".to_owned(),
-        data: png,
-    });
-    Ok(reply)
-}
-
-/// Without the renderer (the interactions function, which always defers /activity): the embed alone.
-#[cfg(not(feature = "chart"))]
-fn with_chart(embed: EmbedDraft, _caption: &str, _drawing: Drawing) -> Result<Reply, AnswerError> {
-    Ok(Reply::embed(embed.build()))
 }

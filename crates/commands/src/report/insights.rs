@@ -3,38 +3,59 @@
 
 use std::ops::ControlFlow;
 
-use engagement_domain::insights::MAU_WINDOW;
+use engagement_domain::insights::{MAU_WINDOW, RETENTION_WEEKS, monday_of};
 use engagement_domain::{
-    ChannelId, CounterReader, DayFigures, DayRange, GuildId, Participation, Scope, UserId,
+    ChannelId, CounterReader, Day, DayFigures, DayRange, GuildId, Metric, Participation, Scope,
+    UserId,
 };
+
+use super::{AnswerError, Drawing, Reporter, footer, nothing_counted, nothing_in, with_chart};
+use crate::format;
+use crate::reply::{EmbedDraft, Reply};
+use crate::request::{ReportRequest, ScopeName};
+use crate::visibility::Shown;
+
+/// The growth chart's file name.
+pub const GROWTH_FILE: &str = "insights-growth.png";
+/// The retention table's file name.
+pub const RETENTION_FILE: &str = "insights-retention.png";
 
 /// The columns of `engagement insights`: one record per day of the range.
 pub const INSIGHTS_COLUMNS: [&str; 8] =
     ["guild_id", "day", "dau", "wau", "mau", "new_members", "returning_members", "messages"];
 
-/// Reads what the figures of `range` need — each day's activity from 29 days before it (for MAU), and
-/// every member's first days — keeping the (channel, member) pairs `counted` keeps, in `scope`.
+/// Reads what the figures of `range` need — each day's activity from 29 days before it (for MAU) and
+/// the day before that (the previous period's end), and every member's first days — keeping the
+/// (channel, member) pairs `counted` keeps, in `scope`: the one read of `engagement insights` and
+/// `/insights growth`. A category's channels are those it holds as last seen (the all-time
+/// counters' categories: one more read). Without a range: from the first day anyone was active to `today`. `None` when
+/// nobody ever was.
 ///
 /// # Errors
 /// The reader's.
 pub async fn participation<R: CounterReader>(
     reader: &R,
     guild: GuildId,
-    range: DayRange,
+    (range, today): (Option<DayRange>, Day),
     scope: Scope,
     counted: impl Fn(ChannelId, UserId) -> bool + Send + Sync,
-) -> Result<Participation, R::Error> {
+) -> Result<Option<(DayRange, Participation)>, R::Error> {
+    let first_seen = reader.load_first_seen(guild).await?;
+    let Some(&first_ever) = first_seen.values().min() else { return Ok(None) };
+    let range = range.unwrap_or(DayRange { first: first_ever, last: today });
     let mut out = Participation::default();
-    let read = DayRange { first: range.first.plus(1 - MAU_WINDOW), last: range.last };
+    let read = DayRange { first: range.first.plus(-MAU_WINDOW), last: range.last };
     reader
         .scan_activity(guild, read, |day, tally| {
             out.add_day(day, &tally, scope, &counted);
             ControlFlow::Continue(())
         })
         .await?;
-    let first_seen = reader.load_first_seen(guild).await?;
+    if let Scope::Category(_) = scope {
+        out.learn_categories(&reader.load_all_time(guild).await?.categories);
+    }
     out.add_first_seen(&first_seen, scope, &counted);
-    Ok(out)
+    Ok(Some((range, out)))
 }
 
 /// One day's figures as a record of `engagement insights`.
@@ -78,4 +99,145 @@ impl InsightsRecord {
             "messages": f.messages,
         })
     }
+}
+
+/// Whether a (channel, member) pair counts for this audience: a channel it may see, a member who did not
+/// opt out.
+fn counted(shown: &Shown, channel: ChannelId, user: UserId) -> bool {
+    shown.shows(channel) && !shown.config.opted_out.contains(&user)
+}
+
+fn as_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// `/insights growth`: DAU, WAU, MAU and new members per day over the period, drawn and told, with the
+/// change since the previous period (as long, just before). Only channels the audience may see count,
+/// in `scope`, without members who opted out; a member is new on the first day they were active in
+/// those channels. All time starts on the first day anyone was.
+pub(super) async fn growth(
+    reporter: &Reporter<impl CounterReader>,
+    request: &ReportRequest,
+    scope: Scope,
+    shown: &Shown,
+) -> Result<Reply, AnswerError> {
+    let period = &request.period;
+    let (range, participation) = participation(
+        &reporter.reader,
+        request.guild,
+        (period.range, period.today),
+        scope,
+        |c, u| counted(shown, c, u),
+    )
+    .await
+    .map_err(AnswerError::read)?
+    .ok_or_else(|| nothing_counted(period))?;
+    let figures = participation.daily_figures(range);
+    let Some(last) = figures.last().copied().filter(|_| figures.iter().any(|f| f.dau > 0)) else {
+        return Err(nothing_in(scope, period));
+    };
+    let days = i32::try_from(range.len()).unwrap_or(i32::MAX);
+    let previous = DayRange { first: range.first.plus(-days), last: range.first.previous() };
+    let before = participation.daily_figures(DayRange::single(previous.last)).first().copied();
+    let new_now: usize = figures.iter().map(|f| f.new_members).sum();
+    let new_before = participation.first_day.values().filter(|d| previous.contains(**d)).count();
+    let dau_sum: usize = figures.iter().map(|f| f.dau).sum();
+    let messages: i64 = figures.iter().map(|f| f.messages).sum();
+    let len = as_i64(figures.len()).max(1);
+    let when =
+        if last.day == period.today { "Today".to_owned() } else { format!("On {}", last.day) };
+    let mut description = format!(
+        "{} · {}\n{when}: **{}** active (DAU) · **{}** in 7 days (WAU) · **{}** in 30 days (MAU)",
+        ScopeName(scope),
+        period.label(),
+        format::number(as_i64(last.dau)),
+        format::number(as_i64(last.wau)),
+        format::number(as_i64(last.mau)),
+    );
+    description.push_str(&format!(
+        "\nNew members: **{}** · vs the {} days before: {}",
+        format::number(as_i64(new_now)),
+        previous.len(),
+        format::trend(as_i64(new_before), as_i64(new_now)),
+    ));
+    if let Some(before) = before {
+        description.push_str(&format!(
+            "\nMAU since {}: {}",
+            before.day,
+            format::trend(as_i64(before.mau), as_i64(last.mau)),
+        ));
+    }
+    description.push_str(&format!(
+        "\nAverage DAU: {} · {}",
+        format::number((as_i64(dau_sum) + len / 2) / len),
+        format::count(messages, Metric::Messages),
+    ));
+    let title = match scope {
+        Scope::Guild => "Server growth",
+        Scope::Channel(_) => "Channel growth",
+        Scope::Category(_) => "Category growth",
+    };
+    let embed = EmbedDraft::new(title).description(description).footer(footer(period));
+    with_chart(embed, &format!("{title}, {}", period.label()), Drawing::Growth(&figures))
+}
+
+/// `/insights retention`: for each of the last `weeks` complete ISO weeks, the members new that week
+/// (first active in the channels the audience may see) and the share of them active in each of the
+/// weeks after, up to [`RETENTION_WEEKS`] (the current week so far). With the average week-1 and
+/// week-4 retention, weighted by cohort size.
+pub(super) async fn retention(
+    reporter: &Reporter<impl CounterReader>,
+    request: &ReportRequest,
+    weeks: u8,
+    shown: &Shown,
+) -> Result<Reply, AnswerError> {
+    let period = &request.period;
+    let today = period.today;
+    let this_week = monday_of(today);
+    let first = this_week.plus(-7 * i32::from(weeks.max(1)));
+    let mut participation = Participation::default();
+    reporter
+        .reader
+        .scan_activity(request.guild, DayRange { first, last: today }, |day, tally| {
+            participation.add_day(day, &tally, Scope::Guild, |c, u| counted(shown, c, u));
+            ControlFlow::Continue(())
+        })
+        .await
+        .map_err(AnswerError::read)?;
+    let first_seen =
+        reporter.reader.load_first_seen(request.guild).await.map_err(AnswerError::read)?;
+    participation.add_first_seen(&first_seen, Scope::Guild, |c, u| counted(shown, c, u));
+    let cohorts = participation.retention(first, this_week.previous(), RETENTION_WEEKS, today);
+    let joined: usize = cohorts.iter().map(|c| c.members).sum();
+    if joined == 0 {
+        return Err(AnswerError::user(format!(
+            "Nobody was new in the last {weeks} weeks ({first} to {}): there is no retention to \
+             show yet.",
+            this_week.previous()
+        )));
+    }
+    let mut description = format!(
+        "The server · {} new in the last {weeks} weeks, and how many of each week's were active in \
+         each week after",
+        format::members(joined)
+    );
+    for k in [1, 4] {
+        let (mut active, mut followed) = (0, 0);
+        for cohort in &cohorts {
+            if let Some(Some(n)) = cohort.active.get(k - 1) {
+                active += n;
+                followed += cohort.members;
+            }
+        }
+        match (active * 100).checked_div(followed) {
+            None => description.push_str(&format!("\nWeek {k}: not reached yet")),
+            Some(percent) => description.push_str(&format!(
+                "\nWeek {k}: **{percent}%** still active on average ({} followed)",
+                format::members(followed)
+            )),
+        }
+    }
+    let embed = EmbedDraft::new("Retention").description(description).footer(footer(period));
+    let caption = "Retention: the share of each week's new members active in the weeks after";
+    with_chart(embed, caption, Drawing::Retention(&cohorts))
 }

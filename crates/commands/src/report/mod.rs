@@ -16,7 +16,7 @@ use engagement_domain::{
 };
 
 use crate::format;
-use crate::reply::Reply;
+use crate::reply::{EmbedDraft, Reply};
 use crate::request::{ActivityView, Report, ReportPeriod, ReportRequest, ScopeName};
 use crate::visibility::{self, Shown};
 
@@ -106,6 +106,8 @@ impl<R: CounterReader> Reporter<R> {
             Report::Activity { scope, view: ActivityView::Heatmap } => {
                 activity::heatmap(self, request, scope, shown).await
             }
+            Report::Growth { scope } => insights::growth(self, request, scope, shown).await,
+            Report::Retention { weeks } => insights::retention(self, request, weeks, shown).await,
             Report::Export => export::answer(self, request, shown).await,
         }
     }
@@ -182,8 +184,9 @@ impl Report {
         match *self {
             Self::ChannelStats { scope }
             | Self::Leaderboard { scope, .. }
-            | Self::Activity { scope, .. } => Some(scope),
-            Self::Stats { .. } | Self::Export => None,
+            | Self::Activity { scope, .. }
+            | Self::Growth { scope } => Some(scope),
+            Self::Stats { .. } | Self::Retention { .. } | Self::Export => None,
         }
     }
 }
@@ -249,4 +252,49 @@ fn hours_footer(period: &ReportPeriod) -> String {
 /// The embed footer: which time zone the days are in.
 fn footer(period: &ReportPeriod) -> String {
     format!("Days in {} · discord-engagement", period.time_zone)
+}
+
+/// What a reply draws (read only where the `chart` feature renders it).
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "chart"), allow(dead_code))]
+enum Drawing<'a> {
+    /// The daily chart.
+    Daily(&'a [activity::DayActivity]),
+    /// The hour-of-week heatmap.
+    Heatmap(&'a [[i64; 24]; 7]),
+    /// DAU, WAU, MAU and new members per day.
+    Growth(&'a [engagement_domain::DayFigures]),
+    /// The retention table.
+    Retention(&'a [engagement_domain::Cohort]),
+}
+
+/// The reply: `embed` with the drawing attached under `caption`.
+#[cfg(feature = "chart")]
+fn with_chart(embed: EmbedDraft, caption: &str, drawing: Drawing) -> Result<Reply, AnswerError> {
+    let (file, png) = match drawing {
+        Drawing::Daily(series) => {
+            (activity::CHART_FILE, crate::chart::activity_png(caption, series))
+        }
+        Drawing::Heatmap(grid) => {
+            (activity::HEATMAP_FILE, crate::chart::heatmap_png(caption, grid))
+        }
+        Drawing::Growth(days) => (insights::GROWTH_FILE, crate::chart::growth_png(caption, days)),
+        Drawing::Retention(cohorts) => {
+            (insights::RETENTION_FILE, crate::chart::retention_png(caption, cohorts))
+        }
+    };
+    let png = png.map_err(|e| AnswerError::Chart(e.to_string()))?;
+    let mut reply = Reply::embed(embed.attached_image(file).build());
+    reply.files.push(crate::reply::ReplyFile {
+        filename: file.to_owned(),
+        content_type: "image/png".to_owned(),
+        data: png,
+    });
+    Ok(reply)
+}
+
+/// Without the renderer (the interactions function, which always defers charts): the embed alone.
+#[cfg(not(feature = "chart"))]
+fn with_chart(embed: EmbedDraft, _caption: &str, _drawing: Drawing) -> Result<Reply, AnswerError> {
+    Ok(Reply::embed(embed.build()))
 }

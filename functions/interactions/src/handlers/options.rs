@@ -73,6 +73,15 @@ pub fn string<'a>(ctx: &'a CommandContext, name: &str) -> Option<&'a str> {
     }
 }
 
+/// An integer option.
+#[must_use]
+pub fn integer(ctx: &CommandContext, name: &str) -> Option<i64> {
+    match ctx.option(name)? {
+        CommandOptionValue::Integer(value) => Some(*value),
+        _ => None,
+    }
+}
+
 /// A user option.
 #[must_use]
 pub fn user(ctx: &CommandContext, name: &str) -> Option<UserId> {

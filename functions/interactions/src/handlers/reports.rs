@@ -1,9 +1,9 @@
-//! `/stats`, `/channel-stats`, `/leaderboard`, `/activity` and `/export`: validated here, answered at once
+//! `/stats`, `/channel-stats`, `/leaderboard`, `/activity`, `/insights` and `/export`: validated here, answered at once
 //! when short, handed to the followup function otherwise (see [`ReportRequest::deferred`]).
 
 use std::sync::Arc;
 
-use engagement_commands::definition::option;
+use engagement_commands::definition::{DEFAULT_RETENTION_WEEKS, MAX_RETENTION_WEEKS, option};
 use engagement_commands::report::check_counted;
 use engagement_commands::report::leaderboard::check_scope;
 use engagement_commands::{ActivityView, FollowupJob, Ranked, Report, ReportRequest, Work, holds};
@@ -26,6 +26,10 @@ pub enum ReportKind {
     Leaderboard,
     /// `/activity`.
     Activity,
+    /// `/insights growth`.
+    Growth,
+    /// `/insights retention`.
+    Retention,
     /// `/export` (MANAGE_GUILD).
     Export,
 }
@@ -87,6 +91,23 @@ impl ReportCommand {
                     .map_or(Ok(ActivityView::default()), str::parse)
                     .map_err(|e| CommandError::user(e.to_string()))?,
             },
+            ReportKind::Growth => {
+                Report::Growth { scope: options::channel_scope(ctx).unwrap_or(Scope::Guild) }
+            }
+            ReportKind::Retention => {
+                let weeks = match options::integer(ctx, option::WEEKS) {
+                    None => DEFAULT_RETENTION_WEEKS,
+                    Some(n) => u8::try_from(n)
+                        .ok()
+                        .filter(|n| (1..=MAX_RETENTION_WEEKS).contains(n))
+                        .ok_or_else(|| {
+                            CommandError::user(format!(
+                                "`weeks` must be from 1 to {MAX_RETENTION_WEEKS}, not {n}."
+                            ))
+                        })?,
+                };
+                Report::Retention { weeks }
+            }
             ReportKind::Export => Report::Export,
         };
         if let Some(Scope::Channel(channel)) = report.channel_scope() {
@@ -108,8 +129,11 @@ impl ReportCommand {
                 && let Claim::Held { remaining_ms } =
                     self.services.take_hold(guild, hold, now_ms).await?
             {
-                let what =
-                    if request.report == Report::Export { "an export" } else { "a long chart" };
+                let what = match request.report {
+                    Report::Export => "an export",
+                    Report::Growth { .. } | Report::Retention { .. } => "insights",
+                    _ => "a long chart",
+                };
                 return Err(CommandError::user(holds::try_again_message(what, remaining_ms)));
             }
             let ephemeral = request.ephemeral();
