@@ -1,6 +1,6 @@
 //! Text for replies: numbers, mentions, sparklines, trends.
 
-use engagement_domain::{ChannelId, Metric, UserId};
+use engagement_domain::{ChannelId, GuildTimeZone, Metric, UserId};
 
 /// A count with thousands separators: `1234567` → `1,234,567`.
 #[must_use]
@@ -38,6 +38,36 @@ pub fn count(n: i64, metric: Metric) -> String {
 pub fn members(n: usize) -> String {
     let n = i64::try_from(n).unwrap_or(i64::MAX);
     format!("{} member{}", number(n), if n == 1 { "" } else { "s" })
+}
+
+/// How fresh the counts are: `counted up to 14:05, 3 min ago` (the time in `zone`; with the date when
+/// it is not today's), or `not synced yet`. `now_ms` 0: without the "ago".
+#[must_use]
+pub fn freshness(counted_to_ms: Option<u64>, now_ms: u64, zone: GuildTimeZone) -> String {
+    let Some(at) = counted_to_ms
+        .and_then(|ms| i64::try_from(ms).ok())
+        .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+    else {
+        return "not synced yet".to_owned();
+    };
+    let local = at.with_timezone(&zone.0);
+    let now = i64::try_from(now_ms).ok().and_then(chrono::DateTime::from_timestamp_millis);
+    let same_day =
+        now.is_some_and(|now| now.with_timezone(&zone.0).date_naive() == local.date_naive());
+    let time = if same_day {
+        local.format("%H:%M").to_string()
+    } else {
+        local.format("%b %d %H:%M").to_string()
+    };
+    let Some(now) = now.filter(|_| now_ms > 0) else { return format!("counted up to {time}") };
+    let minutes = (now - at).num_minutes().max(0);
+    let ago = match minutes {
+        0 => "just now".to_owned(),
+        1..=89 => format!("{minutes} min ago"),
+        90..=2_159 => format!("{} h ago", (minutes + 30) / 60),
+        _ => format!("{} days ago", (minutes + 720) / 1_440),
+    };
+    format!("counted up to {time}, {ago}")
 }
 
 /// A user mention, `<@id>`: Discord shows the name, and no lookup is needed (pings are off, see
@@ -111,6 +141,32 @@ pub const WEEKDAY_NAMES: [&str; 7] =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn freshness_is_told_in_the_servers_time_zone() {
+        let ms = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| u64::try_from(t.timestamp_millis()).unwrap_or(0))
+                .unwrap_or(0)
+        };
+        let paris: GuildTimeZone = "Europe/Paris".parse().unwrap_or(GuildTimeZone::UTC);
+        let at = Some(ms("2026-11-28T17:00:00Z"));
+        assert_eq!(
+            freshness(at, ms("2026-11-28T20:00:00Z"), paris),
+            "counted up to 18:00, 3 h ago"
+        );
+        assert_eq!(
+            freshness(at, ms("2026-11-28T17:00:30Z"), paris),
+            "counted up to 18:00, just now"
+        );
+        // After midnight in Paris (still the 28th in UTC): the date is said.
+        assert_eq!(
+            freshness(at, ms("2026-11-28T23:00:00Z"), paris),
+            "counted up to Nov 28 18:00, 6 h ago"
+        );
+        assert_eq!(freshness(at, 0, paris), "counted up to Nov 28 18:00");
+        assert_eq!(freshness(None, 0, paris), "not synced yet");
+    }
 
     #[test]
     fn numbers_get_thousands_separators() {

@@ -28,6 +28,9 @@ pub struct ReportPeriod {
     pub time_zone: GuildTimeZone,
     /// Today in that time zone, when the command was run.
     pub today: Day,
+    /// When the command was run (Unix ms; 0 in a job queued before it was kept).
+    #[serde(default)]
+    pub now_ms: u64,
 }
 
 impl ReportPeriod {
@@ -43,7 +46,8 @@ impl ReportPeriod {
         let today = zone.today(now);
         let range =
             period.resolve(today)?.map(|r| DayRange { first: r.first, last: r.last.min(today) });
-        Ok(Self { period, range, time_zone: zone, today })
+        let now_ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        Ok(Self { period, range, time_zone: zone, today, now_ms })
     }
 
     /// The number of days, `None` for all time.

@@ -499,3 +499,54 @@ async fn retention_follows_each_weeks_new_members_into_the_weeks_after() -> anyh
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn every_report_says_up_to_when_it_counted() -> anyhow::Result<()> {
+    let config = GuildConfig::default();
+    let footer = |reply: &Reply| {
+        reply
+            .embeds
+            .first()
+            .and_then(|e| e.footer.as_ref())
+            .map(|f| f.text.clone())
+            .unwrap_or_default()
+    };
+    // Requests are made at 2026-11-28 18:00 UTC; the last complete sync started at 17:55.
+    let mut store = seeded();
+    let synced = Utc.with_ymd_and_hms(2026, 11, 28, 17, 55, 0).single().unwrap_or_default();
+    store.set_synced(G, u64::try_from(synced.timestamp_millis())?);
+    for report in [
+        Report::Stats { member: ALICE },
+        Report::ChannelStats { scope: Scope::Channel(GENERAL) },
+        Report::Leaderboard {
+            ranked: Ranked::Members,
+            metric: Metric::Messages,
+            scope: Scope::Guild,
+        },
+        Report::Activity { scope: Scope::Guild, view: ActivityView::Daily },
+        Report::Growth { scope: Scope::Guild },
+    ] {
+        let reply = answer(store.clone(), report, "7d", &config, &Audience::Everything).await?;
+        let text = footer(&reply);
+        assert!(text.ends_with(" · counted up to 17:55, 5 min ago"), "{report:?}: {text}");
+    }
+    let export =
+        answer(store.clone(), Report::Export, "7d", &config, &Audience::Everything).await?;
+    let content = export.content.unwrap_or_default();
+    assert!(content.ends_with("\n-# Counted up to 17:55, 5 min ago"), "{content}");
+    // Before the first complete sync, and after a long pause.
+    let never = answer(
+        seeded(),
+        Report::Growth { scope: Scope::Guild },
+        "7d",
+        &config,
+        &Audience::Everything,
+    );
+    assert!(footer(&never.await?).ends_with(" · not synced yet"));
+    let days_ago = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).single().unwrap_or_default();
+    store.set_synced(G, u64::try_from(days_ago.timestamp_millis())?);
+    let late =
+        answer(store, Report::Growth { scope: Scope::Guild }, "7d", &config, &Audience::Everything);
+    assert!(footer(&late.await?).ends_with(" · counted up to Nov 26 09:00, 2 days ago"));
+    Ok(())
+}

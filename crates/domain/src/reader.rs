@@ -25,6 +25,12 @@ pub trait CounterReader: Send + Sync {
         guild: GuildId,
     ) -> impl Future<Output = Result<Option<GuildAccess>, Self::Error>> + Send;
 
+    /// Up to when the guild's last complete sync run counted (Unix ms); `None` before the first.
+    fn last_synced(
+        &self,
+        guild: GuildId,
+    ) -> impl Future<Output = Result<Option<u64>, Self::Error>> + Send;
+
     /// Every counter of a range of days as one tally.
     fn load_total(
         &self,

@@ -24,6 +24,7 @@ mod log;
 mod read;
 mod sdk;
 mod summaries;
+mod synced;
 mod table;
 mod usage;
 

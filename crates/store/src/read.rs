@@ -390,6 +390,10 @@ impl CounterReader for CounterStore {
         Self::guild_access(self, guild).await
     }
 
+    async fn last_synced(&self, guild: GuildId) -> Result<Option<u64>, StoreError> {
+        Self::last_synced(self, guild).await
+    }
+
     async fn load_total(&self, guild: GuildId, range: DayRange) -> Result<Tally, StoreError> {
         Self::load_total(self, guild, range).await
     }

@@ -16,6 +16,7 @@ pub struct MemoryCounters {
     days: BTreeMap<(GuildId, Day), Tally>,
     hours: BTreeMap<(GuildId, Day, u8, ChannelId), i64>,
     access: HashMap<GuildId, GuildAccess>,
+    synced: HashMap<GuildId, u64>,
     unavailable: bool,
 }
 
@@ -79,6 +80,12 @@ impl MemoryCounters {
         self
     }
 
+    /// Records that the guild was synced up to `counted_to_ms`.
+    pub fn set_synced(&mut self, guild: GuildId, counted_to_ms: u64) -> &mut Self {
+        self.synced.insert(guild, counted_to_ms);
+        self
+    }
+
     fn check(&self) -> Result<(), Unavailable> {
         if self.unavailable { Err(Unavailable) } else { Ok(()) }
     }
@@ -97,6 +104,11 @@ impl CounterReader for MemoryCounters {
     async fn guild_access(&self, guild: GuildId) -> Result<Option<GuildAccess>, Unavailable> {
         self.check()?;
         Ok(self.access.get(&guild).cloned())
+    }
+
+    async fn last_synced(&self, guild: GuildId) -> Result<Option<u64>, Unavailable> {
+        self.check()?;
+        Ok(self.synced.get(&guild).copied())
     }
 
     async fn load_total(&self, guild: GuildId, range: DayRange) -> Result<Tally, Unavailable> {

@@ -192,6 +192,12 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
     )
     .await;
     assert!(first.channels_no_access >= 1, "the small world has an unreadable channel: {first:?}");
+    // Every guild counted up to when the run started.
+    let started = s.syncer.settings.fixed_now.map(|t| t.timestamp_millis());
+    let started = started.and_then(|ms| u64::try_from(ms).ok());
+    for g in s.fake.with_world(|w| w.guilds.keys().copied().collect::<Vec<_>>()) {
+        assert_eq!(s.syncer.store.last_synced(GuildId(g)).await?, started);
+    }
 
     // New messages, reactions added and removed, a new thread, an archived thread.
     let (_, channel, members) = first_text_channel(&s.fake);

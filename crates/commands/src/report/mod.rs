@@ -19,6 +19,7 @@ use crate::format;
 use crate::reply::{EmbedDraft, Reply};
 use crate::request::{ActivityView, Report, ReportPeriod, ReportRequest, ScopeName};
 use crate::visibility::{self, Shown};
+use twilight_model::channel::message::embed::EmbedFooter;
 
 /// Why a report could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +82,28 @@ impl<R: CounterReader> Reporter<R> {
             }
         };
         let shown = Shown::for_audience(config.clone(), access.as_ref(), audience);
-        self.answer_here(request, &shown).await
+        let mut reply = self.answer_here(request, &shown).await?;
+        let synced = self.reader.last_synced(request.guild).await.map_err(AnswerError::read)?;
+        let fresh = format::freshness(synced, request.period.now_ms, request.period.time_zone);
+        match reply.embeds.first_mut() {
+            Some(embed) => {
+                let footer = embed.footer.get_or_insert_with(|| EmbedFooter {
+                    icon_url: None,
+                    proxy_icon_url: None,
+                    text: String::new(),
+                });
+                footer.text = if footer.text.is_empty() {
+                    capitalised(&fresh)
+                } else {
+                    format!("{} · {fresh}", footer.text)
+                };
+            }
+            None => {
+                let content = reply.content.get_or_insert_with(String::new);
+                content.push_str(&format!("\n-# {}", capitalised(&fresh)));
+            }
+        }
+        Ok(reply)
     }
 
     /// The reply to `request`, once its channel scope is checked against the guild's settings.
@@ -247,6 +269,12 @@ fn nothing_in(scope: Scope, period: &ReportPeriod) -> AnswerError {
 /// The embed footer of reports by hour: which time zone the days and hours are in.
 fn hours_footer(period: &ReportPeriod) -> String {
     format!("Days and hours in {} · discord-engagement", period.time_zone)
+}
+
+/// `text` with its first letter upper case.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// The embed footer: which time zone the days are in.
