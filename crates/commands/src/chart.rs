@@ -359,6 +359,8 @@ fn draw_retention(pixels: &mut [u8], caption: &str, cohorts: &[Cohort]) -> Resul
     root.fill(&WHITE).map_err(|e| failed("background")(&e))?;
     let columns = cohorts.iter().map(|c| c.active.len()).max().unwrap_or(0).max(1);
     let rows = cohorts.len().max(1);
+    // Text fits its row: 15 px for a few weeks, down to 9 px for 26 (about 14 px a row).
+    let font = u32::try_from(360 / rows).unwrap_or(0).saturating_mul(3).div_euclid(5).clamp(9, 15);
     // Column k (week k + 1 after joining) spans x = k..k+1; the oldest cohort is the top row.
     let mut chart = ChartBuilder::on(&root)
         .caption(caption, (FAMILY, 22))
@@ -392,7 +394,7 @@ fn draw_retention(pixels: &mut [u8], caption: &str, cohorts: &[Cohort]) -> Resul
         .y_labels(rows * 2 + 1)
         .x_label_formatter(&|x| column(&(x + 0.0)))
         .y_label_formatter(&row)
-        .label_style((FAMILY, 14))
+        .label_style((FAMILY, font.min(14)))
         .draw()
         .map_err(|e| failed("labels")(&e))?;
     for (index, cohort) in cohorts.iter().enumerate() {
@@ -418,7 +420,7 @@ fn draw_retention(pixels: &mut [u8], caption: &str, cohorts: &[Cohort]) -> Resul
                     .draw_series([Text::new(
                         text,
                         (x + 0.5, y + 0.5),
-                        (FAMILY, 15)
+                        (FAMILY, font)
                             .into_font()
                             .color(&ink)
                             .pos(Pos::new(HPos::Center, VPos::Center)),

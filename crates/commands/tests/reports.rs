@@ -463,6 +463,12 @@ async fn growth_counts_active_and_new_members_in_what_its_audience_may_see() -> 
     assert!(text.contains("**3** in 7 days (WAU)"), "{text}");
     assert!(text.contains("New members: **2**"), "{text}");
 
+    // All time: no period before it to compare with.
+    let all_time = answer(with_dave(), growth, "all", &config, &Audience::Public).await?;
+    let text = description(&all_time);
+    assert!(text.contains("New members: **3**") && !text.contains("vs the"), "{text}");
+    assert!(!text.contains("MAU since"), "{text}");
+
     // One channel: its own first days (ALICE's first message in LOOSE is today).
     let loose = Report::Growth { scope: Scope::Channel(LOOSE) };
     let text = description(&answer(with_dave(), loose, "7d", &config, &Audience::Public).await?);
@@ -474,20 +480,30 @@ async fn growth_counts_active_and_new_members_in_what_its_audience_may_see() -> 
 #[tokio::test]
 async fn retention_follows_each_weeks_new_members_into_the_weeks_after() -> anyhow::Result<()> {
     let config = GuildConfig::default();
-    let retention = Report::Retention { weeks: 2 };
-    // Today is Saturday 2026-11-28: the join weeks are those of 11-09 and 11-16. ALICE was new on the
-    // 20th (and DAVE on the 16th, in the staff room); both were active the week after.
-    let all = answer(with_dave(), retention, "7d", &config, &Audience::Everything).await?;
+    // Three members new in the week of 11-02, two of them back the week after.
+    let mut store = with_dave();
+    for member in [20, 21, 22] {
+        said(&mut store, "2026-11-03", GENERAL, UserId(member), 1);
+    }
+    said(&mut store, "2026-11-10", GENERAL, UserId(20), 1);
+    said(&mut store, "2026-11-12", LOOSE, UserId(21), 1);
+    // Today is Saturday 2026-11-28: the join weeks are those of 10-26, 11-02, 11-09 and 11-16. ALICE
+    // was new on the 20th and DAVE on the 16th (in the staff room): that week's week 1 is not over, and
+    // it is too small to show (its size only).
+    let all =
+        answer(store.clone(), Report::Retention { weeks: 4 }, "7d", &config, &Audience::Everything)
+            .await?;
     let text = description(&all);
-    assert!(text.contains("2 members new in the last 2 weeks"), "{text}");
+    assert!(text.contains("5 members new in the last 4 weeks"), "{text}");
     assert!(
-        text.contains("Week 1: **100%** still active on average (2 members followed)"),
+        text.contains("Week 1: **66%** still active on average (3 members followed)"),
         "{text}"
     );
-    assert!(text.contains("Week 4: not reached yet"), "{text}");
-    // In public DAVE's first day is the 27th: only ALICE joined in those weeks.
-    let public = answer(with_dave(), retention, "7d", &config, &Audience::Public).await?;
-    assert!(description(&public).contains("1 member new in the last 2 weeks"), "{public:?}");
+    assert!(text.contains("Week 4: nothing to show yet"), "{text}");
+    // In public DAVE's first day is the 27th.
+    let public =
+        answer(store, Report::Retention { weeks: 4 }, "7d", &config, &Audience::Public).await?;
+    assert!(description(&public).contains("4 members new in the last 4 weeks"), "{public:?}");
     // With ALICE opted out, nobody new in public in the week of 11-16.
     let config = GuildConfig { opted_out: BTreeSet::from([ALICE]), ..GuildConfig::default() };
     let quiet =

@@ -199,57 +199,74 @@ impl CounterStore {
             }
             from = range.last.next();
         }
-        let mut shards: BTreeMap<u16, FirstSeenShard> = (0..FIRST_SEEN_SHARDS)
-            .map(|shard| (shard, FirstSeenShard::empty(shard, fold.days_through)))
+        // Merged into what folds of this version wrote meanwhile: every shard read first, then the
+        // erasures appended since the summaries were folded (an erasure is appended before its fold
+        // writes its member's shard, so a member erased after a summary was scanned is either among
+        // them or erased after the shard was read: then the conditional put fails, or the erasure's
+        // fold comes after it and removes them).
+        let mut shards: BTreeMap<u16, (FirstSeenShard, Option<u64>)> = (0..FIRST_SEEN_SHARDS)
+            .map(|shard| (shard, (FirstSeenShard::empty(shard, fold.days_through), None)))
             .collect();
-        for (key, day) in first {
-            if let Some(shard) = shards.get_mut(&first_seen_shard(key.0)) {
-                shard.first.insert(key, day);
+        let stored = self
+            .query_all("pk = :pk", vec![(":pk", s(items::first_seen_pk(guild)))], true, &doing)
+            .await?;
+        for item in &stored {
+            let stored = FirstSeenShard::decode(items::get_b(item, "data")?)?;
+            if let Some((built, read)) = shards.get_mut(&stored.shard) {
+                built.through = built.through.max(stored.through);
+                *read = Some(stored.through);
+                built.first = stored.first;
             }
         }
-        for shard in shards.into_values().filter(|s| !s.first.is_empty()) {
-            self.merge_first_seen(guild, shard, &doing).await?;
+        let erased: BTreeSet<UserId> = self
+            .read_batches_after(guild, fold.days_through)
+            .await?
+            .iter()
+            .flat_map(|b| b.erasures.iter().copied())
+            .collect();
+        for ((user, channel), day) in first {
+            if erased.contains(&user) {
+                continue;
+            }
+            if let Some((built, _)) = shards.get_mut(&first_seen_shard(user)) {
+                let first = built.first.entry((user, channel)).or_insert(day);
+                *first = (*first).min(day);
+            }
+        }
+        for (built, read) in shards.into_values() {
+            if !built.first.is_empty() {
+                self.put_merged_first_seen(guild, &built, read, &doing).await?;
+            }
         }
         Ok(())
     }
 
-    /// Adds built first days to a shard that folds of this version may have written already (folding
-    /// is a minimum, so the two merge), conditioned on it not changing meanwhile (else `Conflict`: the
-    /// build runs again).
-    async fn merge_first_seen(
+    /// Writes a built shard over the one read (`read`: its `through`; `None`: there was none),
+    /// conditioned on it not having changed meanwhile (else `Conflict`: the build runs again).
+    async fn put_merged_first_seen(
         &self,
         guild: GuildId,
-        mut built: FirstSeenShard,
+        built: &FirstSeenShard,
+        read: Option<u64>,
         doing: &str,
     ) -> Result<(), StoreError> {
-        let key = shard_key(built.shard);
-        let stored = self.get_item(items::first_seen_pk(guild), key, true, doing).await?;
-        let condition = match &stored {
-            Some(item) => {
-                let stored = FirstSeenShard::decode(items::get_b(item, "data")?)?;
-                for (pair, day) in stored.first {
-                    let first = built.first.entry(pair).or_insert(day);
-                    *first = (*first).min(day);
-                }
-                built.through = built.through.max(stored.through);
-                ("#a = :a", stored.through)
-            }
-            None => ("attribute_not_exists(pk)", 0),
-        };
         let item = Item::from([
             (items::PK.to_owned(), s(items::first_seen_pk(guild))),
             (items::SK.to_owned(), s(shard_key(built.shard))),
             ("data".to_owned(), b(built.encode()?)),
             ("through".to_owned(), n(built.through)),
         ]);
-        self.put_item_where(
-            item,
-            Some(condition.0),
-            &[("#a", "through")],
-            vec![(":a", n(condition.1))],
-            doing,
-        )
-        .await
+        match read {
+            Some(through) => {
+                let values = vec![(":a", n(through))];
+                self.put_item_where(item, Some("#a = :a"), &[("#a", "through")], values, doing)
+                    .await
+            }
+            None => {
+                self.put_item_where(item, Some("attribute_not_exists(pk)"), &[], Vec::new(), doing)
+                    .await
+            }
+        }
     }
 
     /// The oldest and newest day with a stored summary.

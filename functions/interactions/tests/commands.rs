@@ -810,3 +810,26 @@ async fn the_command_events_answer_from_the_store() -> anyhow::Result<()> {
     assert_eq!(invoker.jobs().len(), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn retention_weeks_out_of_range_or_not_a_number_are_refused_with_a_reason()
+-> anyhow::Result<()> {
+    let (app, key, _, _) = setup("retention-weeks").await?;
+    for (weeks, said) in [
+        (json!(0), "`weeks` must be from 1 to 26, not 0."),
+        (json!(27), "`weeks` must be from 1 to 26, not 27."),
+        (json!(-3), "`weeks` must be from 1 to 26, not -3."),
+    ] {
+        let option = json!({"name": option::WEEKS, "type": 4, "value": weeks});
+        let data = subcommand(name::INSIGHTS, name::RETENTION, vec![option]);
+        let answer = send(&app, &key, &interaction(APP, ALICE, MEMBER_PERMISSIONS, data)).await?;
+        assert!(answer.is_ephemeral_message(), "{answer:?}");
+        assert_eq!(answer.content(), said);
+    }
+    let text = json!({"name": option::WEEKS, "type": 3, "value": "eight"});
+    let data = subcommand(name::INSIGHTS, name::RETENTION, vec![text]);
+    let answer = send(&app, &key, &interaction(APP, ALICE, MEMBER_PERMISSIONS, data)).await?;
+    assert!(answer.is_ephemeral_message(), "{answer:?}");
+    assert_eq!(answer.content(), "`weeks` must be a whole number.");
+    Ok(())
+}

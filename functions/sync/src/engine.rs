@@ -112,8 +112,9 @@ impl GuildRun<'_> {
             }
         }
         self.flush(&mut pending).await?;
-        if !out_of_time && failed == 0 {
-            // Every channel was read up to when the run started: what reports call "counted up to".
+        if !out_of_time && failed == 0 && self.planner.mode == crate::plan::Mode::Forward {
+            // Every channel was read up to when the run started: what reports call "counted up to"
+            // (a backfill reads back in time, not up to now).
             self.store.record_synced(self.guild, self.now_ms()).await?;
         }
         Ok(GuildOutcome { out_of_time })

@@ -15,6 +15,8 @@ use crate::reply::{EmbedDraft, Reply};
 use crate::request::{ReportRequest, ScopeName};
 use crate::visibility::Shown;
 
+/// The fewest new members a join week needs for `/insights retention` to show its weeks after.
+pub const MIN_COHORT: usize = 3;
 /// The growth chart's file name.
 pub const GROWTH_FILE: &str = "insights-growth.png";
 /// The retention table's file name.
@@ -41,7 +43,16 @@ pub async fn participation<R: CounterReader>(
     counted: impl Fn(ChannelId, UserId) -> bool + Send + Sync,
 ) -> Result<Option<(DayRange, Participation)>, R::Error> {
     let first_seen = reader.load_first_seen(guild).await?;
-    let Some(&first_ever) = first_seen.values().min() else { return Ok(None) };
+    // All time starts on the first day anyone was active in what is counted (never earlier: it would
+    // date a message in a channel the audience cannot see).
+    let first_ever = first_seen
+        .iter()
+        .filter(|((user, channel), _)| {
+            counted(*channel, *user) && !matches!(scope, Scope::Channel(c) if c != *channel)
+        })
+        .map(|(_, day)| *day)
+        .min();
+    let Some(first_ever) = first_ever else { return Ok(None) };
     let range = range.unwrap_or(DayRange { first: first_ever, last: today });
     let mut out = Participation::default();
     let read = DayRange { first: range.first.plus(-MAU_WINDOW), last: range.last };
@@ -136,11 +147,7 @@ pub(super) async fn growth(
     let Some(last) = figures.last().copied().filter(|_| figures.iter().any(|f| f.dau > 0)) else {
         return Err(nothing_in(scope, period));
     };
-    let days = i32::try_from(range.len()).unwrap_or(i32::MAX);
-    let previous = DayRange { first: range.first.plus(-days), last: range.first.previous() };
-    let before = participation.daily_figures(DayRange::single(previous.last)).first().copied();
     let new_now: usize = figures.iter().map(|f| f.new_members).sum();
-    let new_before = participation.first_day.values().filter(|d| previous.contains(**d)).count();
     let dau_sum: usize = figures.iter().map(|f| f.dau).sum();
     let messages: i64 = figures.iter().map(|f| f.messages).sum();
     let len = as_i64(figures.len()).max(1);
@@ -154,18 +161,23 @@ pub(super) async fn growth(
         format::number(as_i64(last.wau)),
         format::number(as_i64(last.mau)),
     );
-    description.push_str(&format!(
-        "\nNew members: **{}** · vs the {} days before: {}",
-        format::number(as_i64(new_now)),
-        previous.len(),
-        format::trend(as_i64(new_before), as_i64(new_now)),
-    ));
-    if let Some(before) = before {
+    description.push_str(&format!("\nNew members: **{}**", format::number(as_i64(new_now))));
+    // Against the period before, as long (none for all time).
+    if let Some(previous) = period.previous() {
+        let new_before =
+            participation.first_day.values().filter(|d| previous.contains(**d)).count();
         description.push_str(&format!(
-            "\nMAU since {}: {}",
-            before.day,
-            format::trend(as_i64(before.mau), as_i64(last.mau)),
+            " · vs the {} days before: {}",
+            previous.len(),
+            format::trend(as_i64(new_before), as_i64(new_now)),
         ));
+        if let Some(before) = participation.daily_figures(DayRange::single(previous.last)).first() {
+            description.push_str(&format!(
+                "\nMAU since {}: {}",
+                before.day,
+                format::trend(as_i64(before.mau), as_i64(last.mau)),
+            ));
+        }
     }
     description.push_str(&format!(
         "\nAverage DAU: {} · {}",
@@ -207,8 +219,12 @@ pub(super) async fn retention(
     let first_seen =
         reporter.reader.load_first_seen(request.guild).await.map_err(AnswerError::read)?;
     participation.add_first_seen(&first_seen, Scope::Guild, |c, u| counted(shown, c, u));
-    let cohorts = participation.retention(first, this_week.previous(), RETENTION_WEEKS, today);
+    let mut cohorts = participation.retention(first, this_week.previous(), RETENTION_WEEKS, today);
     let joined: usize = cohorts.iter().map(|c| c.members).sum();
+    // A week with only a member or two would show their own activity week by week: its size only.
+    for cohort in cohorts.iter_mut().filter(|c| c.members < MIN_COHORT) {
+        cohort.active.iter_mut().for_each(|cell| *cell = None);
+    }
     if joined == 0 {
         return Err(AnswerError::user(format!(
             "Nobody was new in the last {weeks} weeks ({first} to {}): there is no retention to \
@@ -218,19 +234,22 @@ pub(super) async fn retention(
     }
     let mut description = format!(
         "The server · {} new in the last {weeks} weeks, and how many of each week's were active in \
-         each week after",
+         each week after (the current week so far; weeks with fewer than {MIN_COHORT} new members show \
+         their size only)",
         format::members(joined)
     );
     for k in [1, 4] {
         let (mut active, mut followed) = (0, 0);
         for cohort in &cohorts {
-            if let Some(Some(n)) = cohort.active.get(k - 1) {
+            // Only weeks that are over: a week just begun would pull the average down.
+            let over = cohort.week.plus(7 * (i32::from(u8::try_from(k).unwrap_or(0)) + 1)) <= today;
+            if let (true, Some(Some(n))) = (over, cohort.active.get(k - 1)) {
                 active += n;
                 followed += cohort.members;
             }
         }
         match (active * 100).checked_div(followed) {
-            None => description.push_str(&format!("\nWeek {k}: not reached yet")),
+            None => description.push_str(&format!("\nWeek {k}: nothing to show yet")),
             Some(percent) => description.push_str(&format!(
                 "\nWeek {k}: **{percent}%** still active on average ({} followed)",
                 format::members(followed)

@@ -83,7 +83,8 @@ impl<R: CounterReader> Reporter<R> {
         };
         let shown = Shown::for_audience(config.clone(), access.as_ref(), audience);
         let mut reply = self.answer_here(request, &shown).await?;
-        let synced = self.reader.last_synced(request.guild).await.map_err(AnswerError::read)?;
+        // The report stands without it: a failed read of the freshness leaves the line out.
+        let Ok(synced) = self.reader.last_synced(request.guild).await else { return Ok(reply) };
         let fresh = format::freshness(synced, request.period.now_ms, request.period.time_zone);
         match reply.embeds.first_mut() {
             Some(embed) => {
@@ -99,8 +100,11 @@ impl<R: CounterReader> Reporter<R> {
                 };
             }
             None => {
-                let content = reply.content.get_or_insert_with(String::new);
-                content.push_str(&format!("\n-# {}", capitalised(&fresh)));
+                let line = format!("-# {}", capitalised(&fresh));
+                reply.content = Some(match reply.content.take().filter(|c| !c.is_empty()) {
+                    Some(content) => format!("{content}\n{line}"),
+                    None => line,
+                });
             }
         }
         Ok(reply)

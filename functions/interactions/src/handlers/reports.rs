@@ -96,6 +96,9 @@ impl ReportCommand {
             }
             ReportKind::Retention => {
                 let weeks = match options::integer(ctx, option::WEEKS) {
+                    None if ctx.option(option::WEEKS).is_some() => {
+                        return Err(CommandError::user("`weeks` must be a whole number."));
+                    }
                     None => DEFAULT_RETENTION_WEEKS,
                     Some(n) => u8::try_from(n)
                         .ok()
