@@ -49,9 +49,21 @@ impl DayActivity {
         if batch.seq <= self.through {
             return;
         }
-        let mut tally = std::mem::take(&mut self.tally);
-        fold_into_tally(&mut tally, Span::Day(self.day), batch);
-        self.tally = messages_only(&tally);
+        let touched =
+            !batch.erasures.is_empty() || batch.counters.iter().any(|d| d.day == self.day);
+        if touched {
+            let mut tally = std::mem::take(&mut self.tally);
+            fold_into_tally(&mut tally, Span::Day(self.day), batch);
+            self.tally = messages_only(&tally);
+        } else {
+            // What `fold_into_tally` does to a day the batch does not count in, without rebuilding it
+            // (a reader folds every waiting batch into every day of its range).
+            for c in &batch.categories {
+                if let Some(category) = self.tally.categories.get_mut(&c.channel) {
+                    *category = c.category;
+                }
+            }
+        }
         self.through = batch.seq;
     }
 
@@ -298,7 +310,24 @@ mod tests {
         assert_eq!(activity.tally.category_of(ChannelId(5)), Some(ChannelId(1)));
         assert_eq!(DayActivity::decode(&activity.encode()?)?, activity);
 
-        let erased = batch(3, |b| b.erase(UserId(70)));
+        // A batch of another day moves a known channel's category, like a summary's fold.
+        let elsewhere = batch(3, |b| {
+            b.add(d.next(), ChannelId(5), UserId(9), Counts::messages(1));
+            b.set_category(ChannelId(5), Some(ChannelId(2)));
+            b.set_category(ChannelId(77), Some(ChannelId(2)));
+        });
+        let mut summary = crate::Summary::empty(Span::Day(d), 2);
+        summary.tally = activity.tally.clone();
+        activity.fold(&elsewhere);
+        summary.fold(&elsewhere);
+        assert_eq!(activity.tally.categories, summary.tally.categories);
+        assert_eq!(
+            (activity.tally.category_of(ChannelId(5)), activity.through),
+            (Some(ChannelId(2)), 3)
+        );
+        assert_eq!(activity.tally.counters, expected);
+
+        let erased = batch(4, |b| b.erase(UserId(70)));
         activity.fold(&erased);
         assert_eq!(activity.tally.counters.len(), 1);
         Ok(())
