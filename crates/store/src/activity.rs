@@ -5,8 +5,10 @@
 //! - one item per shard of members (`G#{guild}#FIRST`, sort key the shard): their first days, folded
 //!   from the batches with the day summaries, before the days watermark moves.
 //!
-//! Guilds counted before these existed get them built once from their day summaries, by the first
-//! compaction of this version (`activity_built` in the fold state says it is done).
+//! Guilds counted before these existed get them built once from their day summaries, by a compaction of
+//! this version 16 minutes after the first one (`activity_built` in the fold state says it is done). The
+//! build is not resumable: it reads every day summary in one compaction (after that compaction's folds,
+//! which it never holds back), and one that runs out of time starts over at the next.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
@@ -34,7 +36,7 @@ const BUILD_AFTER_MS: u64 = 16 * 60 * 1000;
 /// Fold state attribute: when the first compaction of this version saw the guild (Unix ms).
 pub(crate) const ACTIVITY_SEEN_MS: &str = "activity_seen_ms";
 
-/// Days of summaries the build reads and writes at a time (a busy week decoded is ~100 MB at most).
+/// Days of summaries the build reads and writes at a time (a busy week decoded is some tens of MB).
 const BUILD_DAYS: i32 = 7;
 
 impl CounterStore {

@@ -6,7 +6,7 @@ use engagement_domain::summary::Span;
 use engagement_domain::{Batch, ChannelCursor, ChannelId, Day, GuildId, Month};
 
 use crate::items::{self, n};
-use crate::log::Page;
+use crate::log::{FoldState, Page};
 use crate::{CounterStore, StoreError, summaries};
 
 /// How long a day's previous summary generation is kept after the day was last rewritten: while the
@@ -104,6 +104,24 @@ impl CounterStore {
         deadline: Option<tokio::time::Instant>,
     ) -> Result<CompactionReport, StoreError> {
         let fold = self.fold_state(guild).await?;
+        let report = self.fold_batches(guild, fold, policy, now_ms, deadline).await?;
+        // After the folds, with what time is left: a long build that runs out of it (it starts over
+        // at the next compaction) never holds the folds back, and folds write activity as they go.
+        if !fold.activity_built {
+            self.prepare_activity(guild, fold, now_ms, deadline).await?;
+        }
+        Ok(report)
+    }
+
+    /// Folds the batches after the watermarks of `fold` that are due under `policy`.
+    async fn fold_batches(
+        &self,
+        guild: GuildId,
+        fold: FoldState,
+        policy: CompactionPolicy,
+        now_ms: u64,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<CompactionReport, StoreError> {
         let batches =
             self.read_batches_after(guild, fold.days_through.min(fold.all_time_through)).await?;
         let mut report = CompactionReport {
@@ -112,9 +130,6 @@ impl CounterStore {
             all_time_through: fold.all_time_through,
             ..CompactionReport::default()
         };
-        if !fold.activity_built {
-            self.prepare_activity(guild, fold, now_ms, deadline).await?;
-        }
         let Some(last) = batches.last().map(|b| b.seq) else { return Ok(report) };
 
         let for_days: Vec<&Batch> = batches.iter().filter(|b| b.seq > fold.days_through).collect();
