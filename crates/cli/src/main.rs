@@ -28,6 +28,8 @@ enum Command {
     Export(subcommands::export::Args),
     /// Print DAU, WAU, MAU, new and returning members and messages per day as CSV or JSON lines.
     Insights(subcommands::insights::Args),
+    /// Apply a guild's activity roles now, or print what would change with --dry-run.
+    Actions(subcommands::actions::Args),
     /// Create the DynamoDB table as infra/template.yaml defines it.
     CreateTable(subcommands::create_table::Args),
     /// Register the slash commands with Discord (globally, or in one guild with --guild).
@@ -46,6 +48,7 @@ async fn main() -> ExitCode {
         Command::Backfill(args) => subcommands::backfill::run(args).await,
         Command::Export(args) => subcommands::export::run(args).await,
         Command::Insights(args) => subcommands::insights::run(args).await,
+        Command::Actions(args) => subcommands::actions::run(args).await,
         Command::CreateTable(args) => subcommands::create_table::run(args).await,
         Command::RegisterCommands(args) => subcommands::register_commands::run(args).await,
     };

@@ -46,6 +46,14 @@ pub mod name {
     pub const INCLUDE: &str = "include";
     /// `/engagement-config show`.
     pub const SHOW: &str = "show";
+    /// `/engagement-config activity-role …`: roles given for activity.
+    pub const ACTIVITY_ROLE: &str = "activity-role";
+    /// `/engagement-config activity-role add`.
+    pub const ADD: &str = "add";
+    /// `/engagement-config activity-role remove`.
+    pub const REMOVE: &str = "remove";
+    /// `/engagement-config activity-role preview`.
+    pub const PREVIEW: &str = "preview";
     /// `/engagement privacy opt-out`.
     pub const OPT_OUT: &str = "opt-out";
     /// `/engagement privacy opt-in`.
@@ -76,6 +84,14 @@ pub mod option {
     pub const WEEKS: &str = "weeks";
     /// An IANA time zone name (STRING).
     pub const ZONE: &str = "zone";
+    /// A role (ROLE).
+    pub const ROLE: &str = "role";
+    /// An activity role's message threshold (INTEGER).
+    pub const MIN_MESSAGES: &str = "min-messages";
+    /// An activity role's number of top members (INTEGER).
+    pub const TOP: &str = "top";
+    /// An activity role's window in days (INTEGER).
+    pub const DAYS: &str = "days";
 }
 
 /// The values of the `period` choices, in the order Discord shows them, with their labels.
@@ -119,7 +135,7 @@ pub const HELP_DESCRIPTION: &str = "Show what discord-engagement counts and whic
 
 /// A route (command, then its subcommand group and subcommand if any) and what it does: the help text and
 /// the registry use these.
-pub const ROUTES: [(&str, &str); 15] = [
+pub const ROUTES: [(&str, &str); 19] = [
     (
         "stats",
         "A member's messages, reactions, active days and top channels (default: you, last 7 days).",
@@ -146,6 +162,22 @@ pub const ROUTES: [(&str, &str); 15] = [
     ),
     ("engagement-config include", "Count a channel again (Manage Server)."),
     ("engagement-config show", "Show the server's settings (Manage Server)."),
+    (
+        "engagement-config activity-role add",
+        "Give a role to members with N+ messages, or the top N, in the last D days (Manage Server).",
+    ),
+    (
+        "engagement-config activity-role remove",
+        "Stop giving a role for activity; members keep it (Manage Server).",
+    ),
+    (
+        "engagement-config activity-role show",
+        "The activity roles, whom the bot gave them to, and any problem (Manage Server).",
+    ),
+    (
+        "engagement-config activity-role preview",
+        "Who would gain and lose an activity role now, changing nothing (Manage Server).",
+    ),
     ("engagement privacy opt-out", "Stop being counted and leave the leaderboards."),
     ("engagement privacy opt-in", "Be counted again."),
     ("engagement privacy erase", "Erase everything counted about you in this server."),
@@ -248,6 +280,55 @@ fn group(name: &str, description: &str, subcommands: Vec<CommandOption>) -> Comm
 }
 
 /// `period`, `from` and `to`: every report takes them.
+fn integer_in(name: &str, description: &str, min: i64, max: i64) -> CommandOption {
+    CommandOption {
+        min_value: Some(CommandOptionValue::Integer(min)),
+        max_value: Some(CommandOptionValue::Integer(max)),
+        ..option(CommandOptionType::Integer, name, description)
+    }
+}
+
+/// `/engagement-config activity-role add|remove|show|preview`.
+fn activity_role_group() -> CommandOption {
+    use engagement_domain::roles::{MAX_MIN_MESSAGES, MAX_RULE_DAYS, MAX_TOP};
+    let role = |description| required(option(CommandOptionType::Role, option::ROLE, description));
+    let route = |sub: &str| route_description(&format!("engagement-config activity-role {sub}"));
+    group(
+        name::ACTIVITY_ROLE,
+        "Roles the bot gives to active members and takes back (Manage Server)",
+        vec![
+            subcommand(
+                name::ADD,
+                route(name::ADD),
+                vec![
+                    role("The role to give (below the bot's highest role)"),
+                    required(integer_in(
+                        option::DAYS,
+                        "Counted over the last this many days, today included (1–90)",
+                        1,
+                        MAX_RULE_DAYS.into(),
+                    )),
+                    integer_in(
+                        option::MIN_MESSAGES,
+                        "Give it to members with at least this many messages (or use top)",
+                        1,
+                        MAX_MIN_MESSAGES.into(),
+                    ),
+                    integer_in(
+                        option::TOP,
+                        "Give it to this many members with the most messages (or use min-messages)",
+                        1,
+                        MAX_TOP.into(),
+                    ),
+                ],
+            ),
+            subcommand(name::REMOVE, route(name::REMOVE), vec![role("The role to stop giving")]),
+            subcommand(name::SHOW, route(name::SHOW), Vec::new()),
+            subcommand(name::PREVIEW, route(name::PREVIEW), vec![role("The activity role")]),
+        ],
+    )
+}
+
 fn period_options() -> [CommandOption; 3] {
     [
         string_choice(option::PERIOD, "Which days (default: last 7 days)", &PERIOD_CHOICES),
@@ -371,7 +452,7 @@ pub fn definitions() -> Vec<Command> {
         command(name::EXPORT, route_description("export"), true, vec![period, from, to]),
         command(
             name::ENGAGEMENT_CONFIG,
-            "Server settings: time zone and excluded channels (Manage Server).",
+            "Server settings: time zone, excluded channels and activity roles (Manage Server).",
             true,
             vec![
                 subcommand(
@@ -405,6 +486,7 @@ pub fn definitions() -> Vec<Command> {
                     ))],
                 ),
                 subcommand(name::SHOW, route_description("engagement-config show"), Vec::new()),
+                activity_role_group(),
             ],
         ),
         command(

@@ -10,7 +10,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use engagement_domain::{Audience, GuildId, UserId};
+use engagement_domain::{ActivityRole, Audience, GuildId, RoleId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::request::ReportRequest;
@@ -43,6 +43,17 @@ pub enum Work {
         #[serde(default)]
         audience: Audience,
     },
+    /// `/engagement-config activity-role add` (the checks that need the guild's roles) and `preview`.
+    ActivityRole {
+        /// The guild.
+        guild: GuildId,
+        /// The roles of the member who asked (an `add` must be of a role below their highest).
+        asker_roles: Vec<RoleId>,
+        /// Their guild permissions (Administrators may add any role the bot can manage).
+        asker_permissions: u64,
+        /// What to do.
+        task: RoleTask,
+    },
     /// `/engagement privacy erase`: erase a member's counters in a guild, then confirm.
     Erase {
         /// The guild.
@@ -62,6 +73,22 @@ impl fmt::Debug for FollowupJob {
             .field("work", &self.work)
             .finish_non_exhaustive()
     }
+}
+
+/// What a [`Work::ActivityRole`] job does.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "task")]
+pub enum RoleTask {
+    /// Check the rule against the guild's roles and save it.
+    Add {
+        /// The rule.
+        rule: ActivityRole,
+    },
+    /// Show who would gain and lose the role now.
+    Preview {
+        /// The rule's role.
+        role: RoleId,
+    },
 }
 
 /// The boxed future an invoker returns.

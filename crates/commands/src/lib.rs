@@ -6,6 +6,7 @@
 //!   the activity chart, the CSV export.
 //! - [`job`]: the work the interactions function hands to the followup function, and the invoker port.
 //! - [`reply`] and [`format`]: embeds and text; every reply turns pings off.
+//! - [`roles`]: the replies of `/engagement-config activity-role`.
 //! - [`holds`]: cooldowns and the erasure-in-progress claim on one member's heavy work.
 //!
 //! The interactions function answers short reports at once and defers the rest (long periods, charts,
@@ -19,12 +20,13 @@ pub mod job;
 pub mod reply;
 pub mod report;
 pub mod request;
+pub mod roles;
 pub mod visibility;
 
 #[cfg(feature = "chart")]
 pub mod chart;
 
-pub use job::{FollowupInvoker, FollowupJob, InvokeError, Work};
+pub use job::{FollowupInvoker, FollowupJob, InvokeError, RoleTask, Work};
 pub use reply::{Reply, ReplyFile};
 pub use report::{AnswerError, Reporter};
 pub use request::{ActivityView, Ranked, Report, ReportPeriod, ReportRequest};

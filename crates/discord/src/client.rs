@@ -5,7 +5,7 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use http::{
     HeaderValue, Method,
-    header::{AUTHORIZATION, CONTENT_TYPE},
+    header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE},
 };
 use rand::Rng;
 use serde::de::DeserializeOwned;
@@ -18,6 +18,9 @@ use crate::{
     ratelimit::{Outcome, RateLimitHeaders, RateLimiter, seconds_to_duration},
     route::Route,
 };
+
+/// The header Discord records in the guild's audit log as the reason of a change.
+const AUDIT_LOG_REASON: &str = "x-audit-log-reason";
 
 /// A Discord REST client. Cheap to clone: clones share the HTTP connection pool, the rate limiter, the
 /// invalid-request budget and the "token rejected" state.
@@ -84,6 +87,8 @@ pub(crate) struct ApiRequest {
     pub(crate) channel: Option<u64>,
     /// Short description for errors, e.g. "channel messages".
     pub(crate) what: &'static str,
+    /// `X-Audit-Log-Reason`, already cut and percent-encoded: why the change shows in the guild's audit log.
+    pub(crate) audit_reason: Option<HeaderValue>,
 }
 
 impl ApiRequest {
@@ -95,6 +100,7 @@ impl ApiRequest {
             body: RequestBody::None,
             channel: None,
             what,
+            audit_reason: None,
         }
     }
 
@@ -200,7 +206,15 @@ impl DiscordClient {
             if !request.query.is_empty() {
                 builder = builder.query(&request.query);
             }
+            if let Some(reason) = &request.audit_reason {
+                builder = builder.header(AUDIT_LOG_REASON, reason.clone());
+            }
             builder = match &request.body {
+                // Discord answers 411 Length Required to a PUT (e.g. adding a member's role) without a
+                // Content-Length, and an empty body alone does not make the client send one.
+                RequestBody::None if request.method != Method::GET => {
+                    builder.header(CONTENT_LENGTH, "0")
+                }
                 RequestBody::None => builder,
                 RequestBody::Json(bytes) => {
                     builder.header(CONTENT_TYPE, "application/json").body(bytes.clone())

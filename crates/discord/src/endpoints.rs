@@ -1,20 +1,23 @@
 //! The Discord endpoints the product uses.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use http::Method;
+use http::{HeaderValue, Method};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use twilight_model::id::{
     Id,
-    marker::{ApplicationMarker, ChannelMarker, GuildMarker, MessageMarker, UserMarker},
+    marker::{
+        ApplicationMarker, ChannelMarker, GuildMarker, MessageMarker, RoleMarker, UserMarker,
+    },
 };
 
 use crate::{
     client::{ApiRequest, DiscordClient, RequestBody},
     error::{Error, ErrorKind, Result},
     model::{
-        ActiveThreads, ArchivedThreads, AttachmentFile, Channel, Command, CurrentUserGuild,
-        Message, ReactionEmoji, ReactionKind, ReactionUser, Role, SentMessage,
+        ActiveThreads, ArchivedThreads, AttachmentFile, Channel, Command, CurrentUser,
+        CurrentUserGuild, GuildMember, Message, ReactionEmoji, ReactionKind, ReactionUser, Role,
+        SentMessage,
     },
 };
 
@@ -22,14 +25,47 @@ use crate::{
 pub const MAX_GUILDS_PAGE: u16 = 200;
 /// Largest page of messages, reaction users and archived threads.
 pub const MAX_PAGE: u8 = 100;
+/// Longest audit-log reason Discord accepts, in characters (before percent-encoding); longer reasons are cut.
+pub const MAX_AUDIT_REASON: usize = 512;
+
+/// Discord's JSON error code for a user who is not (or no longer) a member of the guild.
+const UNKNOWN_MEMBER: u64 = 10_007;
 
 /// Characters percent-encoded in a path segment: everything but unreserved characters. `:` is kept for the
 /// `name:id` form of custom emoji.
 const SEGMENT: &AsciiSet =
     &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b':');
 
+/// Characters percent-encoded in `X-Audit-Log-Reason`: everything but unreserved characters, so any UTF-8
+/// reason becomes a plain ASCII header value.
+const AUDIT_REASON: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 fn encode_segment(segment: &str) -> String {
     utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// The `X-Audit-Log-Reason` value of `reason`: cut to [`MAX_AUDIT_REASON`] characters (Discord refuses
+/// longer ones with a 400), then percent-encoded as UTF-8 (Discord requires it URL-encoded). `None` for an
+/// empty reason.
+fn audit_reason_header(reason: &str) -> Result<Option<HeaderValue>> {
+    let cut: String = reason.chars().take(MAX_AUDIT_REASON).collect();
+    if cut.is_empty() {
+        return Ok(None);
+    }
+    HeaderValue::from_str(&utf8_percent_encode(&cut, AUDIT_REASON).to_string()).map(Some).map_err(
+        |e| {
+            Error::with_source(
+                ErrorKind::Invalid("audit log reason is not a header value".into()),
+                e,
+            )
+        },
+    )
+}
+
+/// Whether an error is Discord's 404 Unknown Member.
+const fn is_unknown_member(error: &Error) -> bool {
+    matches!(error.kind(), ErrorKind::Api { status: 404, code: Some(UNKNOWN_MEMBER), .. })
 }
 
 fn check_limit(limit: u8) -> Result<u8> {
@@ -38,6 +74,16 @@ fn check_limit(limit: u8) -> Result<u8> {
     } else {
         Err(Error::new(ErrorKind::Invalid(format!("page size {limit} is outside 1..={MAX_PAGE}"))))
     }
+}
+
+/// What a role change did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RoleChange {
+    /// Discord accepted it (204). Adding a role the member already has, or removing one they lack, is
+    /// accepted too and changes nothing.
+    Applied,
+    /// The user is not a member of the guild (any more): 404 Unknown Member (10007). Nothing to do.
+    UnknownMember,
 }
 
 /// Where a page of messages is taken from. `after`, `before` and `around` are mutually exclusive.
@@ -108,6 +154,89 @@ impl DiscordClient {
     /// Any [`ErrorKind`] of a failed call.
     pub async fn guild_roles(&self, guild: Id<GuildMarker>) -> Result<Vec<Role>> {
         self.json(ApiRequest::get(format!("guilds/{guild}/roles"), "guild roles")).await
+    }
+
+    /// The bot's own user (`GET /users/@me`).
+    ///
+    /// # Errors
+    ///
+    /// Any [`ErrorKind`] of a failed call.
+    pub async fn current_user(&self) -> Result<CurrentUser> {
+        self.json(ApiRequest::get("users/@me".into(), "current user")).await
+    }
+
+    /// A member of a guild with their roles (`GET /guilds/{guild}/members/{user}`); `None` when the user is
+    /// not a member (404 Unknown Member, 10007).
+    ///
+    /// # Errors
+    ///
+    /// Any other [`ErrorKind`] of a failed call (an unknown guild gives [`ErrorKind::Api`] with status 404
+    /// and code 10004).
+    pub async fn guild_member(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+    ) -> Result<Option<GuildMember>> {
+        let request = ApiRequest::get(format!("guilds/{guild}/members/{user}"), "guild member");
+        match self.json(request).await {
+            Ok(member) => Ok(Some(member)),
+            Err(error) if is_unknown_member(&error) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Gives a member a role (`PUT /guilds/{guild}/members/{user}/roles/{role}`), with `reason` in the
+    /// guild's audit log (cut to [`MAX_AUDIT_REASON`] characters; an empty reason sends none).
+    ///
+    /// # Errors
+    ///
+    /// Any [`ErrorKind`] of a failed call: [`ErrorKind::Api`] with status 403 and code 50013 when the bot
+    /// lacks Manage Roles or the role is not below the bot's highest role (or is managed), status 404 and
+    /// code 10011 for an unknown role.
+    pub async fn add_member_role(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        role: Id<RoleMarker>,
+        reason: &str,
+    ) -> Result<RoleChange> {
+        self.member_role(Method::PUT, guild, user, role, reason, "add member role").await
+    }
+
+    /// Takes a role from a member (`DELETE /guilds/{guild}/members/{user}/roles/{role}`), with `reason` in
+    /// the guild's audit log as for [`DiscordClient::add_member_role`].
+    ///
+    /// # Errors
+    ///
+    /// As [`DiscordClient::add_member_role`].
+    pub async fn remove_member_role(
+        &self,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        role: Id<RoleMarker>,
+        reason: &str,
+    ) -> Result<RoleChange> {
+        self.member_role(Method::DELETE, guild, user, role, reason, "remove member role").await
+    }
+
+    async fn member_role(
+        &self,
+        method: Method,
+        guild: Id<GuildMarker>,
+        user: Id<UserMarker>,
+        role: Id<RoleMarker>,
+        reason: &str,
+        what: &'static str,
+    ) -> Result<RoleChange> {
+        let mut request =
+            ApiRequest::get(format!("guilds/{guild}/members/{user}/roles/{role}"), what);
+        request.method = method;
+        request.audit_reason = audit_reason_header(reason)?;
+        match self.send(request).await {
+            Ok(_) => Ok(RoleChange::Applied),
+            Err(error) if is_unknown_member(&error) => Ok(RoleChange::UnknownMember),
+            Err(error) => Err(error),
+        }
     }
 
     /// The guild's active threads (public and private) that the bot can see, forum posts included.
@@ -580,6 +709,22 @@ mod tests {
             message_body(&serde_json::json!({"content": "hi"}), &[]).unwrap(),
             RequestBody::Json(_)
         ));
+    }
+
+    #[test]
+    fn audit_reasons_are_cut_by_characters_then_percent_encoded() {
+        let header =
+            audit_reason_header("Active: 12 messages in 7 days — à bientôt").unwrap().unwrap();
+        assert_eq!(
+            header.to_str().unwrap(),
+            "Active%3A%2012%20messages%20in%207%20days%20%E2%80%94%20%C3%A0%20bient%C3%B4t"
+        );
+        let long = "é".repeat(600);
+        let header = audit_reason_header(&long).unwrap().unwrap();
+        let decoded =
+            percent_encoding::percent_decode(header.as_bytes()).decode_utf8().unwrap().into_owned();
+        assert_eq!(decoded, "é".repeat(MAX_AUDIT_REASON));
+        assert_eq!(audit_reason_header("").unwrap(), None);
     }
 
     #[test]

@@ -11,7 +11,9 @@ pub mod route;
 
 pub use client::{ClientStats, DiscordClient};
 pub use config::{BotToken, DiscordConfig};
-pub use endpoints::{MAX_GUILDS_PAGE, MAX_PAGE, MessagePages, MessagePosition};
+pub use endpoints::{
+    MAX_AUDIT_REASON, MAX_GUILDS_PAGE, MAX_PAGE, MessagePages, MessagePosition, RoleChange,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use ratelimit::{RateLimitScope, RateLimiter, RateLimiterConfig};
 pub use twilight_model::id::{Id, marker};

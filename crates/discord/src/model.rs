@@ -208,7 +208,7 @@ pub struct PermissionOverwrite {
     pub deny: u64,
 }
 
-/// A guild role, with what visibility needs.
+/// A guild role, with what visibility and role changes need.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Role {
     /// Role id (the `@everyone` role's is the guild's).
@@ -217,9 +217,77 @@ pub struct Role {
     /// The role's permission bits.
     #[serde(with = "snowflake_string")]
     pub permissions: u64,
-    /// Position in the role list.
+    /// Position in the role list (`@everyone` is 0). The bot can give and take only roles below its highest.
     #[serde(default)]
     pub position: i64,
+    /// The role's name, for display (`@everyone` for the guild's base role).
+    #[serde(default)]
+    pub name: String,
+    /// Whether an integration owns the role (a bot's own role, the booster role, a linked service's role):
+    /// nobody can give or take it, so it is never a candidate for activity roles.
+    #[serde(default)]
+    pub managed: bool,
+}
+
+/// A guild member: who they are and which roles they hold (`GET /guilds/{guild}/members/{user}`).
+///
+/// Only the ids are kept; Discord's nickname, avatar, join time and flags are not read, so a change in
+/// them never fails the call.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(from = "RawGuildMember", into = "RawGuildMember")]
+pub struct GuildMember {
+    /// The member's user id (Discord's `user.id`).
+    pub user_id: u64,
+    /// The member's roles, `@everyone` not included (Discord's `roles`).
+    pub roles: Vec<u64>,
+}
+
+impl GuildMember {
+    /// Whether the member holds `role`.
+    #[must_use]
+    pub fn has_role(&self, role: u64) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// The member as Discord shapes it: the user nested, role ids as strings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+struct RawGuildMember {
+    user: RawMemberUser,
+    #[serde(default, with = "snowflake_strings")]
+    roles: Vec<u64>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+struct RawMemberUser {
+    #[serde(with = "snowflake_string")]
+    id: u64,
+}
+
+impl From<RawGuildMember> for GuildMember {
+    fn from(raw: RawGuildMember) -> Self {
+        Self { user_id: raw.user.id, roles: raw.roles }
+    }
+}
+
+impl From<GuildMember> for RawGuildMember {
+    fn from(member: GuildMember) -> Self {
+        Self { user: RawMemberUser { id: member.user_id }, roles: member.roles }
+    }
+}
+
+/// The bot's own user (`GET /users/@me`): its id is what member and role calls about the bot need.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct CurrentUser {
+    /// The bot's user id.
+    #[serde(with = "snowflake_string")]
+    pub id: u64,
+    /// Username, for display only.
+    #[serde(default)]
+    pub username: String,
+    /// Whether the account is a bot (it is, for a bot token).
+    #[serde(default)]
+    pub bot: bool,
 }
 
 /// Discord sends ids and permission bit sets as decimal strings (they exceed JavaScript's integers);
@@ -242,6 +310,32 @@ mod snowflake_string {
             Raw::Number(n) => Ok(n),
             Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
         }
+    }
+}
+
+/// A list of snowflakes, each a decimal string (or a number), as in a member's `roles`.
+mod snowflake_strings {
+    use serde::{Deserialize, Deserializer, Serializer, ser::SerializeSeq};
+
+    #[derive(Deserialize)]
+    struct Snowflake(#[serde(with = "super::snowflake_string")] u64);
+
+    pub(super) fn serialize<S: Serializer>(
+        values: &[u64],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(values.len()))?;
+        for value in values {
+            seq.serialize_element(&value.to_string())?;
+        }
+        seq.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u64>, D::Error> {
+        let raw = Vec::<Snowflake>::deserialize(deserializer)?;
+        Ok(raw.into_iter().map(|s| s.0).collect())
     }
 }
 
@@ -392,6 +486,34 @@ mod tests {
         assert!(!message.author.bot);
         assert_eq!(message.reactions[0].count_details.unwrap().burst, 1);
         assert_eq!(message.reactions[0].emoji.request_form().as_deref(), Some("👍"));
+    }
+
+    #[test]
+    fn members_and_roles_parse_leniently() {
+        let member: GuildMember = serde_json::from_str(
+            r#"{"user": {"id": "7", "username": "someone", "global_name": null},
+                "roles": ["41", 42], "joined_at": "2025-01-01T00:00:00+00:00", "nick": null,
+                "some_future_field": true}"#,
+        )
+        .unwrap();
+        assert_eq!(member, GuildMember { user_id: 7, roles: vec![41, 42] });
+        assert!(member.has_role(42) && !member.has_role(7));
+        let bare: GuildMember = serde_json::from_str(r#"{"user": {"id": "8"}}"#).unwrap();
+        assert!(bare.roles.is_empty());
+        let back: GuildMember =
+            serde_json::from_value(serde_json::to_value(&member).unwrap()).unwrap();
+        assert_eq!(back, member);
+        let role: Role =
+            serde_json::from_str(r#"{"id": "5", "permissions": "8", "position": 2}"#).unwrap();
+        assert_eq!((role.name.as_str(), role.managed), ("", false));
+        let role: Role = serde_json::from_str(
+            r#"{"id": "5", "permissions": "0", "position": 1, "name": "Server Booster",
+                "managed": true, "tags": {"premium_subscriber": null}}"#,
+        )
+        .unwrap();
+        assert!(role.managed);
+        let me: CurrentUser = serde_json::from_str(r#"{"id": "99", "bot": true}"#).unwrap();
+        assert_eq!(me, CurrentUser { id: 99, username: String::new(), bot: true });
     }
 
     #[test]

@@ -161,6 +161,25 @@ mod tests {
     }
 
     #[test]
+    fn role_changes_of_a_guild_share_one_key() {
+        let give = Route::new(Method::PUT, "guilds/5/members/100/roles/200");
+        assert_eq!(give.major(), "guilds/5");
+        assert_eq!(give.to_string(), "PUT guilds/5/members/:id/roles/:id");
+        assert_eq!(give, Route::new(Method::PUT, "guilds/5/members/101/roles/201"));
+        assert_ne!(give, Route::new(Method::PUT, "guilds/6/members/100/roles/200"));
+        assert_eq!(give.shape(), Route::new(Method::PUT, "guilds/6/members/1/roles/2").shape());
+        let take = Route::new(Method::DELETE, "guilds/5/members/100/roles/200");
+        assert_eq!(take.major(), "guilds/5");
+        assert_ne!(give, take, "Discord buckets each method apart");
+        assert!(give.uses_bot_token() && give.counts_globally());
+        let member = Route::new(Method::GET, "guilds/5/members/100");
+        assert_eq!(member.to_string(), "GET guilds/5/members/:id");
+        assert_eq!(member, Route::new(Method::GET, "guilds/5/members/101"));
+        let me = Route::new(Method::GET, "users/@me");
+        assert_eq!((me.major(), me.to_string().as_str()), ("", "GET users/@me"));
+    }
+
+    #[test]
     fn webhook_tokens_are_major_but_never_printed() {
         let r = Route::new(Method::PATCH, "webhooks/7/secret-token/messages/@original");
         let other = Route::new(Method::PATCH, "webhooks/7/other-token/messages/@original");

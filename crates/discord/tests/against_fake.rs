@@ -6,13 +6,14 @@ use std::{
 };
 
 use engagement_discord::{
-    DiscordClient, DiscordConfig, ErrorKind, Id, MessagePosition, RateLimiterConfig,
+    DiscordClient, DiscordConfig, ErrorKind, Id, MAX_AUDIT_REASON, MessagePosition,
+    RateLimiterConfig, RoleChange,
     model::{AttachmentFile, Command, ReactionEmoji, ReactionKind},
 };
 use fake_discord::{
     CommandScope, FakeConfig, FakeDiscord, InjectedResponse, Injection, Limit, RateLimits,
-    RouteClass, Scope, WorldSize,
-    world::{Emoji, kind},
+    RoleAction, RouteClass, Scope, WorldSize,
+    world::{Emoji, kind, seeded_role},
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -673,5 +674,131 @@ async fn added_messages_and_reactions_are_seen_after_the_cursor() -> TestResult 
     assert_eq!(fresh.len(), 1);
     assert_eq!(fresh[0].id.get(), new);
     assert_eq!(fresh[0].reactions[0].count_details.map(|d| d.burst), Some(1));
+    Ok(())
+}
+
+/// The first guild, a human member of it, and the ids of two of its seeded roles by name.
+fn guild_member_and_roles(
+    fake: &FakeDiscord,
+    names: [&str; 2],
+) -> Result<(u64, u64, [u64; 2]), Box<dyn std::error::Error>> {
+    fake.with_world(|w| {
+        let guild = w.guilds.values().next().ok_or("no guild")?;
+        let member = guild.members.iter().copied().find(|m| !w.is_bot(*m)).ok_or("no member")?;
+        let role = |name: &str| guild.role_named(name).map(|r| r.id).ok_or(format!("no {name}"));
+        Ok((guild.id, member, [role(names[0])?, role(names[1])?]))
+    })
+}
+
+#[tokio::test]
+async fn the_current_user_and_members_with_their_roles() -> TestResult {
+    let fake = fake(WorldSize::Small, RateLimits::fast()).await?;
+    let client = client(&fake)?;
+    let me = client.current_user().await?;
+    assert_eq!(me.id, fake.with_world(|w| w.bot_user_id));
+    assert!(me.bot);
+    assert_eq!(me.username, "engagement-bot");
+    let (guild, member, [bot_role, _]) =
+        guild_member_and_roles(&fake, [seeded_role::BOT, seeded_role::ACTIVE])?;
+    let bot = client.guild_member(Id::new(guild), Id::new(me.id)).await?.ok_or("the bot")?;
+    assert_eq!((bot.user_id, bot.roles.as_slice()), (me.id, [bot_role].as_slice()));
+    assert!(bot.has_role(bot_role));
+    let human = client.guild_member(Id::new(guild), Id::new(member)).await?.ok_or("member")?;
+    assert_eq!(human.user_id, member);
+    assert!(human.roles.is_empty());
+    assert_eq!(client.guild_member(Id::new(guild), Id::new(12_345)).await?, None);
+    fake.remove_member(guild, member)?;
+    assert_eq!(client.guild_member(Id::new(guild), Id::new(member)).await?, None, "left");
+    let error = client
+        .guild_member(Id::new(12_345), Id::new(member))
+        .await
+        .err()
+        .ok_or("an unknown guild is an error")?;
+    assert!(
+        matches!(error.kind(), ErrorKind::Api { status: 404, code: Some(10_004), .. }),
+        "{error}"
+    );
+    assert_eq!(client.stats().requests, 6, "every call went through the client's limiter");
+    Ok(())
+}
+
+#[tokio::test]
+async fn roles_are_given_and_taken_with_the_reason_in_the_audit_log() -> TestResult {
+    let fake = fake(WorldSize::Small, RateLimits::fast()).await?;
+    let client = client(&fake)?;
+    let (guild, member, [active, _]) =
+        guild_member_and_roles(&fake, [seeded_role::ACTIVE, seeded_role::REGULARS])?;
+    let (g, u, r) = (Id::new(guild), Id::new(member), Id::new(active));
+    let reason = "Active: 12 messages in 7 days — bravo / 100% 🎉";
+    assert_eq!(client.add_member_role(g, u, r, reason).await?, RoleChange::Applied);
+    let held = client.guild_member(g, u).await?.ok_or("member")?;
+    assert!(held.has_role(active));
+    assert_eq!(client.add_member_role(g, u, r, reason).await?, RoleChange::Applied, "no-op");
+    assert_eq!(client.remove_member_role(g, u, r, "quiet for 30 days").await?, RoleChange::Applied);
+    assert_eq!(client.remove_member_role(g, u, r, "").await?, RoleChange::Applied, "no-op");
+    assert!(fake.with_world(|w| w.guilds[&guild].roles_of(member).is_empty()));
+    let changes = fake.role_changes();
+    let summary: Vec<_> = changes
+        .iter()
+        .map(|c| (c.guild_id, c.user_id, c.role_id, c.action, c.changed, c.reason.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (guild, member, active, RoleAction::Add, true, Some(reason)),
+            (guild, member, active, RoleAction::Add, false, Some(reason)),
+            (guild, member, active, RoleAction::Remove, true, Some("quiet for 30 days")),
+            (guild, member, active, RoleAction::Remove, false, None),
+        ]
+    );
+    // A reason longer than Discord takes is cut to 512 characters, never split inside one.
+    let long = format!("{}{}", "é".repeat(MAX_AUDIT_REASON - 1), "🎉".repeat(10));
+    assert_eq!(client.add_member_role(g, u, r, &long).await?, RoleChange::Applied);
+    let recorded = fake.role_changes().pop().and_then(|c| c.reason).ok_or("a reason")?;
+    assert_eq!(recorded, format!("{}🎉", "é".repeat(MAX_AUDIT_REASON - 1)));
+    assert_eq!(client.stats().requests, 6);
+    Ok(())
+}
+
+#[tokio::test]
+async fn refused_role_changes_are_typed() -> TestResult {
+    let fake = fake(WorldSize::Small, RateLimits::fast()).await?;
+    let client = client(&fake)?;
+    let (guild, member, [moderators, active]) =
+        guild_member_and_roles(&fake, [seeded_role::MODERATORS, seeded_role::ACTIVE])?;
+    let g = Id::new(guild);
+    // Above the bot's highest role: 403 Missing Permissions.
+    let error = client
+        .add_member_role(g, Id::new(member), Id::new(moderators), "promote")
+        .await
+        .err()
+        .ok_or("a role above the bot's is refused")?;
+    assert!(
+        matches!(error.kind(), ErrorKind::Api { status: 403, code: Some(50_013), .. }),
+        "{error}"
+    );
+    assert!(!error.is_no_access() && !error.is_fatal());
+    // Not a member (never was, or left): nothing to do, not an error.
+    let change = client.add_member_role(g, Id::new(12_345), Id::new(active), "active").await?;
+    assert_eq!(change, RoleChange::UnknownMember);
+    fake.remove_member(guild, member)?;
+    let change = client.remove_member_role(g, Id::new(member), Id::new(active), "gone").await?;
+    assert_eq!(change, RoleChange::UnknownMember);
+    // Unknown role: 404 Unknown Role.
+    let other = fake.with_world(|w| {
+        let g = &w.guilds[&guild];
+        g.members.iter().copied().find(|m| !w.is_bot(*m)).unwrap_or_default()
+    });
+    let error = client
+        .add_member_role(g, Id::new(other), Id::new(12_345), "x")
+        .await
+        .err()
+        .ok_or("an unknown role is an error")?;
+    assert!(
+        matches!(error.kind(), ErrorKind::Api { status: 404, code: Some(10_011), .. }),
+        "{error}"
+    );
+    assert!(fake.role_changes().is_empty(), "nothing was changed");
+    assert_eq!(client.rate_limiter().invalid_requests(), 1, "the 403 counts as invalid");
     Ok(())
 }

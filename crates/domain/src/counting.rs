@@ -61,6 +61,10 @@ pub struct GuildConfig {
     pub excluded_channels: BTreeSet<ChannelId>,
     /// Members who opted out.
     pub opted_out: BTreeSet<UserId>,
+    /// Activity-role rules (`/engagement-config activity-role`), at most
+    /// [`MAX_ACTIVITY_ROLES`](crate::roles::MAX_ACTIVITY_ROLES), at most one per role.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub activity_roles: Vec<crate::roles::ActivityRole>,
 }
 
 impl GuildConfig {

@@ -32,6 +32,8 @@ pub use counting::{GuildConfig, MessageFacts, ReactionCount};
 pub mod period;
 pub use period::{Period, PeriodError};
 pub mod reader;
+pub mod roles;
 pub use reader::CounterReader;
+pub use roles::{ActivityRole, RolePlan, RoleRecord, Threshold};
 pub mod visibility;
 pub use visibility::{Audience, ChannelAccess, GuildAccess, Overwrite, OverwriteTarget, RoleId};

@@ -206,11 +206,18 @@ pub enum RouteClass {
     Webhook,
     /// `PUT /applications/{app}/commands` and `PUT /applications/{app}/guilds/{guild}/commands`.
     Commands,
+    /// `GET /users/@me`.
+    CurrentUser,
+    /// `GET /guilds/{guild}/members/{user}` (per guild).
+    GuildMember,
+    /// `PUT` and `DELETE /guilds/{guild}/members/{user}/roles/{role}` (per guild: every role change of a
+    /// guild counts together).
+    MemberRoles,
 }
 
 impl RouteClass {
     /// All classes.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 12] = [
         Self::CurrentUserGuilds,
         Self::GuildChannels,
         Self::ActiveThreads,
@@ -220,6 +227,9 @@ impl RouteClass {
         Self::ReactionUsers,
         Self::Webhook,
         Self::Commands,
+        Self::CurrentUser,
+        Self::GuildMember,
+        Self::MemberRoles,
     ];
 
     /// The `X-RateLimit-Bucket` hash the fake sends for this class.
@@ -235,6 +245,9 @@ impl RouteClass {
             Self::ReactionUsers => "e5b9a3c1f07d2864",
             Self::Webhook => "3a61f8d29c0b4e7d",
             Self::Commands => "b24e6c90d13f85a7",
+            Self::CurrentUser => "1e7b4c92a05d3f68",
+            Self::GuildMember => "a93d6e0f24c1b857",
+            Self::MemberRoles => "5c28f1a7e9d04b36",
         }
     }
 
@@ -257,6 +270,9 @@ impl fmt::Display for RouteClass {
             Self::ReactionUsers => "reaction_users",
             Self::Webhook => "webhook",
             Self::Commands => "commands",
+            Self::CurrentUser => "current_user",
+            Self::GuildMember => "guild_member",
+            Self::MemberRoles => "member_roles",
         })
     }
 }
@@ -272,7 +288,8 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// Discord-like numbers: 50/s global, messages 5 per 5 s per channel, and similar per route.
+    /// Discord-like numbers: 50/s global, messages 5 per 5 s per channel, and similar per route; role
+    /// changes 10 per 10 s per guild.
     #[must_use]
     pub fn realistic() -> Self {
         use RouteClass as R;
@@ -288,6 +305,9 @@ impl RateLimits {
                 (R::ReactionUsers, Limit::per_ms(5, 5_000)),
                 (R::Webhook, Limit::per_ms(5, 2_000)),
                 (R::Commands, Limit::per_ms(5, 20_000)),
+                (R::CurrentUser, Limit::per_ms(5, 5_000)),
+                (R::GuildMember, Limit::per_ms(5, 5_000)),
+                (R::MemberRoles, Limit::per_ms(10, 10_000)),
             ]),
         }
     }

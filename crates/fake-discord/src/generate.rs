@@ -144,6 +144,9 @@ pub fn generate(seed: u64, knobs: &WorldKnobs, now: DateTime<Utc>) -> World {
         },
     };
     generator.run();
+    // After everything the seed decides, and without the random generator: the same messages, channels,
+    // members and overwrites as before the roles existed.
+    generator.world.seed_roles();
     generator.world
 }
 
@@ -215,7 +218,14 @@ impl Generator<'_> {
                 members: member_set,
                 emojis: emojis.clone(),
                 webhooks: webhooks.clone(),
-                roles: vec![Role { id: guild_id, permissions: EVERYONE_PERMISSIONS, position: 0 }],
+                roles: vec![Role {
+                    id: guild_id,
+                    permissions: EVERYONE_PERMISSIONS,
+                    position: 0,
+                    name: "@everyone".into(),
+                    managed: false,
+                }],
+                member_roles: BTreeMap::new(),
             },
         );
         let people =
@@ -797,6 +807,40 @@ mod tests {
                 assert_eq!(channel.last_message_id.as_ref(), channel.messages.keys().next_back());
             }
         }
+    }
+
+    #[test]
+    fn every_guild_has_roles_the_bot_can_and_cannot_manage() {
+        use crate::world::{permission, seeded_role};
+        let world = generate(5, &WorldSize::Medium.knobs(), default_now());
+        assert_eq!(world.guilds.len(), 2);
+        for guild in world.guilds.values() {
+            assert_eq!(guild.roles[0].id, guild.id, "@everyone first");
+            assert_eq!(guild.roles[0].permissions, EVERYONE_PERMISSIONS);
+            let role = |name| guild.role_named(name).unwrap();
+            let bot = role(seeded_role::BOT);
+            assert_eq!(guild.roles_of(world.bot_user_id), BTreeSet::from([bot.id]));
+            assert_eq!(guild.member_roles.len(), 1, "only the bot holds a role");
+            assert_ne!(guild.permissions_of(world.bot_user_id) & permission::MANAGE_ROLES, 0);
+            assert_eq!(guild.highest_position_of(world.bot_user_id), bot.position);
+            assert!(role(seeded_role::MODERATORS).position > bot.position);
+            for name in [seeded_role::ACTIVE, seeded_role::REGULARS, seeded_role::SERVER_BOOSTER] {
+                assert!((1..bot.position).contains(&role(name).position), "{name}");
+                assert_eq!(role(name).permissions, 0, "{name}");
+            }
+            assert!(role(seeded_role::SERVER_BOOSTER).managed);
+            let positions: BTreeSet<i64> = guild.roles.iter().map(|r| r.position).collect();
+            assert_eq!(positions.len(), guild.roles.len(), "no two roles share a position");
+        }
+        // No channel overwrite names a seeded role: who views what is as before the roles existed.
+        let seeded: BTreeSet<u64> =
+            world.guilds.values().flat_map(|g| g.roles.iter().skip(1).map(|r| r.id)).collect();
+        assert!(
+            world.channels.values().flat_map(|c| &c.overwrites).all(|o| !seeded.contains(&o.id))
+        );
+        let mut again = world.clone();
+        again.seed_roles();
+        assert_eq!(again, world, "seeding twice changes nothing");
     }
 
     #[test]

@@ -22,6 +22,12 @@
 //! channels the bot cannot read, an empty channel and channels that went quiet. Ids are snowflakes of their
 //! creation time and increase per channel. It can be changed while running (handle methods, `/_fake/...`).
 //!
+//! Every generated guild also has the roles an activity-role feature manages ([`World::seed_roles`], found by
+//! name with [`world::Guild::role_named`] and the names in [`world::seeded_role`]): "Server Booster"
+//! (managed), "Regulars" and "Active" below the bot's role "Engagement Bot" (Manage Roles, held by the bot
+//! user), and "Moderators" above it. They are added after generation, without the seed's random numbers,
+//! and no channel overwrite names them: messages, channels, members and who views what are unchanged.
+//!
 //! # Faithfulness
 //!
 //! * message pages are always newest first, also with `after`; `limit` must be 1..=100 (400
@@ -37,6 +43,16 @@
 //! * guild channel listings without threads, `last_message_id` on channels and threads (a forum's is its
 //!   newest post), active threads per guild (only those the bot can see), archived public threads newest
 //!   archive first with `has_more`;
+//! * `GET /users/@me`; `GET /guilds/{g}/members/{u}` with `roles`, 404 `Unknown Member` (10007) for a
+//!   non-member (one who left included);
+//! * `PUT`/`DELETE /guilds/{g}/members/{u}/roles/{r}` answer 204 (also when nothing changes), after 404
+//!   `Unknown Role` (10011) / `Unknown Member` (10007), and 403 `Missing Permissions` (50013) when the bot's
+//!   guild permissions (`@everyone`'s OR its roles', Administrator meaning all) lack Manage Roles, or the
+//!   role is managed, `@everyone`, or not below the bot's highest role; `X-Audit-Log-Reason` is
+//!   percent-decoded and longer than 512 characters is 400 (50035); accepted changes are recorded
+//!   ([`FakeDiscord::role_changes`]); role changes share one bucket per guild;
+//! * a `PUT`, `POST` or `PATCH` without `Content-Length` (or chunked body) gets 411, as from Discord's
+//!   front end;
 //! * injectable latency, 5xx and shared-scope 429s ([`Faults`], [`Injection`]).
 //!
 //! Assumed where Discord's documentation is silent: listing messages of a category or forum channel
@@ -52,7 +68,8 @@
 //!
 //! | Request | Does |
 //! | --- | --- |
-//! | `GET /_fake/world` | guilds with channels (type, readable, message count, archived), members, emoji, webhooks |
+//! | `GET /_fake/world` | guilds with channels (type, readable, message count, archived), members (with `roles`), roles, emoji, webhooks |
+//! | `GET /_fake/role-changes` | accepted role changes in order: `[{guild_id, user_id, role_id, action: "add"/"remove", reason, changed}]` ([`RecordedRoleChange`]) |
 //! | `GET /_fake/stats`, `POST /_fake/stats/reset`, `GET /_fake/requests` | counters ([`Stats`]) and the request log |
 //! | `GET /_fake/recorded` | follow-up calls (files base64) and registered commands per scope |
 //! | `GET /_fake/truth?tz=Europe/Paris&since=RFC3339&excluded=1,2&opted_out=3` | ground truth as JSON lines |
@@ -63,6 +80,10 @@
 //! | `POST /_fake/channels` `{guild_id, type, name, parent_id?}` | create a channel |
 //! | `POST /_fake/channels/{id}/access` `{readable}` | give or take the bot's access (403) |
 //! | `POST /_fake/members` `{guild_id, bot}` | add a member |
+//! | `POST /_fake/members/remove` `{guild_id, user_id}` | the member leaves (their roles too) |
+//! | `POST /_fake/roles` `{guild_id, name, permissions?, position?, managed?}` | create a role (default: on top) |
+//! | `POST /_fake/roles/{id}` `{permissions?, position?, name?}` | change a role (e.g. take the bot's Manage Roles) |
+//! | `POST /_fake/member-roles` `{guild_id, user_id, roles: [...]}` | replace a member's roles |
 //! | `POST /_fake/faults` ([`Faults`]), `POST /_fake/inject` ([`Injection`]), `POST /_fake/limits/{realistic,fast,off}` | latency, failures, limits |
 //! | `POST /_fake/clock/advance` `{seconds}`, `POST /_fake/token` `{token}` | move the clock, reset the token |
 
@@ -90,11 +111,11 @@ pub use config::{
     FakeConfig, Faults, Limit, RateLimits, RouteClass, WorldKnobs, WorldSize, default_now,
 };
 pub use observe::{
-    CommandScope, InjectedResponse, Injection, LoggedRequest, RecordedFile, RecordedWebhookCall,
-    Scope, Stats,
+    CommandScope, InjectedResponse, Injection, LoggedRequest, RecordedFile, RecordedRoleChange,
+    RecordedWebhookCall, RoleAction, Scope, Stats,
 };
 pub use truth::{TruthOptions, TruthRecord, ground_truth, write_json_lines};
-pub use world::{Emoji, FakeError, NewMessage, World};
+pub use world::{Emoji, FakeError, NewMessage, NewRole, RoleUpdate, World};
 
 use crate::limits::LimitState;
 
@@ -110,6 +131,8 @@ pub(crate) struct Recorded {
     pub(crate) original_messages: HashMap<String, u64>,
     /// Interaction tokens that have expired: Discord answers 401 (code 50027) to any call with them.
     pub(crate) expired_tokens: std::collections::HashSet<String>,
+    /// Accepted role changes, in order.
+    pub(crate) role_changes: Vec<RecordedRoleChange>,
 }
 
 #[derive(Debug)]
@@ -400,9 +423,64 @@ impl FakeDiscord {
             .get_mut(&guild)
             .ok_or_else(|| FakeError::Invalid(format!("no guild {guild}")))?
             .roles;
-        let position = i64::try_from(roles.len()).unwrap_or(i64::MAX);
-        roles.push(world::Role { id, permissions, position });
+        // Above every other role, as a role created in Discord's settings starts out.
+        let position = roles.iter().map(|r| r.position).max().unwrap_or(0) + 1;
+        roles.push(world::Role {
+            id,
+            permissions,
+            position,
+            name: format!("role-{position}"),
+            managed: false,
+        });
         Ok(id)
+    }
+
+    /// Creates a role in a guild (an id from the world's generator) and returns its id.
+    ///
+    /// # Errors
+    ///
+    /// See [`World::create_role`].
+    pub fn create_role(&self, guild: u64, role: &NewRole) -> Result<u64, FakeError> {
+        let clock = self.clock();
+        lock(&self.inner.world).create_role(guild, role, clock)
+    }
+
+    /// Changes a role's permissions, position or name.
+    ///
+    /// # Errors
+    ///
+    /// See [`World::update_role`].
+    pub fn update_role(&self, role: u64, update: &RoleUpdate) -> Result<(), FakeError> {
+        lock(&self.inner.world).update_role(role, update)
+    }
+
+    /// Replaces a member's roles (`@everyone` not listed).
+    ///
+    /// # Errors
+    ///
+    /// See [`World::set_member_roles`].
+    pub fn set_member_roles(
+        &self,
+        guild: u64,
+        user: u64,
+        roles: &std::collections::BTreeSet<u64>,
+    ) -> Result<(), FakeError> {
+        lock(&self.inner.world).set_member_roles(guild, user, roles)
+    }
+
+    /// A member leaves a guild: later member and role calls about them get 404 Unknown Member.
+    ///
+    /// # Errors
+    ///
+    /// See [`World::remove_member`].
+    pub fn remove_member(&self, guild: u64, user: u64) -> Result<(), FakeError> {
+        lock(&self.inner.world).remove_member(guild, user)
+    }
+
+    /// Role changes the API accepted (no-ops included, flagged), in order.
+    #[must_use]
+    pub fn role_changes(&self) -> Vec<RecordedRoleChange> {
+        lock(&self.inner.recorded).role_changes.clone()
     }
 
     /// Replaces a channel's permission overwrites.

@@ -127,6 +127,38 @@ pub struct RecordedWebhookCall {
     pub message_id: u64,
 }
 
+/// Whether a role change gave or took the role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleAction {
+    /// `PUT /guilds/{g}/members/{u}/roles/{r}`.
+    Add,
+    /// `DELETE /guilds/{g}/members/{u}/roles/{r}`.
+    Remove,
+}
+
+/// A role change Discord accepted (204), in the order received: the ground truth of which roles the bot
+/// gave and took. Refused calls (403, 404, 400) are not recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedRoleChange {
+    /// Guild.
+    #[serde(with = "id_string")]
+    pub guild_id: u64,
+    /// Member.
+    #[serde(with = "id_string")]
+    pub user_id: u64,
+    /// Role.
+    #[serde(with = "id_string")]
+    pub role_id: u64,
+    /// Given or taken.
+    pub action: RoleAction,
+    /// `X-Audit-Log-Reason`, percent-decoded; `None` without the header.
+    pub reason: Option<String>,
+    /// Whether the member's roles changed: `false` for adding a role they had or removing one they lacked
+    /// (Discord answers 204 to both).
+    pub changed: bool,
+}
+
 /// Where commands were registered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -166,6 +198,28 @@ pub struct Injection {
     pub response: InjectedResponse,
     /// How many requests.
     pub times: u32,
+}
+
+/// Ids as JSON strings, like Discord's and the other `/_fake` answers; numbers are accepted too.
+mod id_string {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(id: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&id.to_string())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => Ok(n),
+            Raw::Text(t) => t.parse().map_err(D::Error::custom),
+        }
+    }
 }
 
 mod base64_bytes {

@@ -15,19 +15,20 @@ use axum::{
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode, percent_decode_str};
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    InjectedResponse, Inner, LoggedRequest, RecordedFile, RecordedWebhookCall, Scope,
+    InjectedResponse, Inner, LoggedRequest, RecordedFile, RecordedRoleChange, RecordedWebhookCall,
+    RoleAction, Scope,
     config::{Faults, RateLimits, RouteClass},
     limits::{Admission, BucketHeaders},
     lock, multipart,
     observe::{CommandScope, Injection},
     truth::{TruthOptions, ground_truth, write_json_lines},
-    world::{Emoji, FakeError, NewMessage, World, kind},
+    world::{Emoji, FakeError, NewMessage, NewRole, RoleUpdate, World, kind, permission},
 };
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
@@ -46,6 +47,11 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/_fake/channels", post(admin_create_channel))
         .route("/_fake/channels/{id}/access", post(admin_access))
         .route("/_fake/members", post(admin_add_member))
+        .route("/_fake/members/remove", post(admin_remove_member))
+        .route("/_fake/member-roles", post(admin_set_member_roles))
+        .route("/_fake/roles", post(admin_create_role))
+        .route("/_fake/roles/{id}", post(admin_update_role))
+        .route("/_fake/role-changes", get(admin_role_changes))
         .route("/_fake/faults", post(admin_faults))
         .route("/_fake/inject", post(admin_inject))
         .route("/_fake/limits/{preset}", post(admin_limits))
@@ -100,7 +106,24 @@ impl ApiError {
     fn wrong_channel_type() -> Self {
         Self::new(StatusCode::BAD_REQUEST, 50_024, "Cannot execute action on this channel type")
     }
+
+    fn unknown_member() -> Self {
+        Self::new(StatusCode::NOT_FOUND, 10_007, "Unknown Member")
+    }
+
+    fn missing_permissions() -> Self {
+        Self::new(StatusCode::FORBIDDEN, 50_013, "Missing Permissions")
+    }
 }
+
+/// A successful answer: JSON (200) or none (204).
+enum Answer {
+    Json(Value),
+    NoContent,
+}
+
+/// Longest `X-Audit-Log-Reason` Discord accepts, in characters after percent-decoding.
+const MAX_AUDIT_REASON: usize = 512;
 
 /// What the dispatcher matched.
 #[derive(Debug, Clone)]
@@ -115,6 +138,9 @@ enum Endpoint {
     EditOriginal { application: String, token: String },
     Followup { application: String, token: String },
     Commands { application: String, guild: Option<String> },
+    CurrentUser,
+    GuildMember { guild: String, user: String },
+    MemberRole { guild: String, user: String, role: String, action: RoleAction },
 }
 
 impl Endpoint {
@@ -129,12 +155,19 @@ impl Endpoint {
             Self::ReactionUsers { .. } => RouteClass::ReactionUsers,
             Self::EditOriginal { .. } | Self::Followup { .. } => RouteClass::Webhook,
             Self::Commands { .. } => RouteClass::Commands,
+            Self::CurrentUser => RouteClass::CurrentUser,
+            Self::GuildMember { .. } => RouteClass::GuildMember,
+            Self::MemberRole { .. } => RouteClass::MemberRoles,
         }
     }
 
     fn major(&self) -> String {
         match self {
-            Self::GuildChannels(g) | Self::GuildRoles(g) | Self::ActiveThreads(g) => {
+            Self::GuildChannels(g)
+            | Self::GuildRoles(g)
+            | Self::ActiveThreads(g)
+            | Self::GuildMember { guild: g, .. }
+            | Self::MemberRole { guild: g, .. } => {
                 format!("guilds/{g}")
             }
             Self::ArchivedThreads(c)
@@ -145,7 +178,7 @@ impl Endpoint {
             Self::EditOriginal { application, token } | Self::Followup { application, token } => {
                 format!("webhooks/{application}/{token}")
             }
-            Self::CurrentUserGuilds | Self::Commands { .. } => String::new(),
+            Self::CurrentUserGuilds | Self::Commands { .. } | Self::CurrentUser => String::new(),
         }
     }
 }
@@ -154,6 +187,25 @@ fn match_endpoint(method: &Method, segments: &[String]) -> Result<Endpoint, ApiE
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     let endpoint = match s.as_slice() {
         ["users", "@me", "guilds"] => (Method::GET, Endpoint::CurrentUserGuilds),
+        ["users", "@me"] => (Method::GET, Endpoint::CurrentUser),
+        ["guilds", g, "members", u] => {
+            (Method::GET, Endpoint::GuildMember { guild: (*g).to_owned(), user: (*u).to_owned() })
+        }
+        ["guilds", g, "members", u, "roles", r] => {
+            // One path, two methods: PUT gives the role, DELETE takes it; anything else is a 405.
+            let (allowed, action) = if *method == Method::DELETE {
+                (Method::DELETE, RoleAction::Remove)
+            } else {
+                (Method::PUT, RoleAction::Add)
+            };
+            let endpoint = Endpoint::MemberRole {
+                guild: (*g).to_owned(),
+                user: (*u).to_owned(),
+                role: (*r).to_owned(),
+                action,
+            };
+            (allowed, endpoint)
+        }
         ["guilds", g, "channels"] => (Method::GET, Endpoint::GuildChannels((*g).to_owned())),
         ["guilds", g, "roles"] => (Method::GET, Endpoint::GuildRoles((*g).to_owned())),
         ["guilds", g, "threads", "active"] => {
@@ -337,6 +389,17 @@ fn handle_api(
     let major = endpoint.major();
     entry.route = Some(class);
     entry.major.clone_from(&major);
+    // Discord's front end refuses a PUT, POST or PATCH that does not say how long its body is, before
+    // the API sees it (clients that send a bodiless PUT without `Content-Length: 0` hit this).
+    if matches!(*method, Method::PUT | Method::POST | Method::PATCH)
+        && !headers.contains_key(header::CONTENT_LENGTH)
+        && !headers.contains_key(header::TRANSFER_ENCODING)
+    {
+        return error_response(
+            ApiError::new(StatusCode::LENGTH_REQUIRED, 0, "411: Length Required"),
+            None,
+        );
+    }
     // Interaction webhooks need no bot token; everything else does.
     if class != RouteClass::Webhook {
         let expected = format!("Bot {}", lock(&inner.token));
@@ -390,14 +453,49 @@ fn handle_api(
     let query: Vec<(String, String)> =
         Query::<Vec<(String, String)>>::try_from_uri(uri).map(|q| q.0).unwrap_or_default();
     let result = match endpoint {
-        Endpoint::CurrentUserGuilds => current_user_guilds(&lock(&inner.world), &query),
+        Endpoint::MemberRole { guild, user, role, action } => {
+            member_role(inner, &guild, &user, &role, action, headers).map(|()| Answer::NoContent)
+        }
+        other => json_endpoint(inner, other, headers, body, &query).map(Answer::Json),
+    };
+    let mut response_headers = HeaderMap::new();
+    match result {
+        Ok(answer) => {
+            if let Some(bucket) = &bucket {
+                bucket_headers(&mut response_headers, bucket);
+            }
+            match answer {
+                Answer::Json(value) => {
+                    (StatusCode::OK, response_headers, Json(value)).into_response()
+                }
+                Answer::NoContent => (StatusCode::NO_CONTENT, response_headers).into_response(),
+            }
+        }
+        Err(error) => error_response(error, bucket.as_ref()),
+    }
+}
+
+/// The endpoints that answer JSON.
+fn json_endpoint(
+    inner: &Inner,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    body: &Bytes,
+    query: &[(String, String)],
+) -> Result<Value, ApiError> {
+    match endpoint {
+        Endpoint::CurrentUser => Ok(current_user(&lock(&inner.world))),
+        Endpoint::GuildMember { guild, user } => guild_member(&lock(&inner.world), &guild, &user),
+        // Answered without a body by `member_role`; never dispatched here.
+        Endpoint::MemberRole { .. } => Err(ApiError::not_found()),
+        Endpoint::CurrentUserGuilds => current_user_guilds(&lock(&inner.world), query),
         Endpoint::GuildChannels(g) => guild_channels(&lock(&inner.world), &g),
         Endpoint::GuildRoles(g) => guild_roles(&lock(&inner.world), &g),
         Endpoint::ActiveThreads(g) => active_threads(&lock(&inner.world), &g),
-        Endpoint::ArchivedThreads(c) => archived_threads(&lock(&inner.world), &c, &query),
-        Endpoint::Messages(c) => messages(&lock(&inner.world), &c, &query),
+        Endpoint::ArchivedThreads(c) => archived_threads(&lock(&inner.world), &c, query),
+        Endpoint::Messages(c) => messages(&lock(&inner.world), &c, query),
         Endpoint::ReactionUsers { channel, message, emoji } => {
-            reaction_users(&lock(&inner.world), &channel, &message, &emoji, &query)
+            reaction_users(&lock(&inner.world), &channel, &message, &emoji, query)
         }
         Endpoint::EditOriginal { application, token } => {
             webhook_message(inner, "PATCH", &application, &token, headers, body)
@@ -408,16 +506,6 @@ fn handle_api(
         Endpoint::Commands { application, guild } => {
             commands(inner, &application, guild.as_deref(), body)
         }
-    };
-    match result {
-        Ok(value) => {
-            let mut response_headers = HeaderMap::new();
-            if let Some(bucket) = &bucket {
-                bucket_headers(&mut response_headers, bucket);
-            }
-            (StatusCode::OK, response_headers, Json(value)).into_response()
-        }
-        Err(error) => error_response(error, bucket.as_ref()),
     }
 }
 
@@ -543,15 +631,145 @@ fn guild_roles(world: &World, raw: &str) -> Result<Value, ApiError> {
         .roles
         .iter()
         .map(|r| {
-            json!({
-                "id": r.id.to_string(), "name": if r.id == guild { "@everyone".to_owned() } else {
-                    format!("role-{}", r.position) },
+            let name = if r.id == guild {
+                "@everyone".to_owned()
+            } else if r.name.is_empty() {
+                // Roles of worlds saved before roles had names.
+                format!("role-{}", r.position)
+            } else {
+                r.name.clone()
+            };
+            let mut role = json!({
+                "id": r.id.to_string(), "name": name,
                 "permissions": r.permissions.to_string(), "position": r.position, "color": 0,
-                "hoist": false, "managed": false, "mentionable": false, "flags": 0,
-            })
+                "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+                "hoist": false, "managed": r.managed, "mentionable": false, "flags": 0,
+                "icon": null, "unicode_emoji": null, "description": null,
+            });
+            if r.managed {
+                // Discord tags a managed role with what manages it; the fake tags every one as a
+                // booster role, the kind a guild always has.
+                role["tags"] = json!({"premium_subscriber": null});
+            }
+            role
         })
         .collect();
     Ok(Value::Array(roles))
+}
+
+fn current_user(world: &World) -> Value {
+    let mut user = world.user_json(world.bot_user_id);
+    // A bot token always authenticates a bot account, whatever a hand-built world says.
+    user["bot"] = Value::Bool(true);
+    user["verified"] = Value::Bool(true);
+    user["mfa_enabled"] = Value::Bool(false);
+    user["locale"] = json!("en-US");
+    user
+}
+
+/// A member of a guild, or the error Discord gives.
+fn member_of<'w>(
+    world: &'w World,
+    raw_guild: &str,
+    raw_user: &str,
+) -> Result<(&'w crate::world::Guild, u64), ApiError> {
+    let guild = &world.guilds[&guild_id(world, raw_guild)?];
+    let user = snowflake("user_id", raw_user)?;
+    if guild.members.contains(&user) { Ok((guild, user)) } else { Err(ApiError::unknown_member()) }
+}
+
+fn guild_member(world: &World, raw_guild: &str, raw_user: &str) -> Result<Value, ApiError> {
+    let (guild, user) = member_of(world, raw_guild, raw_user)?;
+    // The fake keeps no join time: a member joined when both they and the guild existed.
+    let joined = engagement_domain::snowflake::created_at(guild.id)
+        .max(engagement_domain::snowflake::created_at(user));
+    Ok(json!({
+        "user": world.user_json(user),
+        "roles": guild.roles_of(user).iter().map(u64::to_string).collect::<Vec<_>>(),
+        "joined_at": crate::world::format_time(joined),
+        "nick": null,
+        "avatar": null,
+        "banner": null,
+        "premium_since": null,
+        "communication_disabled_until": null,
+        "deaf": false,
+        "mute": false,
+        "flags": 0,
+        "pending": false,
+    }))
+}
+
+/// `X-Audit-Log-Reason`, percent-decoded; a 400 when it does not decode or is too long.
+fn audit_reason(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(raw) = headers.get("x-audit-log-reason") else {
+        return Ok(None);
+    };
+    let too_long = || {
+        ApiError::invalid_form(
+            "audit_log_reason",
+            "BASE_TYPE_MAX_LENGTH",
+            &format!("Must be {MAX_AUDIT_REASON} or fewer in length."),
+        )
+    };
+    let decoded = percent_decode(raw.as_bytes()).decode_utf8().map_err(|_| {
+        ApiError::invalid_form("audit_log_reason", "BASE_TYPE_BAD_UNICODE", "Invalid unicode.")
+    })?;
+    if decoded.chars().count() > MAX_AUDIT_REASON {
+        return Err(too_long());
+    }
+    Ok(Some(decoded.into_owned()))
+}
+
+/// `PUT`/`DELETE /guilds/{g}/members/{u}/roles/{r}` with Discord's checks, in its order: the form (the
+/// reason), the guild, the role, the member, then the bot's permission and the role hierarchy.
+fn member_role(
+    inner: &Inner,
+    raw_guild: &str,
+    raw_user: &str,
+    raw_role: &str,
+    action: RoleAction,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let reason = audit_reason(headers)?;
+    // The record is locked before the world, as `commands` does, so changes are recorded in the order
+    // they were made.
+    let mut recorded = lock(&inner.recorded);
+    let mut world = lock(&inner.world);
+    let guild_id = guild_id(&world, raw_guild)?;
+    let role_id = snowflake("role_id", raw_role)?;
+    let guild = &world.guilds[&guild_id];
+    let role = guild
+        .role(role_id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, 10_011, "Unknown Role"))?;
+    let (_, user) = member_of(&world, raw_guild, raw_user)?;
+    let bot = world.bot_user_id;
+    if guild.permissions_of(bot) & permission::MANAGE_ROLES == 0
+        || role.position >= guild.highest_position_of(bot)
+        || role.managed
+        || role.id == guild_id
+    {
+        return Err(ApiError::missing_permissions());
+    }
+    let Some(guild) = world.guilds.get_mut(&guild_id) else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, 10_004, "Unknown Guild"));
+    };
+    let roles = guild.member_roles.entry(user).or_default();
+    let changed = match action {
+        RoleAction::Add => roles.insert(role_id),
+        RoleAction::Remove => roles.remove(&role_id),
+    };
+    if roles.is_empty() {
+        guild.member_roles.remove(&user);
+    }
+    recorded.role_changes.push(RecordedRoleChange {
+        guild_id,
+        user_id: user,
+        role_id,
+        action,
+        reason,
+        changed,
+    });
+    Ok(())
 }
 
 fn active_threads(world: &World, raw: &str) -> Result<Value, ApiError> {
@@ -994,7 +1212,9 @@ fn fake_error(error: &FakeError) -> Response {
         FakeError::UnknownGuild(_)
         | FakeError::UnknownChannel(_)
         | FakeError::UnknownMessage { .. }
-        | FakeError::UnknownUser(_) => StatusCode::NOT_FOUND,
+        | FakeError::UnknownUser(_)
+        | FakeError::UnknownRole(_)
+        | FakeError::UnknownMember { .. } => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,
     };
     (status, Json(json!({"error": error.to_string()}))).into_response()
@@ -1030,6 +1250,18 @@ mod flex {
             Raw::Number(n) => Ok(n),
             Raw::Text(t) => t.parse().map_err(D::Error::custom),
         }
+    }
+
+    pub(super) fn ids<'de, D: Deserializer<'de>, C: FromIterator<u64>>(
+        deserializer: D,
+    ) -> Result<C, D::Error> {
+        Vec::<Raw>::deserialize(deserializer)?
+            .into_iter()
+            .map(|raw| match raw {
+                Raw::Number(n) => Ok(n),
+                Raw::Text(t) => t.parse().map_err(D::Error::custom),
+            })
+            .collect()
     }
 
     pub(super) fn opt_id<'de, D: Deserializer<'de>>(
@@ -1215,6 +1447,90 @@ async fn admin_add_member(
     id_answer(lock(&inner.world).add_member(body.guild_id, body.bot, clock))
 }
 
+#[derive(Deserialize)]
+struct GuildMemberBody {
+    #[serde(deserialize_with = "flex::id")]
+    guild_id: u64,
+    #[serde(deserialize_with = "flex::id")]
+    user_id: u64,
+}
+
+async fn admin_remove_member(
+    State(inner): State<Arc<Inner>>,
+    Json(body): Json<GuildMemberBody>,
+) -> Response {
+    unit_answer(lock(&inner.world).remove_member(body.guild_id, body.user_id))
+}
+
+#[derive(Deserialize)]
+struct MemberRolesBody {
+    #[serde(deserialize_with = "flex::id")]
+    guild_id: u64,
+    #[serde(deserialize_with = "flex::id")]
+    user_id: u64,
+    #[serde(deserialize_with = "flex::ids")]
+    roles: BTreeSet<u64>,
+}
+
+async fn admin_set_member_roles(
+    State(inner): State<Arc<Inner>>,
+    Json(body): Json<MemberRolesBody>,
+) -> Response {
+    unit_answer(lock(&inner.world).set_member_roles(body.guild_id, body.user_id, &body.roles))
+}
+
+#[derive(Deserialize)]
+struct RoleBody {
+    #[serde(deserialize_with = "flex::id")]
+    guild_id: u64,
+    name: String,
+    #[serde(default, deserialize_with = "flex::opt_id")]
+    permissions: Option<u64>,
+    #[serde(default)]
+    position: Option<i64>,
+    #[serde(default)]
+    managed: bool,
+}
+
+async fn admin_create_role(
+    State(inner): State<Arc<Inner>>,
+    Json(body): Json<RoleBody>,
+) -> Response {
+    let role = NewRole {
+        name: body.name,
+        permissions: body.permissions.unwrap_or_default(),
+        position: body.position,
+        managed: body.managed,
+    };
+    let clock = inner.clock();
+    id_answer(lock(&inner.world).create_role(body.guild_id, &role, clock))
+}
+
+#[derive(Deserialize)]
+struct RoleUpdateBody {
+    // Permission bits are strings in Discord's JSON; numbers are accepted too.
+    #[serde(default, deserialize_with = "flex::opt_id")]
+    permissions: Option<u64>,
+    #[serde(default)]
+    position: Option<i64>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+async fn admin_update_role(
+    State(inner): State<Arc<Inner>>,
+    Path(id): Path<u64>,
+    Json(body): Json<RoleUpdateBody>,
+) -> Response {
+    let update =
+        RoleUpdate { permissions: body.permissions, position: body.position, name: body.name };
+    unit_answer(lock(&inner.world).update_role(id, &update))
+}
+
+async fn admin_role_changes(State(inner): State<Arc<Inner>>) -> Response {
+    Json(lock(&inner.recorded).role_changes.clone()).into_response()
+}
+
 async fn admin_faults(State(inner): State<Arc<Inner>>, Json(faults): Json<Faults>) -> Response {
     lock(&inner.faults).faults = faults;
     StatusCode::NO_CONTENT.into_response()
@@ -1359,9 +1675,23 @@ async fn admin_world(State(inner): State<Arc<Inner>>) -> Response {
                 .members
                 .iter()
                 .filter_map(|m| world.users.get(m))
-                .map(|u| json!({"id": u.id.to_string(), "username": u.username, "bot": u.bot}))
+                .map(|u| {
+                    let roles: Vec<String> = g.roles_of(u.id).iter().map(u64::to_string).collect();
+                    json!({"id": u.id.to_string(), "username": u.username, "bot": u.bot,
+                           "roles": roles})
+                })
+                .collect();
+            let roles: Vec<Value> = g
+                .roles
+                .iter()
+                .map(|r| {
+                    json!({"id": r.id.to_string(), "name": r.name,
+                           "permissions": r.permissions.to_string(), "position": r.position,
+                           "managed": r.managed})
+                })
                 .collect();
             json!({"id": g.id.to_string(), "name": g.name, "channels": channels, "members": members,
+                   "roles": roles,
                    "emojis": g.emojis.iter().map(|e| json!({"id": e.id.map(|i| i.to_string()), "name": e.name})).collect::<Vec<_>>(),
                    "webhooks": g.webhooks.iter().map(|w| json!({"id": w.id.to_string(), "name": w.name})).collect::<Vec<_>>()})
         })

@@ -433,6 +433,7 @@ mod tests {
                     emojis: vec![],
                     webhooks: vec![],
                     roles: vec![],
+                    member_roles: BTreeMap::new(),
                 },
             )]),
             channels,

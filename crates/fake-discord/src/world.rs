@@ -74,6 +74,17 @@ pub enum FakeError {
     /// No such user.
     #[error("unknown user {0}")]
     UnknownUser(u64),
+    /// No such role (in that guild).
+    #[error("unknown role {0}")]
+    UnknownRole(u64),
+    /// The user is not a member of the guild.
+    #[error("user {user} is not a member of guild {guild}")]
+    UnknownMember {
+        /// Guild.
+        guild: u64,
+        /// User.
+        user: u64,
+    },
     /// The operation does not apply to that channel type.
     #[error("channel {channel} of type {kind} cannot {what}")]
     WrongChannelType {
@@ -157,6 +168,58 @@ pub struct Guild {
     /// Roles, `@everyone` (id = the guild's) first.
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// Each member's roles, `@everyone` not listed; a member without an entry has no roles.
+    #[serde(default)]
+    pub member_roles: BTreeMap<u64, BTreeSet<u64>>,
+}
+
+impl Guild {
+    /// The first role called `name` (see [`seeded_role`] for the roles every generated guild has).
+    #[must_use]
+    pub fn role_named(&self, name: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+
+    /// A role of this guild.
+    #[must_use]
+    pub fn role(&self, id: u64) -> Option<&Role> {
+        self.roles.iter().find(|r| r.id == id)
+    }
+
+    /// A member's roles (empty for a member without any, and for a non-member).
+    #[must_use]
+    pub fn roles_of(&self, user: u64) -> BTreeSet<u64> {
+        self.member_roles.get(&user).cloned().unwrap_or_default()
+    }
+
+    /// A member's guild-level permissions as Discord computes them: the `@everyone` role's OR each of the
+    /// member's roles'; `ADMINISTRATOR` means all.
+    #[must_use]
+    pub fn permissions_of(&self, user: u64) -> u64 {
+        let everyone = self.role(self.id).map_or(0, |r| r.permissions);
+        let permissions = self
+            .member_roles
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.role(*id))
+            .fold(everyone, |bits, role| bits | role.permissions);
+        if permissions & permission::ADMINISTRATOR == 0 { permissions } else { u64::MAX }
+    }
+
+    /// The position of a member's highest role (0, the `@everyone` role's, without roles): roles at or
+    /// above it are out of the member's reach.
+    #[must_use]
+    pub fn highest_position_of(&self, user: u64) -> i64 {
+        self.member_roles
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.role(*id))
+            .map(|r| r.position)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// Thread state.
@@ -224,6 +287,84 @@ pub struct Role {
     pub permissions: u64,
     /// Position (0 for `@everyone`).
     pub position: i64,
+    /// Name (`@everyone` for the guild's base role).
+    #[serde(default)]
+    pub name: String,
+    /// Owned by an integration (a bot's own role, the booster role): nobody can give or take it.
+    #[serde(default)]
+    pub managed: bool,
+}
+
+/// A role to create ([`World::create_role`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRole {
+    /// Name.
+    pub name: String,
+    /// Permission bits.
+    #[serde(default)]
+    pub permissions: u64,
+    /// Position, at least 1 (default: above every other role). Other roles are not moved: two roles may
+    /// share a position, and then neither is below the other.
+    #[serde(default)]
+    pub position: Option<i64>,
+    /// Owned by an integration.
+    #[serde(default)]
+    pub managed: bool,
+}
+
+/// Changes to a role ([`World::update_role`]); `None` keeps the field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleUpdate {
+    /// New permission bits.
+    #[serde(default)]
+    pub permissions: Option<u64>,
+    /// New position (at least 1; `@everyone` stays at 0).
+    #[serde(default)]
+    pub position: Option<i64>,
+    /// New name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Guild-level permission bits the fake checks (Discord's numbers).
+pub mod permission {
+    /// ADMINISTRATOR: every permission.
+    pub const ADMINISTRATOR: u64 = 1 << 3;
+    /// VIEW_CHANNEL.
+    pub const VIEW_CHANNEL: u64 = 1 << 10;
+    /// SEND_MESSAGES.
+    pub const SEND_MESSAGES: u64 = 1 << 11;
+    /// EMBED_LINKS.
+    pub const EMBED_LINKS: u64 = 1 << 14;
+    /// ATTACH_FILES.
+    pub const ATTACH_FILES: u64 = 1 << 15;
+    /// READ_MESSAGE_HISTORY.
+    pub const READ_MESSAGE_HISTORY: u64 = 1 << 16;
+    /// MANAGE_ROLES: give and take roles below one's highest role.
+    pub const MANAGE_ROLES: u64 = 1 << 28;
+}
+
+/// The roles [`World::seed_roles`] gives every generated guild, by name, lowest first: find one with
+/// [`Guild::role_named`].
+pub mod seeded_role {
+    /// Managed (an integration's), below the bot: cannot be given or taken.
+    pub const SERVER_BOOSTER: &str = "Server Booster";
+    /// Grantable: below the bot's role.
+    pub const REGULARS: &str = "Regulars";
+    /// Grantable: below the bot's role.
+    pub const ACTIVE: &str = "Active";
+    /// The bot's own role (held by the bot user): Manage Roles and what posting needs.
+    pub const BOT: &str = "Engagement Bot";
+    /// Above the bot's role: the bot cannot give or take it.
+    pub const MODERATORS: &str = "Moderators";
+
+    /// The permissions of the bot's role.
+    pub const BOT_PERMISSIONS: u64 = super::permission::MANAGE_ROLES
+        | super::permission::VIEW_CHANNEL
+        | super::permission::SEND_MESSAGES
+        | super::permission::EMBED_LINKS
+        | super::permission::ATTACH_FILES
+        | super::permission::READ_MESSAGE_HISTORY;
 }
 
 /// What `@everyone` may do in the synthetic servers: create invites (0), add reactions (6), view channels
@@ -413,7 +554,7 @@ impl NewMessage {
     }
 }
 
-fn format_time(time: DateTime<Utc>) -> String {
+pub(crate) fn format_time(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
 }
 
@@ -869,6 +1010,159 @@ impl World {
         Ok(id)
     }
 
+    /// Gives every guild the roles tests and the demo manage, when it lacks them (by name), above its
+    /// existing roles, lowest first: "Server Booster" (managed), "Regulars", "Active", "Engagement Bot"
+    /// ([`seeded_role::BOT_PERMISSIONS`], held by the bot user) and "Moderators" (above the bot). Ids come
+    /// from the world's id generator, dated a day after the guild. None has a channel overwrite and none
+    /// but the bot's is held, so who can view which channel does not change; calling it again changes
+    /// nothing.
+    pub fn seed_roles(&mut self) {
+        let guild_ids: Vec<u64> = self.guilds.keys().copied().collect();
+        for guild_id in guild_ids {
+            let created = snowflake::created_at(guild_id) + chrono::Duration::days(1);
+            for (name, permissions, managed) in [
+                (seeded_role::SERVER_BOOSTER, 0, true),
+                (seeded_role::REGULARS, 0, false),
+                (seeded_role::ACTIVE, 0, false),
+                (seeded_role::BOT, seeded_role::BOT_PERMISSIONS, false),
+                (seeded_role::MODERATORS, 0, false),
+            ] {
+                let Some(guild) = self.guilds.get(&guild_id) else { continue };
+                if guild.role_named(name).is_some() {
+                    continue;
+                }
+                let id = self.ids.next(created);
+                let Some(guild) = self.guilds.get_mut(&guild_id) else { continue };
+                if guild.roles.is_empty() {
+                    // `@everyone` comes first, whatever the world was built with.
+                    guild.roles.push(Role {
+                        id: guild_id,
+                        permissions: EVERYONE_PERMISSIONS,
+                        position: 0,
+                        name: "@everyone".into(),
+                        managed: false,
+                    });
+                }
+                let position = guild.roles.iter().map(|r| r.position).max().unwrap_or(0) + 1;
+                guild.roles.push(Role { id, permissions, position, name: name.into(), managed });
+                if name == seeded_role::BOT {
+                    guild.member_roles.entry(self.bot_user_id).or_default().insert(id);
+                }
+            }
+        }
+    }
+
+    fn guild_mut(&mut self, id: u64) -> Result<&mut Guild, FakeError> {
+        self.guilds.get_mut(&id).ok_or(FakeError::UnknownGuild(id))
+    }
+
+    /// Creates a role in a guild and returns its id.
+    ///
+    /// # Errors
+    ///
+    /// Unknown guild; a position below 1.
+    pub fn create_role(
+        &mut self,
+        guild: u64,
+        role: &NewRole,
+        clock: DateTime<Utc>,
+    ) -> Result<u64, FakeError> {
+        if role.position.is_some_and(|p| p < 1) {
+            return Err(FakeError::Invalid("a role's position is at least 1".into()));
+        }
+        self.guild_mut(guild)?;
+        let id = self.ids.next(clock);
+        let g = self.guild_mut(guild)?;
+        let position = role
+            .position
+            .unwrap_or_else(|| g.roles.iter().map(|r| r.position).max().unwrap_or(0) + 1);
+        g.roles.push(Role {
+            id,
+            permissions: role.permissions,
+            position,
+            name: role.name.clone(),
+            managed: role.managed,
+        });
+        Ok(id)
+    }
+
+    /// Changes a role's permissions, position or name (e.g. to take Manage Roles from the bot's role).
+    ///
+    /// # Errors
+    ///
+    /// Unknown role; moving a role below 1, or `@everyone` anywhere.
+    pub fn update_role(&mut self, role: u64, update: &RoleUpdate) -> Result<(), FakeError> {
+        let found = self
+            .guilds
+            .values_mut()
+            .find_map(|g| {
+                let everyone = g.id;
+                g.roles.iter_mut().find(|r| r.id == role).map(|r| (r, everyone))
+            })
+            .ok_or(FakeError::UnknownRole(role))?;
+        let (found, everyone) = found;
+        if let Some(position) = update.position
+            && (position < 1 || role == everyone)
+        {
+            return Err(FakeError::Invalid(format!(
+                "role {role} cannot move to position {position}"
+            )));
+        }
+        if let Some(permissions) = update.permissions {
+            found.permissions = permissions;
+        }
+        if let Some(position) = update.position {
+            found.position = position;
+        }
+        if let Some(name) = &update.name {
+            found.name.clone_from(name);
+        }
+        Ok(())
+    }
+
+    /// Replaces a member's roles.
+    ///
+    /// # Errors
+    ///
+    /// Unknown guild or role, a user who is not a member, or `@everyone` (every member has it implicitly).
+    pub fn set_member_roles(
+        &mut self,
+        guild: u64,
+        user: u64,
+        roles: &BTreeSet<u64>,
+    ) -> Result<(), FakeError> {
+        let g = self.guild_mut(guild)?;
+        if !g.members.contains(&user) {
+            return Err(FakeError::UnknownMember { guild, user });
+        }
+        if roles.contains(&guild) {
+            return Err(FakeError::Invalid("@everyone is not given; every member has it".into()));
+        }
+        if let Some(unknown) = roles.iter().find(|r| g.role(**r).is_none()) {
+            return Err(FakeError::UnknownRole(*unknown));
+        }
+        if roles.is_empty() {
+            g.member_roles.remove(&user);
+        } else {
+            g.member_roles.insert(user, roles.clone());
+        }
+        Ok(())
+    }
+
+    /// A member leaves a guild (their roles go with them; their messages stay).
+    ///
+    /// # Errors
+    ///
+    /// Unknown guild or a user who is not a member.
+    pub fn remove_member(&mut self, guild: u64, user: u64) -> Result<(), FakeError> {
+        let g = self.guild_mut(guild)?;
+        if !g.members.remove(&user) {
+            return Err(FakeError::UnknownMember { guild, user });
+        }
+        g.member_roles.remove(&user);
+        Ok(())
+    }
+
     // ---- JSON as Discord renders it ----
 
     pub(crate) fn user_json(&self, id: u64) -> Value {
@@ -1107,6 +1401,53 @@ mod tests {
         let thread = world.channel(post).unwrap();
         assert_eq!(thread.messages.keys().next(), Some(&post));
         assert_eq!(world.channel(forum).unwrap().last_message_id, Some(post));
+    }
+
+    #[test]
+    fn roles_are_created_changed_given_and_lost_with_the_membership() {
+        let mut world = world();
+        let guild = *world.guilds.keys().next().unwrap();
+        let member = a_member(&world);
+        let clock = world.now;
+        let new = |position| NewRole {
+            name: "Veterans".into(),
+            permissions: 0,
+            position,
+            managed: false,
+        };
+        assert!(matches!(
+            world.create_role(guild, &new(Some(0)), clock),
+            Err(FakeError::Invalid(_))
+        ));
+        assert_eq!(world.create_role(1, &new(None), clock), Err(FakeError::UnknownGuild(1)));
+        let role = world.create_role(guild, &new(None), clock).unwrap();
+        let top = world.guilds[&guild].roles.iter().map(|r| r.position).max();
+        assert_eq!(world.guilds[&guild].role(role).map(|r| r.position), top);
+        world
+            .update_role(role, &RoleUpdate { permissions: Some(8), ..RoleUpdate::default() })
+            .unwrap();
+        assert_eq!(world.guilds[&guild].role(role).map(|r| r.permissions), Some(8));
+        let update = RoleUpdate { position: Some(3), ..RoleUpdate::default() };
+        assert!(world.update_role(guild, &update).is_err(), "@everyone stays at 0");
+        assert_eq!(world.update_role(7, &update), Err(FakeError::UnknownRole(7)));
+
+        world.set_member_roles(guild, member, &BTreeSet::from([role])).unwrap();
+        assert_eq!(world.guilds[&guild].permissions_of(member), u64::MAX, "administrator");
+        assert_eq!(
+            world.set_member_roles(guild, member, &BTreeSet::from([7])),
+            Err(FakeError::UnknownRole(7))
+        );
+        assert!(world.set_member_roles(guild, member, &BTreeSet::from([guild])).is_err());
+        world.remove_member(guild, member).unwrap();
+        assert!(world.guilds[&guild].roles_of(member).is_empty());
+        assert_eq!(
+            world.remove_member(guild, member),
+            Err(FakeError::UnknownMember { guild, user: member })
+        );
+        assert!(matches!(
+            world.set_member_roles(guild, member, &BTreeSet::new()),
+            Err(FakeError::UnknownMember { .. })
+        ));
     }
 
     #[test]

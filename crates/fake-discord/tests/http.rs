@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use fake_discord::{
-    FakeConfig, FakeDiscord, InjectedResponse, Injection, Limit, RateLimits, RouteClass, Scope,
-    WorldSize, world::kind,
+    FakeConfig, FakeDiscord, InjectedResponse, Injection, Limit, RateLimits, RecordedRoleChange,
+    RoleAction, RoleUpdate, RouteClass, Scope, WorldSize,
+    world::{kind, seeded_role},
 };
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
@@ -373,5 +374,329 @@ async fn the_admin_api_mutates_the_world_and_reports() -> TestResult {
             .await??;
     assert_eq!(status, StatusCode::OK);
     assert!(recorded.contains("webhook_calls"));
+    Ok(())
+}
+
+/// The ids tests need in the first guild: (guild, bot user, a human member, the roles by name).
+struct RoleSetup {
+    guild: u64,
+    bot: u64,
+    member: u64,
+    active: u64,
+    regulars: u64,
+    bot_role: u64,
+    moderators: u64,
+    booster: u64,
+}
+
+fn role_setup(fake: &FakeDiscord) -> Result<RoleSetup, Box<dyn std::error::Error>> {
+    fake.with_world(|w| {
+        let guild = w.guilds.values().next().ok_or("no guild")?;
+        let role = |name: &str| guild.role_named(name).map(|r| r.id).ok_or(format!("no {name}"));
+        Ok(RoleSetup {
+            guild: guild.id,
+            bot: w.bot_user_id,
+            member: guild.members.iter().copied().find(|m| !w.is_bot(*m)).ok_or("no member")?,
+            active: role(seeded_role::ACTIVE)?,
+            regulars: role(seeded_role::REGULARS)?,
+            bot_role: role(seeded_role::BOT)?,
+            moderators: role(seeded_role::MODERATORS)?,
+            booster: role(seeded_role::SERVER_BOOSTER)?,
+        })
+    })
+}
+
+/// `PUT` or `DELETE /guilds/{g}/members/{u}/roles/{r}` as Discord wants it (`Content-Length: 0`), with an
+/// optional raw (already encoded) `X-Audit-Log-Reason`. The body is JSON, or `Null` for a 204.
+async fn role_call(
+    fake: &FakeDiscord,
+    method: reqwest::Method,
+    (guild, user, role): (u64, u64, u64),
+    reason: Option<&str>,
+) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+    let mut request = client()
+        .request(method, format!("{}/guilds/{guild}/members/{user}/roles/{role}", fake.base_url()))
+        .header("Authorization", format!("Bot {}", fake.token()))
+        .header("Content-Length", "0");
+    if let Some(reason) = reason {
+        request = request.header("X-Audit-Log-Reason", reason);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let text = response.text().await?;
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? };
+    Ok((status, body))
+}
+
+#[tokio::test]
+async fn generated_guilds_have_the_roles_the_bot_manages() -> TestResult {
+    let fake = start(RateLimits::fast()).await?;
+    let s = role_setup(&fake)?;
+    let (status, _, roles) = get(&fake, &format!("guilds/{}/roles", s.guild)).await?;
+    assert_eq!(status, StatusCode::OK);
+    let roles: Vec<twilight_model::guild::Role> = serde_json::from_value(roles)?;
+    assert_eq!(roles[0].id.get(), s.guild, "@everyone first");
+    assert_eq!(roles[0].name, "@everyone");
+    let by_name = |name: &str| roles.iter().find(|r| r.name == name).ok_or(format!("no {name}"));
+    let bot_role = by_name(seeded_role::BOT)?;
+    assert_eq!(bot_role.id.get(), s.bot_role);
+    assert!(bot_role.permissions.contains(twilight_model::guild::Permissions::MANAGE_ROLES));
+    assert!(by_name(seeded_role::MODERATORS)?.position > bot_role.position);
+    for below in [seeded_role::ACTIVE, seeded_role::REGULARS, seeded_role::SERVER_BOOSTER] {
+        assert!(by_name(below)?.position < bot_role.position, "{below}");
+        assert!(by_name(below)?.position > 0, "{below}");
+    }
+    assert!(by_name(seeded_role::SERVER_BOOSTER)?.managed);
+    assert!(!by_name(seeded_role::ACTIVE)?.managed);
+
+    let (status, _, me) = get(&fake, "users/@me").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (me["id"].as_str(), me["bot"].as_bool()),
+        (Some(s.bot.to_string().as_str()), Some(true))
+    );
+    let (status, _, member) = get(&fake, &format!("guilds/{}/members/{}", s.guild, s.bot)).await?;
+    assert_eq!(status, StatusCode::OK);
+    let member: twilight_model::guild::Member = serde_json::from_value(member)?;
+    assert_eq!(member.user.id.get(), s.bot);
+    assert_eq!(member.roles.iter().map(|r| r.get()).collect::<Vec<_>>(), vec![s.bot_role]);
+    let (_, _, member) = get(&fake, &format!("guilds/{}/members/{}", s.guild, s.member)).await?;
+    assert_eq!(member["roles"], serde_json::json!([]), "humans start without roles");
+
+    // The admin view shows the roles and who holds them.
+    let (status, world) = admin(&fake, reqwest::Method::GET, "world", None).await?;
+    assert_eq!(status, StatusCode::OK);
+    let world: Value = serde_json::from_str(&world)?;
+    let guild = &world["guilds"][0];
+    assert_eq!(guild["roles"].as_array().map(Vec::len), Some(6));
+    let bot = guild["members"]
+        .as_array()
+        .and_then(|m| {
+            m.iter().find(|m| m["id"].as_str().and_then(|id| id.parse().ok()) == Some(s.bot))
+        })
+        .ok_or("the bot is listed")?;
+    assert_eq!(bot["roles"], serde_json::json!([s.bot_role.to_string()]));
+    Ok(())
+}
+
+#[tokio::test]
+async fn role_changes_are_applied_recorded_and_refused_like_discord() -> TestResult {
+    use reqwest::Method;
+    // Unlimited: this test makes more role changes in a row than a guild's bucket allows.
+    let fake = start(RateLimits::unlimited()).await?;
+    let s = role_setup(&fake)?;
+    let member = |role| (s.guild, s.member, role);
+    // "Active: 12 messages — bravo" percent-encoded as UTF-8.
+    let reason = "Active%3A%2012%20messages%20%E2%80%94%20bravo";
+    let (status, body) = role_call(&fake, Method::PUT, member(s.active), Some(reason)).await?;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+    let (_, _, got) = get(&fake, &format!("guilds/{}/members/{}", s.guild, s.member)).await?;
+    assert_eq!(got["roles"], serde_json::json!([s.active.to_string()]));
+    // Giving a held role and taking a missing one are 204 no-ops, recorded unchanged.
+    let (status, _) = role_call(&fake, Method::PUT, member(s.active), None).await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) =
+        role_call(&fake, Method::DELETE, member(s.active), Some("gone%20quiet")).await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = role_call(&fake, Method::DELETE, member(s.regulars), None).await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(fake.with_world(|w| w.guilds[&s.guild].roles_of(s.member).is_empty()));
+
+    // Refusals, none of them recorded.
+    let expect = async |method: Method, target, reason, status: StatusCode, code: u64| {
+        let (got, body) = role_call(&fake, method.clone(), target, reason).await?;
+        assert_eq!((got, &body["code"]), (status, &serde_json::json!(code)), "{method} {target:?}");
+        Ok::<_, Box<dyn std::error::Error>>(body)
+    };
+    let forbidden = StatusCode::FORBIDDEN;
+    let body = expect(Method::PUT, member(s.moderators), None, forbidden, 50_013).await?;
+    assert_eq!(body["message"], "Missing Permissions");
+    expect(Method::PUT, member(s.bot_role), None, forbidden, 50_013).await?;
+    expect(Method::PUT, member(s.booster), None, forbidden, 50_013).await?;
+    expect(Method::DELETE, member(s.booster), None, forbidden, 50_013).await?;
+    expect(Method::PUT, member(s.guild), None, forbidden, 50_013).await?;
+    expect(Method::PUT, member(12_345), None, StatusCode::NOT_FOUND, 10_011).await?;
+    expect(Method::PUT, (s.guild, 12_345, s.active), None, StatusCode::NOT_FOUND, 10_007).await?;
+    expect(Method::PUT, (12_345, s.member, s.active), None, StatusCode::NOT_FOUND, 10_004).await?;
+    let long = "%C3%A9".repeat(513);
+    let body =
+        expect(Method::PUT, member(s.active), Some(&long), StatusCode::BAD_REQUEST, 50_035).await?;
+    assert_eq!(body["message"], "Invalid Form Body");
+    let exactly = "%C3%A9".repeat(512);
+    let (status, _) = role_call(&fake, Method::PUT, member(s.regulars), Some(&exactly)).await?;
+    assert_eq!(status, StatusCode::NO_CONTENT, "512 characters (1,024 bytes) are accepted");
+    assert_eq!(fake.stats().forbidden, 5);
+
+    // Taking Manage Roles from the bot's role stops every change; Administrator alone allows them again.
+    let (status, _) = admin(
+        &fake,
+        Method::POST,
+        &format!("roles/{}", s.bot_role),
+        Some(serde_json::json!({"permissions": "1024"})),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    expect(Method::PUT, member(s.active), None, forbidden, 50_013).await?;
+    fake.update_role(
+        s.bot_role,
+        &RoleUpdate { permissions: Some(1 << 3), ..RoleUpdate::default() },
+    )?;
+    let (status, _) = role_call(&fake, Method::DELETE, member(s.regulars), None).await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // A member who left is unknown.
+    let (status, _) = admin(
+        &fake,
+        Method::POST,
+        "members/remove",
+        Some(serde_json::json!({"guild_id": s.guild.to_string(), "user_id": s.member})),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, body) = get(&fake, &format!("guilds/{}/members/{}", s.guild, s.member)).await?;
+    assert_eq!(
+        (status, &body),
+        (StatusCode::NOT_FOUND, &serde_json::json!({"message": "Unknown Member", "code": 10_007}))
+    );
+    expect(Method::PUT, member(s.active), None, StatusCode::NOT_FOUND, 10_007).await?;
+
+    let (status, recorded) = admin(&fake, Method::GET, "role-changes", None).await?;
+    assert_eq!(status, StatusCode::OK);
+    let recorded: Vec<RecordedRoleChange> = serde_json::from_str(&recorded)?;
+    assert_eq!(recorded, fake.role_changes());
+    let summary: Vec<(u64, RoleAction, bool)> =
+        recorded.iter().map(|c| (c.role_id, c.action, c.changed)).collect();
+    assert_eq!(
+        summary,
+        vec![
+            (s.active, RoleAction::Add, true),
+            (s.active, RoleAction::Add, false),
+            (s.active, RoleAction::Remove, true),
+            (s.regulars, RoleAction::Remove, false),
+            (s.regulars, RoleAction::Add, true),
+            (s.regulars, RoleAction::Remove, true),
+        ]
+    );
+    assert!(recorded.iter().all(|c| (c.guild_id, c.user_id) == (s.guild, s.member)));
+    assert_eq!(recorded[0].reason.as_deref(), Some("Active: 12 messages — bravo"));
+    assert_eq!(recorded[1].reason, None);
+    assert_eq!(recorded[2].reason.as_deref(), Some("gone quiet"));
+    assert_eq!(recorded[4].reason.as_ref().map(|r| r.chars().count()), Some(512));
+    let (_, raw) = admin(&fake, Method::GET, "role-changes", None).await?;
+    let raw: Value = serde_json::from_str(&raw)?;
+    assert_eq!(raw[0]["action"], "add");
+    assert_eq!(raw[0]["role_id"], s.active.to_string(), "ids are strings, as in the other answers");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_admin_api_creates_and_assigns_roles() -> TestResult {
+    use reqwest::Method;
+    let fake = start(RateLimits::unlimited()).await?;
+    let s = role_setup(&fake)?;
+    let (status, created) = admin(
+        &fake,
+        Method::POST,
+        "roles",
+        Some(
+            serde_json::json!({"guild_id": s.guild.to_string(), "name": "Veterans", "position": 2}),
+        ),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let veterans: u64 =
+        serde_json::from_str::<Value>(&created)?["id"].as_str().ok_or("no id")?.parse()?;
+    let (status, body) = admin(
+        &fake,
+        Method::POST,
+        "member-roles",
+        Some(serde_json::json!({"guild_id": s.guild, "user_id": s.member.to_string(),
+                                "roles": [veterans.to_string(), s.booster]})),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, _, member) = get(&fake, &format!("guilds/{}/members/{}", s.guild, s.member)).await?;
+    let held: std::collections::BTreeSet<u64> =
+        serde_json::from_value::<Vec<String>>(member["roles"].clone())?
+            .iter()
+            .map(|id| id.parse())
+            .collect::<Result<_, _>>()?;
+    assert_eq!(held, [veterans, s.booster].into());
+    // A role given by an admin is taken by the API like any other.
+    let (status, _) = role_call(&fake, Method::DELETE, (s.guild, s.member, veterans), None).await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(fake.with_world(|w| w.guilds[&s.guild].roles_of(s.member)), [s.booster].into());
+    let (status, _) = admin(
+        &fake,
+        Method::POST,
+        "member-roles",
+        Some(serde_json::json!({"guild_id": s.guild, "user_id": s.member, "roles": [999]})),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "unknown role");
+    let (status, _) = admin(
+        &fake,
+        Method::POST,
+        "member-roles",
+        Some(serde_json::json!({"guild_id": s.guild, "user_id": 999, "roles": []})),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not a member");
+    let (status, _) =
+        admin(&fake, Method::POST, "roles/999", Some(serde_json::json!({"name": "nobody"})))
+            .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "unknown role");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_bodiless_put_needs_a_content_length() -> TestResult {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fake = start(RateLimits::unlimited()).await?;
+    let s = role_setup(&fake)?;
+    let send = async |extra: &str| {
+        let mut stream = tokio::net::TcpStream::connect(fake.addr()).await?;
+        let request = format!(
+            "PUT /api/v10/guilds/{}/members/{}/roles/{} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bot {}\r\n\
+             {extra}Connection: close\r\n\r\n",
+            s.guild,
+            s.member,
+            s.active,
+            fake.addr(),
+            fake.token()
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = send("").await?;
+    assert!(answer.starts_with("HTTP/1.1 411"), "{answer}");
+    let answer = send("Content-Length: 0\r\n").await?;
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn role_changes_of_a_guild_share_one_bucket() -> TestResult {
+    use reqwest::Method;
+    let fake = start(RateLimits {
+        global: None,
+        routes: [(RouteClass::MemberRoles, Limit::per_ms(2, 60_000))].into_iter().collect(),
+    })
+    .await?;
+    let s = role_setup(&fake)?;
+    let (status, _) = role_call(&fake, Method::PUT, (s.guild, s.member, s.active), None).await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Another member, another role, the other method: the same guild's bucket.
+    let (status, _) = role_call(&fake, Method::DELETE, (s.guild, s.bot, s.regulars), None).await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) =
+        role_call(&fake, Method::PUT, (s.guild, s.member, s.regulars), None).await?;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let log = fake.request_log();
+    assert!(log.iter().all(|r| r.route == Some(RouteClass::MemberRoles)));
+    assert!(log.iter().all(|r| r.major == format!("guilds/{}", s.guild)));
+    assert_eq!(fake.role_changes().len(), 2, "the refused call changed nothing");
     Ok(())
 }

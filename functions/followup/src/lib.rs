@@ -13,10 +13,16 @@ pub mod settings;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use engagement_commands::{AnswerError, FollowupJob, Reply, Reporter, Work, holds};
+use std::collections::BTreeSet;
+
+use engagement_actions::RoleRun;
+use engagement_commands::{
+    AnswerError, FollowupJob, Reply, Reporter, RoleTask, Work, holds, roles,
+};
 use engagement_discord::model::AttachmentFile;
 use engagement_discord::{DiscordClient, ErrorKind, Id};
-use engagement_domain::{Audience, GuildConfig, GuildId, GuildTimeZone, UserId};
+use engagement_domain::roles::MAX_ACTIVITY_ROLES;
+use engagement_domain::{Audience, GuildConfig, GuildId, GuildTimeZone, RoleId, UserId};
 use engagement_store::{CounterStore, StoreError};
 
 pub use settings::Settings;
@@ -30,6 +36,10 @@ pub const ERASE_FAILED_MESSAGE: &str = "Erasing your data did not finish. It is 
 /// Shown when the erasure is done.
 pub const ERASED_MESSAGE: &str = "Everything counted about you in this server has been erased, and you \
      are opted out so nothing new is counted. `/engagement privacy opt-in` lets you be counted again.";
+
+/// Shown when an activity-role command fails for a reason the user cannot fix.
+pub const ROLE_FAILED_MESSAGE: &str = "Sorry, that could not be done (Discord or the counters could not \
+     be read). Nothing was changed; please try again in a minute.";
 
 /// Discord keeps an interaction token for 15 minutes; a job older than this cannot edit its reply.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -151,6 +161,32 @@ impl Followup {
                 tracing::info!(?job, %outcome, "report delivered");
                 Ok(outcome)
             }
+            Work::ActivityRole { .. } if expired => {
+                tracing::warn!(
+                    ?job,
+                    "interaction token expired; dropping the job (nothing was changed)"
+                );
+                Ok(Outcome::Expired)
+            }
+            Work::ActivityRole { guild, asker_roles, asker_permissions, task } => {
+                let asker_roles: BTreeSet<RoleId> = asker_roles.iter().copied().collect();
+                let answer = self
+                    .activity_role(*guild, &asker_roles, *asker_permissions, task, now_ms)
+                    .await;
+                let (reply, outcome) = match answer {
+                    Ok(reply) => (reply, Outcome::Answered),
+                    Err(AnswerError::User(message)) => (Reply::text(message), Outcome::Explained),
+                    Err(error) => {
+                        tracing::error!(%error, ?job, "activity role command failed");
+                        (Reply::text(ROLE_FAILED_MESSAGE), Outcome::Failed)
+                    }
+                };
+                if self.edit(job, &reply).await? == Delivery::Unreachable {
+                    return Ok(Outcome::Expired);
+                }
+                tracing::info!(?job, %outcome, "activity role answer delivered");
+                Ok(outcome)
+            }
             // An erasure runs however late it is handed over: only its reply needs the token.
             Work::Erase { guild, member } => {
                 let hold_until = job.requested_at_ms.saturating_add(
@@ -208,6 +244,92 @@ impl Followup {
         };
         if let Err(error) = result.await {
             tracing::warn!(%error, "could not end the erasure's hold");
+        }
+    }
+
+    /// `/engagement-config activity-role add` (checked against the guild's roles, then saved) and
+    /// `preview`.
+    async fn activity_role(
+        &self,
+        guild: GuildId,
+        asker_roles: &BTreeSet<RoleId>,
+        asker_permissions: u64,
+        task: &RoleTask,
+        now_ms: u64,
+    ) -> Result<Reply, AnswerError> {
+        let now = i64::try_from(now_ms)
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .unwrap_or_default();
+        let run = RoleRun::new(&self.store, &self.discord, now, None, false);
+        let default = GuildConfig { time_zone: self.default_time_zone, ..GuildConfig::default() };
+        match task {
+            RoleTask::Add { rule } => {
+                let problem = run
+                    .check_new_rule(guild, rule.role, asker_roles, asker_permissions)
+                    .await
+                    .map_err(AnswerError::read)?;
+                if let Some(problem) = problem {
+                    return Err(AnswerError::user(format!(
+                        "{} cannot be an activity role: {problem}.",
+                        roles::mention(rule.role)
+                    )));
+                }
+                let mut full = false;
+                let changed = self
+                    .store
+                    .update_guild_config(guild, &default, |config| {
+                        full = false;
+                        let rules = &mut config.activity_roles;
+                        if let Some(existing) = rules.iter_mut().find(|r| r.role == rule.role) {
+                            return std::mem::replace(existing, *rule) != *rule;
+                        }
+                        if rules.len() >= MAX_ACTIVITY_ROLES {
+                            full = true;
+                            return false;
+                        }
+                        rules.push(*rule);
+                        true
+                    })
+                    .await
+                    .map_err(AnswerError::read)?;
+                if full {
+                    return Err(AnswerError::user(format!(
+                        "This server has {MAX_ACTIVITY_ROLES} activity roles, the most it may have: \
+                         remove one first."
+                    )));
+                }
+                let mention = roles::mention(rule.role);
+                Ok(Reply::text(if changed {
+                    format!(
+                        "Saved: the bot gives {mention} to members with {} and takes it back from those \
+                         it gave it to when they no longer qualify. It never touches the role of members \
+                         who got it some other way, and never gives it to members who opted out. The \
+                         next sync applies it; `/engagement-config activity-role preview` shows who \
+                         would gain and lose it now.",
+                        rule.describe()
+                    )
+                } else {
+                    format!("{mention} already goes to members with {}.", rule.describe())
+                }))
+            }
+            RoleTask::Preview { role } => {
+                let stored = self.store.guild_config(guild).await.map_err(AnswerError::read)?;
+                let config = stored.unwrap_or(default);
+                let Some(rule) = config.activity_roles.iter().find(|r| r.role == *role) else {
+                    return Err(AnswerError::user(format!(
+                        "{} is no longer an activity role.",
+                        roles::mention(*role)
+                    )));
+                };
+                let preview = run.preview(guild, &config, rule).await.map_err(AnswerError::read)?;
+                Ok(roles::preview(
+                    &preview.rule,
+                    &preview.plan,
+                    preview.given,
+                    preview.problem.as_deref(),
+                ))
+            }
         }
     }
 

@@ -29,6 +29,7 @@ use twilight_model::user::User;
 
 use crate::response;
 
+pub mod activity_roles;
 pub mod help;
 pub mod options;
 pub mod privacy;

@@ -34,6 +34,28 @@ pub fn fill_unneeded_fields(body: &mut Value) {
         for user in objects_in(resolved, "users") {
             user_defaults(user);
         }
+        // Roles a `role` option resolved: only their id is read here (whether the bot may manage one is
+        // checked against the guild's roles as Discord lists them), and `managed` defaults to false so
+        // that check decides. `colors` is newer than many payloads.
+        for role in objects_in(resolved, "roles") {
+            let color = role.get("color").cloned().unwrap_or(json!(0));
+            for (key, value) in [
+                (
+                    "colors",
+                    json!({"primary_color": color, "secondary_color": null, "tertiary_color": null}),
+                ),
+                ("color", json!(0)),
+                ("hoist", json!(false)),
+                ("managed", json!(false)),
+                ("mentionable", json!(false)),
+                ("name", json!("")),
+                ("permissions", json!("0")),
+                ("position", json!(0)),
+                ("flags", json!(0)),
+            ] {
+                default(role, key, value);
+            }
+        }
         for member in objects_in(resolved, "members") {
             // Resolved members carry no `user` (it is in `users`): only the member's own fields.
             for (key, value) in member_fields() {
@@ -92,7 +114,8 @@ mod tests {
             "member": {"user": {"id": "3"}, "permissions": "0", "mute": true},
             "data": {"id": "4", "name": "stats", "type": 1, "resolved": {
                 "users": {"5": {"id": "5", "username": "kept"}},
-                "members": {"5": {"permissions": "0"}}
+                "members": {"5": {"permissions": "0"}},
+                "roles": {"6": {"id": "6", "color": 7, "managed": true}}
             }}
         });
         fill_unneeded_fields(&mut body);
@@ -106,6 +129,9 @@ mod tests {
         assert_eq!(body["data"]["resolved"]["users"]["5"]["username"], "kept");
         assert_eq!(body["data"]["resolved"]["users"]["5"]["discriminator"], "0");
         assert_eq!(body["data"]["resolved"]["members"]["5"]["flags"], 0);
+        assert_eq!(body["data"]["resolved"]["roles"]["6"]["colors"]["primary_color"], 7);
+        assert_eq!(body["data"]["resolved"]["roles"]["6"]["managed"], true);
+        assert_eq!(body["data"]["resolved"]["roles"]["6"]["hoist"], false);
         // Nothing an answer needs is invented.
         let mut bare = json!({"type": 2});
         fill_unneeded_fields(&mut bare);

@@ -11,6 +11,7 @@ use engagement_commands::{FollowupInvoker, FollowupJob, Reporter};
 use engagement_domain::{GuildConfig, GuildId, GuildTimeZone};
 use engagement_store::{Claim, ConfigVersion, CounterStore, StoreErrorKind};
 
+use crate::handlers::activity_roles::{ActivityRoleCommand, RoleAction};
 use crate::handlers::privacy::{PrivacyAction, PrivacyCommand};
 use crate::handlers::reports::{ReportCommand, ReportKind};
 use crate::handlers::server_config::{ConfigAction, ConfigCommand};
@@ -178,6 +179,7 @@ pub fn engagement_registry(services: Services) -> Result<CommandRegistry, Regist
     let report = |kind| ReportCommand::new(Arc::clone(&services), kind);
     let config = |action| ConfigCommand::new(Arc::clone(&services), action);
     let privacy = |action| PrivacyCommand::new(Arc::clone(&services), action);
+    let activity_role = |action| ActivityRoleCommand::new(Arc::clone(&services), action);
     let route = |parts: &[&str]| parts.join(" ");
     let described = |route: &str| route_description(route).to_owned();
     let config_route = |sub: &str| route(&[name::ENGAGEMENT_CONFIG, sub]);
@@ -206,6 +208,15 @@ pub fn engagement_registry(services: Services) -> Result<CommandRegistry, Regist
     ] {
         let route = config_route(sub);
         builder = builder.command(&route, described(&route), config(action))?;
+    }
+    for (sub, action) in [
+        (name::ADD, RoleAction::Add),
+        (name::REMOVE, RoleAction::Remove),
+        (name::SHOW, RoleAction::Show),
+        (name::PREVIEW, RoleAction::Preview),
+    ] {
+        let route = route(&[name::ENGAGEMENT_CONFIG, name::ACTIVITY_ROLE, sub]);
+        builder = builder.command(&route, described(&route), activity_role(action))?;
     }
     for (sub, action) in [
         (name::OPT_OUT, PrivacyAction::OptOut),

@@ -542,6 +542,131 @@ async fn excluded_channels_leave_every_report_and_come_back_when_included() -> a
 
 // ---- /engagement privacy -----------------------------------------------------------------------------
 
+// ---- /engagement-config activity-role ----------------------------------------------------------------
+
+const ACTIVE: u64 = 1_300_000_000_000_000_900;
+
+fn activity_role(sub: &str, options: Vec<serde_json::Value>) -> serde_json::Value {
+    grouped_subcommand(name::ENGAGEMENT_CONFIG, name::ACTIVITY_ROLE, sub, options)
+}
+
+fn add(role_id: u64, managed: bool, extra: Vec<serde_json::Value>) -> serde_json::Value {
+    let mut options = vec![role(option::ROLE, role_id, 2, managed)];
+    options.extend(extra);
+    activity_role(name::ADD, options)
+}
+
+/// `add` refuses at once what the interaction itself shows is wrong, and hands the rest (the checks
+/// that need the guild's roles, and saving) to the followup function with the asker's roles.
+#[tokio::test]
+async fn activity_role_add_checks_what_it_can_and_defers_the_rest() -> anyhow::Result<()> {
+    let (app, key, invoker, store) = setup("role-add").await?;
+    let days = |n| integer(option::DAYS, n);
+    let refused = [
+        (add(ACTIVE, false, vec![days(7)]), "exactly one of `min-messages`"),
+        (
+            add(
+                ACTIVE,
+                false,
+                vec![days(7), integer(option::TOP, 3), integer(option::MIN_MESSAGES, 5)],
+            ),
+            "exactly one of `min-messages`",
+        ),
+        (add(ACTIVE, false, vec![days(0), integer(option::TOP, 3)]), "`days` must be from 1 to 90"),
+        (
+            add(GUILD, false, vec![days(7), integer(option::TOP, 3)]),
+            "`@everyone` is every member's role",
+        ),
+        (add(ACTIVE, true, vec![days(7), integer(option::TOP, 3)]), "managed by an integration"),
+    ];
+    for (data, expected) in refused {
+        let answer = send(&app, &key, &by(ADMIN, data)).await?;
+        assert!(answer.is_ephemeral_message(), "{answer:?}");
+        assert!(answer.content().contains(expected), "{expected}: {}", answer.content());
+    }
+    // Manage Server (32) without Manage Roles may not.
+    let data = add(ACTIVE, false, vec![days(7), integer(option::MIN_MESSAGES, 5)]);
+    let answer = send(&app, &key, &interaction(APP, ALICE, "32", data.clone())).await?;
+    assert_eq!(answer.content(), interactions::handlers::activity_roles::NEEDS_MANAGE_ROLES);
+    assert!(invoker.jobs().is_empty());
+    // Manage Server and Manage Roles (32 | 1<<28).
+    let answer = send(&app, &key, &interaction(APP, ALICE, "268435488", data)).await?;
+    assert_eq!(answer.json, json!({"type": 5, "data": {"flags": 64}}));
+    let jobs = invoker.jobs();
+    let Some(Work::ActivityRole { guild, asker_permissions, task, .. }) =
+        jobs.first().map(|j| &j.work)
+    else {
+        anyhow::bail!("not an activity-role job: {jobs:?}")
+    };
+    assert_eq!(*guild, GuildId(GUILD));
+    assert_eq!(*asker_permissions, 268_435_488);
+    let expected = engagement_domain::ActivityRole {
+        role: engagement_domain::RoleId(ACTIVE),
+        threshold: engagement_domain::Threshold::MinMessages(5),
+        days: 7,
+    };
+    assert_eq!(*task, engagement_commands::RoleTask::Add { rule: expected });
+    assert_eq!(store.guild_config(GuildId(GUILD)).await?, None, "the followup saves it");
+    Ok(())
+}
+
+#[tokio::test]
+async fn activity_roles_are_shown_previewed_removed_and_capped() -> anyhow::Result<()> {
+    let (app, key, invoker, store) = setup("role-show").await?;
+    let rule = |n: u64| engagement_domain::ActivityRole {
+        role: engagement_domain::RoleId(ACTIVE + n),
+        threshold: engagement_domain::Threshold::Top(3),
+        days: 30,
+    };
+    store
+        .update_guild_config(GuildId(GUILD), &Default::default(), |c| {
+            c.activity_roles = (0..5).map(rule).collect();
+            true
+        })
+        .await?;
+    let show = send(&app, &key, &by(ADMIN, activity_role(name::SHOW, vec![]))).await?;
+    assert!(show.is_ephemeral_message(), "{show:?}");
+    assert_eq!(
+        show.field("Rule 1"),
+        format!(
+            "<@&{ACTIVE}>: the top 3 members by messages in the last 30 days\nGiven by the bot to 0 \
+             members. Not applied yet: the next sync applies it."
+        )
+    );
+    // A sixth rule is refused; changing one of the five is not.
+    let sixth = add(ACTIVE + 9, false, vec![integer(option::DAYS, 7), integer(option::TOP, 1)]);
+    let answer = send(&app, &key, &by(ADMIN, sixth)).await?;
+    assert!(answer.content().contains("has 5 activity roles"), "{}", answer.content());
+    let change = add(ACTIVE, false, vec![integer(option::DAYS, 7), integer(option::TOP, 1)]);
+    let answer = send(&app, &key, &by(ADMIN, change)).await?;
+    assert_eq!(answer.json["type"], 5, "{answer:?}");
+    // Preview: only of an activity role, deferred.
+    let preview = |id| activity_role(name::PREVIEW, vec![role(option::ROLE, id, 2, false)]);
+    let answer = send(&app, &key, &by(ADMIN, preview(ACTIVE + 9))).await?;
+    assert!(answer.content().contains("is not an activity role"), "{}", answer.content());
+    let answer = send(&app, &key, &by(ADMIN, preview(ACTIVE + 1))).await?;
+    assert_eq!(answer.json, json!({"type": 5, "data": {"flags": 64}}));
+    assert!(matches!(
+        invoker.jobs().last().map(|j| &j.work),
+        Some(Work::ActivityRole { task: engagement_commands::RoleTask::Preview { .. }, .. })
+    ));
+    // Remove: at once; a role that is not a rule is refused.
+    let remove = |id| activity_role(name::REMOVE, vec![role(option::ROLE, id, 2, false)]);
+    let answer = send(&app, &key, &by(ADMIN, remove(ACTIVE + 1))).await?;
+    assert!(answer.content().contains("no longer gives or takes"), "{}", answer.content());
+    let answer = send(&app, &key, &by(ADMIN, remove(ACTIVE + 1))).await?;
+    assert!(answer.content().contains("is not an activity role"), "{}", answer.content());
+    let stored = store.guild_config(GuildId(GUILD)).await?.unwrap_or_default();
+    let roles: Vec<u64> = stored.activity_roles.iter().map(|r| r.role.get()).collect();
+    assert_eq!(roles, vec![ACTIVE, ACTIVE + 2, ACTIVE + 3, ACTIVE + 4]);
+    // Members without Manage Server get nothing of it.
+    for data in [activity_role(name::SHOW, vec![]), remove(ACTIVE), preview(ACTIVE)] {
+        let answer = send(&app, &key, &interaction(APP, ALICE, MEMBER_PERMISSIONS, data)).await?;
+        assert_eq!(answer.content(), interactions::handlers::options::NEEDS_MANAGE_GUILD);
+    }
+    Ok(())
+}
+
 fn privacy(sub: &str) -> serde_json::Value {
     grouped_subcommand(name::ENGAGEMENT, name::PRIVACY, sub, vec![])
 }

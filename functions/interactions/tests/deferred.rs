@@ -469,3 +469,77 @@ async fn a_late_erasure_still_erases() -> anyhow::Result<()> {
     assert!(env.fake.webhook_calls().is_empty(), "nothing sent with a dead token");
     Ok(())
 }
+
+/// `/engagement-config activity-role add` as the followup finishes it: checked against the guild's roles
+/// (the bot's and the asker's place in the hierarchy), saved only when both allow it; `preview` shows
+/// who would gain and lose the role.
+#[tokio::test]
+async fn activity_roles_are_checked_against_the_guilds_roles_then_saved() -> anyhow::Result<()> {
+    use engagement_commands::{FollowupJob, RoleTask, Work};
+    use engagement_domain::{ActivityRole, RoleId, Threshold};
+    use fake_discord::world::seeded_role;
+
+    let env = Deferred::start("deferred-roles").await?;
+    let followup = env.followup()?;
+    let guild = env.fake.with_world(|w| *w.guilds.keys().next().unwrap_or(&0));
+    let role = |name: &str| {
+        env.fake.with_world(|w| w.guilds.get(&guild).and_then(|g| g.role_named(name)).map(|r| r.id))
+    };
+    let (active, moderators) = (
+        role(seeded_role::ACTIVE).context("Active")?,
+        role(seeded_role::MODERATORS).context("mods")?,
+    );
+    let job = |role: u64, asker_roles: Vec<u64>, asker_permissions: u64, task: Option<RoleTask>| {
+        let rule = ActivityRole { role: RoleId(role), threshold: Threshold::Top(3), days: 30 };
+        FollowupJob {
+            application_id: env.fake.application_id(),
+            token: TOKEN.to_owned(),
+            requested_at_ms: NOW * 1000,
+            ephemeral: true,
+            work: Work::ActivityRole {
+                guild: GuildId(guild),
+                asker_roles: asker_roles.into_iter().map(RoleId).collect(),
+                asker_permissions,
+                task: task.unwrap_or(RoleTask::Add { rule }),
+            },
+        }
+    };
+    let manage = (1 << 5) | (1 << 28);
+    let cases = [
+        (job(moderators, vec![], 8, None), "not below the bot's highest role"),
+        (job(active, vec![], manage, None), "not below your highest role"),
+    ];
+    for (job, expected) in cases {
+        let outcome = followup.handle(&job, at(NOW + 1)).await?;
+        assert_eq!(outcome, Outcome::Explained);
+        let calls = env.fake.webhook_calls();
+        let text = calls.last().context("no edit")?.payload["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(text.contains(expected), "{expected}: {text}");
+        assert_eq!(env.store.guild_config(GuildId(guild)).await?, None, "nothing saved");
+    }
+    // A member whose highest role (Moderators) is above Active may.
+    let outcome =
+        followup.handle(&job(active, vec![moderators], manage, None), at(NOW + 1)).await?;
+    assert_eq!(outcome, Outcome::Answered);
+    let calls = env.fake.webhook_calls();
+    let text =
+        calls.last().context("no edit")?.payload["content"].as_str().unwrap_or_default().to_owned();
+    assert!(text.starts_with(&format!("Saved: the bot gives <@&{active}>")), "{text}");
+    let config = env.store.guild_config(GuildId(guild)).await?.unwrap_or_default();
+    assert_eq!(
+        config.activity_roles.iter().map(|r| r.role.get()).collect::<Vec<_>>(),
+        vec![active]
+    );
+    // Preview: nothing counted in this store for the fake's guild, so nobody would gain it.
+    let preview = job(active, vec![], manage, Some(RoleTask::Preview { role: RoleId(active) }));
+    assert_eq!(followup.handle(&preview, at(NOW + 1)).await?, Outcome::Answered);
+    let calls = env.fake.webhook_calls();
+    let call = calls.last().context("no edit")?;
+    assert_eq!(embed(call)["title"], "Activity role preview");
+    assert_eq!(embed(call)["fields"][0]["name"], "Would gain it (0)");
+    assert!(env.fake.role_changes().is_empty(), "a preview changes nothing");
+    Ok(())
+}

@@ -59,6 +59,8 @@ pub(crate) struct GuildRun<'a> {
 /// How a guild run ended.
 pub(crate) struct GuildOutcome {
     pub(crate) out_of_time: bool,
+    /// The settings the run counted by (the activity roles to apply after it).
+    pub(crate) config: GuildConfig,
 }
 
 impl GuildRun<'_> {
@@ -117,7 +119,7 @@ impl GuildRun<'_> {
             // (a backfill reads back in time, not up to now).
             self.store.record_synced(self.guild, self.now_ms()).await?;
         }
-        Ok(GuildOutcome { out_of_time })
+        Ok(GuildOutcome { out_of_time, config: rules })
     }
 
     /// Folds waiting batches, within the run's time. A fold that fails or runs out of time is reported

@@ -14,6 +14,7 @@ pub mod settings;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use engagement_actions::{RoleRun, RuleStatus};
 use engagement_discord::DiscordClient;
 use engagement_domain::{Day, GuildId, MessageId, snowflake};
 use engagement_store::{CounterStore, StoreError};
@@ -225,6 +226,15 @@ impl Syncer {
         // not stop the others, and the first error is reported after all have finished.
         let now = self.now();
         let counters_ref = &counters;
+        // Activity roles are applied after each guild's sync, within the same budget.
+        let roles = RoleRun::new(
+            &self.store,
+            &self.discord,
+            now,
+            deadline.checked_sub(self.settings.margin),
+            false,
+        );
+        let roles_ref = &roles;
         let outcomes: Vec<Result<engine::GuildOutcome, SyncError>> = futures::stream::iter(guilds)
             .map(|guild| async move {
                 let run = GuildRun {
@@ -238,7 +248,13 @@ impl Syncer {
                     failed_channels: std::sync::atomic::AtomicU64::new(0),
                 };
                 // A panic in one guild (a bug) must not take the other guilds' runs down with it.
-                std::panic::AssertUnwindSafe(run.run())
+                let guild_id = run.guild;
+                let work = async {
+                    let outcome = run.run().await?;
+                    apply_roles(roles_ref, counters_ref, guild_id, &outcome.config).await?;
+                    Ok(outcome)
+                };
+                std::panic::AssertUnwindSafe(work)
                     .catch_unwind()
                     .await
                     .unwrap_or(Err(SyncError::Panicked(guild.id.get())))
@@ -366,6 +382,37 @@ impl Syncer {
             }
         })
     }
+}
+
+/// Applies the guild's activity roles that are due and adds what changed to the run's counters. Only a
+/// failure that stops every Discord call fails the guild: anything else ends the rule's run (logged, and
+/// counted in `role_rules_stopped`) and the next run tries again.
+async fn apply_roles(
+    roles: &RoleRun<'_, DiscordClient>,
+    counters: &RunCounters,
+    guild: GuildId,
+    config: &engagement_domain::GuildConfig,
+) -> Result<(), SyncError> {
+    if config.activity_roles.is_empty() {
+        return Ok(());
+    }
+    let outcomes = match roles.apply_guild(guild, config).await {
+        Ok(outcomes) => outcomes,
+        Err(engagement_actions::ActionError::Discord(e)) if e.is_fatal() => return Err(e.into()),
+        Err(e) => {
+            tracing::error!(%guild, error = %e, "activity roles could not be applied");
+            RunCounters::add(&counters.role_rules_stopped, 1);
+            return Ok(());
+        }
+    };
+    for outcome in outcomes {
+        RunCounters::add(&counters.roles_given, outcome.gained.len() as u64);
+        RunCounters::add(&counters.roles_taken, outcome.lost.len() as u64);
+        if matches!(outcome.status, RuleStatus::Refused(_) | RuleStatus::Failed(_)) {
+            RunCounters::add(&counters.role_rules_stopped, 1);
+        }
+    }
+    Ok(())
 }
 
 fn ms(d: Duration) -> u64 {

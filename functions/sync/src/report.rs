@@ -44,6 +44,9 @@ pub(crate) struct RunCounters {
     pub(crate) batches: AtomicU64,
     pub(crate) compaction_failures: AtomicU64,
     pub(crate) compactions_unfinished: AtomicU64,
+    pub(crate) roles_given: AtomicU64,
+    pub(crate) roles_taken: AtomicU64,
+    pub(crate) role_rules_stopped: AtomicU64,
 }
 
 impl RunCounters {
@@ -90,6 +93,13 @@ pub struct RunSummary {
     pub compaction_failures: u64,
     /// Guilds whose compaction stopped at the deadline (a long erasure fold; the next run goes on).
     pub compactions_unfinished: u64,
+    /// Activity roles given to members.
+    pub roles_given: u64,
+    /// Activity roles taken from members.
+    pub roles_taken: u64,
+    /// Activity-role rules whose run stopped short: the bot may not manage the role (the reason is
+    /// logged and shown by `/engagement-config activity-role show`), or a Discord call failed.
+    pub role_rules_stopped: u64,
     /// DynamoDB write units used (estimated with DynamoDB's rules).
     pub write_units: u64,
     /// DynamoDB read units used.
@@ -117,6 +127,9 @@ impl RunSummary {
         self.batches += get(&t.batches);
         self.compaction_failures += get(&t.compaction_failures);
         self.compactions_unfinished += get(&t.compactions_unfinished);
+        self.roles_given += get(&t.roles_given);
+        self.roles_taken += get(&t.roles_taken);
+        self.role_rules_stopped += get(&t.role_rules_stopped);
     }
 
     /// The summary as the run's log line: JSON, with a CloudWatch embedded-metric-format block

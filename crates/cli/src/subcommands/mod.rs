@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap `Args` and its `run`.
 
+pub mod actions;
 pub mod backfill;
 pub mod create_table;
 pub mod export;

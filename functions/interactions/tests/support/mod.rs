@@ -452,6 +452,21 @@ pub fn channel(name: &str, id: u64, kind: u8) -> Value {
     }}}})
 }
 
+/// An integer option.
+pub fn integer(name: &str, value: i64) -> Value {
+    json!({"name": name, "type": 4, "value": value})
+}
+
+/// A role option, resolved as Discord does (`managed` for integration roles).
+pub fn role(name: &str, id: u64, position: i64, managed: bool) -> Value {
+    json!({"name": name, "type": 8, "value": id.to_string(),
+    "_resolved": {"roles": {id.to_string(): {
+        "id": id.to_string(), "name": format!("role{}", id % 1000), "color": 0, "hoist": false,
+        "icon": null, "unicode_emoji": null, "position": position, "permissions": "0",
+        "managed": managed, "mentionable": false, "flags": 0
+    }}}})
+}
+
 /// Signs `body` at [`NOW`] with `key`, sends it through `app` at [`NOW`].
 pub async fn send(app: &App, key: &SigningKey, body: &Value) -> anyhow::Result<Answer> {
     let text = strip_markers(body).to_string();
