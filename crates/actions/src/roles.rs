@@ -2,22 +2,25 @@
 //! `engagement actions`.
 //!
 //! One application of a rule:
-//! 1. checks that the bot may manage the role (`GET` roles and the bot's member); if not, the rule's run
+//! 1. settles the members a stopped run left *pending*: the member object says whether the call
+//!    happened (a role added but not recorded is recognised this way);
+//! 2. checks that the bot may manage the role (`GET` roles and the bot's member); if not, the rule's run
 //!    ends with the reason stored for `/engagement-config activity-role show`, and is tried again an hour
 //!    later — never a storm of 403s;
-//! 2. settles the members a stopped run left *pending*: the member object says whether the call
-//!    happened (a role added but not recorded is recognised this way);
-//! 3. gives the role, a chunk at a time, to members who qualify and lack it (one `GET` member each, to
+//! 3. looks again at a slice of the members the bot gave the role to who still qualify (each about
+//!    daily): one whose role was taken by hand, or who left and came back, is given it again;
+//! 4. gives the role, a chunk at a time, to members who qualify and lack it (one `GET` member each, to
 //!    leave alone those who hold it from someone else and those who left), and takes it from members the
 //!    bot gave it to who no longer qualify. Each chunk is recorded *pending* before its calls and settled
 //!    after them, so a run killed after any call leaves nothing the next run cannot put right.
 //!
-//! One run at a time applies a guild's rules (a claim in the store, taken for at most 15 minutes), and
-//! every write of a role's state is also conditional on the revision read
-//! ([`engagement_store::RoleState`]).
+//! One run at a time applies a guild's rules (a claim in the store, taken for 15 minutes; a run stops
+//! calling Discord a minute before its claim runs out, however long it was given), and every write of a
+//! role's state is also conditional on the revision read ([`engagement_store::RoleState`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use engagement_domain::roles::{
@@ -27,6 +30,7 @@ use engagement_domain::visibility::RoleId;
 use engagement_domain::{ActivityRole, GuildConfig, GuildId, RolePlan, UserId};
 use engagement_store::{Claim, CounterStore, RoleState, StoreErrorKind};
 use tokio::sync::OnceCell;
+
 use tokio::time::Instant;
 
 use crate::{ActionError, RoleGateway};
@@ -127,22 +131,28 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
         u64::try_from(self.now.timestamp_millis()).unwrap_or(0)
     }
 
-    fn out_of_time(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
-    }
-
     /// Applies the guild's rules (those due, unless forced), one after the other.
     ///
     /// # Errors
-    /// Store failures, and Discord failures that stop every call ([`ActionError::is_fatal`]); any other
-    /// Discord failure ends only its rule ([`RuleStatus::Failed`]).
+    /// Discord failures that stop every call ([`ActionError::is_fatal`]) and a failed claim; anything
+    /// else ends only its rule ([`RuleStatus::Failed`]).
     pub async fn apply_guild(
         &self,
         guild: GuildId,
         config: &GuildConfig,
     ) -> Result<Vec<RuleOutcome>, ActionError> {
+        let each = |status: RuleStatus| {
+            config
+                .activity_roles
+                .iter()
+                .map(|rule| RuleOutcome::new(*rule, status.clone()))
+                .collect()
+        };
         if config.activity_roles.is_empty() {
             return Ok(Vec::new());
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(each(RuleStatus::OutOfTime));
         }
         if !self.force {
             // Most runs find no rule due: one query of the records, no claim, no call.
@@ -155,51 +165,45 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
                     .is_none_or(|(_, state)| is_due(state, rule, now_ms))
             });
             if !due {
-                return Ok(config
-                    .activity_roles
-                    .iter()
-                    .map(|rule| RuleOutcome::new(*rule, RuleStatus::NotDue))
-                    .collect());
+                return Ok(each(RuleStatus::NotDue));
             }
         }
         // One run at a time per guild (a scheduled run and `engagement actions` may overlap): a second
-        // run could otherwise settle the first one's pending members before its calls land.
+        // run could otherwise settle the first one's pending members before its calls land. The run
+        // stops calling Discord a minute before the claim runs out, however long it was given.
         let now_ms = wall_clock_ms();
         let until_ms = now_ms.saturating_add(CLAIM_MS);
         if let Claim::Held { .. } = self.store.claim(guild, CLAIM, now_ms, CLAIM_MS).await? {
             tracing::info!(%guild, "another run is applying this guild's activity roles");
-            return Ok(config
-                .activity_roles
-                .iter()
-                .map(|rule| RuleOutcome::new(*rule, RuleStatus::Busy))
-                .collect());
+            return Ok(each(RuleStatus::Busy));
         }
-        let outcomes = self.apply_rules(guild, config).await;
+        let claim_ends = Instant::now() + Duration::from_millis(CLAIM_MS - CLAIM_MARGIN_MS);
+        let mut pass = Pass {
+            guild,
+            config,
+            deadline: self.deadline.map_or(claim_ends, |d| d.min(claim_ends)),
+            roles: None,
+            messages: BTreeMap::new(),
+        };
+        let outcomes = self.apply_rules(&mut pass).await;
         if let Err(error) = self.store.release_own(guild, CLAIM, until_ms).await {
             tracing::warn!(%guild, %error, "could not release the activity-role claim (it runs out)");
         }
         outcomes
     }
 
-    async fn apply_rules(
-        &self,
-        guild: GuildId,
-        config: &GuildConfig,
-    ) -> Result<Vec<RuleOutcome>, ActionError> {
+    async fn apply_rules(&self, pass: &mut Pass<'_>) -> Result<Vec<RuleOutcome>, ActionError> {
+        let guild = pass.guild;
         let mut outcomes = Vec::new();
-        let mut roles = None;
-        let mut messages = BTreeMap::new();
-        for rule in &config.activity_roles {
-            let outcome = match self
-                .apply_rule(guild, config, rule, &mut roles, &mut messages)
-                .await
-            {
+        for rule in &pass.config.activity_roles {
+            let outcome = match self.apply_rule(pass, rule).await {
                 Ok(outcome) => outcome,
-                Err(e) if !e.is_fatal() && matches!(e, ActionError::Discord(_)) => {
+                Err(e) if e.is_fatal() => return Err(e),
+                // A Discord or store failure ends this rule's run only; the next run goes on.
+                Err(e) => {
                     tracing::warn!(%guild, role = %rule.role, error = %e, "an activity role's run failed");
                     RuleOutcome::new(*rule, RuleStatus::Failed(e.to_string()))
                 }
-                Err(e) => return Err(e),
             };
             match &outcome.status {
                 RuleStatus::Refused(reason) => {
@@ -261,7 +265,7 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
     ) -> Result<Option<RoleProblem>, ActionError> {
         let roles = self.guild_roles(guild).await?;
         Ok(bot_problem(guild, &roles.roles, &roles.bot_roles, role)
-            .or_else(|| asker_problem(&roles.roles, asker_roles, asker_permissions, role)))
+            .or_else(|| asker_problem(guild, &roles.roles, asker_roles, asker_permissions, role)))
     }
 
     async fn guild_roles(&self, guild: GuildId) -> Result<GuildRoles, ActionError> {
@@ -292,34 +296,70 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
 
     async fn apply_rule(
         &self,
-        guild: GuildId,
-        config: &GuildConfig,
+        pass: &mut Pass<'_>,
         rule: &ActivityRole,
-        roles: &mut Option<GuildRoles>,
-        messages: &mut BTreeMap<u16, BTreeMap<UserId, u64>>,
     ) -> Result<RuleOutcome, ActionError> {
+        let guild = pass.guild;
         let mut state = self.store.role_state(guild, rule.role).await?;
         if !self.force && !is_due(&state, rule, self.now_ms()) {
             return Ok(RuleOutcome::new(*rule, RuleStatus::NotDue));
         }
-        let checked = match roles {
-            Some(checked) => checked,
-            None => roles.insert(self.guild_roles(guild).await?),
-        };
-        if let Some(problem) = bot_problem(guild, &checked.roles, &checked.bot_roles, rule.role) {
-            return self.refuse(guild, rule, &mut state, problem.to_string()).await;
-        }
         let mut outcome = RuleOutcome::new(*rule, RuleStatus::Done);
-        if let ControlFlow::Break(status) = self.settle_pending(guild, rule, &mut state).await? {
+        // Pending members first: their member objects need no permission, and a rule that cannot be
+        // applied must not keep them (and the rule) due.
+        if let ControlFlow::Break(status) = self.settle_pending(pass, rule, &mut state).await? {
             outcome.status = status;
             return Ok(outcome);
         }
-        let qualifying = self.qualifying(guild, config, rule, messages).await?;
-        let plan = RolePlan::new(&state.record.given, &qualifying);
+        let checked = match &pass.roles {
+            Some(checked) => checked,
+            None => pass.roles.insert(self.guild_roles(guild).await?),
+        };
+        if let Some(problem) = bot_problem(guild, &checked.roles, &checked.bot_roles, rule.role) {
+            let reason = problem.to_string();
+            self.record_problem(rule, &mut state, &reason);
+            outcome.status = match self.write(guild, rule, &mut state).await? {
+                ControlFlow::Continue(()) => RuleStatus::Refused(reason),
+                ControlFlow::Break(()) => RuleStatus::Busy,
+            };
+            return Ok(outcome);
+        }
+        let qualifying = self.qualifying(guild, pass.config, rule, &mut pass.messages).await?;
+        // Members the bot gave the role to and who still qualify: a moderator may have taken it, or they
+        // left and came back without it. A slice is looked at each hour (all of them in a forced run),
+        // so each is looked at about daily.
+        let hour = self.now_ms() / APPLY_EVERY_MS;
+        let recheck: Vec<UserId> = state
+            .record
+            .given
+            .intersection(&qualifying)
+            .filter(|m| self.force || m.get() % RECHECK_SLICES == hour % RECHECK_SLICES)
+            .copied()
+            .collect();
+        for user in recheck {
+            if Instant::now() >= pass.deadline {
+                outcome.status = RuleStatus::OutOfTime;
+                return Ok(outcome);
+            }
+            match self.gateway.member_roles(guild, user).await? {
+                Some(held) if held.contains(&rule.role) => {}
+                Some(_) => {
+                    state.record.given.remove(&user);
+                }
+                None => {
+                    state.record.given.remove(&user);
+                    outcome.left += 1;
+                }
+            }
+        }
+        let mut plan = RolePlan::new(&state.record.given, &qualifying);
+        let room = MAX_GIVEN.saturating_sub(state.record.given.len());
+        let capped = plan.gain.len() > room;
+        plan.gain.truncate(room);
         for chunk in plan.gain.chunks(CHUNK) {
             let mut lacking = Vec::new();
             for &user in chunk {
-                if self.out_of_time() {
+                if Instant::now() >= pass.deadline {
                     outcome.status = RuleStatus::OutOfTime;
                     break;
                 }
@@ -332,14 +372,14 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
             if outcome.status != RuleStatus::Done {
                 return Ok(outcome);
             }
-            let flow = self.change(guild, rule, &mut state, &lacking, true, &mut outcome).await?;
+            let flow = self.change(pass, rule, &mut state, &lacking, true, &mut outcome).await?;
             if let ControlFlow::Break(status) = flow {
                 outcome.status = status;
                 return Ok(outcome);
             }
         }
         for chunk in plan.lose.chunks(CHUNK) {
-            let flow = self.change(guild, rule, &mut state, chunk, false, &mut outcome).await?;
+            let flow = self.change(pass, rule, &mut state, chunk, false, &mut outcome).await?;
             if let ControlFlow::Break(status) = flow {
                 outcome.status = status;
                 return Ok(outcome);
@@ -347,36 +387,29 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
         }
         state.applied_ms = Some(self.now_ms());
         state.applied_rule = Some(*rule);
-        state.problem = None;
+        state.problem = capped.then(|| {
+            (
+                format!("the bot gave the role to {MAX_GIVEN} members, the most one rule may give"),
+                self.now_ms(),
+            )
+        });
         if self.write(guild, rule, &mut state).await?.is_break() {
             outcome.status = RuleStatus::Busy;
         }
         Ok(outcome)
     }
 
-    /// Ends a rule's run because the bot may not manage its role: the reason is kept for `show`, and the
-    /// rule waits an hour before it is tried again.
-    async fn refuse(
-        &self,
-        guild: GuildId,
-        rule: &ActivityRole,
-        state: &mut RoleState,
-        reason: String,
-    ) -> Result<RuleOutcome, ActionError> {
+    /// Records why a rule could not be applied; it waits an hour before it is tried again.
+    fn record_problem(&self, rule: &ActivityRole, state: &mut RoleState, reason: &str) {
         state.applied_ms = Some(self.now_ms());
         state.applied_rule = Some(*rule);
-        state.problem = Some((reason.clone(), self.now_ms()));
-        let status = match self.write(guild, rule, state).await? {
-            ControlFlow::Continue(()) => RuleStatus::Refused(reason),
-            ControlFlow::Break(()) => RuleStatus::Busy,
-        };
-        Ok(RuleOutcome::new(*rule, status))
+        state.problem = Some((reason.to_owned(), self.now_ms()));
     }
 
     /// Asks the member object of each member a stopped run left pending whether the call happened.
     async fn settle_pending(
         &self,
-        guild: GuildId,
+        pass: &Pass<'_>,
         rule: &ActivityRole,
         state: &mut RoleState,
     ) -> Result<ControlFlow<RuleStatus>, ActionError> {
@@ -384,10 +417,10 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
             return Ok(ControlFlow::Continue(()));
         }
         for user in state.record.pending.clone() {
-            if self.out_of_time() {
+            if Instant::now() >= pass.deadline {
                 break;
             }
-            match self.gateway.member_roles(guild, user).await? {
+            match self.gateway.member_roles(pass.guild, user).await? {
                 Some(held) if held.contains(&rule.role) => {
                     state.record.given.insert(user);
                 }
@@ -397,7 +430,7 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
             }
             state.record.pending.remove(&user);
         }
-        if self.write(guild, rule, state).await?.is_break() {
+        if self.write(pass.guild, rule, state).await?.is_break() {
             return Ok(ControlFlow::Break(RuleStatus::Busy));
         }
         if state.record.pending.is_empty() {
@@ -411,13 +444,14 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
     /// then recorded as done. A refusal (403, or the role gone) ends the rule's run with its reason.
     async fn change(
         &self,
-        guild: GuildId,
+        pass: &Pass<'_>,
         rule: &ActivityRole,
         state: &mut RoleState,
         users: &[UserId],
         give: bool,
         outcome: &mut RuleOutcome,
     ) -> Result<ControlFlow<RuleStatus>, ActionError> {
+        let guild = pass.guild;
         if users.is_empty() {
             return Ok(ControlFlow::Continue(()));
         }
@@ -427,9 +461,10 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
         }
         let reason = rule.audit_reason();
         let mut stop = None;
-        let mut failure = None;
+        // The member whose call failed: whether it happened is unknown, so they stay pending.
+        let mut failed: Option<(UserId, ActionError)> = None;
         for &user in users {
-            if self.out_of_time() {
+            if Instant::now() >= pass.deadline {
                 stop = Some(RuleStatus::OutOfTime);
                 break;
             }
@@ -449,36 +484,30 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
                 }
                 Err(ActionError::Discord(e)) if refused(&e) => {
                     // Discord changed nothing: the member is settled as they were.
-                    state.record.pending.remove(&user);
                     stop = Some(RuleStatus::Refused(format!("Discord refused the change: {e}")));
                     break;
                 }
                 Err(e) => {
-                    // Whether the call happened is unknown: the member stays pending.
-                    failure = Some(e);
+                    failed = Some((user, e));
                     break;
                 }
             }
             state.record.pending.remove(&user);
         }
-        // Members not called yet are settled as they were; the failed one stays pending.
-        let failed_user = failure
-            .as_ref()
-            .and_then(|_| users.iter().find(|u| state.record.pending.contains(u)).copied());
+        // Members not called (or refused) are settled as they were.
+        let failed_user = failed.as_ref().map(|(user, _)| *user);
         for user in users {
             if Some(*user) != failed_user {
                 state.record.pending.remove(user);
             }
         }
         if let Some(RuleStatus::Refused(reason)) = &stop {
-            state.applied_ms = Some(self.now_ms());
-            state.applied_rule = Some(*rule);
-            state.problem = Some((reason.clone(), self.now_ms()));
+            self.record_problem(rule, state, reason);
         }
         if self.write(guild, rule, state).await?.is_break() {
             return Ok(ControlFlow::Break(RuleStatus::Busy));
         }
-        if let Some(e) = failure {
+        if let Some((_, e)) = failed {
             return Err(e);
         }
         Ok(stop.map_or(ControlFlow::Continue(()), ControlFlow::Break))
@@ -501,6 +530,24 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
         }
     }
 }
+
+/// The roles of a guild, the counts read and the deadline, for one run's pass over its rules.
+struct Pass<'c> {
+    guild: GuildId,
+    config: &'c GuildConfig,
+    /// When to stop calling Discord: the run's deadline, and a minute before the claim runs out.
+    deadline: Instant,
+    roles: Option<GuildRoles>,
+    /// Each member's counted messages, per window length.
+    messages: BTreeMap<u16, BTreeMap<UserId, u64>>,
+}
+
+/// Members one rule may give its role to: the record stays one item well under DynamoDB's 400 KB.
+pub const MAX_GIVEN: usize = 25_000;
+/// Members the bot gave a role to and who still qualify are looked at again one slice an hour.
+const RECHECK_SLICES: u64 = 24;
+/// A run stops calling Discord this long before its claim runs out.
+const CLAIM_MARGIN_MS: u64 = 60 * 1000;
 
 /// The claim one run holds on a guild's activity roles.
 const CLAIM: &str = "activity-roles";

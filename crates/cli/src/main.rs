@@ -28,7 +28,7 @@ enum Command {
     Export(subcommands::export::Args),
     /// Print DAU, WAU, MAU, new and returning members and messages per day as CSV or JSON lines.
     Insights(subcommands::insights::Args),
-    /// Apply a guild's activity roles now, or print what would change with --dry-run.
+    /// Apply a guild's activity roles and post its latest digest now, or print them with --dry-run.
     Actions(subcommands::actions::Args),
     /// Create the DynamoDB table as infra/template.yaml defines it.
     CreateTable(subcommands::create_table::Args),

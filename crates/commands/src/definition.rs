@@ -54,6 +54,12 @@ pub mod name {
     pub const REMOVE: &str = "remove";
     /// `/engagement-config activity-role preview`.
     pub const PREVIEW: &str = "preview";
+    /// `/engagement-config digest …`: the digest post.
+    pub const DIGEST: &str = "digest";
+    /// `/engagement-config digest set`.
+    pub const SET: &str = "set";
+    /// `/engagement-config digest off`.
+    pub const OFF: &str = "off";
     /// `/engagement privacy opt-out`.
     pub const OPT_OUT: &str = "opt-out";
     /// `/engagement privacy opt-in`.
@@ -92,7 +98,28 @@ pub mod option {
     pub const TOP: &str = "top";
     /// An activity role's window in days (INTEGER).
     pub const DAYS: &str = "days";
+    /// A digest's frequency (STRING with choices).
+    pub const FREQUENCY: &str = "frequency";
+    /// A weekly digest's day (STRING with choices).
+    pub const WEEKDAY: &str = "weekday";
+    /// A digest's local hour (INTEGER).
+    pub const HOUR: &str = "hour";
 }
+
+/// The values of a digest's `frequency` choices, with their labels.
+pub const FREQUENCY_CHOICES: [(&str, &str); 2] =
+    [("weekly", "Weekly: the 7 days before"), ("daily", "Daily: the day before")];
+
+/// The values of a digest's `weekday` choices, Monday first, with their labels.
+pub const WEEKDAY_CHOICES: [(&str, &str); 7] = [
+    ("monday", "Monday"),
+    ("tuesday", "Tuesday"),
+    ("wednesday", "Wednesday"),
+    ("thursday", "Thursday"),
+    ("friday", "Friday"),
+    ("saturday", "Saturday"),
+    ("sunday", "Sunday"),
+];
 
 /// The values of the `period` choices, in the order Discord shows them, with their labels.
 pub const PERIOD_CHOICES: [(&str, &str); 7] = [
@@ -135,7 +162,7 @@ pub const HELP_DESCRIPTION: &str = "Show what discord-engagement counts and whic
 
 /// A route (command, then its subcommand group and subcommand if any) and what it does: the help text and
 /// the registry use these.
-pub const ROUTES: [(&str, &str); 19] = [
+pub const ROUTES: [(&str, &str); 23] = [
     (
         "stats",
         "A member's messages, reactions, active days and top channels (default: you, last 7 days).",
@@ -177,6 +204,19 @@ pub const ROUTES: [(&str, &str); 19] = [
     (
         "engagement-config activity-role preview",
         "Who would gain and lose an activity role now, changing nothing (Manage Server).",
+    ),
+    (
+        "engagement-config digest set",
+        "Post a daily or weekly digest with a chart in a channel (Manage Server).",
+    ),
+    ("engagement-config digest off", "Stop posting the digest (Manage Server)."),
+    (
+        "engagement-config digest show",
+        "The digest's channel and time, and the last post (Manage Server).",
+    ),
+    (
+        "engagement-config digest preview",
+        "The digest as it would be posted now, shown only to you (Manage Server).",
     ),
     ("engagement privacy opt-out", "Stop being counted and leave the leaderboards."),
     ("engagement privacy opt-in", "Be counted again."),
@@ -329,6 +369,47 @@ fn activity_role_group() -> CommandOption {
     )
 }
 
+/// `/engagement-config digest set|off|show|preview`.
+fn digest_group() -> CommandOption {
+    let route = |sub: &str| route_description(&format!("engagement-config digest {sub}"));
+    group(
+        name::DIGEST,
+        "A digest posted in a channel every day or week (Manage Server)",
+        vec![
+            subcommand(
+                name::SET,
+                route(name::SET),
+                vec![
+                    required(channel(
+                        option::CHANNEL,
+                        "Where to post it (the bot needs Send Messages, Embed Links, Attach Files)",
+                        &[ChannelType::GuildText, ChannelType::GuildAnnouncement],
+                    )),
+                    required(string_choice(
+                        option::FREQUENCY,
+                        "Every day or every week",
+                        &FREQUENCY_CHOICES,
+                    )),
+                    string_choice(
+                        option::WEEKDAY,
+                        "The day of a weekly digest (default: Monday)",
+                        &WEEKDAY_CHOICES,
+                    ),
+                    integer_in(
+                        option::HOUR,
+                        "The hour in the server's time zone, 0–23 (default: 9)",
+                        0,
+                        23,
+                    ),
+                ],
+            ),
+            subcommand(name::OFF, route(name::OFF), Vec::new()),
+            subcommand(name::SHOW, route(name::SHOW), Vec::new()),
+            subcommand(name::PREVIEW, route(name::PREVIEW), Vec::new()),
+        ],
+    )
+}
+
 fn period_options() -> [CommandOption; 3] {
     [
         string_choice(option::PERIOD, "Which days (default: last 7 days)", &PERIOD_CHOICES),
@@ -452,7 +533,7 @@ pub fn definitions() -> Vec<Command> {
         command(name::EXPORT, route_description("export"), true, vec![period, from, to]),
         command(
             name::ENGAGEMENT_CONFIG,
-            "Server settings: time zone, excluded channels and activity roles (Manage Server).",
+            "Server settings: time zone, excluded channels, activity roles, digest (Manage Server).",
             true,
             vec![
                 subcommand(
@@ -487,6 +568,7 @@ pub fn definitions() -> Vec<Command> {
                 ),
                 subcommand(name::SHOW, route_description("engagement-config show"), Vec::new()),
                 activity_role_group(),
+                digest_group(),
             ],
         ),
         command(

@@ -22,6 +22,8 @@ pub const EXPORT_COOLDOWN: Duration = Duration::from_secs(60);
 pub const LONG_ACTIVITY_COOLDOWN: Duration = Duration::from_secs(30);
 /// Between two `/insights` over more than a month (retention: always), of one member.
 pub const INSIGHTS_COOLDOWN: Duration = Duration::from_secs(30);
+/// Between two `/engagement-config digest preview` of one member.
+pub const DIGEST_PREVIEW_COOLDOWN: Duration = Duration::from_secs(30);
 
 /// A claim to take before handing work over.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +43,7 @@ pub fn report_cooldown(request: &ReportRequest) -> Option<Hold> {
         Report::Activity { .. } if request.period.is_long() => ("activity", LONG_ACTIVITY_COOLDOWN),
         Report::Growth { .. } if request.period.is_long() => ("insights", INSIGHTS_COOLDOWN),
         Report::Retention { .. } => ("insights", INSIGHTS_COOLDOWN),
+        Report::Digest { .. } => ("digest", DIGEST_PREVIEW_COOLDOWN),
         Report::Activity { .. }
         | Report::Growth { .. }
         | Report::Stats { .. }

@@ -215,6 +215,11 @@ pub enum Report {
     },
     /// `/export`: the per (day, channel, member) counters as CSV.
     Export,
+    /// The digest post (and `/engagement-config digest preview`), over its day or week.
+    Digest {
+        /// Daily or weekly.
+        frequency: engagement_domain::Frequency,
+    },
 }
 
 /// A validated report request.
@@ -241,7 +246,8 @@ impl ReportRequest {
             Report::Activity { .. }
             | Report::Growth { .. }
             | Report::Retention { .. }
-            | Report::Export => true,
+            | Report::Export
+            | Report::Digest { .. } => true,
             Report::Stats { .. } | Report::ChannelStats { .. } | Report::Leaderboard { .. } => {
                 self.period.is_long()
             }

@@ -51,7 +51,8 @@ pub fn show(rules: &[(ActivityRole, RoleSummary)], zone: GuildTimeZone, now_ms: 
             Some(at) => {
                 let when = format::freshness(Some(at), now_ms, zone);
                 let when = when.strip_prefix("counted up to ").unwrap_or(&when);
-                let _ = write!(text, " Last applied {when}.");
+                let verb = if summary.problem.is_some() { "tried" } else { "applied" };
+                let _ = write!(text, " Last {verb} {when}.");
             }
             None => text.push_str(" Not applied yet: the next sync applies it."),
         }
@@ -136,9 +137,12 @@ mod tests {
         };
         let reply = show(&[(rule(), summary)], GuildTimeZone::UTC, 1_000_000 + 600_000);
         let json = serde_json::to_string(&reply.message())?;
-        assert!(json.contains("<@&77>: at least 20 messages in the last 7 days"), "{json}");
+        assert!(
+            json.contains("<@&77>: members with at least 20 messages in the last 7 days"),
+            "{json}"
+        );
         assert!(json.contains("12 members"), "{json}");
-        assert!(json.contains("10 min ago"), "{json}");
+        assert!(json.contains("Last tried 00:16, 10 min ago"), "{json}");
         assert!(json.contains("lacks the Manage Roles permission"), "{json}");
         let empty = serde_json::to_string(&show(&[], GuildTimeZone::UTC, 0).message())?;
         assert!(empty.contains("No activity roles yet"), "{empty}");

@@ -89,6 +89,9 @@ pub(crate) struct ApiRequest {
     pub(crate) what: &'static str,
     /// `X-Audit-Log-Reason`, already cut and percent-encoded: why the change shows in the guild's audit log.
     pub(crate) audit_reason: Option<HeaderValue>,
+    /// A POST that Discord answers the same way when it is sent again (a message with `nonce` and
+    /// `enforce_nonce: true`), so it may be retried after a lost answer or a 5xx like any other method.
+    pub(crate) idempotent_post: bool,
 }
 
 impl ApiRequest {
@@ -101,6 +104,7 @@ impl ApiRequest {
             channel: None,
             what,
             audit_reason: None,
+            idempotent_post: false,
         }
     }
 
@@ -192,8 +196,9 @@ impl DiscordClient {
         let config = &inner.config;
         let route = Route::new(request.method.clone(), &request.path);
         let url = format!("{}/{}", config.api_base, request.path);
-        // POST is not idempotent: Discord may have acted on a request whose answer was lost.
-        let idempotent = request.method != Method::POST;
+        // POST is not idempotent: Discord may have acted on a request whose answer was lost. Unless
+        // Discord itself makes a repeat harmless (`idempotent_post`).
+        let idempotent = request.method != Method::POST || request.idempotent_post;
         let max_attempts = config.max_attempts.max(1);
         let mut failures = 0_u32;
         let mut rate_limited = 0_u32;

@@ -469,6 +469,43 @@ impl DiscordClient {
         self.webhook_message(Method::POST, path, payload, files, "create follow-up").await
     }
 
+    /// Posts a message as the bot in a channel or thread: `POST /channels/{channel}/messages`. Body as in
+    /// [`DiscordClient::edit_original_response`] (JSON, or multipart with `payload_json` and `files[n]`
+    /// and the `attachments` entries added). Posting needs View Channel and Send Messages (Send Messages
+    /// in Threads in a thread), Embed Links for embeds and Attach Files for files;
+    /// `"allowed_mentions": {"parse": []}` in the payload keeps it from pinging anyone.
+    ///
+    /// A POST is not idempotent: after a lost answer or a 5xx the message may exist, so the call is not
+    /// sent again and the error is returned. Except when the payload has a `nonce` (a string of at most
+    /// 25 characters, or an integer) and `"enforce_nonce": true`: Discord then answers a repeat of the
+    /// nonce by the same bot within a few minutes with the earlier message instead of creating one, so the
+    /// call is retried like a GET and posts at most one message. A nonce derived from what is posted (e.g.
+    /// the guild and period of a digest) makes a second run that posts it again harmless too.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoAccess`] when the bot may not post in the channel: 403 with code 50001 (Missing
+    /// Access: it cannot see the channel) or 50013 (Missing Permissions: no Send Messages, or no Embed Links
+    /// for an embed, or no Attach Files for a file), 404 with code 10003 (Unknown Channel: deleted).
+    /// [`ErrorKind::Api`] with status 400 for a message Discord refuses: code 50035 (invalid form: too long,
+    /// more than 10 embeds, a bad nonce), 50006 (nothing to show), 50008 (a category or forum channel).
+    /// Any other [`ErrorKind`] of a failed call.
+    pub async fn create_message<P: Serialize + ?Sized>(
+        &self,
+        channel: Id<ChannelMarker>,
+        payload: &P,
+        files: &[AttachmentFile],
+    ) -> Result<SentMessage> {
+        let value = payload_value(payload)?;
+        let idempotent_post = enforces_nonce(&value);
+        let mut request = ApiRequest::get(format!("channels/{channel}/messages"), "create message")
+            .about_channel(channel.get());
+        request.method = Method::POST;
+        request.body = body_of(value, files)?;
+        request.idempotent_post = idempotent_post;
+        self.json(request).await
+    }
+
     async fn webhook_message<P: Serialize + ?Sized>(
         &self,
         method: Method,
@@ -528,9 +565,24 @@ fn message_body<P: Serialize + ?Sized>(
     payload: &P,
     files: &[AttachmentFile],
 ) -> Result<RequestBody> {
-    let mut value = serde_json::to_value(payload).map_err(|e| {
+    body_of(payload_value(payload)?, files)
+}
+
+fn payload_value<P: Serialize + ?Sized>(payload: &P) -> Result<serde_json::Value> {
+    serde_json::to_value(payload).map_err(|e| {
         Error::with_source(ErrorKind::Invalid("message payload does not serialize".into()), e)
-    })?;
+    })
+}
+
+/// Whether Discord answers a repeat of this message payload with the message it already created: a
+/// `nonce` (string or integer) with `"enforce_nonce": true`.
+fn enforces_nonce(payload: &serde_json::Value) -> bool {
+    payload.get("enforce_nonce") == Some(&serde_json::Value::Bool(true))
+        && payload.get("nonce").is_some_and(|n| n.is_string() || n.is_i64() || n.is_u64())
+}
+
+/// The body of a message payload: JSON without files, else multipart with the `attachments` entries.
+fn body_of(mut value: serde_json::Value, files: &[AttachmentFile]) -> Result<RequestBody> {
     if files.is_empty() {
         let bytes = serde_json::to_vec(&value).map_err(|e| {
             Error::with_source(ErrorKind::Invalid("message payload does not serialize".into()), e)
@@ -709,6 +761,20 @@ mod tests {
             message_body(&serde_json::json!({"content": "hi"}), &[]).unwrap(),
             RequestBody::Json(_)
         ));
+    }
+
+    #[test]
+    fn only_an_enforced_nonce_makes_a_post_repeatable() {
+        use serde_json::json;
+        assert!(enforces_nonce(
+            &json!({"content": "x", "nonce": "digest-1", "enforce_nonce": true})
+        ));
+        assert!(enforces_nonce(&json!({"nonce": 42, "enforce_nonce": true})));
+        assert!(!enforces_nonce(&json!({"nonce": "digest-1"})), "without enforce_nonce");
+        assert!(!enforces_nonce(&json!({"nonce": "digest-1", "enforce_nonce": false})));
+        assert!(!enforces_nonce(&json!({"enforce_nonce": true})), "without a nonce");
+        assert!(!enforces_nonce(&json!({"nonce": null, "enforce_nonce": true})));
+        assert!(!enforces_nonce(&json!({"nonce": "x", "enforce_nonce": "true"})));
     }
 
     #[test]

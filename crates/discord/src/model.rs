@@ -423,7 +423,8 @@ impl std::fmt::Debug for AttachmentFile {
     }
 }
 
-/// A message created or edited through an interaction webhook.
+/// A message created or edited through an interaction webhook, or posted by the bot in a channel
+/// ([`DiscordClient::create_message`](crate::DiscordClient::create_message)).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub struct SentMessage {
     /// Message id.

@@ -802,3 +802,139 @@ async fn refused_role_changes_are_typed() -> TestResult {
     assert_eq!(client.rate_limiter().invalid_requests(), 1, "the 403 counts as invalid");
     Ok(())
 }
+
+#[tokio::test]
+async fn create_message_posts_json_and_files_as_the_bot() -> TestResult {
+    let fake = fake(WorldSize::Small, RateLimits::fast()).await?;
+    let client = client(&fake)?;
+    let channel = busiest_channel(&fake);
+    let bot = fake.with_world(|w| w.bot_user_id);
+    let payload = serde_json::json!({
+        "content": "Digest of the week",
+        "embeds": [{"title": "Top channels"}],
+        "allowed_mentions": {"parse": []},
+    });
+    let sent = client.create_message(Id::new(channel), &payload, &[]).await?;
+    assert_eq!(sent.channel_id.get(), channel);
+    assert!(sent.attachments.is_empty());
+    let chart = AttachmentFile {
+        filename: "chart.png".into(),
+        content_type: "image/png".into(),
+        data: PNG.to_vec(),
+    };
+    let with_chart = serde_json::json!({"embeds": [{"image": {"url": "attachment://chart.png"}}]});
+    let charted = client.create_message(Id::new(channel), &with_chart, &[chart]).await?;
+    assert!(charted.id > sent.id);
+    assert_eq!(charted.attachments.len(), 1);
+    assert_eq!(charted.attachments[0].filename, "chart.png");
+    assert_eq!(charted.attachments[0].size, PNG.len() as u64);
+    assert_eq!(charted.attachments[0].content_type.as_deref(), Some("image/png"));
+
+    let posts = fake.posted_messages();
+    assert_eq!(posts.len(), 2);
+    assert_eq!((posts[0].message_id, &posts[0].payload), (sent.id.get(), &payload));
+    assert_eq!(posts[1].message_id, charted.id.get());
+    assert_eq!(posts[1].payload["attachments"][0]["filename"], "chart.png", "added by the client");
+    assert_eq!(posts[1].files[0].size, PNG.len() as u64);
+    // Both are the channel's newest messages, by the bot: what a sync reads and does not count.
+    let latest = client.channel_messages(Id::new(channel), MessagePosition::Latest, 2).await?;
+    assert_eq!(latest.iter().map(|m| m.id).collect::<Vec<_>>(), vec![charted.id, sent.id]);
+    assert!(latest.iter().all(|m| m.author.bot && m.author.id.get() == bot));
+    Ok(())
+}
+
+#[tokio::test]
+async fn posting_where_the_bot_may_not_is_no_access() -> TestResult {
+    let fake = fake(WorldSize::Small, RateLimits::fast()).await?;
+    let client = client(&fake)?;
+    let hello = serde_json::json!({"content": "hello"});
+    let (unreadable, category, guild, bot_role) = fake.with_world(|w| {
+        let guild = w.guilds.values().next().ok_or("no guild")?;
+        Ok::<_, &str>((
+            w.channels.values().find(|c| !c.readable).ok_or("unreadable")?.id,
+            w.channels.values().find(|c| c.kind == kind::CATEGORY).ok_or("category")?.id,
+            guild.id,
+            guild.role_named(seeded_role::BOT).ok_or("bot role")?.id,
+        ))
+    })?;
+    let no_access = |error: engagement_discord::Error| match error.into_parts().0 {
+        ErrorKind::NoAccess { channel_id, status, code, .. } => Some((channel_id, status, code)),
+        _ => None,
+    };
+    let error = client.create_message(Id::new(unreadable), &hello, &[]).await.err().ok_or("403")?;
+    assert!(error.is_no_access() && !error.is_fatal(), "{error}");
+    assert_eq!(no_access(error), Some((unreadable, 403, Some(50_001))));
+    let error = client.create_message(Id::new(12_345), &hello, &[]).await.err().ok_or("404")?;
+    assert_eq!(no_access(error), Some((12_345, 404, Some(10_003))));
+    let error = client.create_message(Id::new(category), &hello, &[]).await.err().ok_or("400")?;
+    assert!(
+        matches!(error.kind(), ErrorKind::Api { status: 400, code: Some(50_008), .. }),
+        "{error}"
+    );
+    // Send Messages taken from `@everyone` and the bot's role: Missing Permissions, no access too.
+    let channel = busiest_channel(&fake);
+    let send_messages = 1 << 11;
+    for (role, permissions) in [
+        (guild, fake_discord::world::EVERYONE_PERMISSIONS),
+        (bot_role, seeded_role::BOT_PERMISSIONS),
+    ] {
+        let update = fake_discord::RoleUpdate {
+            permissions: Some(permissions & !send_messages),
+            ..fake_discord::RoleUpdate::default()
+        };
+        fake.update_role(role, &update)?;
+    }
+    let error = client.create_message(Id::new(channel), &hello, &[]).await.err().ok_or("403")?;
+    assert_eq!(no_access(error), Some((channel, 403, Some(50_013))));
+    assert!(fake.posted_messages().is_empty());
+    assert_eq!(client.stats().requests, 4, "refusals are not retried");
+    Ok(())
+}
+
+#[tokio::test]
+async fn only_a_post_with_an_enforced_nonce_is_retried_after_a_5xx() -> TestResult {
+    let fake = fake(WorldSize::Small, RateLimits::fast()).await?;
+    let client = client(&fake)?;
+    let channel = busiest_channel(&fake);
+    let count = || fake.with_world(|w| w.channels[&channel].messages.len());
+    let before = count();
+    let server_error_once = || Injection {
+        route: Some(RouteClass::CreateMessage),
+        response: InjectedResponse::ServerError { status: 502 },
+        times: 1,
+    };
+    let digest =
+        serde_json::json!({"content": "digest", "nonce": "digest:2026-W46", "enforce_nonce": true});
+    fake.inject(server_error_once());
+    let sent = client.create_message(Id::new(channel), &digest, &[]).await?;
+    let statuses: Vec<u16> = fake.request_log().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![502, 200], "retried");
+    assert_eq!(count(), before + 1, "exactly one message");
+    // Had the lost answer come after Discord created it, the retry gets that same message.
+    let repeated = client.create_message(Id::new(channel), &digest, &[]).await?;
+    assert_eq!(repeated.id, sent.id);
+    assert_eq!(count(), before + 1);
+    let flags: Vec<bool> = fake.posted_messages().iter().map(|p| p.deduplicated).collect();
+    assert_eq!(flags, vec![false, true]);
+
+    // Without enforce_nonce (a nonce alone included) a 5xx is the caller's to handle: no retry.
+    fake.reset_stats();
+    for payload in [
+        serde_json::json!({"content": "digest"}),
+        serde_json::json!({"content": "digest", "nonce": "digest:2026-W47"}),
+    ] {
+        fake.inject(server_error_once());
+        let error = client
+            .create_message(Id::new(channel), &payload, &[])
+            .await
+            .err()
+            .ok_or("a 5xx is an error")?;
+        assert!(
+            matches!(error.kind(), ErrorKind::ServerError { status: 502, attempts: 1 }),
+            "{error}"
+        );
+    }
+    assert_eq!(fake.stats().requests, 2, "one attempt each");
+    assert_eq!(count(), before + 1, "nothing created");
+    Ok(())
+}

@@ -65,6 +65,9 @@ pub struct GuildConfig {
     /// [`MAX_ACTIVITY_ROLES`](crate::roles::MAX_ACTIVITY_ROLES), at most one per role.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub activity_roles: Vec<crate::roles::ActivityRole>,
+    /// The digest posted to a channel (`/engagement-config digest`), if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<crate::digest::DigestSchedule>,
 }
 
 impl GuildConfig {

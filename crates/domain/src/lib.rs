@@ -31,6 +31,8 @@ pub mod counting;
 pub use counting::{GuildConfig, MessageFacts, ReactionCount};
 pub mod period;
 pub use period::{Period, PeriodError};
+pub mod digest;
+pub use digest::{DigestSchedule, Frequency};
 pub mod reader;
 pub mod roles;
 pub use reader::CounterReader;

@@ -1,6 +1,6 @@
 //! Activity roles: rules that give a role to the members who took part lately, and what applying them
 //! changes. Pure decisions over plain data; the scheduled function does the calls (see
-//! `functions/sync/src/actions.rs`).
+//! `crates/actions/src/roles.rs`).
 //!
 //! A rule gives its role to members with at least N counted messages in the last D local days (today
 //! included), or to the top N members by messages in those days. The bot only ever takes a role back from
@@ -106,7 +106,8 @@ impl ActivityRole {
         DayRange::new(first, today).unwrap_or(DayRange::single(today))
     }
 
-    /// Who qualifies, in words: "at least 20 messages in the last 7 days".
+    /// Who qualifies, in words: "members with at least 20 messages in the last 7 days", "the top 10
+    /// members by messages in the last 30 days".
     #[must_use]
     pub fn describe(&self) -> String {
         let days = if self.days == 1 {
@@ -115,9 +116,9 @@ impl ActivityRole {
             format!("in the last {} days", self.days)
         };
         match self.threshold {
-            Threshold::MinMessages(1) => format!("at least 1 message {days}"),
-            Threshold::MinMessages(n) => format!("at least {n} messages {days}"),
-            Threshold::Top(1) => format!("the most messages {days}"),
+            Threshold::MinMessages(1) => format!("members with at least 1 message {days}"),
+            Threshold::MinMessages(n) => format!("members with at least {n} messages {days}"),
+            Threshold::Top(1) => format!("the member with the most messages {days}"),
             Threshold::Top(n) => format!("the top {n} members by messages {days}"),
         }
     }
@@ -226,12 +227,6 @@ impl RolePlan {
             lose: given.difference(qualifying).copied().collect(),
         }
     }
-
-    /// Whether nothing changes.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.gain.is_empty() && self.lose.is_empty()
-    }
 }
 
 /// A role as the hierarchy checks need it.
@@ -277,6 +272,9 @@ pub enum RoleProblem {
         "the role is not below the bot's highest role: in Server Settings → Roles, drag the bot's role above it"
     )]
     AboveBot,
+    /// The asker's roles do not give Manage Roles.
+    #[error("you need the Manage Roles permission: the bot gives the role on your behalf")]
+    AskerLacksManageRoles,
     /// The role is not below the asker's highest role.
     #[error("the role is not below your highest role, so you could not give it yourself")]
     AboveAsker,
@@ -307,10 +305,13 @@ pub fn bot_problem(
     None
 }
 
-/// Why the member asking (holding `asker_roles`, with guild permissions `asker_permissions`) may not set
-/// a rule for `role`: Administrators may; anyone else's highest role must be above it.
+/// Why the member asking (holding `asker_roles`; `asker_permissions` as the interaction computed them)
+/// may not set a rule for `role`: Administrators (and the owner) may; anyone else needs Manage Roles from
+/// their roles and a highest role above it. The interaction's permissions are the asker's in the channel,
+/// where bit 28 is Manage Permissions: only its Administrator bit (which no overwrite grants) is used.
 #[must_use]
 pub fn asker_problem(
+    guild: GuildId,
     roles: &[RoleFacts],
     asker_roles: &BTreeSet<RoleId>,
     asker_permissions: u64,
@@ -318,6 +319,9 @@ pub fn asker_problem(
 ) -> Option<RoleProblem> {
     if asker_permissions & ADMINISTRATOR != 0 {
         return None;
+    }
+    if permissions_of(guild, roles, asker_roles) & (ADMINISTRATOR | MANAGE_ROLES) == 0 {
+        return Some(RoleProblem::AskerLacksManageRoles);
     }
     let target = roles.iter().find(|r| r.id == role)?;
     if highest(roles, asker_roles).is_none_or(|top| top.rank() <= target.rank()) {
@@ -445,7 +449,7 @@ mod tests {
         let plan = RolePlan::new(&ids(&[1, 2, 3]), &ids(&[2, 3, 4, 5]));
         assert_eq!(plan.gain, vec![UserId(4), UserId(5)]);
         assert_eq!(plan.lose, vec![UserId(1)]);
-        assert!(RolePlan::new(&ids(&[1]), &ids(&[1])).is_empty());
+        assert_eq!(RolePlan::new(&ids(&[1]), &ids(&[1])), RolePlan::default());
     }
 
     fn roles() -> Vec<RoleFacts> {
@@ -496,16 +500,30 @@ mod tests {
     }
 
     #[test]
-    fn the_asker_needs_a_higher_role_unless_administrator() {
-        let roles = roles();
+    fn the_asker_needs_manage_roles_and_a_higher_role_unless_administrator() {
+        let mut roles = roles();
+        roles[1].permissions = MANAGE_ROLES; // Moderators
         let held = |list: &[u64]| list.iter().copied().map(RoleId).collect::<BTreeSet<_>>();
-        assert_eq!(asker_problem(&roles, &held(&[10]), 0, RoleId(12)), None);
+        let problem = |held: &BTreeSet<RoleId>, permissions| {
+            asker_problem(GUILD, &roles, held, permissions, RoleId(12))
+        };
+        // Moderators, or a role like the bot's (Manage Roles, position 4): above Active (2).
+        assert_eq!(problem(&held(&[10]), 0), None);
+        assert_eq!(problem(&held(&[11]), 0), None);
+        // Manage Roles from Active itself, whose highest role is then the role: not above it.
+        let mut low = roles.clone();
+        low[3].permissions = MANAGE_ROLES; // Active itself gives Manage Roles
         assert_eq!(
-            asker_problem(&roles, &held(&[12]), 0, RoleId(12)),
+            asker_problem(GUILD, &low, &held(&[12]), 0, RoleId(12)),
             Some(RoleProblem::AboveAsker)
         );
-        assert_eq!(asker_problem(&roles, &held(&[]), 0, RoleId(12)), Some(RoleProblem::AboveAsker));
-        assert_eq!(asker_problem(&roles, &held(&[]), ADMINISTRATOR, RoleId(12)), None);
+        // No role with Manage Roles: refused, whatever the channel's bit 28 (Manage Permissions) says.
+        assert_eq!(
+            problem(&held(&[12, 13]), MANAGE_ROLES),
+            Some(RoleProblem::AskerLacksManageRoles)
+        );
+        assert_eq!(problem(&held(&[]), 0), Some(RoleProblem::AskerLacksManageRoles));
+        assert_eq!(problem(&held(&[]), ADMINISTRATOR), None);
     }
 
     #[test]
@@ -522,13 +540,16 @@ mod tests {
     fn rules_read_as_admins_would_write_them() {
         assert_eq!(
             rule(Threshold::MinMessages(20), 7).describe(),
-            "at least 20 messages in the last 7 days"
+            "members with at least 20 messages in the last 7 days"
         );
         assert_eq!(
             rule(Threshold::Top(10), 30).describe(),
             "the top 10 members by messages in the last 30 days"
         );
-        assert_eq!(rule(Threshold::MinMessages(1), 1).describe(), "at least 1 message today");
+        assert_eq!(
+            rule(Threshold::MinMessages(1), 1).describe(),
+            "members with at least 1 message today"
+        );
         assert!(rule(Threshold::Top(3), 7).audit_reason().len() <= 512);
     }
 }

@@ -213,11 +213,13 @@ pub enum RouteClass {
     /// `PUT` and `DELETE /guilds/{guild}/members/{user}/roles/{role}` (per guild: every role change of a
     /// guild counts together).
     MemberRoles,
+    /// `POST /channels/{channel}/messages` (per channel).
+    CreateMessage,
 }
 
 impl RouteClass {
     /// All classes.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::CurrentUserGuilds,
         Self::GuildChannels,
         Self::ActiveThreads,
@@ -230,6 +232,7 @@ impl RouteClass {
         Self::CurrentUser,
         Self::GuildMember,
         Self::MemberRoles,
+        Self::CreateMessage,
     ];
 
     /// The `X-RateLimit-Bucket` hash the fake sends for this class.
@@ -248,6 +251,7 @@ impl RouteClass {
             Self::CurrentUser => "1e7b4c92a05d3f68",
             Self::GuildMember => "a93d6e0f24c1b857",
             Self::MemberRoles => "5c28f1a7e9d04b36",
+            Self::CreateMessage => "d7e3a1c58b2f9064",
         }
     }
 
@@ -273,6 +277,7 @@ impl fmt::Display for RouteClass {
             Self::CurrentUser => "current_user",
             Self::GuildMember => "guild_member",
             Self::MemberRoles => "member_roles",
+            Self::CreateMessage => "create_message",
         })
     }
 }
@@ -288,8 +293,8 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// Discord-like numbers: 50/s global, messages 5 per 5 s per channel, and similar per route; role
-    /// changes 10 per 10 s per guild.
+    /// Discord-like numbers: 50/s global, messages 5 per 5 s per channel (listing them, and posting them
+    /// apart), and similar per route; role changes 10 per 10 s per guild.
     #[must_use]
     pub fn realistic() -> Self {
         use RouteClass as R;
@@ -308,6 +313,7 @@ impl RateLimits {
                 (R::CurrentUser, Limit::per_ms(5, 5_000)),
                 (R::GuildMember, Limit::per_ms(5, 5_000)),
                 (R::MemberRoles, Limit::per_ms(10, 10_000)),
+                (R::CreateMessage, Limit::per_ms(5, 5_000)),
             ]),
         }
     }

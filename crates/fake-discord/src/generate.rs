@@ -365,6 +365,8 @@ impl Generator<'_> {
                     reference: None,
                     thread_id: None,
                     reactions: Vec::new(),
+                    embeds: Vec::new(),
+                    attachments: Vec::new(),
                 });
                 member_messages.push((post, post));
                 self.thread_messages(post, created, &people, &mut member_messages);
@@ -478,6 +480,8 @@ impl Generator<'_> {
                         reference: Some((thread, thread)),
                         thread_id: None,
                         reactions: Vec::new(),
+                        embeds: Vec::new(),
+                        attachments: Vec::new(),
                     });
                     written.push(system);
                     self.thread_messages(thread, at, people, member_messages);
@@ -506,6 +510,8 @@ impl Generator<'_> {
                 reference,
                 thread_id: None,
                 reactions: Vec::new(),
+                embeds: Vec::new(),
+                attachments: Vec::new(),
             });
             written.push(id);
             member_messages.push((channel, id));
@@ -527,6 +533,8 @@ impl Generator<'_> {
                     reference: Some((channel, id)),
                     thread_id: None,
                     reactions: Vec::new(),
+                    embeds: Vec::new(),
+                    attachments: Vec::new(),
                 });
                 self.thread_messages(id, at, people, member_messages);
             }
@@ -590,6 +598,8 @@ impl Generator<'_> {
                 reference,
                 thread_id: None,
                 reactions: Vec::new(),
+                embeds: Vec::new(),
+                attachments: Vec::new(),
             });
             written.push(id);
             member_messages.push((thread, id));
@@ -643,6 +653,8 @@ impl Generator<'_> {
                 reference: None,
                 thread_id: None,
                 reactions: Vec::new(),
+                embeds: Vec::new(),
+                attachments: Vec::new(),
             });
             sink.push((id, mid));
         }

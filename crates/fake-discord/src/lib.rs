@@ -51,6 +51,18 @@
 //!   role is managed, `@everyone`, or not below the bot's highest role; `X-Audit-Log-Reason` is
 //!   percent-decoded and longer than 512 characters is 400 (50035); accepted changes are recorded
 //!   ([`FakeDiscord::role_changes`]); role changes share one bucket per guild;
+//! * `POST /channels/{c}/messages` (JSON, or multipart with `payload_json` and `files[n]`) creates a type 0
+//!   message by the bot (`bot: true`, so the ground truth never counts it) at the fake's clock, listed
+//!   with the channel's messages, and answers it with `nonce`; 404 `Unknown Channel` (10003), 403
+//!   `Missing Access` (50001) on a channel the bot cannot read, 400 `Cannot send messages in a non-text
+//!   channel` (50008) for a category or forum, 400 (50035) for `content` over 2,000 characters, more than
+//!   10 embeds or a `nonce` that is neither an integer nor a string of at most 25 characters, 400 `Cannot
+//!   send an empty message` (50006), then 403 `Missing Permissions` (50013) when the bot's guild
+//!   permissions (as for role changes; channel overwrites are not applied) lack Send Messages (Send
+//!   Messages in Threads in a thread), Embed Links for embeds or Attach Files for files. A `nonce` the bot
+//!   used in the channel within 5 minutes of the fake's clock, sent again with `enforce_nonce: true`, is
+//!   answered with the earlier message and creates nothing. Posts are recorded
+//!   ([`FakeDiscord::posted_messages`]); one bucket per channel;
 //! * a `PUT`, `POST` or `PATCH` without `Content-Length` (or chunked body) gets 411, as from Discord's
 //!   front end;
 //! * injectable latency, 5xx and shared-scope 429s ([`Faults`], [`Injection`]).
@@ -70,6 +82,7 @@
 //! | --- | --- |
 //! | `GET /_fake/world` | guilds with channels (type, readable, message count, archived), members (with `roles`), roles, emoji, webhooks |
 //! | `GET /_fake/role-changes` | accepted role changes in order: `[{guild_id, user_id, role_id, action: "add"/"remove", reason, changed}]` ([`RecordedRoleChange`]) |
+//! | `GET /_fake/posts` | `POST /channels/{c}/messages` answered 200, in order: `[{channel_id, message_id, payload, files: [{filename, content_type, size}], nonce, deduplicated}]` ([`RecordedPost`]) |
 //! | `GET /_fake/stats`, `POST /_fake/stats/reset`, `GET /_fake/requests` | counters ([`Stats`]) and the request log |
 //! | `GET /_fake/recorded` | follow-up calls (files base64) and registered commands per scope |
 //! | `GET /_fake/truth?tz=Europe/Paris&since=RFC3339&excluded=1,2&opted_out=3` | ground truth as JSON lines |
@@ -111,8 +124,8 @@ pub use config::{
     FakeConfig, Faults, Limit, RateLimits, RouteClass, WorldKnobs, WorldSize, default_now,
 };
 pub use observe::{
-    CommandScope, InjectedResponse, Injection, LoggedRequest, RecordedFile, RecordedRoleChange,
-    RecordedWebhookCall, RoleAction, Scope, Stats,
+    CommandScope, InjectedResponse, Injection, LoggedRequest, RecordedFile, RecordedPost,
+    RecordedPostFile, RecordedRoleChange, RecordedWebhookCall, RoleAction, Scope, Stats,
 };
 pub use truth::{TruthOptions, TruthRecord, ground_truth, write_json_lines};
 pub use world::{Emoji, FakeError, NewMessage, NewRole, RoleUpdate, World};
@@ -133,6 +146,8 @@ pub(crate) struct Recorded {
     pub(crate) expired_tokens: std::collections::HashSet<String>,
     /// Accepted role changes, in order.
     pub(crate) role_changes: Vec<RecordedRoleChange>,
+    /// Messages posted with `POST /channels/{c}/messages` (deduplicated repeats included), in order.
+    pub(crate) posts: Vec<RecordedPost>,
 }
 
 #[derive(Debug)]
@@ -481,6 +496,13 @@ impl FakeDiscord {
     #[must_use]
     pub fn role_changes(&self) -> Vec<RecordedRoleChange> {
         lock(&self.inner.recorded).role_changes.clone()
+    }
+
+    /// Calls to `POST /channels/{c}/messages` answered 200, in order: each created message, and each repeat
+    /// of a `nonce` with `enforce_nonce` answered with the earlier message (flagged `deduplicated`).
+    #[must_use]
+    pub fn posted_messages(&self) -> Vec<RecordedPost> {
+        lock(&self.inner.recorded).posts.clone()
     }
 
     /// Replaces a channel's permission overwrites.

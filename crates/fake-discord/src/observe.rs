@@ -159,6 +159,38 @@ pub struct RecordedRoleChange {
     pub changed: bool,
 }
 
+/// A call to `POST /channels/{c}/messages` that Discord answered 200, in the order received: the ground truth
+/// of what the bot posted. Refused calls (4xx, injected 5xx) are not recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedPost {
+    /// Channel or thread posted in.
+    #[serde(with = "id_string")]
+    pub channel_id: u64,
+    /// The message created, or for a deduplicated call the earlier message answered instead.
+    #[serde(with = "id_string")]
+    pub message_id: u64,
+    /// The JSON payload (`payload_json` of a multipart body, or the JSON body).
+    pub payload: Value,
+    /// Uploaded files.
+    pub files: Vec<RecordedPostFile>,
+    /// The payload's `nonce`, if any (a string or an integer, as sent).
+    pub nonce: Option<Value>,
+    /// Whether the call repeated a `nonce` with `enforce_nonce: true` within 5 minutes: Discord answered
+    /// with the earlier message (`message_id`) and created nothing.
+    pub deduplicated: bool,
+}
+
+/// A file uploaded with a [`RecordedPost`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedPostFile {
+    /// File name.
+    pub filename: String,
+    /// The part's content type.
+    pub content_type: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+}
+
 /// Where commands were registered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -21,8 +21,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    InjectedResponse, Inner, LoggedRequest, RecordedFile, RecordedRoleChange, RecordedWebhookCall,
-    RoleAction, Scope,
+    InjectedResponse, Inner, LoggedRequest, RecordedFile, RecordedPost, RecordedPostFile,
+    RecordedRoleChange, RecordedWebhookCall, RoleAction, Scope,
     config::{Faults, RateLimits, RouteClass},
     limits::{Admission, BucketHeaders},
     lock, multipart,
@@ -52,6 +52,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/_fake/roles", post(admin_create_role))
         .route("/_fake/roles/{id}", post(admin_update_role))
         .route("/_fake/role-changes", get(admin_role_changes))
+        .route("/_fake/posts", get(admin_posts))
         .route("/_fake/faults", post(admin_faults))
         .route("/_fake/inject", post(admin_inject))
         .route("/_fake/limits/{preset}", post(admin_limits))
@@ -134,6 +135,7 @@ enum Endpoint {
     ActiveThreads(String),
     ArchivedThreads(String),
     Messages(String),
+    CreateMessage(String),
     ReactionUsers { channel: String, message: String, emoji: String },
     EditOriginal { application: String, token: String },
     Followup { application: String, token: String },
@@ -152,6 +154,7 @@ impl Endpoint {
             Self::ActiveThreads(_) => RouteClass::ActiveThreads,
             Self::ArchivedThreads(_) => RouteClass::ArchivedThreads,
             Self::Messages(_) => RouteClass::Messages,
+            Self::CreateMessage(_) => RouteClass::CreateMessage,
             Self::ReactionUsers { .. } => RouteClass::ReactionUsers,
             Self::EditOriginal { .. } | Self::Followup { .. } => RouteClass::Webhook,
             Self::Commands { .. } => RouteClass::Commands,
@@ -172,6 +175,7 @@ impl Endpoint {
             }
             Self::ArchivedThreads(c)
             | Self::Messages(c)
+            | Self::CreateMessage(c)
             | Self::ReactionUsers { channel: c, .. } => {
                 format!("channels/{c}")
             }
@@ -214,7 +218,14 @@ fn match_endpoint(method: &Method, segments: &[String]) -> Result<Endpoint, ApiE
         ["channels", c, "threads", "archived", "public"] => {
             (Method::GET, Endpoint::ArchivedThreads((*c).to_owned()))
         }
-        ["channels", c, "messages"] => (Method::GET, Endpoint::Messages((*c).to_owned())),
+        ["channels", c, "messages"] => {
+            // One path, two methods: GET lists the messages, POST creates one; anything else is a 405.
+            if *method == Method::POST {
+                (Method::POST, Endpoint::CreateMessage((*c).to_owned()))
+            } else {
+                (Method::GET, Endpoint::Messages((*c).to_owned()))
+            }
+        }
         ["channels", c, "messages", m, "reactions", e] => (
             Method::GET,
             Endpoint::ReactionUsers {
@@ -494,6 +505,7 @@ fn json_endpoint(
         Endpoint::ActiveThreads(g) => active_threads(&lock(&inner.world), &g),
         Endpoint::ArchivedThreads(c) => archived_threads(&lock(&inner.world), &c, query),
         Endpoint::Messages(c) => messages(&lock(&inner.world), &c, query),
+        Endpoint::CreateMessage(c) => create_message(inner, &c, headers, body),
         Endpoint::ReactionUsers { channel, message, emoji } => {
             reaction_users(&lock(&inner.world), &channel, &message, &emoji, query)
         }
@@ -744,7 +756,7 @@ fn member_role(
     let (_, user) = member_of(&world, raw_guild, raw_user)?;
     let bot = world.bot_user_id;
     if guild.permissions_of(bot) & permission::MANAGE_ROLES == 0
-        || role.position >= guild.highest_position_of(bot)
+        || crate::world::role_rank(role) >= guild.highest_role_rank(bot)
         || role.managed
         || role.id == guild_id
     {
@@ -941,30 +953,21 @@ fn reaction_users(
     Ok(Value::Array(users))
 }
 
-fn webhook_message(
-    inner: &Inner,
-    method: &str,
-    application: &str,
-    token: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Value, ApiError> {
-    let unknown_webhook = || ApiError::new(StatusCode::NOT_FOUND, 10_015, "Unknown Webhook");
-    let application_id = application.parse::<u64>().map_err(|_| unknown_webhook())?;
-    if lock(&inner.recorded).expired_tokens.contains(token) {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, 50_027, "Invalid Webhook Token"));
-    }
-    let (bot, first_channel) = {
-        let world = lock(&inner.world);
-        if application_id != world.application_id || token.is_empty() {
-            return Err(unknown_webhook());
-        }
-        let channel = world.channels.values().find(|c| c.kind == kind::TEXT).map_or(0, |c| c.id);
-        (world.user_json(world.bot_user_id), channel)
-    };
+/// A message body as Discord takes it: JSON, or `multipart/form-data` with `payload_json` and `files[n]`.
+struct MessageBody {
+    /// The JSON payload, an object.
+    payload: Value,
+    files: Vec<RecordedFile>,
+    multipart: bool,
+}
+
+/// Parses a message body (webhook edits and follow-ups, channel messages) with the checks they share:
+/// a JSON object, `content` at most 2,000 characters, and a `files[n]` part for each new attachment the
+/// payload lists.
+fn message_body(headers: &HeaderMap, body: &Bytes) -> Result<MessageBody, ApiError> {
     let content_type =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let (payload, files, is_multipart) = if let Some(boundary) = multipart::boundary(content_type) {
+    let (payload, files, multipart) = if let Some(boundary) = multipart::boundary(content_type) {
         let parts = multipart::parse(body, &boundary).map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, 50_035, &format!("Invalid Form Body: {e}"))
         })?;
@@ -1017,12 +1020,6 @@ fn webhook_message(
             "Must be 2000 or fewer in length.",
         ));
     }
-    let has_body = ["content", "embeds", "components", "attachments"].iter().any(|k| {
-        payload.get(*k).is_some_and(|v| !v.is_null() && v != &json!("") && v != &json!([]))
-    }) || !files.is_empty();
-    if method == "POST" && !has_body {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, 50_006, "Cannot send an empty message"));
-    }
     // New attachments referenced in the payload must have a matching files[n] part.
     if let Some(attachments) = payload.get("attachments").and_then(Value::as_array) {
         for attachment in attachments {
@@ -1040,6 +1037,227 @@ fn webhook_message(
                 ));
             }
         }
+    }
+    Ok(MessageBody { payload, files, multipart })
+}
+
+/// Whether a message would show something: one of `fields` set (not null, `""` or `[]`), or a file.
+fn has_message(payload: &Value, fields: &[&str], files: &[RecordedFile]) -> bool {
+    fields.iter().any(|k| {
+        payload.get(*k).is_some_and(|v| !v.is_null() && v != &json!("") && v != &json!([]))
+    }) || !files.is_empty()
+}
+
+/// Most embeds one message may carry.
+const MAX_EMBEDS: usize = 10;
+/// Longest string `nonce`, in characters.
+const MAX_NONCE: usize = 25;
+/// How long Discord remembers a `nonce` for `enforce_nonce` ("the past few minutes"; the fake: 5, on its
+/// clock).
+const NONCE_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The form checks of `POST /channels/{c}/messages`: `content` a string, at most [`MAX_EMBEDS`] embeds in
+/// an array, `nonce` a string of at most [`MAX_NONCE`] characters or an integer (returned), and something
+/// to show.
+fn checked_post(payload: &Value, files: &[RecordedFile]) -> Result<Option<Value>, ApiError> {
+    if payload.get("content").is_some_and(|c| !c.is_null() && !c.is_string()) {
+        return Err(ApiError::invalid_form(
+            "content",
+            "STRING_TYPE_CONVERT",
+            "Could not interpret the value as string.",
+        ));
+    }
+    match payload.get("embeds") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(embeds)) if embeds.len() <= MAX_EMBEDS => {}
+        Some(Value::Array(_)) => {
+            return Err(ApiError::invalid_form(
+                "embeds",
+                "BASE_TYPE_MAX_LENGTH",
+                &format!("Must be {MAX_EMBEDS} or fewer in length."),
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::invalid_form(
+                "embeds",
+                "LIST_TYPE_CONVERT",
+                "Only iterables may be used in a ListType",
+            ));
+        }
+    }
+    let nonce = match payload.get("nonce") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) if text.chars().count() <= MAX_NONCE => {
+            Some(Value::String(text.clone()))
+        }
+        Some(Value::String(_)) => {
+            return Err(ApiError::invalid_form(
+                "nonce",
+                "BASE_TYPE_MAX_LENGTH",
+                &format!("Must be {MAX_NONCE} or fewer in length."),
+            ));
+        }
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(Value::Number(n.clone())),
+        Some(_) => {
+            return Err(ApiError::invalid_form(
+                "nonce",
+                "NONCE_TYPE_INVALID",
+                "Nonce must be an integer or a string.",
+            ));
+        }
+    };
+    // Discord's list: content, embeds, sticker_ids, components, files or a poll.
+    if !has_message(payload, &["content", "embeds", "sticker_ids", "components", "poll"], files) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, 50_006, "Cannot send an empty message"));
+    }
+    Ok(nonce)
+}
+
+/// What the bot's guild permissions (`@everyone`'s OR its roles', Administrator meaning all; channel
+/// overwrites are not applied) lack to post `payload` with `files` in `channel`: 403 Missing Permissions
+/// (50013) without Send Messages (Send Messages in Threads in a thread), Embed Links for embeds, or Attach
+/// Files for files.
+fn check_post_permissions(
+    world: &World,
+    channel: &crate::world::Channel,
+    payload: &Value,
+    files: &[RecordedFile],
+) -> Result<(), ApiError> {
+    let permissions =
+        world.guilds.get(&channel.guild_id).map_or(0, |g| g.permissions_of(world.bot_user_id));
+    let send = if kind::is_thread(channel.kind) {
+        permission::SEND_MESSAGES_IN_THREADS
+    } else {
+        permission::SEND_MESSAGES
+    };
+    let has_embeds = payload.get("embeds").and_then(Value::as_array).is_some_and(|e| !e.is_empty());
+    let lacks = |bit: u64| permissions & bit == 0;
+    if lacks(send)
+        || (has_embeds && lacks(permission::EMBED_LINKS))
+        || (!files.is_empty() && lacks(permission::ATTACH_FILES))
+    {
+        return Err(ApiError::missing_permissions());
+    }
+    Ok(())
+}
+
+/// `POST /channels/{c}/messages`, the bot posting, with Discord's checks in this order: the channel
+/// (unknown 404 10003, unreadable 403 50001, a category or forum 400 50008), the form (400 50035, empty
+/// 400 50006), then the bot's permissions (403 50013). A `nonce` the bot used in this channel within
+/// [`NONCE_WINDOW`] of the fake's clock, sent again with `enforce_nonce: true`, gets the earlier message
+/// and creates nothing; without `enforce_nonce` every call creates a message.
+fn create_message(
+    inner: &Inner,
+    raw_channel: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Value, ApiError> {
+    let parsed = message_body(headers, body);
+    let clock = inner.clock();
+    // The record is locked before the world, as `member_role` does: posts are recorded in the order they
+    // were made, and two calls with one nonce cannot both create a message.
+    let mut recorded = lock(&inner.recorded);
+    let mut world = lock(&inner.world);
+    let channel = readable_channel(&world, raw_channel)?;
+    if !channel.holds_messages() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            50_008,
+            "Cannot send messages in a non-text channel",
+        ));
+    }
+    let MessageBody { payload, files, .. } = parsed?;
+    let nonce = checked_post(&payload, &files)?;
+    check_post_permissions(&world, channel, &payload, &files)?;
+    let channel_id = channel.id;
+    let recorded_files: Vec<RecordedPostFile> = files
+        .iter()
+        .map(|f| RecordedPostFile {
+            filename: f.filename.clone(),
+            content_type: f.content_type.clone(),
+            size: f.data.len() as u64,
+        })
+        .collect();
+    let enforce_nonce = payload.get("enforce_nonce") == Some(&Value::Bool(true));
+    if enforce_nonce && let Some(nonce) = &nonce {
+        let earlier = recorded
+            .posts
+            .iter()
+            .rev()
+            .filter(|p| !p.deduplicated && p.channel_id == channel_id)
+            .filter(|p| p.nonce.as_ref() == Some(nonce))
+            .find(|p| clock - engagement_domain::snowflake::created_at(p.message_id) < NONCE_WINDOW)
+            .and_then(|p| channel.messages.get(&p.message_id));
+        if let Some(earlier) = earlier {
+            let mut answer = world.message_json(earlier, true);
+            answer["nonce"] = nonce.clone();
+            recorded.posts.push(RecordedPost {
+                channel_id,
+                message_id: earlier.id,
+                payload,
+                files: recorded_files,
+                nonce: Some(nonce.clone()),
+                deduplicated: true,
+            });
+            return Ok(answer);
+        }
+    }
+    let content = payload.get("content").and_then(Value::as_str).unwrap_or_default();
+    let embeds = payload.get("embeds").and_then(Value::as_array).cloned().unwrap_or_default();
+    let attachments: Vec<(String, Option<String>, u64)> = recorded_files
+        .iter()
+        .map(|f| (f.filename.clone(), f.content_type.clone(), f.size))
+        .collect();
+    // The channel exists and holds messages (checked above): adding cannot fail but for it vanishing.
+    let message_id = world
+        .add_bot_message(channel_id, content, embeds, &attachments, clock)
+        .map_err(|_| ApiError::unknown_channel())?;
+    let message = world
+        .channels
+        .get(&channel_id)
+        .and_then(|c| c.messages.get(&message_id))
+        .ok_or_else(ApiError::unknown_channel)?;
+    let mut answer = world.message_json(message, true);
+    if let Some(nonce) = &nonce {
+        answer["nonce"] = nonce.clone();
+    }
+    recorded.posts.push(RecordedPost {
+        channel_id,
+        message_id,
+        payload,
+        files: recorded_files,
+        nonce,
+        deduplicated: false,
+    });
+    Ok(answer)
+}
+
+fn webhook_message(
+    inner: &Inner,
+    method: &str,
+    application: &str,
+    token: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Value, ApiError> {
+    let unknown_webhook = || ApiError::new(StatusCode::NOT_FOUND, 10_015, "Unknown Webhook");
+    let application_id = application.parse::<u64>().map_err(|_| unknown_webhook())?;
+    if lock(&inner.recorded).expired_tokens.contains(token) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, 50_027, "Invalid Webhook Token"));
+    }
+    let (bot, first_channel) = {
+        let world = lock(&inner.world);
+        if application_id != world.application_id || token.is_empty() {
+            return Err(unknown_webhook());
+        }
+        let channel = world.channels.values().find(|c| c.kind == kind::TEXT).map_or(0, |c| c.id);
+        (world.user_json(world.bot_user_id), channel)
+    };
+    let MessageBody { payload, files, multipart: is_multipart } = message_body(headers, body)?;
+    if method == "POST"
+        && !has_message(&payload, &["content", "embeds", "components", "attachments"], &files)
+    {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, 50_006, "Cannot send an empty message"));
     }
     let clock = inner.clock();
     let message_id = {
@@ -1529,6 +1747,10 @@ async fn admin_update_role(
 
 async fn admin_role_changes(State(inner): State<Arc<Inner>>) -> Response {
     Json(lock(&inner.recorded).role_changes.clone()).into_response()
+}
+
+async fn admin_posts(State(inner): State<Arc<Inner>>) -> Response {
+    Json(lock(&inner.recorded).posts.clone()).into_response()
 }
 
 async fn admin_faults(State(inner): State<Arc<Inner>>, Json(faults): Json<Faults>) -> Response {

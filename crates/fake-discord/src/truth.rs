@@ -398,6 +398,8 @@ mod tests {
             reference: None,
             thread_id: None,
             reactions: Vec::new(),
+            embeds: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 

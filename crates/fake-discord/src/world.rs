@@ -207,19 +207,32 @@ impl Guild {
         if permissions & permission::ADMINISTRATOR == 0 { permissions } else { u64::MAX }
     }
 
-    /// The position of a member's highest role (0, the `@everyone` role's, without roles): roles at or
-    /// above it are out of the member's reach.
+    /// The position of a member's highest role (0, the `@everyone` role's, without roles).
     #[must_use]
     pub fn highest_position_of(&self, user: u64) -> i64 {
+        self.highest_role_rank(user).0
+    }
+
+    /// Where a member's highest role stands in Discord's role order — by position, and between equal
+    /// positions the older role (lower id) is higher — as (position, `u64::MAX - id`); `@everyone`'s
+    /// without roles. A role of a lower rank is within the member's reach.
+    #[must_use]
+    pub fn highest_role_rank(&self, user: u64) -> (i64, u64) {
         self.member_roles
             .get(&user)
             .into_iter()
             .flatten()
             .filter_map(|id| self.role(*id))
-            .map(|r| r.position)
+            .map(role_rank)
             .max()
-            .unwrap_or(0)
+            .unwrap_or((0, u64::MAX - self.id))
     }
+}
+
+/// A role's place in Discord's role order (see [`Guild::highest_role_rank`]).
+#[must_use]
+pub const fn role_rank(role: &Role) -> (i64, u64) {
+    (role.position, u64::MAX - role.id)
 }
 
 /// Thread state.
@@ -342,6 +355,8 @@ pub mod permission {
     pub const READ_MESSAGE_HISTORY: u64 = 1 << 16;
     /// MANAGE_ROLES: give and take roles below one's highest role.
     pub const MANAGE_ROLES: u64 = 1 << 28;
+    /// SEND_MESSAGES_IN_THREADS: what posting in a thread needs instead of SEND_MESSAGES.
+    pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
 }
 
 /// The roles [`World::seed_roles`] gives every generated guild, by name, lowest first: find one with
@@ -468,6 +483,25 @@ pub struct Message {
     pub thread_id: Option<u64>,
     /// Reactions in order of first reaction.
     pub reactions: Vec<Reaction>,
+    /// Embeds, as posted (only the bot's messages posted through the API have any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub embeds: Vec<Value>,
+    /// Uploaded files (only the bot's messages posted through the API have any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Id (a snowflake of the message's time).
+    pub id: u64,
+    /// File name.
+    pub filename: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// MIME type, as uploaded.
+    pub content_type: Option<String>,
 }
 
 impl Message {
@@ -552,6 +586,16 @@ impl NewMessage {
             content: None,
         }
     }
+}
+
+/// An attachment as Discord renders it in a message.
+fn attachment_json(channel: u64, attachment: &Attachment) -> Value {
+    let Attachment { id, filename, size, content_type } = attachment;
+    json!({
+        "id": id.to_string(), "filename": filename, "size": size, "content_type": content_type,
+        "url": format!("https://cdn.discordapp.com/attachments/{channel}/{id}/{filename}"),
+        "proxy_url": format!("https://media.discordapp.net/attachments/{channel}/{id}/{filename}"),
+    })
 }
 
 pub(crate) fn format_time(time: DateTime<Utc>) -> String {
@@ -685,6 +729,8 @@ impl World {
             reference: new.reply_to.map(|r| (new.channel_id, r)),
             thread_id: None,
             reactions: Vec::new(),
+            embeds: Vec::new(),
+            attachments: Vec::new(),
         };
         let channel = self.channel_mut(new.channel_id)?;
         channel.messages.insert(id, message);
@@ -907,6 +953,8 @@ impl World {
                     reference: Some((parent, message)),
                     thread_id: None,
                     reactions: Vec::new(),
+                    embeds: Vec::new(),
+                    attachments: Vec::new(),
                 })?;
             }
             (None, kind::FORUM) => {
@@ -920,6 +968,8 @@ impl World {
                     reference: None,
                     thread_id: None,
                     reactions: Vec::new(),
+                    embeds: Vec::new(),
+                    attachments: Vec::new(),
                 })?;
                 let forum = self.channel_mut(parent)?;
                 forum.last_message_id =
@@ -937,10 +987,56 @@ impl World {
                     reference: Some((thread_id, thread_id)),
                     thread_id: None,
                     reactions: Vec::new(),
+                    embeds: Vec::new(),
+                    attachments: Vec::new(),
                 })?;
             }
         }
         Ok(thread_id)
+    }
+
+    /// Adds a message the bot posts through the API (`POST /channels/{c}/messages`) at `clock` and returns
+    /// its id: type 0 by `bot_user_id`, with `content` (possibly empty), `embeds` and one attachment per
+    /// `(filename, content_type, size)`, ids from the generator. A hand-built world without the bot user
+    /// gets it as a bot account, so that the message is the bot's for the ground truth too (which never
+    /// counts bots).
+    ///
+    /// # Errors
+    ///
+    /// As [`World::add_message`].
+    pub(crate) fn add_bot_message(
+        &mut self,
+        channel: u64,
+        content: &str,
+        embeds: Vec<Value>,
+        files: &[(String, Option<String>, u64)],
+        clock: DateTime<Utc>,
+    ) -> Result<u64, FakeError> {
+        let bot = self.bot_user_id;
+        self.users.entry(bot).or_insert_with(|| User {
+            id: bot,
+            username: "engagement-bot".into(),
+            bot: true,
+        });
+        let mut new = NewMessage::new(channel, bot);
+        new.kind = Some(message_type::DEFAULT);
+        new.content = Some(content.to_owned());
+        let id = self.add_message(&new, clock)?;
+        let time = snowflake::created_at(id);
+        let attachments: Vec<Attachment> = files
+            .iter()
+            .map(|(filename, content_type, size)| Attachment {
+                id: self.ids.next(time),
+                filename: filename.clone(),
+                size: *size,
+                content_type: content_type.clone(),
+            })
+            .collect();
+        if let Some(message) = self.channel_mut(channel)?.messages.get_mut(&id) {
+            message.embeds = embeds;
+            message.attachments = attachments;
+        }
+        Ok(id)
     }
 
     /// Inserts a fully built message, keeping `last_message_id`.
@@ -1213,8 +1309,12 @@ impl World {
             "content": message.content,
             "mentions": [],
             "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
+            "attachments": message
+                .attachments
+                .iter()
+                .map(|a| attachment_json(message.channel_id, a))
+                .collect::<Vec<_>>(),
+            "embeds": message.embeds,
             "timestamp": format_time(message.timestamp()),
             "edited_timestamp": null,
             "flags": if message.thread_id.is_some() { 32 } else { 0 },

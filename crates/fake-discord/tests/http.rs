@@ -700,3 +700,303 @@ async fn role_changes_of_a_guild_share_one_bucket() -> TestResult {
     assert_eq!(fake.role_changes().len(), 2, "the refused call changed nothing");
     Ok(())
 }
+
+/// A 1×1 PNG: binary bytes including CR, LF and NUL.
+const PNG: [u8; 67] = [
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+/// `POST /channels/{channel}/messages` with the bot token: a JSON body, or with `png` a multipart one
+/// (`payload_json` + `files[0]`). Returns the status and the JSON answer.
+async fn post_message(
+    fake: &FakeDiscord,
+    channel: u64,
+    payload: &Value,
+    png: Option<&str>,
+) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+    let request = client()
+        .post(format!("{}/channels/{channel}/messages", fake.base_url()))
+        .header("Authorization", format!("Bot {}", fake.token()));
+    let request = match png {
+        None => request.json(payload),
+        Some(filename) => {
+            let form = reqwest::multipart::Form::new()
+                .part(
+                    "payload_json",
+                    reqwest::multipart::Part::text(payload.to_string())
+                        .mime_str("application/json")?,
+                )
+                .part(
+                    "files[0]",
+                    reqwest::multipart::Part::bytes(PNG.to_vec())
+                        .file_name(filename.to_owned())
+                        .mime_str("image/png")?,
+                );
+            request.multipart(form)
+        }
+    };
+    let response = request.send().await?;
+    Ok((response.status(), response.json().await?))
+}
+
+fn id_of(value: &Value) -> Result<u64, Box<dyn std::error::Error>> {
+    Ok(value["id"].as_str().ok_or("no id")?.parse()?)
+}
+
+#[tokio::test]
+async fn a_posted_message_is_the_bots_message_of_the_channel() -> TestResult {
+    let fake = start(RateLimits::fast()).await?;
+    let channel = busiest_text_channel(&fake);
+    let bot = fake.with_world(|w| w.bot_user_id);
+    let truth = fake.ground_truth(&fake_discord::TruthOptions::default());
+    let payload = serde_json::json!({
+        "content": "Weekly digest",
+        "embeds": [{"title": "This week", "image": {"url": "attachment://chart.png"}}],
+        "allowed_mentions": {"parse": []},
+    });
+    let (status, posted) = post_message(&fake, channel, &payload, None).await?;
+    assert_eq!(status, StatusCode::OK, "{posted}");
+    let id = id_of(&posted)?;
+    assert_eq!(posted["channel_id"], channel.to_string());
+    assert_eq!(posted["author"]["id"], bot.to_string());
+    assert_eq!(posted["author"]["bot"], true);
+    assert_eq!((&posted["type"], &posted["content"]), (&serde_json::json!(0), &payload["content"]));
+    assert_eq!(posted["embeds"], payload["embeds"]);
+    assert_eq!(posted["attachments"], serde_json::json!([]));
+    assert!(posted.get("nonce").is_none(), "no nonce was sent");
+    let timestamp =
+        chrono::DateTime::parse_from_rfc3339(posted["timestamp"].as_str().ok_or("time")?)?;
+    assert!((fake.clock() - timestamp.to_utc()).num_seconds().abs() < 5, "stamped with the clock");
+
+    // It is the channel's newest message, listed like any other, and the channel's last message.
+    let (_, _, page) = get(&fake, &format!("channels/{channel}/messages?limit=1")).await?;
+    assert_eq!(ids(&page), vec![id]);
+    assert_eq!(page[0]["author"]["bot"], true);
+    assert_eq!(page[0]["embeds"], payload["embeds"]);
+    assert_eq!(fake.with_world(|w| w.channels[&channel].last_message_id), Some(id));
+    // A bot's message: the ground truth does not change.
+    assert_eq!(fake.ground_truth(&fake_discord::TruthOptions::default()), truth);
+
+    let posts = fake.posted_messages();
+    assert_eq!(posts.len(), 1);
+    assert_eq!((posts[0].channel_id, posts[0].message_id), (channel, id));
+    assert_eq!(
+        (&posts[0].payload, posts[0].nonce.as_ref(), posts[0].deduplicated),
+        (&payload, None, false)
+    );
+    assert!(posts[0].files.is_empty());
+    let (status, raw) = admin(&fake, reqwest::Method::GET, "posts", None).await?;
+    assert_eq!(status, StatusCode::OK);
+    let raw: Value = serde_json::from_str(&raw)?;
+    assert_eq!(
+        raw,
+        serde_json::json!([{"channel_id": channel.to_string(), "message_id": id.to_string(),
+                            "payload": payload, "files": [], "nonce": null, "deduplicated": false}])
+    );
+    // Its own bucket, per channel.
+    let log = fake.request_log();
+    let post = log.iter().find(|r| r.method == "POST").ok_or("logged")?;
+    assert_eq!(post.route, Some(RouteClass::CreateMessage));
+    assert_eq!(post.major, format!("channels/{channel}"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_enforced_nonce_answers_the_earlier_message_for_five_minutes() -> TestResult {
+    let fake = start(RateLimits::unlimited()).await?;
+    let channel = busiest_text_channel(&fake);
+    let count = || fake.with_world(|w| w.channels[&channel].messages.len());
+    let before = count();
+    let digest =
+        serde_json::json!({"content": "digest", "nonce": "digest:2026-11", "enforce_nonce": true});
+    let (status, first) = post_message(&fake, channel, &digest, None).await?;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["nonce"], "digest:2026-11");
+    let (status, again) = post_message(&fake, channel, &digest, None).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(id_of(&again)?, id_of(&first)?, "the earlier message");
+    assert_eq!(again["nonce"], "digest:2026-11");
+    assert_eq!(count(), before + 1, "nothing created");
+    // Another channel does not know the nonce.
+    let other = fake.with_world(|w| {
+        w.channels
+            .values()
+            .find(|c| c.kind == kind::TEXT && c.readable && c.id != channel)
+            .map(|c| c.id)
+            .ok_or("a second text channel")
+    })?;
+    let (_, elsewhere) = post_message(&fake, other, &digest, None).await?;
+    assert_ne!(id_of(&elsewhere)?, id_of(&first)?);
+    // Past the window, the same nonce creates a message.
+    fake.advance_clock(chrono::Duration::minutes(6));
+    let (_, later) = post_message(&fake, channel, &digest, None).await?;
+    assert_ne!(id_of(&later)?, id_of(&first)?);
+    assert_eq!(count(), before + 2);
+    // Without enforce_nonce a nonce changes nothing: two messages (an integer nonce too).
+    let plain = serde_json::json!({"content": "plain", "nonce": 1_234_567});
+    let (_, a) = post_message(&fake, channel, &plain, None).await?;
+    let (_, b) = post_message(&fake, channel, &plain, None).await?;
+    assert_ne!(id_of(&a)?, id_of(&b)?);
+    assert_eq!(a["nonce"], 1_234_567);
+    assert_eq!(count(), before + 4);
+
+    let posts: Vec<(u64, u64, bool)> = fake
+        .posted_messages()
+        .iter()
+        .map(|p| (p.channel_id, p.message_id, p.deduplicated))
+        .collect();
+    assert_eq!(
+        posts,
+        vec![
+            (channel, id_of(&first)?, false),
+            (channel, id_of(&first)?, true),
+            (other, id_of(&elsewhere)?, false),
+            (channel, id_of(&later)?, false),
+            (channel, id_of(&a)?, false),
+            (channel, id_of(&b)?, false),
+        ]
+    );
+    let (_, raw) = admin(&fake, reqwest::Method::GET, "posts", None).await?;
+    let raw: Value = serde_json::from_str(&raw)?;
+    assert_eq!((&raw[1]["deduplicated"], &raw[1]["nonce"]), (&Value::Bool(true), &digest["nonce"]));
+    assert_eq!(raw[1]["message_id"], first["id"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn posting_is_refused_like_discord() -> TestResult {
+    use fake_discord::world::{EVERYONE_PERMISSIONS, permission};
+    let fake = start(RateLimits::unlimited()).await?;
+    let s = role_setup(&fake)?;
+    let channel = busiest_text_channel(&fake);
+    let of_kind = |k: u8| {
+        fake.with_world(|w| w.channels.values().find(|c| c.kind == k && c.readable).map(|c| c.id))
+            .ok_or(format!("no channel of type {k}"))
+    };
+    let unreadable = fake
+        .with_world(|w| w.channels.values().find(|c| !c.readable).map(|c| c.id))
+        .ok_or("unreadable")?;
+    let hello = serde_json::json!({"content": "hello"});
+    let expect =
+        async |channel: u64, payload: &Value, png: Option<&str>, status: StatusCode, code: u64| {
+            let (got, body) = post_message(&fake, channel, payload, png).await?;
+            assert_eq!(
+                (got, &body["code"]),
+                (status, &serde_json::json!(code)),
+                "{payload} in {channel}: {body}"
+            );
+            Ok::<_, Box<dyn std::error::Error>>(body)
+        };
+    let body = expect(12_345, &hello, None, StatusCode::NOT_FOUND, 10_003).await?;
+    assert_eq!(body["message"], "Unknown Channel");
+    let body = expect(unreadable, &hello, None, StatusCode::FORBIDDEN, 50_001).await?;
+    assert_eq!(body["message"], "Missing Access");
+    for non_text in [of_kind(kind::CATEGORY)?, of_kind(kind::FORUM)?] {
+        let body = expect(non_text, &hello, None, StatusCode::BAD_REQUEST, 50_008).await?;
+        assert_eq!(body["message"], "Cannot send messages in a non-text channel");
+    }
+    for empty in [serde_json::json!({}), serde_json::json!({"content": "", "embeds": []})] {
+        let body = expect(channel, &empty, None, StatusCode::BAD_REQUEST, 50_006).await?;
+        assert_eq!(body["message"], "Cannot send an empty message");
+    }
+    let bad = StatusCode::BAD_REQUEST;
+    let nonce = |n: Value| serde_json::json!({"content": "x", "nonce": n, "enforce_nonce": true});
+    let body = expect(channel, &nonce("n".repeat(26).into()), None, bad, 50_035).await?;
+    assert_eq!(body["errors"]["nonce"]["_errors"][0]["code"], "BASE_TYPE_MAX_LENGTH");
+    expect(channel, &nonce(serde_json::json!(1.5)), None, bad, 50_035).await?;
+    expect(channel, &serde_json::json!({"content": "x".repeat(2_001)}), None, bad, 50_035).await?;
+    let embeds: Vec<Value> = (0..11).map(|i| serde_json::json!({"title": i})).collect();
+    expect(channel, &serde_json::json!({"embeds": embeds}), None, bad, 50_035).await?;
+    let (status, _) = post_message(&fake, channel, &nonce("n".repeat(25).into()), None).await?;
+    assert_eq!(status, StatusCode::OK, "25 characters are accepted");
+
+    // Permissions: `@everyone` grants posting in the generated guilds, so both it and the bot's role
+    // lose the bit.
+    let without = |bit: u64| {
+        fake.update_role(
+            s.guild,
+            &RoleUpdate { permissions: Some(EVERYONE_PERMISSIONS & !bit), ..RoleUpdate::default() },
+        )?;
+        fake.update_role(
+            s.bot_role,
+            &RoleUpdate {
+                permissions: Some(seeded_role::BOT_PERMISSIONS & !bit),
+                ..RoleUpdate::default()
+            },
+        )
+    };
+    let forbidden = StatusCode::FORBIDDEN;
+    let embed = serde_json::json!({"embeds": [{"title": "digest"}]});
+    without(permission::SEND_MESSAGES)?;
+    let body = expect(channel, &hello, None, forbidden, 50_013).await?;
+    assert_eq!(body["message"], "Missing Permissions");
+    without(permission::EMBED_LINKS)?;
+    expect(channel, &embed, None, forbidden, 50_013).await?;
+    assert_eq!(post_message(&fake, channel, &hello, None).await?.0, StatusCode::OK, "text alone");
+    without(permission::ATTACH_FILES)?;
+    expect(channel, &hello, Some("chart.png"), forbidden, 50_013).await?;
+    assert_eq!(post_message(&fake, channel, &embed, None).await?.0, StatusCode::OK, "no file");
+    // Administrator alone allows everything.
+    fake.update_role(s.guild, &RoleUpdate { permissions: Some(0), ..RoleUpdate::default() })?;
+    fake.update_role(
+        s.bot_role,
+        &RoleUpdate { permissions: Some(1 << 3), ..RoleUpdate::default() },
+    )?;
+    assert_eq!(post_message(&fake, channel, &embed, Some("chart.png")).await?.0, StatusCode::OK);
+
+    // Without the bot token: 401.
+    let response = client()
+        .post(format!("{}/channels/{channel}/messages", fake.base_url()))
+        .json(&hello)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(fake.posted_messages().len(), 4, "only the accepted posts are recorded");
+    assert_eq!(fake.stats().forbidden, 4);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_multipart_post_records_its_png() -> TestResult {
+    let fake = start(RateLimits::fast()).await?;
+    let channel = busiest_text_channel(&fake);
+    let payload = serde_json::json!({
+        "embeds": [{"title": "Digest", "image": {"url": "attachment://chart.png"}}],
+        "attachments": [{"id": 0, "filename": "chart.png"}],
+        "nonce": "digest:g1:2026-W46",
+        "enforce_nonce": true,
+    });
+    let (status, posted) = post_message(&fake, channel, &payload, Some("chart.png")).await?;
+    assert_eq!(status, StatusCode::OK, "{posted}");
+    let attachment = &posted["attachments"][0];
+    assert_eq!(
+        (&attachment["filename"], &attachment["size"]),
+        (&serde_json::json!("chart.png"), &serde_json::json!(PNG.len()))
+    );
+    assert_eq!(attachment["content_type"], "image/png");
+    assert!(attachment["id"].as_str().is_some_and(|id| id.parse::<u64>().is_ok()));
+    let (_, _, page) = get(&fake, &format!("channels/{channel}/messages?limit=1")).await?;
+    assert_eq!(page[0]["attachments"], posted["attachments"], "listed with its attachment");
+    let posts = fake.posted_messages();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].payload, payload);
+    assert_eq!(
+        posts[0].files,
+        vec![fake_discord::RecordedPostFile {
+            filename: "chart.png".into(),
+            content_type: Some("image/png".into()),
+            size: PNG.len() as u64,
+        }]
+    );
+    assert_eq!(posts[0].nonce, Some(serde_json::json!("digest:g1:2026-W46")));
+    // A file the payload lists without its part is refused.
+    let missing =
+        serde_json::json!({"content": "x", "attachments": [{"id": 1, "filename": "b.png"}]});
+    let (status, body) = post_message(&fake, channel, &missing, Some("chart.png")).await?;
+    assert_eq!((status, &body["code"]), (StatusCode::BAD_REQUEST, &serde_json::json!(50_035)));
+    Ok(())
+}

@@ -12,7 +12,8 @@ use crate::items::{self, Item, PK, SK, guild_pk, n, s};
 use crate::{CounterStore, StoreError, StoreErrorKind};
 
 const ROLE_PREFIX: &str = "ROLE#";
-const REVISION: &str = "rev";
+/// The attribute holding an item's revision (see [`CounterStore::put_revision`]).
+pub(crate) const REVISION: &str = "rev";
 
 fn role_sk(role: RoleId) -> String {
     format!("{ROLE_PREFIX}{role}")
@@ -114,20 +115,28 @@ impl CounterStore {
             item.insert("problem".to_owned(), s(problem.clone()));
             item.insert("problem_ms".to_owned(), n(*at));
         }
-        if state.revision == 0 {
-            self.put_item(item, Some("attribute_not_exists(pk)"), &doing).await?;
-        } else {
-            self.put_item_where(
-                item,
-                Some("rev = :rev"),
-                &[],
-                vec![(":rev", n(state.revision))],
-                &doing,
-            )
-            .await?;
-        }
+        self.put_revision(item, state.revision, &doing).await?;
         state.revision = next;
         Ok(())
+    }
+
+    /// Writes `item` (holding [`REVISION`] = `read` + 1) if the stored one is still at revision `read`
+    /// (0: absent).
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Conflict`] when it is not; other DynamoDB errors.
+    pub(crate) async fn put_revision(
+        &self,
+        item: Item,
+        read: u64,
+        doing: &str,
+    ) -> Result<(), StoreError> {
+        if read == 0 {
+            self.put_item(item, Some("attribute_not_exists(pk)"), doing).await
+        } else {
+            let values = vec![(":rev", n(read))];
+            self.put_item_where(item, Some("rev = :rev"), &[], values, doing).await
+        }
     }
 }
 

@@ -302,7 +302,7 @@ impl Followup {
                 let mention = roles::mention(rule.role);
                 Ok(Reply::text(if changed {
                     format!(
-                        "Saved: the bot gives {mention} to members with {} and takes it back from those \
+                        "Saved: the bot gives {mention} to {} and takes it back from those \
                          it gave it to when they no longer qualify. It never touches the role of members \
                          who got it some other way, and never gives it to members who opted out. The \
                          next sync applies it; `/engagement-config activity-role preview` shows who \
@@ -310,7 +310,7 @@ impl Followup {
                         rule.describe()
                     )
                 } else {
-                    format!("{mention} already goes to members with {}.", rule.describe())
+                    format!("{mention} already goes to {}.", rule.describe())
                 }))
             }
             RoleTask::Preview { role } => {

@@ -30,6 +30,7 @@ use twilight_model::user::User;
 use crate::response;
 
 pub mod activity_roles;
+pub mod digest;
 pub mod help;
 pub mod options;
 pub mod privacy;

@@ -12,6 +12,7 @@ use engagement_domain::{GuildConfig, GuildId, GuildTimeZone};
 use engagement_store::{Claim, ConfigVersion, CounterStore, StoreErrorKind};
 
 use crate::handlers::activity_roles::{ActivityRoleCommand, RoleAction};
+use crate::handlers::digest::{DigestAction, DigestCommand};
 use crate::handlers::privacy::{PrivacyAction, PrivacyCommand};
 use crate::handlers::reports::{ReportCommand, ReportKind};
 use crate::handlers::server_config::{ConfigAction, ConfigCommand};
@@ -180,6 +181,7 @@ pub fn engagement_registry(services: Services) -> Result<CommandRegistry, Regist
     let config = |action| ConfigCommand::new(Arc::clone(&services), action);
     let privacy = |action| PrivacyCommand::new(Arc::clone(&services), action);
     let activity_role = |action| ActivityRoleCommand::new(Arc::clone(&services), action);
+    let digest = |action| DigestCommand::new(Arc::clone(&services), action);
     let route = |parts: &[&str]| parts.join(" ");
     let described = |route: &str| route_description(route).to_owned();
     let config_route = |sub: &str| route(&[name::ENGAGEMENT_CONFIG, sub]);
@@ -217,6 +219,15 @@ pub fn engagement_registry(services: Services) -> Result<CommandRegistry, Regist
     ] {
         let route = route(&[name::ENGAGEMENT_CONFIG, name::ACTIVITY_ROLE, sub]);
         builder = builder.command(&route, described(&route), activity_role(action))?;
+    }
+    for (sub, action) in [
+        (name::SET, DigestAction::Set),
+        (name::OFF, DigestAction::Off),
+        (name::SHOW, DigestAction::Show),
+        (name::PREVIEW, DigestAction::Preview),
+    ] {
+        let route = route(&[name::ENGAGEMENT_CONFIG, name::DIGEST, sub]);
+        builder = builder.command(&route, described(&route), digest(action))?;
     }
     for (sub, action) in [
         (name::OPT_OUT, PrivacyAction::OptOut),

@@ -584,12 +584,10 @@ async fn activity_role_add_checks_what_it_can_and_defers_the_rest() -> anyhow::R
         assert!(answer.is_ephemeral_message(), "{answer:?}");
         assert!(answer.content().contains(expected), "{expected}: {}", answer.content());
     }
-    // Manage Server (32) without Manage Roles may not.
-    let data = add(ACTIVE, false, vec![days(7), integer(option::MIN_MESSAGES, 5)]);
-    let answer = send(&app, &key, &interaction(APP, ALICE, "32", data.clone())).await?;
-    assert_eq!(answer.content(), interactions::handlers::activity_roles::NEEDS_MANAGE_ROLES);
     assert!(invoker.jobs().is_empty());
-    // Manage Server and Manage Roles (32 | 1<<28).
+    // Manage Server and bit 28 (in a channel: Manage Permissions): whether the asker's roles give
+    // Manage Roles is for the followup to check, with the guild's roles.
+    let data = add(ACTIVE, false, vec![days(7), integer(option::MIN_MESSAGES, 5)]);
     let answer = send(&app, &key, &interaction(APP, ALICE, "268435488", data)).await?;
     assert_eq!(answer.json, json!({"type": 5, "data": {"flags": 64}}));
     let jobs = invoker.jobs();
@@ -664,6 +662,89 @@ async fn activity_roles_are_shown_previewed_removed_and_capped() -> anyhow::Resu
         let answer = send(&app, &key, &interaction(APP, ALICE, MEMBER_PERMISSIONS, data)).await?;
         assert_eq!(answer.content(), interactions::handlers::options::NEEDS_MANAGE_GUILD);
     }
+    Ok(())
+}
+
+// ---- /engagement-config digest -----------------------------------------------------------------------
+
+fn digest(sub: &str, options: Vec<serde_json::Value>) -> serde_json::Value {
+    grouped_subcommand(name::ENGAGEMENT_CONFIG, name::DIGEST, sub, options)
+}
+
+#[tokio::test]
+async fn the_digest_is_set_shown_previewed_and_turned_off() -> anyhow::Result<()> {
+    let (app, key, invoker, store) = setup("digest").await?;
+    let show = send(&app, &key, &by(ADMIN, digest(name::SHOW, vec![]))).await?;
+    assert!(show.content().starts_with("No digest is set"), "{}", show.content());
+    let weekly = |extra: Vec<serde_json::Value>| {
+        let mut options =
+            vec![channel(option::CHANNEL, GENERAL, 0), string(option::FREQUENCY, "weekly")];
+        options.extend(extra);
+        digest(name::SET, options)
+    };
+    // Refused with a reason, nothing saved.
+    let daily_on_a_weekday = digest(
+        name::SET,
+        vec![
+            channel(option::CHANNEL, GENERAL, 0),
+            string(option::FREQUENCY, "daily"),
+            string(option::WEEKDAY, "friday"),
+        ],
+    );
+    for (data, expected) in [
+        (daily_on_a_weekday, "`weekday` is for weekly digests"),
+        (weekly(vec![integer(option::HOUR, 24)]), "`hour` must be from 0 to 23, not 24"),
+        (weekly(vec![string(option::WEEKDAY, "someday")]), "`someday` is not a day of the week"),
+        (
+            digest(
+                name::SET,
+                vec![channel(option::CHANNEL, GENERAL, 0), string(option::FREQUENCY, "hourly")],
+            ),
+            "`hourly` is not a frequency",
+        ),
+    ] {
+        let answer = send(&app, &key, &by(ADMIN, data)).await?;
+        assert!(answer.is_ephemeral_message(), "{answer:?}");
+        assert!(answer.content().contains(expected), "{expected}: {}", answer.content());
+    }
+    assert_eq!(store.guild_config(GuildId(GUILD)).await?, None);
+    // NOW is Friday 2025-11-28 08:53 UTC: a digest set now for Fridays at 18:00 first posts today.
+    let data = weekly(vec![string(option::WEEKDAY, "friday"), integer(option::HOUR, 18)]);
+    let answer = send(&app, &key, &by(ADMIN, data)).await?;
+    assert!(
+        answer.content().starts_with(&format!(
+            "The digest is posted every Friday at 18:00 (UTC) in <#{GENERAL}>, about the 7 days before; \
+             the first on Friday 2025-11-28 18:00."
+        )),
+        "{}",
+        answer.content()
+    );
+    let schedule = store.guild_config(GuildId(GUILD)).await?.unwrap_or_default().digest;
+    assert_eq!(schedule.map(|s| (s.hour, s.since_ms)), Some((18, NOW * 1000)));
+    let show = send(&app, &key, &by(ADMIN, digest(name::SHOW, vec![]))).await?;
+    assert!(show.content().contains("Next: Friday 2025-11-28 18:00."), "{}", show.content());
+    // The preview: the latest due digest (Friday 2025-11-21: the 14th to the 20th), for the public.
+    let answer = send(&app, &key, &by(ADMIN, digest(name::PREVIEW, vec![]))).await?;
+    assert_eq!(answer.json, json!({"type": 5, "data": {"flags": 64}}));
+    let jobs = invoker.jobs();
+    let Some(Work::Report { request, audience }) = jobs.last().map(|j| &j.work) else {
+        anyhow::bail!("not a report job: {jobs:?}")
+    };
+    assert_eq!(*audience, engagement_domain::Audience::Public);
+    assert_eq!(request.report, Report::Digest { frequency: engagement_domain::Frequency::Weekly });
+    assert_eq!(
+        request.period.range.map(|r| r.to_string()).as_deref(),
+        Some("2025-11-14 to 2025-11-20")
+    );
+    // Off, then nothing to stop.
+    let off = send(&app, &key, &by(ADMIN, digest(name::OFF, vec![]))).await?;
+    assert!(off.content().starts_with("The digest is off"), "{}", off.content());
+    let again = send(&app, &key, &by(ADMIN, digest(name::OFF, vec![]))).await?;
+    assert_eq!(again.content(), "No digest is set: nothing to stop.");
+    let member =
+        send(&app, &key, &interaction(APP, ALICE, MEMBER_PERMISSIONS, digest(name::SHOW, vec![])))
+            .await?;
+    assert_eq!(member.content(), interactions::handlers::options::NEEDS_MANAGE_GUILD);
     Ok(())
 }
 

@@ -505,9 +505,11 @@ async fn activity_roles_are_checked_against_the_guilds_roles_then_saved() -> any
         }
     };
     let manage = (1 << 5) | (1 << 28);
+    let regulars = role(seeded_role::REGULARS).context("Regulars")?;
     let cases = [
         (job(moderators, vec![], 8, None), "not below the bot's highest role"),
-        (job(active, vec![], manage, None), "not below your highest role"),
+        // Bit 28 of the interaction's (channel) permissions is Manage Permissions, not Manage Roles.
+        (job(active, vec![moderators], manage, None), "you need the Manage Roles permission"),
     ];
     for (job, expected) in cases {
         let outcome = followup.handle(&job, at(NOW + 1)).await?;
@@ -520,7 +522,18 @@ async fn activity_roles_are_checked_against_the_guilds_roles_then_saved() -> any
         assert!(text.contains(expected), "{expected}: {text}");
         assert_eq!(env.store.guild_config(GuildId(guild)).await?, None, "nothing saved");
     }
-    // A member whose highest role (Moderators) is above Active may.
+    // Moderators and Regulars get Manage Roles: a member whose highest role is Regulars (below Active)
+    // still may not; one with Moderators (above it) may.
+    let update =
+        fake_discord::world::RoleUpdate { permissions: Some(1 << 28), ..Default::default() };
+    env.fake.update_role(moderators, &update)?;
+    env.fake.update_role(regulars, &update)?;
+    let outcome = followup.handle(&job(active, vec![regulars], manage, None), at(NOW + 1)).await?;
+    assert_eq!(outcome, Outcome::Explained);
+    let calls = env.fake.webhook_calls();
+    let text =
+        calls.last().context("no edit")?.payload["content"].as_str().unwrap_or_default().to_owned();
+    assert!(text.contains("not below your highest role"), "{text}");
     let outcome =
         followup.handle(&job(active, vec![moderators], manage, None), at(NOW + 1)).await?;
     assert_eq!(outcome, Outcome::Answered);
@@ -541,5 +554,29 @@ async fn activity_roles_are_checked_against_the_guilds_roles_then_saved() -> any
     assert_eq!(embed(call)["title"], "Activity role preview");
     assert_eq!(embed(call)["fields"][0]["name"], "Would gain it (0)");
     assert!(env.fake.role_changes().is_empty(), "a preview changes nothing");
+    Ok(())
+}
+
+/// `/engagement-config digest preview`: the followup builds the digest (chart attached) for the public,
+/// shown to the asker only.
+#[tokio::test]
+async fn the_digest_preview_is_the_post_with_its_chart() -> anyhow::Result<()> {
+    let env = Deferred::start("deferred-digest").await?;
+    let set = grouped_subcommand(
+        name::ENGAGEMENT_CONFIG,
+        name::DIGEST,
+        name::SET,
+        vec![channel(option::CHANNEL, GENERAL, 0), string(option::FREQUENCY, "daily")],
+    );
+    send(&env.app, &env.key, &interaction(env.fake.application_id(), ADMIN, ALL_PERMISSIONS, set))
+        .await?;
+    let preview = grouped_subcommand(name::ENGAGEMENT_CONFIG, name::DIGEST, name::PREVIEW, vec![]);
+    let (outcome, call) = env.run(ADMIN, preview, true).await?;
+    assert_eq!(outcome, Outcome::Answered);
+    assert_eq!(embed(&call)["title"], "Daily digest");
+    // Daily at 09:00 UTC, and NOW is 08:53 on the 28th: the latest due is the 27th's, about the 26th.
+    assert_eq!(embed(&call)["description"], "The server, 2025-11-26");
+    let file = call.files.first().context("no chart")?;
+    assert!(file.filename.ends_with(".png"), "{file:?}");
     Ok(())
 }

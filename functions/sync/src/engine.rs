@@ -59,6 +59,9 @@ pub(crate) struct GuildRun<'a> {
 /// How a guild run ended.
 pub(crate) struct GuildOutcome {
     pub(crate) out_of_time: bool,
+    /// Every channel was read up to when the run started (not cut short, none failed): the counts the
+    /// activity roles and the digest read are complete.
+    pub(crate) complete: bool,
     /// The settings the run counted by (the activity roles to apply after it).
     pub(crate) config: GuildConfig,
 }
@@ -119,7 +122,8 @@ impl GuildRun<'_> {
             // (a backfill reads back in time, not up to now).
             self.store.record_synced(self.guild, self.now_ms()).await?;
         }
-        Ok(GuildOutcome { out_of_time, config: rules })
+        let complete = !out_of_time && failed == 0;
+        Ok(GuildOutcome { out_of_time, complete, config: rules })
     }
 
     /// Folds waiting batches, within the run's time. A fold that fails or runs out of time is reported

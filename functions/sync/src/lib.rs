@@ -14,7 +14,7 @@ pub mod settings;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use engagement_actions::{RoleRun, RuleStatus};
+use engagement_actions::{DigestOutcome, DigestRun, RoleRun, RuleStatus};
 use engagement_discord::DiscordClient;
 use engagement_domain::{Day, GuildId, MessageId, snowflake};
 use engagement_store::{CounterStore, StoreError};
@@ -235,6 +235,8 @@ impl Syncer {
             false,
         );
         let roles_ref = &roles;
+        let digests = DigestRun::new(&self.store, &self.discord, now, false);
+        let digests_ref = &digests;
         let outcomes: Vec<Result<engine::GuildOutcome, SyncError>> = futures::stream::iter(guilds)
             .map(|guild| async move {
                 let run = GuildRun {
@@ -251,7 +253,12 @@ impl Syncer {
                 let guild_id = run.guild;
                 let work = async {
                     let outcome = run.run().await?;
-                    apply_roles(roles_ref, counters_ref, guild_id, &outcome.config).await?;
+                    // Only on complete counts: a member must not lose a role, nor a digest show a
+                    // quiet day, because a channel was not read this run.
+                    if outcome.complete {
+                        apply_roles(roles_ref, counters_ref, guild_id, &outcome.config).await?;
+                        post_digest(digests_ref, counters_ref, guild_id, &outcome.config).await?;
+                    }
                     Ok(outcome)
                 };
                 std::panic::AssertUnwindSafe(work)
@@ -410,6 +417,32 @@ async fn apply_roles(
         RunCounters::add(&counters.roles_taken, outcome.lost.len() as u64);
         if matches!(outcome.status, RuleStatus::Refused(_) | RuleStatus::Failed(_)) {
             RunCounters::add(&counters.role_rules_stopped, 1);
+        }
+    }
+    Ok(())
+}
+
+/// Posts the guild's digest if one is due. As for roles, only a failure that stops every Discord call
+/// fails the guild; anything else is logged, and the next run sees to the post.
+async fn post_digest(
+    digests: &DigestRun<'_, DiscordClient>,
+    counters: &RunCounters,
+    guild: GuildId,
+    config: &engagement_domain::GuildConfig,
+) -> Result<(), SyncError> {
+    if config.digest.is_none() {
+        return Ok(());
+    }
+    match digests.post_due(guild, config).await {
+        Ok(DigestOutcome::Posted(_)) => RunCounters::add(&counters.digests_posted, 1),
+        Ok(DigestOutcome::Refused(_) | DigestOutcome::Failed(_)) => {
+            RunCounters::add(&counters.digests_failed, 1);
+        }
+        Ok(_) => {}
+        Err(engagement_actions::ActionError::Discord(e)) if e.is_fatal() => return Err(e.into()),
+        Err(e) => {
+            tracing::error!(%guild, error = %e, "the digest could not be posted");
+            RunCounters::add(&counters.digests_failed, 1);
         }
     }
     Ok(())

@@ -47,6 +47,8 @@ pub(crate) struct RunCounters {
     pub(crate) roles_given: AtomicU64,
     pub(crate) roles_taken: AtomicU64,
     pub(crate) role_rules_stopped: AtomicU64,
+    pub(crate) digests_posted: AtomicU64,
+    pub(crate) digests_failed: AtomicU64,
 }
 
 impl RunCounters {
@@ -100,6 +102,11 @@ pub struct RunSummary {
     /// Activity-role rules whose run stopped short: the bot may not manage the role (the reason is
     /// logged and shown by `/engagement-config activity-role show`), or a Discord call failed.
     pub role_rules_stopped: u64,
+    /// Digests posted.
+    pub digests_posted: u64,
+    /// Digests due that could not be posted (refused by Discord, or failed for now): logged, shown by
+    /// `/engagement-config digest show`, tried again.
+    pub digests_failed: u64,
     /// DynamoDB write units used (estimated with DynamoDB's rules).
     pub write_units: u64,
     /// DynamoDB read units used.
@@ -130,6 +137,8 @@ impl RunSummary {
         self.roles_given += get(&t.roles_given);
         self.roles_taken += get(&t.roles_taken);
         self.role_rules_stopped += get(&t.role_rules_stopped);
+        self.digests_posted += get(&t.digests_posted);
+        self.digests_failed += get(&t.digests_failed);
     }
 
     /// The summary as the run's log line: JSON, with a CloudWatch embedded-metric-format block

@@ -261,9 +261,10 @@ impl RoleGateway for CrashingGateway<'_> {
     }
 }
 
-/// A run killed after any Discord call (a role given but not recorded, a member pending) leaves the
-/// roles and the record right after the next run: every role the bot gave is recorded, none given by
-/// hand is, and each qualifying member got the role once.
+/// A run killed after any Discord call (a role given but not recorded, a member pending, a role taken
+/// but still recorded) leaves the roles and the record right after the next run: every role the bot gave
+/// is recorded, none given by hand is, each qualifying member got the role once, and the member who no
+/// longer qualifies lost it once.
 #[tokio::test]
 async fn a_run_killed_after_any_call_is_put_right_by_the_next() -> anyhow::Result<()> {
     let s = setup("roles-crash").await?;
@@ -271,9 +272,11 @@ async fn a_run_killed_after_any_call_is_put_right_by_the_next() -> anyhow::Resul
     let threshold = Threshold::Top(4);
     let want = qualifying(&month, threshold);
     let by_hand_qualifying = *want.iter().next().unwrap();
-    let by_hand_other = *month.keys().find(|m| !want.contains(m)).unwrap();
+    let mut others = month.keys().filter(|m| !want.contains(m));
+    let (by_hand_other, given_before) = (*others.next().unwrap(), *others.next().unwrap());
     for crash_at in 1.. {
-        // A fresh role each time, below the bot's: its own record and holders.
+        // A fresh role each time, below the bot's: its own record and holders. The bot gave it to
+        // `given_before` earlier, who no longer qualifies.
         let role = s.fake.create_role(
             s.guild,
             &NewRole {
@@ -283,9 +286,12 @@ async fn a_run_killed_after_any_call_is_put_right_by_the_next() -> anyhow::Resul
                 managed: false,
             },
         )?;
-        for member in [by_hand_qualifying, by_hand_other] {
+        for member in [by_hand_qualifying, by_hand_other, given_before] {
             s.fake.set_member_roles(s.guild, member, &BTreeSet::from([role]))?;
         }
+        let mut before = engagement_store::RoleState::default();
+        before.record.given.insert(UserId(given_before));
+        s.syncer.store.put_role_state(GuildId(s.guild), RoleId(role), &mut before).await?;
         s.set_config(vec![rule(role, threshold, 30)], &BTreeSet::new()).await;
         let config = s.config().await;
         let crashing =
@@ -306,19 +312,47 @@ async fn a_run_killed_after_any_call_is_put_right_by_the_next() -> anyhow::Resul
         let given: BTreeSet<u64> = state.record.given.iter().map(|m| m.get()).collect();
         assert_eq!(given, &want - &BTreeSet::from([by_hand_qualifying]), "crash at {crash_at}");
         assert!(state.record.pending.is_empty(), "crash at {crash_at}");
-        let added: Vec<u64> = s
+        let changes: Vec<(u64, RoleAction)> = s
             .fake
             .role_changes()
             .iter()
             .filter(|c| c.role_id == role && c.changed)
-            .map(|c| c.user_id)
+            .map(|c| (c.user_id, c.action))
             .collect();
-        assert_eq!(added.len(), want.len() - 1, "each got it once, crash at {crash_at}: {added:?}");
+        let added = changes.iter().filter(|(_, a)| *a == RoleAction::Add).count();
+        assert_eq!(added, want.len() - 1, "each got it once, crash at {crash_at}: {changes:?}");
+        assert_eq!(
+            changes.iter().filter(|(_, a)| *a == RoleAction::Remove).collect::<Vec<_>>(),
+            vec![&(given_before, RoleAction::Remove)],
+            "crash at {crash_at}"
+        );
         if !crashed {
-            assert!(crash_at > 5, "the sweep covered the calls");
+            // The run went through without reaching call `crash_at`: every call was a crash point.
+            assert_eq!(crashing.calls.load(Ordering::SeqCst), crash_at - 1);
+            assert!(crash_at > want.len() * 2, "gives and a take were swept: {crash_at}");
             break;
         }
     }
+    Ok(())
+}
+
+/// A member the bot gave the role to, who still qualifies but lost it (a moderator took it, or they
+/// left and came back), is given it again: the record is checked against the member, not trusted.
+#[tokio::test]
+async fn a_role_taken_by_hand_from_a_qualifying_member_is_given_again() -> anyhow::Result<()> {
+    let s = setup("roles-recheck").await?;
+    let active = s.role(seeded_role::ACTIVE);
+    s.set_config(vec![rule(active, Threshold::Top(3), 30)], &BTreeSet::new()).await;
+    let config = s.config().await;
+    s.run(&s.syncer.discord).apply_guild(GuildId(s.guild), &config).await?;
+    let want = qualifying(&s.messages(30, &BTreeSet::new()), Threshold::Top(3));
+    assert_eq!(s.holders(active), want);
+    let member = *want.iter().next().unwrap();
+    s.fake.set_member_roles(s.guild, member, &BTreeSet::new())?;
+    s.run(&s.syncer.discord).apply_guild(GuildId(s.guild), &config).await?;
+    assert_eq!(s.holders(active), want);
+    let adds = s.fake.role_changes().iter().filter(|c| c.user_id == member && c.changed).count();
+    assert_eq!(adds, 2);
     Ok(())
 }
 

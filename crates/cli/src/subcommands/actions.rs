@@ -1,13 +1,15 @@
-//! `engagement actions`: applies a guild's activity roles now (every rule, due or not), or with
-//! `--dry-run` prints who would gain and lose each role, changing nothing. The same code as the sync
-//! function's actions after a guild's sync.
+//! `engagement actions`: applies a guild's activity roles now (every rule, due or not) and posts its
+//! latest digest if it was not posted (even one due before the digest was set); with `--dry-run` prints who would gain and lose each role and the digest that
+//! would be posted, changing nothing. The same code as the sync function's actions after a guild's sync.
 //!
-//! Prints one JSON object per rule.
+//! Prints one JSON object per rule, then one for the digest.
 
 use std::io::Write as _;
 
-use engagement_actions::{RoleRun, RuleStatus};
-use engagement_domain::{GuildConfig, GuildId};
+use engagement_actions::{DigestOutcome, DigestRun, RoleRun, RuleStatus};
+use engagement_commands::Reporter;
+use engagement_commands::report::digest;
+use engagement_domain::{Audience, GuildConfig, GuildId};
 use engagement_startup::Env;
 use serde_json::json;
 
@@ -50,6 +52,32 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             });
             writeln!(out, "{line}")?;
         }
+        if let Some(schedule) = config.digest {
+            let now = chrono::Utc::now();
+            let state = store.digest_state(args.guild).await?;
+            let due = Some(schedule.latest_due(now, config.time_zone));
+            let posted = due.is_some() && state.due == due && state.message_id.is_some();
+            let mut line = json!({
+                "digest": schedule.to_string(),
+                "due": due.map(|d| d.to_string()),
+                "would_post": due.is_some() && !posted,
+            });
+            if let Some(due) = due.filter(|_| !posted) {
+                let request = digest::request(
+                    args.guild,
+                    engagement_domain::UserId(0),
+                    &schedule,
+                    due,
+                    config.time_zone,
+                    now,
+                );
+                let reply = Reporter::new(store.clone())
+                    .answer(&request, &config, &Audience::Public)
+                    .await?;
+                line["post"] = serde_json::to_value(reply.message())?;
+            }
+            writeln!(out, "{line}")?;
+        }
         return Ok(());
     }
     for outcome in run.apply_guild(args.guild, &config).await? {
@@ -72,6 +100,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "left": outcome.left,
         });
         writeln!(out, "{line}")?;
+    }
+    if config.digest.is_some() {
+        let outcome = DigestRun::new(&store, &discord, chrono::Utc::now(), true)
+            .post_due(args.guild, &config)
+            .await?;
+        let (status, detail) = match outcome {
+            DigestOutcome::NotSet => ("not_set", None),
+            DigestOutcome::NotDue => ("not_due", None),
+            DigestOutcome::Posted(id) => ("posted", Some(id.to_string())),
+            DigestOutcome::Recovered(id) => ("recovered", Some(id.to_string())),
+            DigestOutcome::Busy => ("busy", None),
+            DigestOutcome::Refused(reason) => ("refused", Some(reason)),
+            DigestOutcome::Failed(error) => ("failed", Some(error)),
+        };
+        writeln!(out, "{}", json!({"digest": status, "detail": detail}))?;
     }
     Ok(())
 }

@@ -115,6 +115,67 @@ pub(super) async fn heatmap(
     shown: &Shown,
 ) -> Result<Reply, AnswerError> {
     let period = &request.period;
+    let HourGrid { grid, total, left_out } = hour_grid(reporter, request, scope, shown).await?;
+    if total == 0 {
+        return Err(no_hours(period));
+    }
+    let mut description = format!(
+        "{} · {}\n**{}** by hour",
+        ScopeName(scope),
+        period.label(),
+        format::count(total, Metric::Messages)
+    );
+    if left_out > 0 {
+        description.push_str(&format!(
+            "\n{} not in it: counted before hourly counts began, or on a day and channel where \
+             leaving them out keeps members who opted out private",
+            format::count(left_out, Metric::Messages)
+        ));
+    }
+    description.push_str("\nBusiest hours: ");
+    description.push_str(&busiest_hours_text(&grid));
+    let by_weekday: Vec<i64> = grid.iter().map(|hours| hours.iter().sum()).collect();
+    if let Some((weekday, n)) =
+        by_weekday.iter().enumerate().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+    {
+        description.push_str(&format!(
+            "\nBusiest day of the week: {} ({})",
+            format::WEEKDAY_NAMES[weekday],
+            format::count(*n, Metric::Messages)
+        ));
+    }
+    let title = match scope {
+        Scope::Guild => "Server activity by hour",
+        Scope::Channel(_) => "Channel activity by hour",
+        Scope::Category(_) => "Category activity by hour",
+    };
+    let embed = EmbedDraft::new(title).description(description).footer(hours_footer(period));
+    let caption = format!("{title}, {} · hours in {}", period.label(), period.time_zone);
+    with_chart(embed, &caption, Drawing::Heatmap(&grid))
+}
+
+/// Messages per weekday and local hour over a report's period, drawn from the (day, channel)s whose
+/// hours add up to what the daily view shows (see [`heatmap`]).
+pub(super) struct HourGrid {
+    /// Messages per weekday (Monday first) and hour.
+    pub(super) grid: [[i64; 24]; 7],
+    /// Messages in the grid.
+    pub(super) total: i64,
+    /// Messages of the period left out of it.
+    pub(super) left_out: i64,
+}
+
+/// The [`HourGrid`] of `request`'s period in `scope`.
+///
+/// # Errors
+/// Nothing counted in the period, or in the scope; read failures.
+pub(super) async fn hour_grid(
+    reporter: &Reporter<impl CounterReader>,
+    request: &ReportRequest,
+    scope: Scope,
+    shown: &Shown,
+) -> Result<HourGrid, AnswerError> {
+    let period = &request.period;
     let mut daily: BTreeMap<(Day, ChannelId), i64> = BTreeMap::new();
     let range = reporter
         .each_day(request.guild, period, shown, None, |day, tally| {
@@ -141,24 +202,12 @@ pub(super) async fn heatmap(
     let grid = hours.by_hour_of_week(|day, channel| drawn.contains(&(day, channel)));
     let total: i64 = grid.iter().flatten().sum();
     let left_out: i64 = daily.values().sum::<i64>() - total;
-    if total == 0 {
-        return Err(no_hours(period));
-    }
-    let mut description = format!(
-        "{} · {}\n**{}** by hour",
-        ScopeName(scope),
-        period.label(),
-        format::count(total, Metric::Messages)
-    );
-    if left_out > 0 {
-        description.push_str(&format!(
-            "\n{} not in it: counted before hourly counts began, or on a day and channel where \
-             leaving them out keeps members who opted out private",
-            format::count(left_out, Metric::Messages)
-        ));
-    }
-    description.push_str("\nBusiest hours: ");
-    let busiest: Vec<String> = busiest_hours(&grid, BUSIEST_HOURS)
+    Ok(HourGrid { grid, total, left_out })
+}
+
+/// "**Mon 18:00–19:00** (45 messages)" for the busiest cells of a grid.
+pub(super) fn busiest_hours_text(grid: &[[i64; 24]; 7]) -> String {
+    busiest_hours(grid, BUSIEST_HOURS)
         .into_iter()
         .map(|(weekday, hour, n)| {
             format!(
@@ -168,26 +217,8 @@ pub(super) async fn heatmap(
                 format::count(n, Metric::Messages)
             )
         })
-        .collect();
-    description.push_str(&busiest.join(", "));
-    let by_weekday: Vec<i64> = grid.iter().map(|hours| hours.iter().sum()).collect();
-    if let Some((weekday, n)) =
-        by_weekday.iter().enumerate().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
-    {
-        description.push_str(&format!(
-            "\nBusiest day of the week: {} ({})",
-            format::WEEKDAY_NAMES[weekday],
-            format::count(*n, Metric::Messages)
-        ));
-    }
-    let title = match scope {
-        Scope::Guild => "Server activity by hour",
-        Scope::Channel(_) => "Channel activity by hour",
-        Scope::Category(_) => "Category activity by hour",
-    };
-    let embed = EmbedDraft::new(title).description(description).footer(hours_footer(period));
-    let caption = format!("{title}, {} · hours in {}", period.label(), period.time_zone);
-    with_chart(embed, &caption, Drawing::Heatmap(&grid))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The `n` busiest (weekday, hour) cells with messages, busiest first (ties: earlier in the week).

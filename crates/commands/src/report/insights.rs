@@ -114,7 +114,7 @@ impl InsightsRecord {
 
 /// Whether a (channel, member) pair counts for this audience: a channel it may see, a member who did not
 /// opt out.
-fn counted(shown: &Shown, channel: ChannelId, user: UserId) -> bool {
+pub(super) fn counted(shown: &Shown, channel: ChannelId, user: UserId) -> bool {
     shown.shows(channel) && !shown.config.opted_out.contains(&user)
 }
 

@@ -4,6 +4,7 @@
 
 pub mod activity;
 mod channel;
+pub mod digest;
 pub mod export;
 pub mod insights;
 pub mod leaderboard;
@@ -135,6 +136,7 @@ impl<R: CounterReader> Reporter<R> {
             Report::Growth { scope } => insights::growth(self, request, scope, shown).await,
             Report::Retention { weeks } => insights::retention(self, request, weeks, shown).await,
             Report::Export => export::answer(self, request, shown).await,
+            Report::Digest { frequency } => digest::digest(self, request, frequency, shown).await,
         }
     }
 
@@ -212,7 +214,9 @@ impl Report {
             | Self::Leaderboard { scope, .. }
             | Self::Activity { scope, .. }
             | Self::Growth { scope } => Some(scope),
-            Self::Stats { .. } | Self::Retention { .. } | Self::Export => None,
+            Self::Stats { .. } | Self::Retention { .. } | Self::Export | Self::Digest { .. } => {
+                None
+            }
         }
     }
 }

@@ -1,9 +1,10 @@
 //! `/engagement-config activity-role …` (MANAGE_GUILD): rules that give a role to active members.
 //!
 //! `show` and `remove` read and write the store at once. `add` checks what the interaction itself tells
-//! (the options, `@everyone`, a managed role, the asker's Manage Roles), then hands the checks that need
-//! the guild's roles (the bot's permissions and both role hierarchies) to the followup function, which
-//! saves the rule; `preview` is deferred too (it reads the window's counts and the guild's roles). Every
+//! (the options, `@everyone`, a managed role), then hands the checks that need the guild's roles (the
+//! bot's permissions, the asker's Manage Roles from their roles — the interaction's permissions are the
+//! asker's in the channel, where that bit means Manage Permissions — and both role hierarchies) to the
+//! followup function, which saves the rule; `preview` is deferred too (it reads the window's counts and the guild's roles). Every
 //! answer is ephemeral.
 
 use std::sync::Arc;
@@ -14,15 +15,11 @@ use engagement_commands::{FollowupJob, RoleTask, Work};
 use engagement_domain::roles::{MAX_ACTIVITY_ROLES, RoleProblem};
 use engagement_domain::{ActivityRole, RoleId};
 use twilight_model::application::interaction::application_command::CommandOptionValue;
-use twilight_model::guild::Permissions;
 
 use super::options;
 use super::{CommandContext, CommandError, CommandHandler, HandlerFuture, HandlerResult};
 use crate::response;
 use crate::services::Services;
-
-/// The answer to `add` from a member without Manage Roles.
-pub const NEEDS_MANAGE_ROLES: &str = "You need the **Manage Roles** permission to set an activity role: the bot gives it on your behalf.";
 
 /// Which subcommand an [`ActivityRoleCommand`] handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,12 +108,6 @@ impl ActivityRoleCommand {
     }
 
     async fn add(&self, ctx: &CommandContext, guild: engagement_domain::GuildId) -> HandlerResult {
-        let may_manage_roles = ctx
-            .permissions()
-            .is_some_and(|p| p.intersects(Permissions::MANAGE_ROLES | Permissions::ADMINISTRATOR));
-        if !may_manage_roles {
-            return Err(CommandError::user(NEEDS_MANAGE_ROLES));
-        }
         let role = role_option(ctx)?;
         let rule = ActivityRole::from_options(
             role,
