@@ -8,13 +8,17 @@
 //!    message) and `allowed_mentions` empty;
 //! 3. it records the message.
 //!
-//! A run killed between 1 and 3 leaves the post claimed but unrecorded: for [`POSTING_HOLD_MS`] no other
-//! run touches it, then the next run looks for the bot's post in the channel since the claim, records it
-//! if it is there, and posts only if it is not. A run that misses the hour posts late, up to the next
-//! due time. A post Discord refuses (no access to the channel, a missing permission) is recorded with its
-//! reason, shown by `show`, and tried again an hour later.
+//! A run killed between 1 and 3 leaves the post claimed but unrecorded: for [`POSTING_HOLD_MS`] (wall
+//! clock) no other run touches it, then the next run looks for the bot's post in the channel of the
+//! claim since the claim, records it if it is there, and posts only if it is not. A post is made only
+//! once a sync that read every channel started after it was due (its days are counted), and never
+//! after a later one was started. A run that misses the hour posts late, up to the next due time. A
+//! post Discord refuses (no access to the channel, a missing permission, a message it will not take)
+//! is recorded with its reason, shown by `show`, and looked at again an hour later.
 
+use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use engagement_commands::report::digest;
@@ -67,6 +71,9 @@ pub enum DigestOutcome {
     Recovered(u64),
     /// Another run is posting it.
     Busy,
+    /// Due, but no sync has read every channel since it was due: the days it covers may not all be
+    /// counted yet.
+    Waiting,
     /// Discord refused the post (the reason); tried again in an hour.
     Refused(String),
     /// The post failed for now (after the client's retries); the next run sees to it.
@@ -74,7 +81,6 @@ pub enum DigestOutcome {
 }
 
 /// One run's digest posting.
-#[derive(Debug)]
 pub struct DigestRun<'a, G> {
     store: &'a CounterStore,
     gateway: &'a G,
@@ -82,6 +88,16 @@ pub struct DigestRun<'a, G> {
     now: DateTime<Utc>,
     /// Post the latest digest even if the schedule was set after it was due (`engagement actions`).
     force: bool,
+    clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+}
+
+impl<G> fmt::Debug for DigestRun<'_, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DigestRun")
+            .field("now", &self.now)
+            .field("force", &self.force)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a, G: PostGateway> DigestRun<'a, G> {
@@ -89,11 +105,27 @@ impl<'a, G: PostGateway> DigestRun<'a, G> {
     /// after it was due.
     #[must_use]
     pub fn new(store: &'a CounterStore, gateway: &'a G, now: DateTime<Utc>, force: bool) -> Self {
-        Self { store, gateway, reporter: Reporter::new(store.clone()), now, force }
+        Self {
+            store,
+            gateway,
+            reporter: Reporter::new(store.clone()),
+            now,
+            force,
+            clock: Arc::new(Utc::now),
+        }
     }
 
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.now.timestamp_millis()).unwrap_or(0)
+    /// Uses `clock` instead of the wall clock for the claim's hold (tests, against a fake Discord's
+    /// clock).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The wall clock: how long a claim has been held is real time, whenever the run started.
+    fn wall_ms(&self) -> u64 {
+        u64::try_from((self.clock)().timestamp_millis()).unwrap_or(0)
     }
 
     /// Posts the guild's digest if one is due and not posted.
@@ -113,40 +145,68 @@ impl<'a, G: PostGateway> DigestRun<'a, G> {
             schedule.post_due(self.now, config.time_zone)
         };
         let Some(due) = due else { return Ok(DigestOutcome::NotDue) };
+        // Only once the days it covers are counted: a sync that read every channel started after the
+        // post was due (the days end at the due day's start, before its hour).
+        let counted_to = self.store.last_synced(guild).await?.unwrap_or(0);
+        let due_ms =
+            u64::try_from(schedule.due_at(due, config.time_zone).timestamp_millis()).unwrap_or(0);
+        if counted_to < due_ms {
+            return Ok(DigestOutcome::Waiting);
+        }
         let mut state = self.store.digest_state(guild).await?;
-        let now_ms = self.now_ms();
+        // A later post was started (by a run with a later clock, or in another time zone): this one is
+        // superseded, never posted after it.
+        if state.due.is_some_and(|started| started > due)
+            || (state.due == Some(due) && state.message_id.is_some())
+        {
+            return Ok(DigestOutcome::NotDue);
+        }
+        let wall_ms = self.wall_ms();
         if state.due == Some(due) {
-            if state.message_id.is_some() {
-                return Ok(DigestOutcome::NotDue);
+            let hold = if state.problem.is_some() { REFUSED_RETRY_MS } else { POSTING_HOLD_MS };
+            if wall_ms.saturating_sub(state.attempt_ms) < hold {
+                return Ok(if state.problem.is_some() {
+                    DigestOutcome::NotDue
+                } else {
+                    DigestOutcome::Busy
+                });
             }
-            let waited = now_ms.saturating_sub(state.attempt_ms);
-            if state.problem.is_some() {
-                if waited < REFUSED_RETRY_MS {
-                    return Ok(DigestOutcome::NotDue);
+            // Claimed and not recorded (a run stopped, or the post failed or was refused): did a post
+            // land in the channel the claim was made for?
+            let channel = state.channel.unwrap_or(schedule.channel);
+            let since = engagement_domain::snowflake::from_time(
+                DateTime::from_timestamp_millis(i64::try_from(state.attempt_ms).unwrap_or(0))
+                    .unwrap_or_default(),
+            )
+            .saturating_sub(1);
+            let found = match self.gateway.bot_user().await {
+                Ok(bot) => self.gateway.posts_after(channel, bot, since).await,
+                Err(e) => Err(e),
+            };
+            match found {
+                Ok(found) => {
+                    if let Some(&message) = found.first() {
+                        state.message_id = Some(message);
+                        state.problem = None;
+                        if !self.write(guild, &mut state).await? {
+                            return Ok(DigestOutcome::Busy);
+                        }
+                        return Ok(DigestOutcome::Recovered(message));
+                    }
                 }
-            } else {
-                if waited < POSTING_HOLD_MS {
-                    return Ok(DigestOutcome::Busy);
+                Err(ActionError::Discord(e)) if refused(&e) => {
+                    // The channel cannot be read: the post may be there. Looked at again in an hour.
+                    let reason =
+                        format!("the bot cannot read <#{channel}> to check for its post: {e}");
+                    return self.refuse(guild, &mut state, reason, wall_ms).await;
                 }
-                // A run claimed this post and stopped: did the post land?
-                let bot = self.gateway.bot_user().await?;
-                let since = engagement_domain::snowflake::from_time(
-                    DateTime::from_timestamp_millis(i64::try_from(state.attempt_ms).unwrap_or(0))
-                        .unwrap_or_default(),
-                )
-                .saturating_sub(1);
-                let found = self.gateway.posts_after(schedule.channel, bot, since).await;
-                if let Some(&message) = found?.first() {
-                    state.message_id = Some(message);
-                    return Ok(match self.write(guild, &mut state).await? {
-                        true => DigestOutcome::Recovered(message),
-                        false => DigestOutcome::Busy,
-                    });
-                }
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) => return Ok(DigestOutcome::Failed(e.to_string())),
             }
         }
         state.due = Some(due);
-        state.attempt_ms = now_ms;
+        state.channel = Some(schedule.channel);
+        state.attempt_ms = wall_ms;
         state.message_id = None;
         state.problem = None;
         if !self.write(guild, &mut state).await? {
@@ -162,16 +222,16 @@ impl<'a, G: PostGateway> DigestRun<'a, G> {
         match self.gateway.post(schedule.channel, &reply, &nonce(guild, due)).await {
             Ok(message) => {
                 state.message_id = Some(message);
-                self.write(guild, &mut state).await?;
+                if !self.write(guild, &mut state).await? {
+                    // Posted all the same; a run that looks for it later finds it.
+                    tracing::warn!(%guild, %due, "the digest was posted but its record changed meanwhile");
+                }
                 tracing::info!(%guild, %due, message, "digest posted");
                 Ok(DigestOutcome::Posted(message))
             }
             Err(ActionError::Discord(e)) if refused(&e) => {
                 let reason = format!("Discord refused the post in <#{}>: {e}", schedule.channel);
-                tracing::warn!(%guild, %due, %reason, "digest not posted");
-                state.problem = Some(reason.clone());
-                self.write(guild, &mut state).await?;
-                Ok(DigestOutcome::Refused(reason))
+                self.refuse(guild, &mut state, reason, wall_ms).await
             }
             Err(e) if e.is_fatal() => Err(e),
             Err(e) => {
@@ -180,6 +240,21 @@ impl<'a, G: PostGateway> DigestRun<'a, G> {
                 Ok(DigestOutcome::Failed(e.to_string()))
             }
         }
+    }
+
+    /// Records why the post could not be made; it is looked at again an hour later.
+    async fn refuse(
+        &self,
+        guild: GuildId,
+        state: &mut DigestState,
+        reason: String,
+        wall_ms: u64,
+    ) -> Result<DigestOutcome, ActionError> {
+        tracing::warn!(%guild, due = ?state.due, %reason, "digest not posted");
+        state.problem = Some(reason.clone());
+        state.attempt_ms = wall_ms;
+        self.write(guild, state).await?;
+        Ok(DigestOutcome::Refused(reason))
     }
 
     /// Writes the state; `false` when another run wrote it since this one read it.
@@ -192,9 +267,16 @@ impl<'a, G: PostGateway> DigestRun<'a, G> {
     }
 }
 
-/// Whether Discord refused the post for good: no access to the channel, a missing permission.
+/// Whether Discord refused for good (nothing was created): no access to the channel, a missing
+/// permission, a message it will not take. Rate limits and timeouts are not refusals.
 fn refused(error: &engagement_discord::Error) -> bool {
-    matches!(error.kind(), ErrorKind::NoAccess { .. } | ErrorKind::Api { status: 403 | 404, .. })
+    match error.kind() {
+        ErrorKind::NoAccess { .. } => true,
+        ErrorKind::Api { status, .. } => {
+            (400..500).contains(status) && ![408, 429].contains(status)
+        }
+        _ => false,
+    }
 }
 
 fn id<M>(raw: u64) -> Result<Id<M>, ActionError> {

@@ -143,7 +143,7 @@ impl DigestSchedule {
 /// every attempt at that post, so Discord returns the first message instead of a second.
 #[must_use]
 pub fn nonce(guild: GuildId, day: Day) -> String {
-    // 16 hex digits of the guild and the day's ordinal: 25 characters at most.
+    // At most 15 hex digits of the guild and 5 of the day's ordinal: 21 characters at most.
     format!("d{:x}{:x}", guild.get() % (1 << 60), day.ordinal()).chars().take(25).collect()
 }
 

@@ -2,7 +2,7 @@
 //! as which message), and when a run started posting it. Written conditionally on its revision, so of
 //! two runs that would post the same digest only one does.
 
-use engagement_domain::{Day, GuildId};
+use engagement_domain::{ChannelId, Day, GuildId};
 
 use crate::items::{self, Item, PK, SK, guild_pk, n, s};
 use crate::roles::REVISION;
@@ -15,7 +15,9 @@ const DIGEST_SK: &str = "DIGEST";
 pub struct DigestState {
     /// The due day of the latest post a run started.
     pub due: Option<Day>,
-    /// When that run started posting it (Unix ms, the run's clock).
+    /// The channel it was claimed for.
+    pub channel: Option<ChannelId>,
+    /// When a run claimed it, or last found it refused (Unix ms, wall clock).
     pub attempt_ms: u64,
     /// The message it became, once posted.
     pub message_id: Option<u64>,
@@ -41,6 +43,7 @@ impl CounterStore {
         let optional_u64 = |name| item.get(name).map(|_| items::get_u64(&item, name)).transpose();
         Ok(DigestState {
             due: Some(due),
+            channel: optional_u64("channel")?.map(ChannelId),
             attempt_ms: items::get_u64_or(&item, "attempt_ms", 0)?,
             message_id: optional_u64("message_id")?,
             problem: item
@@ -77,6 +80,9 @@ impl CounterStore {
             ("attempt_ms".to_owned(), n(state.attempt_ms)),
             (REVISION.to_owned(), n(next)),
         ]);
+        if let Some(channel) = state.channel {
+            item.insert("channel".to_owned(), n(channel.get()));
+        }
         if let Some(id) = state.message_id {
             item.insert("message_id".to_owned(), n(id));
         }

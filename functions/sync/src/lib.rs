@@ -253,12 +253,12 @@ impl Syncer {
                 let guild_id = run.guild;
                 let work = async {
                     let outcome = run.run().await?;
-                    // Only on complete counts: a member must not lose a role, nor a digest show a
-                    // quiet day, because a channel was not read this run.
+                    // Roles only on complete counts: a member must not lose a role because a channel
+                    // was not read this run. A digest waits by itself until its days are counted.
                     if outcome.complete {
                         apply_roles(roles_ref, counters_ref, guild_id, &outcome.config).await?;
-                        post_digest(digests_ref, counters_ref, guild_id, &outcome.config).await?;
                     }
+                    post_digest(digests_ref, counters_ref, guild_id, &outcome.config).await?;
                     Ok(outcome)
                 };
                 std::panic::AssertUnwindSafe(work)

@@ -5,7 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use engagement_actions::digest::{POSTING_HOLD_MS, REFUSED_RETRY_MS};
 use engagement_actions::{ActionError, DigestOutcome, DigestRun, PostGateway};
@@ -26,6 +29,8 @@ struct Setup {
     syncer: Syncer,
     guild: u64,
     channel: u64,
+    /// The fake's clock, for the claims' hold (wall clock in production).
+    clock: Arc<Mutex<DateTime<Utc>>>,
 }
 
 /// A small world counted by a first sync; its history ends at the fake's clock.
@@ -44,8 +49,9 @@ async fn setup(name: &str) -> anyhow::Result<Setup> {
     };
     let (guild, channel) =
         fake.with_world(|w| (*w.guilds.keys().next().unwrap(), w.busiest_text_channel()));
-    let s = Setup { fake, syncer: Syncer { store, discord, settings }, guild, channel };
-    s.syncer.sync_all(Duration::from_secs(120)).await?;
+    let clock = Arc::new(Mutex::new(fake.clock()));
+    let s = Setup { fake, syncer: Syncer { store, discord, settings }, guild, channel, clock };
+    Box::pin(s.syncer.sync_all(Duration::from_secs(120))).await?;
     Ok(s)
 }
 
@@ -78,13 +84,29 @@ impl Setup {
         self.syncer.store.guild_config(GuildId(self.guild)).await.unwrap().unwrap()
     }
 
-    fn advance(&mut self, by: chrono::Duration) {
+    /// Moves the fake's clock, and says a complete sync ran then (the digest's days are counted).
+    async fn advance(&mut self, by: chrono::Duration) {
         self.fake.advance_clock(by);
-        self.syncer.settings.fixed_now = Some(self.fake.clock());
+        let now = self.fake.clock();
+        self.syncer.settings.fixed_now = Some(now);
+        *self.clock.lock().unwrap() = now;
+        let ms = u64::try_from(now.timestamp_millis()).unwrap();
+        self.syncer.store.record_synced(GuildId(self.guild), ms).await.unwrap();
     }
 
     fn run<'a, G: PostGateway>(&'a self, gateway: &'a G) -> DigestRun<'a, G> {
-        DigestRun::new(&self.syncer.store, gateway, self.fake.clock(), false)
+        self.run_at(gateway, self.fake.clock(), false)
+    }
+
+    fn run_at<'a, G: PostGateway>(
+        &'a self,
+        gateway: &'a G,
+        now: DateTime<Utc>,
+        force: bool,
+    ) -> DigestRun<'a, G> {
+        let clock = Arc::clone(&self.clock);
+        DigestRun::new(&self.syncer.store, gateway, now, force)
+            .with_clock(Arc::new(move || *clock.lock().unwrap()))
     }
 
     /// Posts made (deduplicated repeats left out).
@@ -116,11 +138,13 @@ impl Setup {
         })
     }
 
-    /// Messages in `period` in public channels, by the fake's ground truth.
-    fn public_messages(&self, first: Day, last: Day) -> u64 {
+    /// Messages in `period` in public channels, without `opted_out` members, by the fake's ground truth.
+    fn public_messages(&self, first: Day, last: Day, opted_out: &BTreeSet<u64>) -> u64 {
         let public = self.public_channels();
+        let options =
+            TruthOptions { opted_out_users: opted_out.clone(), ..TruthOptions::default() };
         self.fake
-            .ground_truth(&TruthOptions::default())
+            .ground_truth(&options)
             .iter()
             .filter(|r| r.guild_id == self.guild && public.contains(&r.channel_id))
             .filter(|r| (first..=last).contains(&Day::from_date(r.day)))
@@ -141,8 +165,36 @@ fn field<'a>(post: &'a fake_discord::RecordedPost, name: &str) -> &'a str {
 async fn the_digest_is_posted_once_per_week_with_the_counted_numbers() -> anyhow::Result<()> {
     let mut s = setup("digest-weekly").await?;
     let schedule = s.weekly_due_now();
-    s.set_digest(Some(schedule)).await;
-    let summary = s.syncer.sync_all(Duration::from_secs(120)).await?;
+    // A channel `@everyone` cannot view and a member who opted out: neither shows in the post.
+    let today = Day::of(s.fake.clock(), GuildTimeZone::UTC);
+    let (first, last) = (today.plus(-7), today.plus(-1));
+    let week: Vec<_> = s
+        .fake
+        .ground_truth(&TruthOptions::default())
+        .into_iter()
+        .filter(|r| r.guild_id == s.guild && (first..=last).contains(&Day::from_date(r.day)))
+        .collect();
+    let busiest = |key: fn(&fake_discord::TruthRecord) -> u64, skip: u64| {
+        let mut totals: std::collections::BTreeMap<u64, u64> = Default::default();
+        for r in &week {
+            *totals.entry(key(r)).or_default() += r.messages;
+        }
+        totals.into_iter().filter(|(k, _)| *k != skip).max_by_key(|(_, n)| *n).unwrap().0
+    };
+    let hidden = busiest(|r| r.channel_id, s.channel);
+    let overwrite =
+        fake_discord::world::PermissionOverwrite { id: s.guild, kind: 0, allow: 0, deny: 1 << 10 };
+    s.fake.set_overwrites(hidden, vec![overwrite])?;
+    let opted_out = BTreeSet::from([busiest(|r| r.user_id, 0)]);
+    s.syncer
+        .store
+        .update_guild_config(GuildId(s.guild), &GuildConfig::default(), |c| {
+            c.digest = Some(schedule);
+            c.opted_out = opted_out.iter().copied().map(UserId).collect();
+            true
+        })
+        .await?;
+    let summary = Box::pin(s.syncer.sync_all(Duration::from_secs(120))).await?;
     assert_eq!(summary.digests_posted, 1);
     let posts = s.posts();
     assert_eq!(posts.len(), 1, "{posts:?}");
@@ -153,22 +205,43 @@ async fn the_digest_is_posted_once_per_week_with_the_counted_numbers() -> anyhow
     assert_eq!(post.payload["enforce_nonce"], true);
     assert!(post.nonce.is_some());
     assert!(post.files.iter().any(|f| f.filename.ends_with(".png") && f.size > 1_000), "{post:?}");
-    // The last 7 days before today, in public channels: the fake's truth.
-    let today = Day::of(s.fake.clock(), GuildTimeZone::UTC);
-    let want = s.public_messages(today.plus(-7), today.plus(-1));
+    // The last 7 days before today, in public channels, without the member who opted out.
+    let want = s.public_messages(first, last, &opted_out);
+    assert!(want < week.iter().map(|r| r.messages).sum::<u64>(), "something is left out");
     let shown = field(post, "Messages");
     assert!(
         shown.starts_with(&format!("**{}**", engagement_commands::format::number(want as i64))),
         "{shown} vs {want}"
     );
+    assert!(!field(post, "Busiest channels").contains(&format!("<#{hidden}>")), "{post:?}");
+    let member = opted_out.iter().next().unwrap();
+    assert!(!field(post, "Top members").contains(&format!("<@{member}>")), "{post:?}");
+    // A run with an older clock (one that started before this post, or the server's time zone moved
+    // back) never posts an older digest after a later one.
+    let earlier = s.fake.clock() - chrono::Duration::days(2);
+    let config = s.config().await;
+    let outcome =
+        Box::pin(s.run_at(&s.syncer.discord, earlier, true).post_due(GuildId(s.guild), &config))
+            .await?;
+    assert_eq!(outcome, DigestOutcome::NotDue);
+    assert_eq!(s.posts().len(), 1);
 
     // Later that week: nothing more. The next week's is posted once.
-    s.advance(chrono::Duration::days(3));
-    s.syncer.sync_all(Duration::from_secs(120)).await?;
+    s.advance(chrono::Duration::days(3)).await;
+    Box::pin(s.syncer.sync_all(Duration::from_secs(120))).await?;
     assert_eq!(s.posts().len(), 1);
-    s.advance(chrono::Duration::days(4));
-    s.syncer.sync_all(Duration::from_secs(120)).await?;
-    s.syncer.sync_all(Duration::from_secs(120)).await?;
+    s.advance(chrono::Duration::days(4)).await;
+    Box::pin(s.syncer.sync_all(Duration::from_secs(120))).await?;
+    Box::pin(s.syncer.sync_all(Duration::from_secs(120))).await?;
+    assert_eq!(s.posts().len(), 2);
+    // Due, but no complete sync since: it waits until its days are counted.
+    s.fake.advance_clock(chrono::Duration::days(7));
+    let config = s.config().await;
+    let outcome = s
+        .run_at(&s.syncer.discord, s.fake.clock(), false)
+        .post_due(GuildId(s.guild), &config)
+        .await?;
+    assert_eq!(outcome, DigestOutcome::Waiting);
     assert_eq!(s.posts().len(), 2);
     Ok(())
 }
@@ -182,14 +255,14 @@ async fn a_missed_hour_posts_late_and_only_the_latest() -> anyhow::Result<()> {
     s.set_digest(Some(schedule)).await;
     let config = s.config().await;
     // Five hours after the hour: posted late.
-    s.advance(chrono::Duration::hours(5));
+    s.advance(chrono::Duration::hours(5)).await;
     assert!(matches!(
-        s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config).await?,
+        Box::pin(s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config)).await?,
         DigestOutcome::Posted(_)
     ));
     // Three days without a run: one post, the latest day's.
-    s.advance(chrono::Duration::days(3));
-    let outcome = s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config).await?;
+    s.advance(chrono::Duration::days(3)).await;
+    let outcome = Box::pin(s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config)).await?;
     assert!(matches!(outcome, DigestOutcome::Posted(_)), "{outcome:?}");
     assert_eq!(s.posts().len(), 2);
     let state = s.syncer.store.digest_state(GuildId(s.guild)).await?;
@@ -199,21 +272,21 @@ async fn a_missed_hour_posts_late_and_only_the_latest() -> anyhow::Result<()> {
     s.set_digest(Some(schedule)).await;
     let config = s.config().await;
     assert_eq!(
-        s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config).await?,
+        Box::pin(s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config)).await?,
         DigestOutcome::NotDue
     );
     // `engagement actions` posts the latest anyway, once.
-    let forced = || DigestRun::new(&s.syncer.store, &s.syncer.discord, s.fake.clock(), true);
+    let forced = || s.run_at(&s.syncer.discord, s.fake.clock(), true);
     let before = s.posts().len();
     assert_eq!(forced().post_due(GuildId(s.guild), &config).await?, DigestOutcome::NotDue);
     assert_eq!(s.posts().len(), before, "today's was posted above: not again");
-    s.advance(chrono::Duration::hours(18)); // an hour before tomorrow's
+    s.advance(chrono::Duration::hours(18)).await; // an hour before tomorrow's
     assert_eq!(
-        s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config).await?,
+        Box::pin(s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config)).await?,
         DigestOutcome::NotDue
     );
-    s.advance(chrono::Duration::hours(2));
-    let outcome = s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config).await?;
+    s.advance(chrono::Duration::hours(2)).await;
+    let outcome = Box::pin(s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config)).await?;
     assert!(matches!(outcome, DigestOutcome::Posted(_)), "{outcome:?}");
     Ok(())
 }
@@ -259,21 +332,21 @@ async fn a_crash_after_the_post_or_two_runs_at_once_never_post_twice() -> anyhow
     assert!(crashed.is_err());
     assert_eq!(s.posts().len(), 1);
     assert_eq!(
-        s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config).await?,
+        Box::pin(s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config)).await?,
         DigestOutcome::Busy
     );
-    s.advance(chrono::Duration::milliseconds(i64::try_from(POSTING_HOLD_MS)? + 1_000));
-    let outcome = s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config).await?;
+    s.advance(chrono::Duration::milliseconds(i64::try_from(POSTING_HOLD_MS)? + 1_000)).await;
+    let outcome = Box::pin(s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config)).await?;
     let DigestOutcome::Recovered(message) = outcome else { panic!("{outcome:?}") };
     assert_eq!(message, s.posts()[0].message_id);
     assert_eq!(s.posts().len(), 1, "not posted again");
     assert_eq!(
-        s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config).await?,
+        Box::pin(s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config)).await?,
         DigestOutcome::NotDue
     );
 
     // Next week, two runs at once.
-    s.advance(chrono::Duration::days(7));
+    s.advance(chrono::Duration::days(7)).await;
     let (first, second) = (s.run(&s.syncer.discord), s.run(&s.syncer.discord));
     let (a, b) = tokio::join!(
         first.post_due(GuildId(s.guild), &config),
@@ -305,22 +378,22 @@ async fn a_refused_post_is_tried_again_an_hour_later() -> anyhow::Result<()> {
     for (role, bits) in [(s.guild, without(everyone)), (bot_role, without(bot))] {
         s.fake.update_role(role, &RoleUpdate { permissions: Some(bits), ..Default::default() })?;
     }
-    let outcome = s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config).await?;
+    let outcome = Box::pin(s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config)).await?;
     let DigestOutcome::Refused(reason) = outcome else { panic!("{outcome:?}") };
     assert!(reason.contains("50013") || reason.contains("Missing Permissions"), "{reason}");
     let state = s.syncer.store.digest_state(GuildId(s.guild)).await?;
     assert_eq!(state.problem.as_deref(), Some(reason.as_str()));
-    s.advance(chrono::Duration::minutes(30));
+    s.advance(chrono::Duration::minutes(30)).await;
     assert_eq!(
-        s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config).await?,
+        Box::pin(s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config)).await?,
         DigestOutcome::NotDue
     );
     for (role, bits) in [(s.guild, everyone), (bot_role, bot)] {
         s.fake.update_role(role, &RoleUpdate { permissions: Some(bits), ..Default::default() })?;
     }
-    s.advance(chrono::Duration::milliseconds(i64::try_from(REFUSED_RETRY_MS)?));
+    s.advance(chrono::Duration::milliseconds(i64::try_from(REFUSED_RETRY_MS)?)).await;
     assert!(matches!(
-        s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config).await?,
+        Box::pin(s.run(&s.syncer.discord).post_due(GuildId(s.guild), &config)).await?,
         DigestOutcome::Posted(_)
     ));
     assert_eq!(s.posts().len(), 1);

@@ -1,6 +1,7 @@
 //! `engagement actions`: applies a guild's activity roles now (every rule, due or not) and posts its
-//! latest digest if it was not posted (even one due before the digest was set); with `--dry-run` prints who would gain and lose each role and the digest that
-//! would be posted, changing nothing. The same code as the sync function's actions after a guild's sync.
+//! latest digest if it was not posted (even one due before the digest was set); with `--dry-run`
+//! prints who would gain and lose each role and the digest that would be posted, changing nothing.
+//! The same code as the sync function's actions after a guild's sync.
 //!
 //! Prints one JSON object per rule, then one for the digest.
 
@@ -55,14 +56,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         if let Some(schedule) = config.digest {
             let now = chrono::Utc::now();
             let state = store.digest_state(args.guild).await?;
-            let due = Some(schedule.latest_due(now, config.time_zone));
-            let posted = due.is_some() && state.due == due && state.message_id.is_some();
+            let due = schedule.latest_due(now, config.time_zone);
+            // As `engagement actions` would: not when it (or a later one) was posted or started.
+            let done = state.due.is_some_and(|started| started > due)
+                || (state.due == Some(due) && state.message_id.is_some());
             let mut line = json!({
                 "digest": schedule.to_string(),
-                "due": due.map(|d| d.to_string()),
-                "would_post": due.is_some() && !posted,
+                "due": due.to_string(),
+                "would_post": !done,
             });
-            if let Some(due) = due.filter(|_| !posted) {
+            if !done {
                 let request = digest::request(
                     args.guild,
                     engagement_domain::UserId(0),
@@ -111,6 +114,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             DigestOutcome::Posted(id) => ("posted", Some(id.to_string())),
             DigestOutcome::Recovered(id) => ("recovered", Some(id.to_string())),
             DigestOutcome::Busy => ("busy", None),
+            DigestOutcome::Waiting => ("waiting_for_a_complete_sync", None),
             DigestOutcome::Refused(reason) => ("refused", Some(reason)),
             DigestOutcome::Failed(error) => ("failed", Some(error)),
         };

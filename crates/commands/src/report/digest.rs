@@ -146,10 +146,12 @@ pub(super) async fn digest(
         false,
     );
     // Hours only where they hold nobody hidden (as in the heatmap); a quiet period has none.
-    if let Ok(hours) = hour_grid(reporter, request, Scope::Guild, shown).await
-        && hours.total > 0
-    {
-        draft = draft.field("Busiest hours", busiest_hours_text(&hours.grid), false);
+    match hour_grid(reporter, request, Scope::Guild, shown).await {
+        Ok(hours) if hours.total > 0 => {
+            draft = draft.field("Busiest hours", busiest_hours_text(&hours.grid), false);
+        }
+        Ok(_) | Err(AnswerError::User(_)) => {}
+        Err(e) => return Err(e),
     }
     draft = draft.footer(format!(
         "Days and hours in {} · members who opted out are left out",

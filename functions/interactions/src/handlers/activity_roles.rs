@@ -4,8 +4,8 @@
 //! (the options, `@everyone`, a managed role), then hands the checks that need the guild's roles (the
 //! bot's permissions, the asker's Manage Roles from their roles — the interaction's permissions are the
 //! asker's in the channel, where that bit means Manage Permissions — and both role hierarchies) to the
-//! followup function, which saves the rule; `preview` is deferred too (it reads the window's counts and the guild's roles). Every
-//! answer is ephemeral.
+//! followup function, which saves the rule; `preview` is deferred too (it reads the window's counts
+//! and the guild's roles). Every answer is ephemeral.
 
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 //! `set`, `off` and `show` answer at once; `preview` builds the digest (a chart) in the followup function
 //! and shows it to the asker only. Every answer is ephemeral.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::Weekday;
@@ -50,8 +51,16 @@ impl DigestCommand {
         let now = options::now(ctx);
         match self.action {
             DigestAction::Set => {
-                let schedule = schedule(ctx)?;
+                let mut schedule = schedule(ctx)?;
                 let (mut config, version) = self.services.config_for_update(guild).await?;
+                // Moving the digest to another channel (a refused post's usual fix) keeps the post due
+                // now: it is made in the new channel.
+                if let Some(before) = config.digest
+                    && (before.frequency, before.weekday, before.hour)
+                        == (schedule.frequency, schedule.weekday, schedule.hour)
+                {
+                    schedule.since_ms = before.since_ms;
+                }
                 config.digest = Some(schedule);
                 self.services.save_config(guild, &config, version).await?;
                 let zone = config.time_zone;
@@ -98,14 +107,27 @@ impl DigestCommand {
                     format::channel(schedule.channel),
                     next_post(&schedule, now, zone)
                 );
+                let current = schedule.post_due(now, zone);
                 match (state.due, state.message_id, &state.problem) {
-                    (Some(due), _, Some(problem)) => text.push_str(&format!(
-                        "\n⚠️ The post due {due} could not be made: {problem}. It is tried again within the hour."
-                    )),
-                    (Some(due), Some(_), None) => {
-                        text.push_str(&format!("\nLast posted: the one due {due}."));
+                    // A problem is news only while its post is the one due.
+                    (Some(due), None, Some(problem)) if Some(due) == current => {
+                        let _ = write!(
+                            text,
+                            "\n⚠️ The post due {due} could not be made: {problem}. It is tried again \
+                             within the hour."
+                        );
+                    }
+                    (Some(due), Some(_), _) => {
+                        let _ = write!(text, "\nLast posted: the one due {due}.");
                     }
                     _ => {}
+                }
+                if let Some(due) = current.filter(|d| state.due < Some(*d)) {
+                    let _ = write!(
+                        text,
+                        "\nThe post due {due} is not made yet: the first sync after its time that \
+                         reads every channel makes it."
+                    );
                 }
                 Ok(response::ephemeral_message(text))
             }
