@@ -214,9 +214,8 @@ impl<'a, G: PostGateway> DigestRun<'a, G> {
         }
         let request = digest::request(guild, UserId(0), &schedule, due, config.time_zone, self.now);
         // A digest that cannot be built leaves the claim: a later run tries again.
-        let reply = self
-            .reporter
-            .answer(&request, config, &Audience::Public)
+        // Boxed: building a report (reads and the chart) is a large future.
+        let reply = Box::pin(self.reporter.answer(&request, config, &Audience::Public))
             .await
             .map_err(|e: AnswerError| ActionError::Report(e.to_string()))?;
         match self.gateway.post(schedule.channel, &reply, &nonce(guild, due)).await {

@@ -185,7 +185,7 @@ impl<'a, G: RoleGateway> RoleRun<'a, G> {
             roles: None,
             messages: BTreeMap::new(),
         };
-        let outcomes = self.apply_rules(&mut pass).await;
+        let outcomes = Box::pin(self.apply_rules(&mut pass)).await;
         if let Err(error) = self.store.release_own(guild, CLAIM, until_ms).await {
             tracing::warn!(%guild, %error, "could not release the activity-role claim (it runs out)");
         }

@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
     let fake = FakeDiscord::start(FakeConfig {
         seed: 3,
         size: WorldSize::Large,
-        limits: RateLimits::fast(),
+        limits: RateLimits::unlimited(),
         ..FakeConfig::default()
     })
     .await?;

@@ -251,7 +251,9 @@ impl Syncer {
                 };
                 // A panic in one guild (a bug) must not take the other guilds' runs down with it.
                 let guild_id = run.guild;
-                let work = async {
+                // Boxed: a guild's work (its sync, roles and digest) is a large future, and the
+                // run's stream holds several at once.
+                let work = Box::pin(async {
                     let outcome = run.run().await?;
                     // Roles only on complete counts: a member must not lose a role because a channel
                     // was not read this run. A digest waits by itself until its days are counted.
@@ -260,7 +262,7 @@ impl Syncer {
                     }
                     post_digest(digests_ref, counters_ref, guild_id, &outcome.config).await?;
                     Ok(outcome)
-                };
+                });
                 std::panic::AssertUnwindSafe(work)
                     .catch_unwind()
                     .await

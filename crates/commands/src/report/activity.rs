@@ -191,8 +191,20 @@ pub(super) async fn hour_grid(
     if daily.is_empty() {
         return Err(nothing_in(scope, period));
     }
-    let hours =
-        reporter.reader.load_hours(request.guild, range).await.map_err(AnswerError::read)?;
+    hours_of(reporter, request.guild, range, &daily).await
+}
+
+/// The [`HourGrid`] of `range`, given the messages per (day, channel) the daily view shows.
+///
+/// # Errors
+/// Read failures.
+pub(super) async fn hours_of(
+    reporter: &Reporter<impl CounterReader>,
+    guild: engagement_domain::GuildId,
+    range: engagement_domain::DayRange,
+    daily: &BTreeMap<(Day, ChannelId), i64>,
+) -> Result<HourGrid, AnswerError> {
+    let hours = reporter.reader.load_hours(guild, range).await.map_err(AnswerError::read)?;
     let hourly = hours.per_day_and_channel();
     let drawn: BTreeSet<(Day, ChannelId)> = daily
         .iter()

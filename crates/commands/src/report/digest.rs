@@ -8,12 +8,12 @@ use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
 use engagement_domain::{
-    CounterReader, Day, DigestSchedule, Frequency, GuildId, GuildTimeZone, Metric, Period, Scope,
-    Tally, UserId,
+    ChannelId, CounterReader, Day, DigestSchedule, Frequency, GuildId, GuildTimeZone, Metric,
+    Period, Scope, Tally, UserId,
 };
 
-use super::activity::{DayActivity, busiest_hours_text, hour_grid};
-use super::insights::{counted, participation};
+use super::activity::{DayActivity, busiest_hours_text, hours_of};
+use super::insights::counted;
 use super::{AnswerError, Drawing, Reporter, with_chart};
 use crate::format;
 use crate::reply::{EmbedDraft, Reply};
@@ -64,6 +64,7 @@ pub(super) async fn digest(
         return Err(AnswerError::user("A digest covers a day or a week, not all time."));
     };
     let mut per_day: BTreeMap<Day, (i64, usize)> = BTreeMap::new();
+    let mut daily: BTreeMap<(Day, ChannelId), i64> = BTreeMap::new();
     let mut now = Tally::new();
     reporter
         .each_day(request.guild, period, shown, None, |day, tally| {
@@ -71,6 +72,11 @@ pub(super) async fn digest(
                 day,
                 (tally.total(Scope::Guild).messages, tally.active_members(Scope::Guild).len()),
             );
+            for (channel, counts) in tally.by_channel(Scope::Guild, None) {
+                if counts.messages > 0 {
+                    daily.insert((day, channel), counts.messages);
+                }
+            }
             now.merge(&tally);
             ControlFlow::Continue(())
         })
@@ -79,16 +85,18 @@ pub(super) async fn digest(
         Some(previous) => reporter.range_totals(request.guild, previous, shown, None).await?,
         None => Tally::new(),
     };
-    let new_members = participation(
-        &reporter.reader,
-        request.guild,
-        (Some(range), range.last),
-        Scope::Guild,
-        |c, u| counted(shown, c, u),
-    )
-    .await
-    .map_err(AnswerError::read)?
-    .map_or(0, |(range, p)| p.daily_figures(range).iter().map(|f| f.new_members).sum::<usize>());
+    // New members: first counted in the period, in what the audience may see (their first day is
+    // their first in those channels, as in `/insights`).
+    let first_seen =
+        reporter.reader.load_first_seen(request.guild).await.map_err(AnswerError::read)?;
+    let mut first_day: BTreeMap<UserId, Day> = BTreeMap::new();
+    for (&(member, channel), &day) in &first_seen {
+        if counted(shown, channel, member) {
+            let first = first_day.entry(member).or_insert(day);
+            *first = (*first).min(day);
+        }
+    }
+    let new_members = first_day.values().filter(|day| range.contains(**day)).count();
     let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     let messages = (before.total(Scope::Guild).messages, now.total(Scope::Guild).messages);
     let active = (
@@ -146,12 +154,9 @@ pub(super) async fn digest(
         false,
     );
     // Hours only where they hold nobody hidden (as in the heatmap); a quiet period has none.
-    match hour_grid(reporter, request, Scope::Guild, shown).await {
-        Ok(hours) if hours.total > 0 => {
-            draft = draft.field("Busiest hours", busiest_hours_text(&hours.grid), false);
-        }
-        Ok(_) | Err(AnswerError::User(_)) => {}
-        Err(e) => return Err(e),
+    let hours = hours_of(reporter, request.guild, range, &daily).await?;
+    if hours.total > 0 {
+        draft = draft.field("Busiest hours", busiest_hours_text(&hours.grid), false);
     }
     draft = draft.footer(format!(
         "Days and hours in {} · members who opted out are left out",
