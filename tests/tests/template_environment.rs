@@ -170,6 +170,7 @@ async fn the_sync_function_starts_with_the_stacks_environment() {
     assert!(!env.contains_key(TOKEN_SECRET_VAR), "{env:?}");
     let settings = sync::SyncSettings::from_env(&lookup(&env)).expect("sync settings");
     assert_eq!(settings.time_budget.as_secs(), 270);
+    assert_eq!(settings.idle_ceiling.as_secs(), 3600);
     let token = bot_token(&lookup(&env), &Secrets).await.expect("the bot token");
     let discord = discord_config(&lookup(&env), token).expect("the Discord configuration");
     assert_eq!(discord.token.expose(), "token-from-the-parameter");

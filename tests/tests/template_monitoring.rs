@@ -122,6 +122,7 @@ fn essential_monitoring_stays_inside_cloudwatchs_free_allowance() {
             "InteractionsErrorsAlarm",
             "InteractionsThrottlesAlarm",
             "SyncErrorsAlarm",
+            "SyncOldestCheckAlarm",
             "SyncStaleAlarm",
         ])
     );
@@ -133,14 +134,17 @@ fn essential_monitoring_stays_inside_cloudwatchs_free_allowance() {
         .filter(|(namespace, _, _)| namespace == "DiscordEngagement")
         .map(|(_, metric, _)| metric.as_str())
         .collect();
-    assert_eq!(custom, BTreeSet::from(["SyncSucceeded"]));
-    assert_eq!(published(MetricsLevel::Essential), BTreeSet::from(["SyncSucceeded".to_owned()]));
+    assert_eq!(custom, BTreeSet::from(["OldestCheckAgeMs", "SyncSucceeded"]));
+    assert_eq!(
+        published(MetricsLevel::Essential),
+        BTreeSet::from(["OldestCheckAgeMs".to_owned(), "SyncSucceeded".to_owned()])
+    );
 }
 
 #[test]
 fn full_monitoring_alarms_only_on_metrics_the_functions_publish_and_none_creates_no_alarm() {
     let full = alarms("full");
-    assert_eq!(full.len(), 9);
+    assert_eq!(full.len(), 10);
     let sync_metrics = published(MetricsLevel::Full);
     let mut alarm_metrics = 0;
     for (alarm, metrics) in &full {
@@ -156,7 +160,7 @@ fn full_monitoring_alarms_only_on_metrics_the_functions_publish_and_none_creates
             );
         }
     }
-    assert_eq!(alarm_metrics, 10, "the full set's alarm metrics");
+    assert_eq!(alarm_metrics, 11, "the full set's alarm metrics");
     assert!(alarms("none").is_empty());
     assert!(published(MetricsLevel::None).is_empty());
 }

@@ -39,3 +39,5 @@ pub use reader::CounterReader;
 pub use roles::{ActivityRole, RolePlan, RoleRecord, Threshold};
 pub mod visibility;
 pub use visibility::{Audience, ChannelAccess, GuildAccess, Overwrite, OverwriteTarget, RoleId};
+pub mod schedule;
+pub use schedule::{BackOff, GuildSchedule, RunOrder};

@@ -392,6 +392,16 @@ impl FakeDiscord {
         lock(&self.inner.world).add_member(guild, bot, clock)
     }
 
+    /// Removes a guild (deleted, or the bot removed from it): it leaves `GET /users/@me/guilds`, and its
+    /// routes and its channels' answer 404.
+    ///
+    /// # Errors
+    ///
+    /// Unknown guild.
+    pub fn remove_guild(&self, guild: u64) -> Result<(), FakeError> {
+        lock(&self.inner.world).remove_guild(guild)
+    }
+
     /// Replaces the random faults.
     pub fn set_faults(&self, faults: Faults) {
         lock(&self.inner.faults).faults = faults;

@@ -1083,6 +1083,20 @@ impl World {
         Ok(())
     }
 
+    /// Removes `guild` (deleted, or the bot removed from it): it leaves the bot's guild listing, and its
+    /// routes and its channels' answer 404.
+    ///
+    /// # Errors
+    ///
+    /// Unknown guild.
+    pub fn remove_guild(&mut self, guild: u64) -> Result<(), FakeError> {
+        if self.guilds.remove(&guild).is_none() {
+            return Err(FakeError::UnknownGuild(guild));
+        }
+        self.channels.retain(|_, c| c.guild_id != guild);
+        Ok(())
+    }
+
     /// Adds a new member (human or bot) to a guild and returns its id.
     ///
     /// # Errors

@@ -216,6 +216,27 @@ async fn the_lease_is_exclusive_until_released_or_expired() -> anyhow::Result<()
     Ok(())
 }
 
+/// The schedule rows read back as written, and a check recorded after a slash command keeps the nudge
+/// (the command came during the check: the next run must still take the guild first).
+#[tokio::test]
+async fn schedule_rows_round_trip_and_a_check_keeps_a_later_nudge() -> anyhow::Result<()> {
+    use engagement_domain::GuildSchedule;
+    let store = store("schedule").await?;
+    assert!(store.guild_schedules().await?.is_empty());
+    let (a, b) = (GuildId(11), GuildId(12));
+    store.nudge_guild(a, 5_000).await?;
+    let checked =
+        GuildSchedule { checked_ms: 4_000, quiet_checks: 3, nudged_ms: 0, roles_listed_ms: 4_000 };
+    store.record_check(a, &checked).await?;
+    store.record_check(b, &GuildSchedule { checked_ms: 9_000, ..GuildSchedule::default() }).await?;
+    let rows = store.guild_schedules().await?;
+    assert_eq!(rows.get(&a), Some(&GuildSchedule { nudged_ms: 5_000, ..checked }));
+    assert!(rows.get(&a).is_some_and(GuildSchedule::urgent), "the nudge outlives the check");
+    assert_eq!(rows.get(&b).map(|r| (r.checked_ms, r.quiet_checks)), Some((9_000, 0)));
+    assert_eq!(rows.len(), 2);
+    Ok(())
+}
+
 #[tokio::test]
 async fn big_summaries_are_sharded_and_read_back_exactly() -> anyhow::Result<()> {
     let store = store("shards").await?;

@@ -16,7 +16,9 @@ use crate::handlers::digest::{DigestAction, DigestCommand};
 use crate::handlers::privacy::{PrivacyAction, PrivacyCommand};
 use crate::handlers::reports::{ReportCommand, ReportKind};
 use crate::handlers::server_config::{ConfigAction, ConfigCommand};
-use crate::handlers::{CommandError, CommandRegistry, RegistryError};
+use crate::handlers::{
+    CommandContext, CommandError, CommandHandler, CommandRegistry, HandlerFuture, RegistryError,
+};
 
 /// The answer when the server's settings changed between reading and saving them.
 pub const CONFIG_CHANGED_MESSAGE: &str = "The server's settings changed while this command ran (someone \
@@ -177,11 +179,15 @@ impl Services {
 /// A [`RegistryError`] (a programming error, found at start-up and by the tests).
 pub fn engagement_registry(services: Services) -> Result<CommandRegistry, RegistryError> {
     let services = Arc::new(services);
-    let report = |kind| ReportCommand::new(Arc::clone(&services), kind);
-    let config = |action| ConfigCommand::new(Arc::clone(&services), action);
-    let privacy = |action| PrivacyCommand::new(Arc::clone(&services), action);
-    let activity_role = |action| ActivityRoleCommand::new(Arc::clone(&services), action);
-    let digest = |action| DigestCommand::new(Arc::clone(&services), action);
+    let report = |kind| Nudging::new(&services, ReportCommand::new(Arc::clone(&services), kind));
+    let config =
+        |action| Nudging::new(&services, ConfigCommand::new(Arc::clone(&services), action));
+    let privacy =
+        |action| Nudging::new(&services, PrivacyCommand::new(Arc::clone(&services), action));
+    let activity_role =
+        |action| Nudging::new(&services, ActivityRoleCommand::new(Arc::clone(&services), action));
+    let digest =
+        |action| Nudging::new(&services, DigestCommand::new(Arc::clone(&services), action));
     let route = |parts: &[&str]| parts.join(" ");
     let described = |route: &str| route_description(route).to_owned();
     let config_route = |sub: &str| route(&[name::ENGAGEMENT_CONFIG, sub]);
@@ -238,4 +244,37 @@ pub fn engagement_registry(services: Services) -> Result<CommandRegistry, Regist
         builder = builder.command(&route, described(&route), privacy(action))?;
     }
     Ok(builder.build())
+}
+
+/// A command handler that also notes the command in the sync's schedule: a slash command is a sign of
+/// life, so the next sync run checks the guild first, whatever its back-off. The note is written while the
+/// command is answered, and a failure to write it is logged and does not change the answer.
+struct Nudging<H> {
+    store: CounterStore,
+    inner: H,
+}
+
+impl<H> Nudging<H> {
+    fn new(services: &Services, inner: H) -> Self {
+        Self { store: services.store.clone(), inner }
+    }
+}
+
+impl<H: CommandHandler> CommandHandler for Nudging<H> {
+    fn handle<'a>(&'a self, ctx: &'a CommandContext) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let nudge = async {
+                let Some(guild) = ctx.guild_id() else { return };
+                let now_ms = ctx
+                    .now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                if let Err(error) = self.store.nudge_guild(GuildId(guild.get()), now_ms).await {
+                    tracing::warn!(%error, "the guild's next sync check was not brought forward");
+                }
+            };
+            let ((), answer) = futures::join!(nudge, self.inner.handle(ctx));
+            answer
+        })
+    }
 }

@@ -965,6 +965,23 @@ async fn a_followup_that_cannot_be_started_is_an_ephemeral_message_not_thinking_
     Ok(())
 }
 
+/// A command from a guild brings the guild's next sync check forward (the sync's back-off is reset by
+/// it); one outside a guild notes nothing.
+#[tokio::test]
+async fn a_command_from_a_guild_brings_its_next_sync_check_forward() -> anyhow::Result<()> {
+    let (app, key, _, store) = setup("nudge").await?;
+    send(&app, &key, &direct_message(APP, ALICE, command(name::STATS, vec![]))).await?;
+    assert!(store.guild_schedules().await?.is_empty(), "not from a guild");
+    let answer = send(&app, &key, &by(ADMIN, command(name::STATS, vec![]))).await?;
+    assert_eq!(answer.status, StatusCode::OK);
+    let rows = store.guild_schedules().await?;
+    let row = rows.get(&GuildId(GUILD)).copied().unwrap_or_default();
+    assert_eq!(row.nudged_ms, NOW * 1000, "the request's time: {rows:?}");
+    assert!(row.urgent(), "never checked, and nudged: first in the next run");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_store_failure_is_an_apology_without_details() -> anyhow::Result<()> {
     let key = key();

@@ -34,6 +34,8 @@ struct GuildPlan {
     /// Archived-thread listings and a forum's newest post: recording them before the work is done could
     /// hide a thread whose work was cut short.
     marks: Vec<ChannelCursor>,
+    /// Whether the guild's roles were listed.
+    roles_listed: bool,
 }
 
 /// The state a guild run shares between its concurrent channel readers.
@@ -54,6 +56,9 @@ pub(crate) struct GuildRun<'a> {
     /// Channels of this guild skipped after an error in this run (guilds run side by side: the run's
     /// shared counters cannot tell whose they are).
     pub(crate) failed_channels: std::sync::atomic::AtomicU64,
+    /// Whether the guild's roles are listed even when its channels' permissions look unchanged (see
+    /// [`GuildSchedule::roles_due`](engagement_domain::GuildSchedule::roles_due)).
+    pub(crate) list_roles: bool,
 }
 
 /// How a guild run ended.
@@ -64,6 +69,13 @@ pub(crate) struct GuildOutcome {
     pub(crate) complete: bool,
     /// The settings the run counted by (the activity roles to apply after it).
     pub(crate) config: GuildConfig,
+    /// Some channel or thread had new messages: the guild's checks do not back off.
+    pub(crate) found_new: bool,
+    /// The guild's roles were listed (the visibility snapshot is current).
+    pub(crate) roles_listed: bool,
+    /// Discord answered 403 or 404 to the guild's channel listing: the bot was removed from it (or the
+    /// guild deleted) since the guilds were listed. Nothing was read.
+    pub(crate) left: bool,
 }
 
 impl GuildRun<'_> {
@@ -97,7 +109,20 @@ impl GuildRun<'_> {
             time_zone: self.settings.default_time_zone,
             ..GuildConfig::default()
         });
-        let GuildPlan { tasks, marks } = self.plan(&rules, &view, reconcile_due).await?;
+        let Some(GuildPlan { tasks, marks, roles_listed }) =
+            self.plan(&rules, &view, reconcile_due).await?
+        else {
+            tracing::info!(guild = %self.guild, "the bot is no longer in the guild");
+            return Ok(GuildOutcome {
+                out_of_time: false,
+                complete: false,
+                config: rules,
+                found_new: false,
+                roles_listed: false,
+                left: true,
+            });
+        };
+        let found_new = tasks.iter().any(|t| matches!(t.read, Read::Forward { .. }));
         let pending = Mutex::new(Pending { view, builder: BatchBuilder::new() });
         let out_of_time = self.work_through(tasks, &rules, &pending).await?;
         let mut pending = pending.into_inner();
@@ -123,7 +148,14 @@ impl GuildRun<'_> {
             self.store.record_synced(self.guild, self.now_ms()).await?;
         }
         let complete = !out_of_time && failed == 0;
-        Ok(GuildOutcome { out_of_time, complete, config: rules })
+        Ok(GuildOutcome {
+            out_of_time,
+            complete,
+            config: rules,
+            found_new,
+            roles_listed,
+            left: false,
+        })
     }
 
     /// Folds waiting batches, within the run's time. A fold that fails or runs out of time is reported
@@ -154,43 +186,61 @@ impl GuildRun<'_> {
 
     /// Keeps the store's snapshot of who can view which channel current (reports read it): lists the
     /// guild's roles and writes the snapshot when it changed. Returns the channels whose permissions
-    /// changed since the last snapshot (all of them when the roles did). A failed roles listing keeps the
-    /// last snapshot (reports fail closed without one) and does not stop the sync.
+    /// changed since the last snapshot (all of them when the roles did), and whether the roles were
+    /// listed. Unless [`list_roles`](Self::list_roles), a guild whose channels and overwrites match the
+    /// snapshot keeps it without a roles listing (a quiet guild's check costs two requests). A failed
+    /// roles listing keeps the last snapshot (reports fail closed without one) and does not stop the sync.
     async fn record_access(
         &self,
         guild: Id<engagement_discord::marker::GuildMarker>,
         channels: &[Channel],
-    ) -> Result<BTreeSet<ChannelId>, SyncError> {
+    ) -> Result<(BTreeSet<ChannelId>, bool), SyncError> {
+        let stored = self.store.guild_access(self.guild).await?;
+        if !self.list_roles
+            && let Some(stored) = &stored
+        {
+            let mut same_roles = crate::access::guild_access(self.guild, &[], channels);
+            same_roles.roles.clone_from(&stored.roles);
+            if same_roles == *stored {
+                return Ok((BTreeSet::new(), false));
+            }
+        }
         self.call();
         let roles = match self.discord.guild_roles(guild).await {
             Ok(roles) => roles,
             Err(error) if !error.is_fatal() => {
                 tracing::warn!(guild = self.guild.0, %error, "roles not listed; visibility unchanged");
-                return Ok(BTreeSet::new());
+                return Ok((BTreeSet::new(), false));
             }
             Err(error) => return Err(error.into()),
         };
         let access = crate::access::guild_access(self.guild, &roles, channels);
-        let stored = self.store.guild_access(self.guild).await?;
         if stored.as_ref() == Some(&access) {
-            return Ok(BTreeSet::new());
+            return Ok((BTreeSet::new(), true));
         }
         self.store.put_guild_access(self.guild, &access, self.now_ms()).await?;
-        Ok(crate::access::changed_channels(stored.as_ref(), &access))
+        Ok((crate::access::changed_channels(stored.as_ref(), &access), true))
     }
 
     /// Lists the guild's channels (recording who can view them), active threads and the archived
-    /// threads the planner asks for, and returns the planner's work; reads no messages.
+    /// threads the planner asks for, and returns the planner's work; reads no messages. `None` when the
+    /// bot is no longer in the guild.
     async fn plan(
         &self,
         rules: &GuildConfig,
         view: &SyncView,
         reconcile_due: bool,
-    ) -> Result<GuildPlan, SyncError> {
+    ) -> Result<Option<GuildPlan>, SyncError> {
         let guild = Id::new_checked(self.guild.0).ok_or(SyncError::InvalidId(self.guild.0))?;
         self.call();
-        let channels = self.discord.guild_channels(guild).await?;
-        let access_changed = self.record_access(guild, &channels).await?;
+        let channels = match self.discord.guild_channels(guild).await {
+            Ok(channels) => channels,
+            Err(e) if matches!(e.kind(), ErrorKind::Api { status: 403 | 404, .. }) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (access_changed, roles_listed) = self.record_access(guild, &channels).await?;
         self.call();
         let active = self.discord.active_threads(guild).await?;
         let cursors = &view.cursors.cursors;
@@ -244,7 +294,7 @@ impl GuildRun<'_> {
         marks.extend(threads.marks);
         let mut tasks = planned.tasks;
         tasks.extend(threads.tasks);
-        Ok(GuildPlan { tasks, marks })
+        Ok(Some(GuildPlan { tasks, marks, roles_listed }))
     }
 
     /// Reads channels in rounds: each channel gets a few pages per turn, so a busy channel cannot starve

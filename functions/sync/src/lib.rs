@@ -16,8 +16,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use engagement_actions::{DigestOutcome, DigestRun, RoleRun, RuleStatus};
 use engagement_discord::DiscordClient;
-use engagement_domain::{Day, GuildId, MessageId, snowflake};
-use engagement_store::{CounterStore, StoreError};
+use engagement_domain::{BackOff, Day, GuildId, MessageId, schedule, snowflake};
+use engagement_store::{CounterStore, GuildListing, StoreError};
 use futures::FutureExt as _;
 use futures::StreamExt as _;
 use serde::Deserialize;
@@ -158,8 +158,17 @@ pub struct Syncer {
 /// How long the lease lasts without renewal: a crashed run blocks the next for at most this long.
 const LEASE_TTL: Duration = Duration::from_secs(60);
 const LEASE_RENEW_EVERY: Duration = Duration::from_secs(20);
-/// Guilds synced at the same time.
-const GUILD_CONCURRENCY: usize = 4;
+/// Guilds synced at the same time: every Discord call waits its turn in the client's one rate limiter, so
+/// this only keeps the limiter busy while guilds wait on their listings.
+const GUILD_CONCURRENCY: usize = 16;
+
+/// What became of a due guild in a run.
+enum Visit {
+    /// The budget was spent before its turn.
+    NotReached,
+    /// It ran (completely or not).
+    Ran(engine::GuildOutcome),
+}
 
 impl Syncer {
     /// Handles one invocation: a sync, or a backfill if the request says so. `budget` is the time
@@ -203,7 +212,8 @@ impl Syncer {
             return Ok(summary);
         };
         let renewal = self.renew_in_background(lease.clone());
-        let result = self.sync_guilds(started, budget, &mut summary).await;
+        // Boxed: the run's future is large, and a caller's stack need not hold it.
+        let result = Box::pin(self.sync_guilds(started, budget, &mut summary)).await;
         renewal.abort();
         self.store.release_lease(&lease).await?;
         result?;
@@ -219,13 +229,29 @@ impl Syncer {
     ) -> Result<(), SyncError> {
         let usage_before = self.store.usage();
         let counters = RunCounters::default();
-        RunCounters::add(&counters.discord_calls, 1);
-        let guilds = self.discord.current_user_guilds().await?;
         let deadline = started + budget;
+        let now = self.now();
+        let now_ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        let back_off = self.settings.back_off();
+        let rows = self.store.guild_schedules().await?;
+        let listing = self.guild_listing(&back_off, now_ms, &counters).await?;
+        let mut guilds = listing.guilds.clone();
+        // A server that added the bot since the listing is known once a slash command comes from it.
+        guilds.extend(
+            rows.iter()
+                .filter(|(g, row)| row.nudged_ms > listing.listed_ms && !guilds.contains(g))
+                .map(|(g, _)| *g)
+                .collect::<Vec<_>>(),
+        );
+        // The guilds due, most overdue first: a guild this run does not reach keeps its old check and
+        // goes first next run.
+        let order = schedule::run_order(&guilds, &rows, &back_off, now_ms);
+        summary.guilds_not_due = order.not_due.len() as u64;
         // Guilds run side by side (their channels share the one rate limiter); a guild's failure does
         // not stop the others, and the first error is reported after all have finished.
-        let now = self.now();
         let counters_ref = &counters;
+        let rows_ref = &rows;
+        let listing_ref = &listing;
         // Activity roles are applied after each guild's sync, within the same budget.
         let roles = RoleRun::new(
             &self.store,
@@ -237,20 +263,24 @@ impl Syncer {
         let roles_ref = &roles;
         let digests = DigestRun::new(&self.store, &self.discord, now, false);
         let digests_ref = &digests;
-        let outcomes: Vec<Result<engine::GuildOutcome, SyncError>> = futures::stream::iter(guilds)
+        let visits: Vec<(GuildId, Result<Visit, SyncError>)> = futures::stream::iter(order.due)
             .map(|guild| async move {
+                // A guild is not started once the budget is spent: not even its listings.
+                if Instant::now() + self.settings.margin >= deadline {
+                    return (guild, Ok(Visit::NotReached));
+                }
+                let row = rows_ref.get(&guild).copied().unwrap_or_default();
                 let run = GuildRun {
                     store: &self.store,
                     discord: &self.discord,
                     settings: &self.settings,
                     counters: counters_ref,
-                    guild: GuildId(guild.id.get()),
+                    guild,
                     planner: Planner::new(&self.settings, now, Mode::Forward),
                     deadline,
                     failed_channels: std::sync::atomic::AtomicU64::new(0),
+                    list_roles: row.roles_due(&back_off, now_ms),
                 };
-                // A panic in one guild (a bug) must not take the other guilds' runs down with it.
-                let guild_id = run.guild;
                 // Boxed: a guild's work (its sync, roles and digest) is a large future, and the
                 // run's stream holds several at once.
                 let work = Box::pin(async {
@@ -258,30 +288,61 @@ impl Syncer {
                     // Roles only on complete counts: a member must not lose a role because a channel
                     // was not read this run. A digest waits by itself until its days are counted.
                     if outcome.complete {
-                        apply_roles(roles_ref, counters_ref, guild_id, &outcome.config).await?;
+                        apply_roles(roles_ref, counters_ref, guild, &outcome.config).await?;
+                        let checked =
+                            row.after_check(now_ms, outcome.found_new, outcome.roles_listed);
+                        self.store.record_check(guild, &checked).await?;
                     }
-                    post_digest(digests_ref, counters_ref, guild_id, &outcome.config).await?;
-                    Ok(outcome)
+                    if outcome.left {
+                        // Checked again only if a new listing still has it.
+                        let listed = listing_ref.guilds.contains(&guild);
+                        let relist = listed && listing_ref.listed_ms < now_ms;
+                        self.store.forget_guild(guild, relist).await?;
+                    } else {
+                        post_digest(digests_ref, counters_ref, guild, &outcome.config).await?;
+                    }
+                    Ok(Visit::Ran(outcome))
                 });
-                std::panic::AssertUnwindSafe(work)
+                // A panic in one guild (a bug) must not take the other guilds' runs down with it.
+                let visit = std::panic::AssertUnwindSafe(work)
                     .catch_unwind()
                     .await
-                    .unwrap_or(Err(SyncError::Panicked(guild.id.get())))
+                    .unwrap_or(Err(SyncError::Panicked(guild.0)));
+                (guild, visit)
             })
             .buffer_unordered(GUILD_CONCURRENCY)
             .collect()
             .await;
         let mut first_error = None;
-        for outcome in outcomes {
-            summary.guilds += 1;
-            match outcome {
-                Ok(o) => summary.budget_exhausted |= o.out_of_time,
+        let mut checked_now = std::collections::BTreeSet::new();
+        for (guild, visit) in visits {
+            match visit {
+                Ok(Visit::NotReached) => {
+                    summary.guilds_overdue += 1;
+                    summary.budget_exhausted = true;
+                }
+                Ok(Visit::Ran(o)) if o.left => summary.guilds_left += 1,
+                Ok(Visit::Ran(o)) => {
+                    summary.guilds += 1;
+                    summary.budget_exhausted |= o.out_of_time;
+                    if o.complete {
+                        summary.guilds_checked += 1;
+                        checked_now.insert(guild);
+                    } else {
+                        summary.guilds_overdue += 1;
+                    }
+                }
                 Err(e) => {
+                    summary.guilds += 1;
+                    summary.guilds_overdue += 1;
                     tracing::error!(error = %e, "a guild's sync stopped");
                     first_error.get_or_insert(e);
                 }
             }
         }
+        let waiting: Vec<GuildId> =
+            guilds.iter().copied().filter(|g| !checked_now.contains(g)).collect();
+        summary.oldest_check_age_ms = schedule::oldest_check_age_ms(&waiting, &rows, now_ms);
         if let Some(e) = first_error {
             return Err(e);
         }
@@ -290,6 +351,30 @@ impl Syncer {
         summary.write_units = used.write_units;
         summary.read_units = used.read_units();
         Ok(())
+    }
+
+    /// The bot's guilds: the stored listing while it is younger than the back-off ceiling, else listed
+    /// from Discord (a page per 200 guilds) and stored.
+    async fn guild_listing(
+        &self,
+        back_off: &BackOff,
+        now_ms: u64,
+        counters: &RunCounters,
+    ) -> Result<GuildListing, SyncError> {
+        let stored = self.store.guild_listing().await?;
+        if let Some(stored) = stored
+            && !back_off.listing_due(Some(stored.listed_ms), now_ms)
+        {
+            return Ok(stored);
+        }
+        RunCounters::add(&counters.discord_calls, 1);
+        let listed = self.discord.current_user_guilds().await?;
+        let listing = GuildListing {
+            listed_ms: now_ms,
+            guilds: listed.iter().map(|g| GuildId(g.id.get())).collect(),
+        };
+        self.store.put_guild_listing(&listing).await?;
+        Ok(listing)
     }
 
     /// Counts a guild's history back to `since` (a day in the guild's time zone), resumably: each run
@@ -330,6 +415,7 @@ impl Syncer {
                 ),
                 deadline: started + budget,
                 failed_channels: std::sync::atomic::AtomicU64::new(0),
+                list_roles: true,
             };
             run.run().await
         }

@@ -8,10 +8,11 @@ use serde::Serialize;
 /// costs $0.30 a month past CloudWatch's 10 free ones.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MetricsLevel {
-    /// `SyncSucceeded` only: what the sync-lag alarm reads (nothing free can tell it).
+    /// `SyncSucceeded` and `OldestCheckAgeMs`: what the sync-lag alarms read (nothing free can tell
+    /// them).
     #[default]
     Essential,
-    /// Every run figure: requests, 429s, invalid requests, messages counted, write units, duration.
+    /// Every run figure: the essential ones and requests, 429s, invalid requests, messages counted, write units, duration.
     Full,
     /// None: the summary is logged without metrics.
     None,
@@ -64,6 +65,19 @@ pub struct RunSummary {
     pub kind: &'static str,
     /// Guilds visited.
     pub guilds: u64,
+    /// Of those, checked completely (every channel read up to when the run started).
+    pub guilds_checked: u64,
+    /// Guilds backing off (nothing new at their last checks) and not due this run.
+    pub guilds_not_due: u64,
+    /// Guilds due that this run did not check completely (the budget ran out first, or a channel
+    /// failed): the next run takes them first.
+    pub guilds_overdue: u64,
+    /// Guilds the bot turned out to have left (their channel listing answered 403 or 404): forgotten
+    /// until a guild listing has them again.
+    pub guilds_left: u64,
+    /// How long the guild that waited longest has gone without a complete check, at the run's start
+    /// (guilds checked by this run count as 0; guilds never checked are counted in `guilds_overdue`).
+    pub oldest_check_age_ms: u64,
     /// Channels and threads looked at.
     pub channels_checked: u64,
     /// Of those, skipped without a Discord call because nothing was new.
@@ -148,6 +162,7 @@ impl RunSummary {
     pub fn log_line(&self, function: &str, timestamp_ms: i64, level: MetricsLevel) -> String {
         let values = [
             ("SyncSucceeded", "Count", u64::from(!self.lease_held_elsewhere)),
+            ("OldestCheckAgeMs", "Milliseconds", self.oldest_check_age_ms),
             ("DiscordRequests", "Count", self.discord_requests),
             ("Discord429", "Count", self.discord_429s),
             ("DiscordInvalidRequests", "Count", self.discord_invalid_requests),
@@ -157,7 +172,7 @@ impl RunSummary {
         ];
         let published = match level {
             MetricsLevel::None => 0,
-            MetricsLevel::Essential => 1,
+            MetricsLevel::Essential => 2,
             MetricsLevel::Full => values.len(),
         };
         let mut line = serde_json::json!({ "summary": self });
@@ -208,13 +223,13 @@ mod tests {
     fn each_monitoring_level_publishes_its_metrics_and_always_logs_the_summary() {
         let summary = RunSummary { messages_counted: 7, ..RunSummary::default() };
         let essential = summary.log_line("stack-sync", 1, MetricsLevel::Essential);
-        assert_eq!(metrics(&essential), ["SyncSucceeded"]);
+        assert_eq!(metrics(&essential), ["SyncSucceeded", "OldestCheckAgeMs"]);
         assert!(
             essential.contains(r#""SyncSucceeded":1"#)
                 && !essential.contains(r#""MessagesCounted""#)
         );
         let full = summary.log_line("stack-sync", 1, MetricsLevel::Full);
-        assert_eq!(metrics(&full).len(), 7);
+        assert_eq!(metrics(&full).len(), 8);
         assert!(
             full.contains(r#""MessagesCounted":7"#) && full.contains(r#""Function":"stack-sync""#)
         );

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use engagement_domain::GuildTimeZone;
+use engagement_domain::{BackOff, GuildTimeZone};
 use engagement_startup::{Env, SettingError};
 
 use crate::report::MetricsLevel;
@@ -34,6 +34,8 @@ pub struct SyncSettings {
     pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
     /// Which custom metrics each run publishes.
     pub metrics: MetricsLevel,
+    /// The longest a guild whose checks find nothing new waits between checks (0: every guild every run).
+    pub idle_ceiling: Duration,
 }
 
 impl Default for SyncSettings {
@@ -51,6 +53,7 @@ impl Default for SyncSettings {
             flush_bytes: 128 * 1024,
             fixed_now: None,
             metrics: MetricsLevel::default(),
+            idle_ceiling: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -58,7 +61,8 @@ impl Default for SyncSettings {
 impl SyncSettings {
     /// Settings from the environment, defaults for those not set: `DEFAULT_TIME_ZONE`,
     /// `SYNC_LOOKBACK_HOURS`, `SYNC_RECONCILE_WINDOW_HOURS`, `SYNC_RECONCILE_EVERY_MINUTES`,
-    /// `SYNC_THREAD_SWEEP_HOURS`, `SYNC_TIME_BUDGET_SECONDS`, `SYNC_CONCURRENCY`, `SYNC_METRICS`.
+    /// `SYNC_THREAD_SWEEP_HOURS`, `SYNC_TIME_BUDGET_SECONDS`, `SYNC_CONCURRENCY`, `SYNC_METRICS`,
+    /// `SYNC_IDLE_CEILING_MINUTES`.
     ///
     /// # Errors
     /// A variable that is set but malformed or out of range.
@@ -92,7 +96,22 @@ impl SyncSettings {
         if let Some(c) = env.number_in("SYNC_CONCURRENCY", 1, 64, channels)? {
             s.concurrency = usize::try_from(c).unwrap_or(16);
         }
+        let ceiling =
+            "a whole number of minutes from 0 (every guild every run) to 1440 (default 60)";
+        if let Some(m) = env.number_in("SYNC_IDLE_CEILING_MINUTES", 0, 24 * 60, ceiling)? {
+            s.idle_ceiling = Duration::from_secs(m * 60);
+        }
         Ok(s)
+    }
+
+    /// How a quiet guild's checks back off: from the schedule's 5 minutes, doubling, up to
+    /// [`idle_ceiling`](Self::idle_ceiling).
+    #[must_use]
+    pub fn back_off(&self) -> BackOff {
+        BackOff {
+            ceiling_ms: u64::try_from(self.idle_ceiling.as_millis()).unwrap_or(u64::MAX),
+            ..BackOff::default()
+        }
     }
 }
 
@@ -110,6 +129,10 @@ mod tests {
         assert_eq!(s.first_sight_lookback, Duration::from_secs(48 * 3600));
         assert_eq!(s.concurrency, 16);
         assert_eq!(s.metrics, MetricsLevel::Essential);
+        assert_eq!(s.back_off().ceiling_ms, 60 * 60_000);
+        let every_run =
+            SyncSettings::from_env(&Env::from_pairs(&[("SYNC_IDLE_CEILING_MINUTES", "0")]))?;
+        assert_eq!(every_run.back_off().ceiling_ms, 0);
         let full = SyncSettings::from_env(&Env::from_pairs(&[("SYNC_METRICS", "full")]))?;
         assert_eq!(full.metrics, MetricsLevel::Full);
         for (name, bad) in [
@@ -117,6 +140,7 @@ mod tests {
             ("SYNC_CONCURRENCY", "lots"),
             ("SYNC_CONCURRENCY", "0"),
             ("SYNC_TIME_BUDGET_SECONDS", "3600"),
+            ("SYNC_IDLE_CEILING_MINUTES", "1441"),
         ] {
             let err = SyncSettings::from_env(&Env::from_pairs(&[(name, bad)])).err();
             assert_eq!(err.map(|e| e.name()), Some(name), "{name}={bad}");

@@ -199,6 +199,23 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
         assert_eq!(s.syncer.store.last_synced(GuildId(g)).await?, started);
     }
 
+    let mut syncer = Box::pin(assert_changes_are_counted(&s)).await?;
+    Box::pin(assert_idle_runs_back_off(&s, &mut syncer)).await?;
+
+    // Compaction does not change what is read.
+    for g in s.fake.with_world(|w| w.guilds.keys().copied().collect::<Vec<_>>()) {
+        s.syncer.store.compact(GuildId(g), CompactionPolicy::ALWAYS, u64::MAX / 2).await?;
+    }
+    assert_same(&export(&s).await?, &truth(&s.fake), "after compaction");
+    assert_hours_match(&s.fake, &s.syncer.store, "after compaction").await;
+    assert_insights_match(&s.fake, &s.syncer.store, &TruthOptions::default(), "after compaction")
+        .await;
+    Ok(())
+}
+
+/// New messages, reactions added and removed, a new thread, an archived thread: each counted as
+/// Discord shows it. Returns the syncer at the fake's clock.
+async fn assert_changes_are_counted(s: &Setup) -> anyhow::Result<Syncer> {
     // New messages, reactions added and removed, a new thread, an archived thread.
     let (_, channel, members) = first_text_channel(&s.fake);
     // The channel's newest message, counted by the first run and inside the 24 h reconciliation window.
@@ -225,7 +242,7 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
     let mut syncer = s.syncer.clone();
     syncer.settings.fixed_now = Some(s.fake.clock());
     let second = syncer.sync_all(Duration::from_secs(120)).await?;
-    assert_same(&export(&s).await?, &truth(&s.fake), &format!("after changes: {second:?}"));
+    assert_same(&export(s).await?, &truth(&s.fake), &format!("after changes: {second:?}"));
     assert_hours_match(&s.fake, &s.syncer.store, "after changes").await;
     assert_insights_match(&s.fake, &s.syncer.store, &TruthOptions::default(), "after changes")
         .await;
@@ -236,16 +253,29 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
     s.fake.advance_clock(chrono::Duration::hours(2));
     syncer.settings.fixed_now = Some(s.fake.clock());
     syncer.sync_all(Duration::from_secs(120)).await?;
-    assert_same(&export(&s).await?, &truth(&s.fake), "after a reaction was removed");
+    assert_same(&export(s).await?, &truth(&s.fake), "after a reaction was removed");
 
-    // An idle run: only the listings (guilds; per guild its channels, roles and active threads),
-    // nothing per channel.
+    Ok(syncer)
+}
+
+/// After runs that found nothing new: the next scheduled run checks every guild for two requests each
+/// (channels and active threads), and the one after leaves them for later.
+async fn assert_idle_runs_back_off(s: &Setup, syncer: &mut Syncer) -> anyhow::Result<()> {
+    // An idle run, at the next scheduled run: only the listings (per guild its channels and active
+    // threads: the roles are not listed again while the channels' permissions are unchanged and the
+    // guild is backing off; the guilds were listed 5 minutes ago), nothing per channel.
     s.fake.reset_stats();
+    s.fake.advance_clock(chrono::Duration::minutes(5));
+    syncer.settings.fixed_now = Some(s.fake.clock());
     let idle = syncer.sync_all(Duration::from_secs(120)).await?;
     let guilds = s.fake.with_world(|w| w.guilds.len()) as u64;
     assert_eq!(
+        (idle.guilds_checked, idle.guilds_not_due, idle.oldest_check_age_ms),
+        (guilds, 0, 0)
+    );
+    assert_eq!(
         s.fake.stats().requests,
-        1 + 3 * guilds,
+        2 * guilds,
         "idle run: {idle:?} {:?}",
         s.fake
             .request_log()
@@ -261,14 +291,17 @@ async fn a_sync_of_a_synthetic_guild_equals_the_ground_truth_and_stays_equal_as_
     );
     assert_eq!(idle.discord_429s, 0);
 
-    // Compaction does not change what is read.
-    for g in s.fake.with_world(|w| w.guilds.keys().copied().collect::<Vec<_>>()) {
-        s.syncer.store.compact(GuildId(g), CompactionPolicy::ALWAYS, u64::MAX / 2).await?;
-    }
-    assert_same(&export(&s).await?, &truth(&s.fake), "after compaction");
-    assert_hours_match(&s.fake, &s.syncer.store, "after compaction").await;
-    assert_insights_match(&s.fake, &s.syncer.store, &TruthOptions::default(), "after compaction")
-        .await;
+    // Two quiet checks in a row: the guilds wait 10 minutes now, so a run 5 minutes later checks none
+    // of them, and asks Discord nothing; their last check is 5 minutes old.
+    s.fake.reset_stats();
+    s.fake.advance_clock(chrono::Duration::minutes(5));
+    syncer.settings.fixed_now = Some(s.fake.clock());
+    let backing_off = syncer.sync_all(Duration::from_secs(120)).await?;
+    assert_eq!(s.fake.stats().requests, 0, "{backing_off:?}");
+    assert_eq!((backing_off.guilds, backing_off.guilds_not_due), (0, guilds));
+    let age = backing_off.oldest_check_age_ms;
+    assert!((5 * 60_000..6 * 60_000).contains(&age), "{age} ms since the last check");
+
     Ok(())
 }
 
@@ -636,5 +669,135 @@ async fn an_unreadable_channel_is_asked_again_hourly_or_when_its_permissions_cha
         vec![PermissionOverwrite { id: role, kind: 0, allow: 1 << 10, deny: 0 }],
     )?;
     assert!(asked(run(5).await?));
+    Ok(())
+}
+
+// ---- many guilds: the schedule -------------------------------------------------------------------------
+
+/// A readable text channel of `guild` and a human member to post in it.
+fn channel_and_author(fake: &FakeDiscord, guild: u64) -> (u64, u64) {
+    fake.with_world(|w| {
+        let channel = w
+            .channels
+            .values()
+            .find(|c| c.guild_id == guild && c.kind == 0 && c.readable && c.thread.is_none())
+            .map(|c| c.id)
+            .unwrap();
+        let author = w.guilds[&guild].members.iter().copied().find(|u| !w.users[u].bot).unwrap();
+        (channel, author)
+    })
+}
+
+/// The next scheduled run, five minutes of the fake's clock later. Returns its summary and the guilds
+/// whose channels it listed (the guilds it checked).
+async fn next_run(
+    s: &Setup,
+    syncer: &mut Syncer,
+    budget: Duration,
+) -> anyhow::Result<(sync::RunSummary, std::collections::BTreeSet<u64>)> {
+    s.fake.advance_clock(chrono::Duration::minutes(5));
+    syncer.settings.fixed_now = Some(s.fake.clock());
+    s.fake.reset_stats();
+    let summary = Box::pin(syncer.sync_all(budget)).await?;
+    let checked = s
+        .fake
+        .request_log()
+        .iter()
+        .filter_map(|r| {
+            r.path.strip_prefix("/api/v10/guilds/")?.strip_suffix("/channels")?.parse().ok()
+        })
+        .collect();
+    Ok((summary, checked))
+}
+
+/// Thirty small guilds, one of them busy: the busy one is checked every run and the quiet ones back
+/// off to the hourly ceiling; a slash command brings a quiet guild back at once; a run whose budget is
+/// spent starts no guild and the next run checks every guild it left; a guild the bot was removed from
+/// is dropped without an error; and the counts stay equal to the ground truth throughout.
+#[tokio::test]
+async fn many_guilds_back_off_when_quiet_and_come_back_when_nudged() -> anyhow::Result<()> {
+    let knobs = fake_discord::config::WorldKnobs {
+        guilds: 30,
+        members_per_guild: 4,
+        bots_per_guild: 0,
+        categories_per_guild: 1,
+        text_channels_per_guild: 2,
+        forum_channels_per_guild: 0,
+        voice_channels_per_guild: 0,
+        unreadable_channels_per_guild: 0,
+        days: 2,
+        messages_per_channel: 4,
+        threads_per_channel: 0,
+        messages_per_thread: 0,
+        posts_per_forum: 0,
+        reaction_share: 0.2,
+        popular_messages_per_guild: 0,
+    };
+    let s = setup_sized("sync-many", 5, WorldSize::Custom(knobs)).await?;
+    let guilds: Vec<u64> = s.fake.with_world(|w| w.guilds.keys().copied().collect());
+    assert_eq!(guilds.len(), 30);
+    let mut syncer = s.syncer.clone();
+    let budget = Duration::from_secs(120);
+    let (first, checked) = next_run(&s, &mut syncer, budget).await?;
+    assert_eq!((first.guilds_checked, checked.len()), (30, 30), "{first:?}");
+    assert_same(&export(&s).await?, &truth(&s.fake), "after the first run");
+
+    // Two simulated hours: the busy guild posts before every run.
+    let busy = guilds[7];
+    let (busy_channel, busy_author) = channel_and_author(&s.fake, busy);
+    let mut checks: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for run in 0..24 {
+        s.fake.add_message(&NewMessage::new(busy_channel, busy_author))?;
+        let (summary, checked) = next_run(&s, &mut syncer, budget).await?;
+        assert_eq!(summary.discord_429s, 0, "{summary:?}");
+        assert_eq!(summary.guilds_checked as usize, checked.len(), "{summary:?}");
+        assert_eq!(summary.guilds_not_due as usize, 30 - checked.len(), "{summary:?}");
+        for guild in checked {
+            checks.entry(guild).or_default().push(run);
+        }
+    }
+    assert_eq!(checks[&busy], (0..24).collect::<Vec<_>>(), "the busy guild, every run");
+    for guild in guilds.iter().filter(|g| **g != busy) {
+        // Quiet since the first run: checked after 5, 5, 10, 20, 40 and then 60 minutes.
+        assert_eq!(checks[guild], [0, 1, 3, 7, 15], "guild {guild}");
+    }
+    assert_same(&export(&s).await?, &truth(&s.fake), "after two hours");
+
+    // A slash command from a quiet guild: checked at the next run, its roles listed again.
+    let nudged = guilds[3];
+    let now_ms = || u64::try_from(s.fake.clock().timestamp_millis());
+    syncer.store.nudge_guild(GuildId(nudged), now_ms()?).await?;
+    let (summary, checked) = next_run(&s, &mut syncer, budget).await?;
+    assert!(checked.contains(&nudged), "{summary:?}");
+    let roles = format!("/api/v10/guilds/{nudged}/roles");
+    assert!(s.fake.request_log().iter().any(|r| r.path == roles), "roles listed after a nudge");
+    assert_eq!(checked.len(), 2, "the busy guild and the nudged one: {checked:?}");
+
+    // Every guild has news; a run whose budget is already spent starts none of them (not even their
+    // listings), and the next run checks them all.
+    for guild in &guilds {
+        let (channel, author) = channel_and_author(&s.fake, *guild);
+        s.fake.add_message(&NewMessage::new(channel, author))?;
+        syncer.store.nudge_guild(GuildId(*guild), now_ms()?).await?;
+    }
+    let spent = syncer.settings.margin;
+    let (short, checked) = next_run(&s, &mut syncer, spent).await?;
+    assert!(checked.is_empty() && short.budget_exhausted, "{short:?}");
+    assert_eq!((short.guilds, short.guilds_overdue), (0, 30), "{short:?}");
+    let (summary, checked) = next_run(&s, &mut syncer, budget).await?;
+    assert_eq!((summary.guilds_checked, checked.len()), (30, 30), "{summary:?}");
+    assert_same(&export(&s).await?, &truth(&s.fake), "after the run that caught up");
+
+    // The bot is removed from a guild: dropped without an error, and the guilds are listed again.
+    let gone = guilds[11];
+    s.fake.remove_guild(gone)?;
+    syncer.store.nudge_guild(GuildId(gone), now_ms()?).await?;
+    let (summary, checked) = next_run(&s, &mut syncer, budget).await?;
+    assert!(checked.contains(&gone) && summary.guilds_left == 1, "{summary:?}");
+    assert!(!syncer.store.guild_schedules().await?.contains_key(&GuildId(gone)));
+    let (summary, _) = next_run(&s, &mut syncer, budget).await?;
+    let listed = s.fake.request_log().iter().any(|r| r.path == "/api/v10/users/@me/guilds");
+    assert!(listed && summary.guilds_left == 0, "the guilds listed again: {summary:?}");
+    assert_same(&export(&s).await?, &truth(&s.fake), "the other guilds, after the removal");
     Ok(())
 }
