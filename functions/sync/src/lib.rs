@@ -235,13 +235,13 @@ impl Syncer {
         let back_off = self.settings.back_off();
         let rows = self.store.guild_schedules().await?;
         let listing = self.guild_listing(&back_off, now_ms, &counters).await?;
-        let mut guilds = listing.guilds.clone();
         // A server that added the bot since the listing is known once a slash command comes from it.
+        let listed: std::collections::BTreeSet<GuildId> = listing.guilds.iter().copied().collect();
+        let mut guilds = listing.guilds.clone();
         guilds.extend(
             rows.iter()
-                .filter(|(g, row)| row.nudged_ms > listing.listed_ms && !guilds.contains(g))
-                .map(|(g, _)| *g)
-                .collect::<Vec<_>>(),
+                .filter(|(g, row)| row.nudged_ms > listing.listed_ms && !listed.contains(g))
+                .map(|(g, _)| *g),
         );
         // The guilds due, most overdue first: a guild this run does not reach keeps its old check and
         // goes first next run.
@@ -252,6 +252,7 @@ impl Syncer {
         let counters_ref = &counters;
         let rows_ref = &rows;
         let listing_ref = &listing;
+        let listed_ref = &listed;
         // Activity roles are applied after each guild's sync, within the same budget.
         let roles = RoleRun::new(
             &self.store,
@@ -295,8 +296,7 @@ impl Syncer {
                     }
                     if outcome.left {
                         // Checked again only if a new listing still has it.
-                        let listed = listing_ref.guilds.contains(&guild);
-                        let relist = listed && listing_ref.listed_ms < now_ms;
+                        let relist = listed_ref.contains(&guild) && listing_ref.listed_ms < now_ms;
                         self.store.forget_guild(guild, relist).await?;
                     } else {
                         post_digest(digests_ref, counters_ref, guild, &outcome.config).await?;
