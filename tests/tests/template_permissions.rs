@@ -35,11 +35,21 @@ fn set(actions: &[&str]) -> BTreeSet<String> {
 #[test]
 fn each_role_allows_the_table_actions_its_function_uses_and_no_more() {
     let t = template();
-    // Reports read; settings, privacy and claims are single-item writes; claims are given back by a delete.
+    // Reports read; settings, privacy and claims are single-item writes; claims are given back by a delete;
+    // every command nudges the sync's schedule (an update of the `SCHEDULE` partition only).
     assert_eq!(
         table_actions(&t, "InteractionsRole"),
-        set(&["GetItem", "Query", "PutItem", "DeleteItem"])
+        set(&["GetItem", "Query", "PutItem", "DeleteItem", "UpdateItem"])
     );
+    let statements = &t["Resources"]["InteractionsRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"];
+    let nudge = statements
+        .as_sequence()
+        .and_then(|s| s.iter().find(|s| s["Action"].as_str() == Some("dynamodb:UpdateItem")))
+        .expect("the nudge statement");
+    let keys = &nudge["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
+    assert_eq!(keys.as_sequence().map(Vec::len), Some(1), "{keys:?}");
+    assert_eq!(keys[0].as_str(), Some("SCHEDULE"), "only the schedule's partition");
     // Erasure: log append, summary generations (BatchWriteItem deletes the old), fold watermark
     // (UpdateItem), claims.
     let writer =

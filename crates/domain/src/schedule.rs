@@ -105,12 +105,15 @@ impl GuildSchedule {
             || now_ms.saturating_sub(self.roles_listed_ms) >= back_off.roles_refresh_ms
     }
 
-    /// The row after a complete check that started at `now_ms`.
+    /// The row after a complete check that started at `now_ms`. A check that found new messages, or
+    /// that a slash command asked for, starts the back-off over: the guild is checked every run again
+    /// until its checks find nothing.
     #[must_use]
     pub const fn after_check(self, now_ms: u64, found_new: bool, roles_listed: bool) -> Self {
+        let fresh = found_new || self.nudged_ms > self.checked_ms;
         Self {
             checked_ms: now_ms,
-            quiet_checks: if found_new { 0 } else { self.quiet_checks.saturating_add(1) },
+            quiet_checks: if fresh { 0 } else { self.quiet_checks.saturating_add(1) },
             nudged_ms: self.nudged_ms,
             roles_listed_ms: if roles_listed { now_ms } else { self.roles_listed_ms },
         }
@@ -213,16 +216,23 @@ mod tests {
 
     #[test]
     fn a_check_resets_or_extends_the_back_off() {
-        let row =
-            GuildSchedule { nudged_ms: START - 5, roles_listed_ms: 7, ..quiet(START - HOUR, 3) };
+        // Its last command came before its last check.
+        let row = GuildSchedule {
+            nudged_ms: START - 2 * HOUR,
+            roles_listed_ms: 7,
+            ..quiet(START - HOUR, 3)
+        };
         let quiet_again = row.after_check(START, false, false);
         assert_eq!(quiet_again, GuildSchedule { checked_ms: START, quiet_checks: 4, ..row });
         let busy = row.after_check(START, true, true);
         assert_eq!(
             (busy.quiet_checks, busy.roles_listed_ms, busy.nudged_ms),
-            (0, START, START - 5)
+            (0, START, START - 2 * HOUR)
         );
-        assert!(!busy.urgent(), "the nudge was seen by this check");
+        let nudged = GuildSchedule { nudged_ms: START - 5, ..quiet(START - 10, 6) };
+        let after_nudge = nudged.after_check(START, false, true);
+        assert_eq!(after_nudge.quiet_checks, 0, "a command brings the guild back to every run");
+        assert!(!after_nudge.urgent(), "the nudge was seen by this check");
     }
 
     #[test]

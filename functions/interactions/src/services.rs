@@ -246,9 +246,13 @@ pub fn engagement_registry(services: Services) -> Result<CommandRegistry, Regist
     Ok(builder.build())
 }
 
+/// How long a command's answer may wait for its nudge: Discord wants the answer within 3 seconds.
+const NUDGE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// A command handler that also notes the command in the sync's schedule: a slash command is a sign of
-/// life, so the next sync run checks the guild first, whatever its back-off. The note is written while the
-/// command is answered, and a failure to write it is logged and does not change the answer.
+/// life, so the next sync run checks the guild first, whatever its back-off, and starts its back-off
+/// over. The note is written while the command is answered, for at most [`NUDGE_TIMEOUT`]; a failure to
+/// write it is logged and does not change the answer.
 struct Nudging<H> {
     store: CounterStore,
     inner: H,
@@ -269,8 +273,15 @@ impl<H: CommandHandler> CommandHandler for Nudging<H> {
                     .now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                if let Err(error) = self.store.nudge_guild(GuildId(guild.get()), now_ms).await {
-                    tracing::warn!(%error, "the guild's next sync check was not brought forward");
+                let nudged = self.store.nudge_guild(GuildId(guild.get()), now_ms);
+                match tokio::time::timeout(NUDGE_TIMEOUT, nudged).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "the guild's next sync check was not brought forward");
+                    }
+                    Err(_) => {
+                        tracing::warn!("bringing the guild's next sync check forward timed out")
+                    }
                 }
             };
             let ((), answer) = futures::join!(nudge, self.inner.handle(ctx));

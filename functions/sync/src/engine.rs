@@ -56,6 +56,8 @@ pub(crate) struct GuildRun<'a> {
     /// Channels of this guild skipped after an error in this run (guilds run side by side: the run's
     /// shared counters cannot tell whose they are).
     pub(crate) failed_channels: std::sync::atomic::AtomicU64,
+    /// Set when a forward read got messages: the guild's checks do not back off.
+    pub(crate) read_new: std::sync::atomic::AtomicBool,
     /// Whether the guild's roles are listed even when its channels' permissions look unchanged (see
     /// [`GuildSchedule::roles_due`](engagement_domain::GuildSchedule::roles_due)).
     pub(crate) list_roles: bool,
@@ -69,7 +71,7 @@ pub(crate) struct GuildOutcome {
     pub(crate) complete: bool,
     /// The settings the run counted by (the activity roles to apply after it).
     pub(crate) config: GuildConfig,
-    /// Some channel or thread had new messages: the guild's checks do not back off.
+    /// A forward read got new messages: the guild's checks do not back off.
     pub(crate) found_new: bool,
     /// The guild's roles were listed (the visibility snapshot is current).
     pub(crate) roles_listed: bool,
@@ -122,7 +124,6 @@ impl GuildRun<'_> {
                 left: true,
             });
         };
-        let found_new = tasks.iter().any(|t| matches!(t.read, Read::Forward { .. }));
         let pending = Mutex::new(Pending { view, builder: BatchBuilder::new() });
         let out_of_time = self.work_through(tasks, &rules, &pending).await?;
         let mut pending = pending.into_inner();
@@ -148,6 +149,9 @@ impl GuildRun<'_> {
             self.store.record_synced(self.guild, self.now_ms()).await?;
         }
         let complete = !out_of_time && failed == 0;
+        // Messages read, not reads planned: a channel whose newest message was deleted is read every
+        // check and finds nothing.
+        let found_new = self.read_new.load(std::sync::atomic::Ordering::Relaxed);
         Ok(GuildOutcome {
             out_of_time,
             complete,
@@ -439,6 +443,9 @@ impl GuildRun<'_> {
             };
             *pages += 1;
             task.cursor.unreadable = false;
+            if !page.is_empty() {
+                self.read_new.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             page.sort_by_key(Message::snowflake);
             let full = page.len() == usize::from(PAGE);
             if let Some(last) = page.last() {

@@ -246,7 +246,7 @@ impl Syncer {
         // The guilds due, most overdue first: a guild this run does not reach keeps its old check and
         // goes first next run.
         let order = schedule::run_order(&guilds, &rows, &back_off, now_ms);
-        summary.guilds_not_due = order.not_due.len() as u64;
+        summary.guilds_not_due = u64::try_from(order.not_due.len()).unwrap_or(u64::MAX);
         // Guilds run side by side (their channels share the one rate limiter); a guild's failure does
         // not stop the others, and the first error is reported after all have finished.
         let counters_ref = &counters;
@@ -280,6 +280,7 @@ impl Syncer {
                     planner: Planner::new(&self.settings, now, Mode::Forward),
                     deadline,
                     failed_channels: std::sync::atomic::AtomicU64::new(0),
+                    read_new: std::sync::atomic::AtomicBool::new(false),
                     list_roles: row.roles_due(&back_off, now_ms),
                 };
                 // Boxed: a guild's work (its sync, roles and digest) is a large future, and the
@@ -295,7 +296,8 @@ impl Syncer {
                         self.store.record_check(guild, &checked).await?;
                     }
                     if outcome.left {
-                        // Checked again only if a new listing still has it.
+                        // Forgotten; the stored listing too, unless this run made it (then the
+                        // next run checks the guild once more and lists the guilds again).
                         let relist = listed_ref.contains(&guild) && listing_ref.listed_ms < now_ms;
                         self.store.forget_guild(guild, relist).await?;
                     } else {
@@ -415,6 +417,7 @@ impl Syncer {
                 ),
                 deadline: started + budget,
                 failed_channels: std::sync::atomic::AtomicU64::new(0),
+                read_new: std::sync::atomic::AtomicBool::new(false),
                 list_roles: true,
             };
             run.run().await

@@ -12,7 +12,8 @@ pub enum MetricsLevel {
     /// them).
     #[default]
     Essential,
-    /// Every run figure: the essential ones and requests, 429s, invalid requests, messages counted, write units, duration.
+    /// Every run figure: the essential ones and requests, 429s, invalid requests, messages counted,
+    /// write units, duration.
     Full,
     /// None: the summary is logged without metrics.
     None,

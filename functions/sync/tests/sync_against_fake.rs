@@ -633,7 +633,10 @@ async fn an_unreadable_channel_is_asked_again_hourly_or_when_its_permissions_cha
 -> anyhow::Result<()> {
     use fake_discord::world::PermissionOverwrite;
 
-    let s = setup("sync-unreadable", 6).await?;
+    let mut s = setup("sync-unreadable", 6).await?;
+    // Every guild every run: this is about the channel's own hourly retry, not the guild's back-off
+    // (a guild whose only news is in a channel it cannot read backs off like a quiet one).
+    s.syncer.settings.idle_ceiling = Duration::ZERO;
     let (channel, author) = s.fake.with_world(|w| {
         let channel = w.channels.values().find(|c| c.kind == 0 && !c.readable).unwrap();
         let guild = &w.guilds[&channel.guild_id];
