@@ -133,7 +133,8 @@ pub struct RunOrder {
 /// command since their last check, go first. Then by how long past due they are, counted double for a
 /// guild whose last check found new messages (its members are waiting for counts); ties go to the older
 /// check, then to the lower id. A guild left over by a run that ran out of time keeps its old check, so
-/// it is further past due at the next run and goes before the guilds that run checked.
+/// it is further past due at the next run: ahead of the guilds of its kind that run checked (an active
+/// guild's overdue time counts double, so a busy guild can still go before a quiet left-over one).
 #[must_use]
 pub fn run_order(
     guilds: &[GuildId],

@@ -243,8 +243,8 @@ impl Syncer {
                 .filter(|(g, row)| row.nudged_ms > listing.listed_ms && !listed.contains(g))
                 .map(|(g, _)| *g),
         );
-        // The guilds due, most overdue first: a guild this run does not reach keeps its old check and
-        // goes first next run.
+        // The guilds due, most overdue first: a guild this run does not reach keeps its old check, so
+        // it is further past due at the next run.
         let order = schedule::run_order(&guilds, &rows, &back_off, now_ms);
         summary.guilds_not_due = u64::try_from(order.not_due.len()).unwrap_or(u64::MAX);
         // Guilds run side by side (their channels share the one rate limiter); a guild's failure does
