@@ -167,6 +167,31 @@ pub struct WorldKnobs {
     pub popular_messages_per_guild: u32,
 }
 
+impl WorldKnobs {
+    /// `guilds` tiny guilds (5 members, one category with 2 text channels, a few messages of the last
+    /// day, no threads): a bot in many small servers.
+    #[must_use]
+    pub const fn many_small_guilds(guilds: u32) -> Self {
+        Self {
+            guilds,
+            members_per_guild: 5,
+            bots_per_guild: 0,
+            categories_per_guild: 1,
+            text_channels_per_guild: 2,
+            forum_channels_per_guild: 0,
+            voice_channels_per_guild: 0,
+            unreadable_channels_per_guild: 0,
+            days: 1,
+            messages_per_channel: 3,
+            threads_per_channel: 0,
+            messages_per_thread: 0,
+            posts_per_forum: 0,
+            reaction_share: 0.1,
+            popular_messages_per_guild: 0,
+        }
+    }
+}
+
 /// One limit: `limit` requests per `period`, counted from the first request after a reset (like Discord).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limit {

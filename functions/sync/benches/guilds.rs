@@ -202,23 +202,7 @@ fn run_line(
 async fn main() -> anyhow::Result<()> {
     let n = u32::try_from(arg("--guilds", 500))?;
     let hours = arg("--hours", 3);
-    let knobs = WorldKnobs {
-        guilds: n,
-        members_per_guild: 5,
-        bots_per_guild: 0,
-        categories_per_guild: 1,
-        text_channels_per_guild: 2,
-        forum_channels_per_guild: 0,
-        voice_channels_per_guild: 0,
-        unreadable_channels_per_guild: 0,
-        days: 1,
-        messages_per_channel: 3,
-        threads_per_channel: 0,
-        messages_per_thread: 0,
-        posts_per_forum: 0,
-        reaction_share: 0.1,
-        popular_messages_per_guild: 0,
-    };
+    let knobs = WorldKnobs::many_small_guilds(n);
     let t = Instant::now();
     let fake = FakeDiscord::start(FakeConfig {
         seed: 5,

@@ -719,23 +719,7 @@ async fn next_run(
 /// is dropped without an error; and the counts stay equal to the ground truth throughout.
 #[tokio::test]
 async fn many_guilds_back_off_when_quiet_and_come_back_when_nudged() -> anyhow::Result<()> {
-    let knobs = fake_discord::config::WorldKnobs {
-        guilds: 30,
-        members_per_guild: 4,
-        bots_per_guild: 0,
-        categories_per_guild: 1,
-        text_channels_per_guild: 2,
-        forum_channels_per_guild: 0,
-        voice_channels_per_guild: 0,
-        unreadable_channels_per_guild: 0,
-        days: 2,
-        messages_per_channel: 4,
-        threads_per_channel: 0,
-        messages_per_thread: 0,
-        posts_per_forum: 0,
-        reaction_share: 0.2,
-        popular_messages_per_guild: 0,
-    };
+    let knobs = fake_discord::config::WorldKnobs::many_small_guilds(30);
     let s = setup_sized("sync-many", 5, WorldSize::Custom(knobs)).await?;
     let guilds: Vec<u64> = s.fake.with_world(|w| w.guilds.keys().copied().collect());
     assert_eq!(guilds.len(), 30);
