@@ -51,15 +51,12 @@ const MINUTE_MS: u64 = 60_000;
 
 impl BackOff {
     /// Whether a run starting at `now_ms` lists the bot's guilds from Discord again rather than use the
-    /// listing stored at `listed_ms`: when there is none, or it is as old as the ceiling (a server that
-    /// added the bot waits at most that long for its first check, unless a slash command from it comes
-    /// first). Every run when there is no ceiling.
+    /// listing stored at `listed_ms`: when it is as old as the ceiling (a server that added the bot
+    /// waits at most that long for its first check, unless a slash command from it comes first). Every
+    /// run when there is no ceiling; a run without a stored listing always lists.
     #[must_use]
-    pub const fn listing_due(&self, listed_ms: Option<u64>, now_ms: u64) -> bool {
-        match listed_ms {
-            None => true,
-            Some(at) => now_ms.saturating_add(self.slack_ms) >= at.saturating_add(self.ceiling_ms),
-        }
+    pub const fn listing_due(&self, listed_ms: u64, now_ms: u64) -> bool {
+        now_ms.saturating_add(self.slack_ms) >= listed_ms.saturating_add(self.ceiling_ms)
     }
 }
 
@@ -239,11 +236,10 @@ mod tests {
     #[test]
     fn the_guild_listing_is_kept_for_as_long_as_the_ceiling() {
         let back_off = BackOff::default();
-        assert!(back_off.listing_due(None, START));
-        assert!(!back_off.listing_due(Some(START), START + 55 * MINUTE_MS));
-        assert!(back_off.listing_due(Some(START), START + 59 * MINUTE_MS), "within the slack");
+        assert!(!back_off.listing_due(START, START + 55 * MINUTE_MS));
+        assert!(back_off.listing_due(START, START + 59 * MINUTE_MS), "within the slack");
         let every_run = BackOff { ceiling_ms: 0, ..back_off };
-        assert!(every_run.listing_due(Some(START), START));
+        assert!(every_run.listing_due(START, START));
     }
 
     #[test]

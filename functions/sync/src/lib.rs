@@ -365,7 +365,7 @@ impl Syncer {
     ) -> Result<GuildListing, SyncError> {
         let stored = self.store.guild_listing().await?;
         if let Some(stored) = stored
-            && !back_off.listing_due(Some(stored.listed_ms), now_ms)
+            && !back_off.listing_due(stored.listed_ms, now_ms)
         {
             return Ok(stored);
         }
