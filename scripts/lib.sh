@@ -3,6 +3,8 @@
 # The workspace root (this file lives in scripts/).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ENGAGEMENT_VENV:-$ROOT/.venv}"
+# The local DynamoDB: moto's server, with a Query reading only its partition (see scripts/moto_server.py).
+MOTO_SERVER=("$VENV/bin/python" "$ROOT/scripts/moto_server.py")
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 # DEVELOPMENT ONLY: the public half of the fixed key that signs events/ (seed in

@@ -17,7 +17,7 @@ pub fn endpoint() -> anyhow::Result<String> {
         Ok(url) if !url.trim().is_empty() => Ok(url),
         _ => bail!(
             "AWS_ENDPOINT_URL_DYNAMODB is not set. These tests need a local DynamoDB: run them through \
-             `scripts/test`, or start one with `.venv/bin/moto_server -p 8000 &` and \
+             `scripts/test`, or start one with `.venv/bin/python scripts/moto_server.py -p 8000 &` and \
              `export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000`"
         ),
     }

@@ -51,14 +51,6 @@ pub fn cargo_lambda() -> anyhow::Result<PathBuf> {
     venv_bin("cargo-lambda")
 }
 
-/// The `moto_server` executable (local DynamoDB).
-///
-/// # Errors
-/// When the venv is missing.
-pub fn moto_server() -> anyhow::Result<PathBuf> {
-    venv_bin("moto_server")
-}
-
 /// `PATH` with the venv's `bin` first, for child processes that look tools up by name (cargo-lambda finds
 /// zig there).
 #[must_use]

@@ -137,7 +137,7 @@ fn usage(u: &Usage) -> String {
 fn main() -> anyhow::Result<()> {
     if engagement_testkit::dynamo::endpoint().is_err() {
         anyhow::bail!(
-            "this benchmark needs a moto server: `.venv/bin/moto_server -p 8124 &` and \
+            "this benchmark needs a moto server: `.venv/bin/python scripts/moto_server.py -p 8124 &` and \
              `export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8124` (or run `scripts/bench commands`)"
         );
     }
