@@ -36,17 +36,6 @@ pub enum TokenStore {
     Secret,
 }
 
-impl TokenStore {
-    /// The variable that names the parameter or secret.
-    #[must_use]
-    pub const fn variable(self) -> &'static str {
-        match self {
-            Self::Parameter => TOKEN_PARAMETER_VAR,
-            Self::Secret => TOKEN_SECRET_VAR,
-        }
-    }
-}
-
 /// Reads the bot token from where it is kept (AWS; a stub in tests). Errors carry the service's error
 /// code or the connection problem, never a value.
 pub trait SecretSource {
@@ -128,30 +117,62 @@ pub fn environment_token(env: &Env) -> Result<String, SettingError> {
     refuse_placeholder(token, TOKEN_VAR)
 }
 
-const TOKEN_EXPECTED: &str = "the name of the SSM SecureString parameter holding the bot token (or \
-                              DISCORD_BOT_TOKEN_SECRET_ARN, a Secrets Manager secret; or DISCORD_BOT_TOKEN)";
+/// The variables that say where one secret is: its value itself (local runs, tests), or the name of an
+/// SSM `SecureString` parameter, or the ARN of a Secrets Manager secret, in that order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecretVars {
+    /// The variable holding the value itself.
+    pub value: &'static str,
+    /// The variable naming the parameter.
+    pub parameter: &'static str,
+    /// The variable holding the secret's ARN.
+    pub secret: &'static str,
+    /// What is expected, for the error when none is set.
+    pub expected: &'static str,
+}
 
-/// The bot token: `DISCORD_BOT_TOKEN` when set, otherwise the parameter `DISCORD_BOT_TOKEN_PARAMETER`
-/// names, otherwise the secret `DISCORD_BOT_TOKEN_SECRET_ARN` names (read from `secrets`, trimmed).
+impl SecretVars {
+    /// The variable that names `store`'s parameter or secret.
+    #[must_use]
+    pub const fn variable(&self, store: TokenStore) -> &'static str {
+        match store {
+            TokenStore::Parameter => self.parameter,
+            TokenStore::Secret => self.secret,
+        }
+    }
+}
+
+/// Where the bot token is.
+pub const BOT_TOKEN: SecretVars = SecretVars {
+    value: TOKEN_VAR,
+    parameter: TOKEN_PARAMETER_VAR,
+    secret: TOKEN_SECRET_VAR,
+    expected: "the name of the SSM SecureString parameter holding the bot token (or \
+               DISCORD_BOT_TOKEN_SECRET_ARN, a Secrets Manager secret; or DISCORD_BOT_TOKEN)",
+};
+
+/// A secret's value: `vars.value` when set, otherwise the parameter `vars.parameter` names, otherwise
+/// the secret `vars.secret` names (read from `secrets`, trimmed).
 ///
 /// # Errors
 /// A [`SettingError`] naming the variable: none set, the parameter or secret unreadable (or not a
-/// `SecureString`), the placeholder, a JSON (key/value) secret, an empty token. None carries the token.
-pub async fn bot_token(env: &Env, secrets: &impl SecretSource) -> Result<String, SettingError> {
-    if let Some(token) = env.optional(TOKEN_VAR) {
-        return refuse_placeholder(token, TOKEN_VAR);
+/// `SecureString`), a JSON (key/value) secret, an empty value. None carries the value.
+pub async fn secret(
+    env: &Env,
+    vars: &SecretVars,
+    secrets: &impl SecretSource,
+) -> Result<String, SettingError> {
+    if let Some(value) = env.optional(vars.value) {
+        return refuse_empty(value, vars.value, vars.expected);
     }
-    let (store, id) = match (env.optional(TOKEN_PARAMETER_VAR), env.optional(TOKEN_SECRET_VAR)) {
+    let (store, id) = match (env.optional(vars.parameter), env.optional(vars.secret)) {
         (Some(name), _) => (TokenStore::Parameter, name),
         (None, Some(arn)) => (TokenStore::Secret, arn),
         (None, None) => {
-            return Err(SettingError::Missing {
-                name: TOKEN_PARAMETER_VAR,
-                expected: TOKEN_EXPECTED,
-            });
+            return Err(SettingError::Missing { name: vars.parameter, expected: vars.expected });
         }
     };
-    let name = store.variable();
+    let name = vars.variable(store);
     let value = secrets
         .read(store, &id)
         .await
@@ -161,10 +182,38 @@ pub async fn bot_token(env: &Env, secrets: &impl SecretSource) -> Result<String,
         return Err(SettingError::Invalid {
             name,
             problem: "it holds JSON (a key/value secret)".to_owned(),
-            expected: "the bare bot token as the plaintext value",
+            expected: "the bare value as the plaintext value",
         });
     }
-    refuse_placeholder(value.to_owned(), name)
+    refuse_empty(value.to_owned(), name, vars.expected)
+}
+
+fn refuse_empty(
+    value: String,
+    name: &'static str,
+    expected: &'static str,
+) -> Result<String, SettingError> {
+    if value.is_empty() {
+        Err(SettingError::Invalid { name, problem: "it is empty".to_owned(), expected })
+    } else {
+        Ok(value)
+    }
+}
+
+/// The bot token: [`secret`] with [`BOT_TOKEN`]'s variables, the placeholder refused.
+///
+/// # Errors
+/// As [`secret`]; also the placeholder. None carries the token.
+pub async fn bot_token(env: &Env, secrets: &impl SecretSource) -> Result<String, SettingError> {
+    let token = secret(env, &BOT_TOKEN, secrets).await?;
+    let name = if env.optional(TOKEN_VAR).is_some() {
+        TOKEN_VAR
+    } else if env.optional(TOKEN_PARAMETER_VAR).is_some() {
+        TOKEN_PARAMETER_VAR
+    } else {
+        TOKEN_SECRET_VAR
+    };
+    refuse_placeholder(token, name)
 }
 
 /// The Discord client configuration: `token` (from [`bot_token`] or [`environment_token`]), and

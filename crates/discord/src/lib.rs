@@ -6,6 +6,7 @@ pub mod config;
 mod endpoints;
 pub mod error;
 pub mod model;
+pub mod oauth;
 pub mod ratelimit;
 pub mod route;
 

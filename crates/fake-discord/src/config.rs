@@ -23,7 +23,16 @@ pub struct FakeConfig {
     pub limits: RateLimits,
     /// Injected latency and failures.
     pub faults: Faults,
+    /// The application's OAuth2 client secret (its client id is the application id); the token endpoint
+    /// takes it by HTTP Basic or as the `client_secret` form field.
+    pub client_secret: String,
+    /// OAuth2 redirect URIs registered for the application: `redirect_uri` must be one of them exactly.
+    /// Empty (the default) accepts any `http` or `https` URI.
+    pub redirect_uris: Vec<String>,
 }
+
+/// The client secret a fake has unless configured otherwise (a development value, not a secret).
+pub const DEFAULT_CLIENT_SECRET: &str = "fake-client-secret";
 
 impl Default for FakeConfig {
     fn default() -> Self {
@@ -35,6 +44,8 @@ impl Default for FakeConfig {
             bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             limits: RateLimits::fast(),
             faults: Faults::default(),
+            client_secret: DEFAULT_CLIENT_SECRET.to_owned(),
+            redirect_uris: Vec::new(),
         }
     }
 }
@@ -240,11 +251,17 @@ pub enum RouteClass {
     MemberRoles,
     /// `POST /channels/{channel}/messages` (per channel).
     CreateMessage,
+    /// `GET /oauth2/authorize`, the browser's page outside `/api/v10`: logged and counted, never limited.
+    #[serde(rename = "oauth2_authorize")]
+    OAuth2Authorize,
+    /// `POST /oauth2/token` (one bucket; not part of the bot's global limit).
+    #[serde(rename = "oauth2_token")]
+    OAuth2Token,
 }
 
 impl RouteClass {
     /// All classes.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::CurrentUserGuilds,
         Self::GuildChannels,
         Self::ActiveThreads,
@@ -258,6 +275,8 @@ impl RouteClass {
         Self::GuildMember,
         Self::MemberRoles,
         Self::CreateMessage,
+        Self::OAuth2Authorize,
+        Self::OAuth2Token,
     ];
 
     /// The `X-RateLimit-Bucket` hash the fake sends for this class.
@@ -277,13 +296,16 @@ impl RouteClass {
             Self::GuildMember => "a93d6e0f24c1b857",
             Self::MemberRoles => "5c28f1a7e9d04b36",
             Self::CreateMessage => "d7e3a1c58b2f9064",
+            Self::OAuth2Authorize => "0b6d2e94f1a7c583",
+            Self::OAuth2Token => "72c9e05a3d8b14f6",
         }
     }
 
-    /// Whether the class counts against the global limit (interaction webhooks do not).
+    /// Whether the class counts against the bot's global limit (interaction webhooks and OAuth2, which
+    /// carry no bot token, do not).
     #[must_use]
     pub const fn counts_globally(self) -> bool {
-        !matches!(self, Self::Webhook)
+        !matches!(self, Self::Webhook | Self::OAuth2Authorize | Self::OAuth2Token)
     }
 }
 
@@ -303,6 +325,8 @@ impl fmt::Display for RouteClass {
             Self::GuildMember => "guild_member",
             Self::MemberRoles => "member_roles",
             Self::CreateMessage => "create_message",
+            Self::OAuth2Authorize => "oauth2_authorize",
+            Self::OAuth2Token => "oauth2_token",
         })
     }
 }
@@ -339,6 +363,7 @@ impl RateLimits {
                 (R::GuildMember, Limit::per_ms(5, 5_000)),
                 (R::MemberRoles, Limit::per_ms(10, 10_000)),
                 (R::CreateMessage, Limit::per_ms(5, 5_000)),
+                (R::OAuth2Token, Limit::per_ms(5, 5_000)),
             ]),
         }
     }
@@ -350,6 +375,7 @@ impl RateLimits {
             global: Some(Limit::per_ms(50, 1_000)),
             routes: RouteClass::ALL
                 .into_iter()
+                .filter(|class| *class != RouteClass::OAuth2Authorize)
                 .map(|class| (class, Limit::per_ms(10, 250)))
                 .collect(),
         }
@@ -388,4 +414,17 @@ pub struct Faults {
     pub shared_rate_limit_rate: f64,
     /// `retry_after` of those shared 429s.
     pub shared_retry_after: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn route_classes_serialize_as_they_display() {
+        for class in RouteClass::ALL {
+            assert_eq!(serde_json::to_value(class).unwrap(), class.to_string());
+        }
+    }
 }

@@ -226,6 +226,8 @@ impl Generator<'_> {
                     managed: false,
                 }],
                 member_roles: BTreeMap::new(),
+                // Chosen without the seed's random numbers: the rest of the world is unchanged.
+                owner_id: members.first().copied(),
             },
         );
         let people =
@@ -843,6 +845,12 @@ mod tests {
             assert!(role(seeded_role::SERVER_BOOSTER).managed);
             let positions: BTreeSet<i64> = guild.roles.iter().map(|r| r.position).collect();
             assert_eq!(positions.len(), guild.roles.len(), "no two roles share a position");
+            let owner = guild.owner_id.unwrap();
+            assert!(
+                guild.members.contains(&owner) && !world.is_bot(owner),
+                "a human member owns it"
+            );
+            assert_eq!(guild.permissions_of(owner), u64::MAX, "owning is every permission");
         }
         // No channel overwrite names a seeded role: who views what is as before the roles existed.
         let seeded: BTreeSet<u64> =

@@ -27,13 +27,16 @@
 //! (managed), "Regulars" and "Active" below the bot's role "Engagement Bot" (Manage Roles, held by the bot
 //! user), and "Moderators" above it. They are added after generation, without the seed's random numbers,
 //! and no channel overwrite names them: messages, channels, members and who views what are unchanged.
+//! Each generated guild's owner ([`world::Guild::owner_id`]) is its first human member, chosen the same
+//! way; owning gives every permission ([`world::Guild::permissions_of`]).
 //!
 //! # Faithfulness
 //!
 //! * message pages are always newest first, also with `after`; `limit` must be 1..=100 (400
 //!   `{"code":50035,"message":"Invalid Form Body",...}` otherwise); `before`/`after`/`around` are mutually
 //!   exclusive;
-//! * 401 `{"message":"401: Unauthorized","code":0}` without `Authorization: Bot <token>`; 403
+//! * 401 `{"message":"401: Unauthorized","code":0}` without `Authorization: Bot <token>` (or a user's
+//!   `Bearer` token where one is accepted, see [OAuth2](#oauth2-for-a-web-login)); 403
 //!   `{"message":"Missing Access","code":50001}` on channels the bot cannot read; 404 `Unknown Channel`
 //!   (10003), `Unknown Message` (10008), `Unknown Guild` (10004), `Unknown Webhook` (10015);
 //! * per-route buckets per major parameter and a global limit with Discord's headers (`X-RateLimit-Limit`,
@@ -43,8 +46,8 @@
 //! * guild channel listings without threads, `last_message_id` on channels and threads (a forum's is its
 //!   newest post), active threads per guild (only those the bot can see), archived public threads newest
 //!   archive first with `has_more`;
-//! * `GET /users/@me`; `GET /guilds/{g}/members/{u}` with `roles`, 404 `Unknown Member` (10007) for a
-//!   non-member (one who left included);
+//! * `GET /users/@me` (the bot user); `GET /guilds/{g}/members/{u}` with `roles`, 404 `Unknown Member`
+//!   (10007) for a non-member (one who left included);
 //! * `PUT`/`DELETE /guilds/{g}/members/{u}/roles/{r}` answer 204 (also when nothing changes), after 404
 //!   `Unknown Role` (10011) / `Unknown Member` (10007), and 403 `Missing Permissions` (50013) when the bot's
 //!   guild permissions (`@everyone`'s OR its roles', Administrator meaning all) lack Manage Roles, or the
@@ -70,6 +73,54 @@
 //! Assumed where Discord's documentation is silent: listing messages of a category or forum channel
 //! answers 400 `Cannot execute action on this channel type` (50024).
 //!
+//! # OAuth2 for a web login
+//!
+//! The fake is also the application's OAuth2 provider (authorization code grant, PKCE). The client id is
+//! the application id, the client secret [`FakeConfig::client_secret`] (default
+//! [`DEFAULT_CLIENT_SECRET`], [`FakeDiscord::client_secret`]); the browser goes to
+//! [`FakeDiscord::authorize_url`] (at the root, like `https://discord.com/oauth2/authorize`), the server
+//! posts to [`FakeDiscord::token_url`] (`{base_url}/oauth2/token`).
+//!
+//! * `GET /oauth2/authorize?response_type=code&client_id=…&scope=identify%20guilds&redirect_uri=…`
+//!   `&state=…` (optionally `code_challenge` with `code_challenge_method=S256`): the fake plays the
+//!   signed-in user ([`FakeDiscord::set_oauth_user`]; by default the owner of the first guild, else its
+//!   first human member) approving, and answers 302 to `redirect_uri?code=…&state=…`. With nobody signed in the user
+//!   cancels: 302 to `redirect_uri?error=access_denied&error_description=…&state=…`. Refused with a 400
+//!   text page and no redirect: a `client_id` other than the application's, a missing `redirect_uri`, one
+//!   not registered ([`FakeConfig::redirect_uris`], [`FakeDiscord::set_redirect_uris`]; none registered:
+//!   any absolute `http`/`https` URI without a fragment), a `response_type` other than `code`, a scope
+//!   other than `identify` and `guilds` or without `identify`, a challenge without `S256` (Discord's only
+//!   method; none given means `plain`) or a method without a challenge. Fake-only: `login_as=<user id>`
+//!   approves as that human user for this one authorization (a browser test logs in as anyone; 400 for an
+//!   unknown user or a bot).
+//! * `POST /api/v10/oauth2/token`, form-encoded, `grant_type=authorization_code`, `code`,
+//!   `redirect_uri`, `code_verifier`; the client by HTTP Basic (`client_id:client_secret`) or the
+//!   `client_id`/`client_secret` fields. 200 `{"access_token","token_type":"Bearer","expires_in":604800,
+//!   "refresh_token","scope"}`. Refusals, in the order checked: 400 `{"error":"unsupported_grant_type",
+//!   "error_description":"Grant type X is not supported"}` (a body that is not a form has none: `None`);
+//!   401 `{"error":"invalid_client"}`; 400 `invalid_request` for a missing `code` or `redirect_uri`, or a
+//!   `code_verifier` that is not 43 to 128 of RFC 7636's characters (`Invalid "code_verifier"`); 400
+//!   `invalid_grant` `Invalid "code" in request.` for an unknown, used or expired code (codes live 10
+//!   minutes on the fake's clock, so [`FakeDiscord::advance_clock`] expires them); 400 `invalid_grant`
+//!   `Invalid "redirect_uri" in request.` when it differs from the authorization's; with a challenge, 400
+//!   `invalid_request` `Missing "code_verifier"`, or `invalid_grant` when base64url(SHA-256(verifier))
+//!   differs. An exchange that gets as far as a live code uses it up, even when refused after that.
+//! * `Authorization: Bearer <access token>` opens `GET /users/@me` (scope `identify`: the user with
+//!   `id`, `username`, `global_name`, `avatar`, `discriminator` `"0"`, `mfa_enabled`, `locale`, …) and
+//!   `GET /users/@me/guilds` (scope `guilds`: the guilds the user is a member of, paged like the bot's,
+//!   each with the user's `owner` and guild-level `permissions` as a string, `u64::MAX` for the owner or
+//!   an Administrator). Without the scope, with an unknown or expired token (7 days on the fake's clock)
+//!   or on any other route: 401 `{"message":"401: Unauthorized","code":0}`, as Discord answers. A Bot
+//!   token on these routes answers for the bot as before.
+//! * Logged, counted and limited like the rest: the token endpoint has its own bucket and, like
+//!   `/oauth2/authorize` (logged and counted, never limited, no injected faults), is not part of the
+//!   bot's global limit; a Bearer request counts against buckets of its user (its `major` in the request
+//!   log is `users/{id}`), not the bot's.
+//!
+//! Not served: refresh tokens (one is issued, `grant_type=refresh_token` is unsupported), token
+//! revocation, the implicit grant, public clients without a secret, and scopes other than `identify` and
+//! `guilds`.
+//!
 //! # Ground truth
 //!
 //! [`FakeDiscord::ground_truth`] computes what a correct sync must count, independently (see [`truth`]).
@@ -80,7 +131,7 @@
 //!
 //! | Request | Does |
 //! | --- | --- |
-//! | `GET /_fake/world` | guilds with channels (type, readable, message count, archived), members (with `roles`), roles, emoji, webhooks |
+//! | `GET /_fake/world` | guilds with `owner_id`, channels (type, readable, message count, archived), members (with `roles`), roles, emoji, webhooks |
 //! | `GET /_fake/role-changes` | accepted role changes in order: `[{guild_id, user_id, role_id, action: "add"/"remove", reason, changed}]` ([`RecordedRoleChange`]) |
 //! | `GET /_fake/posts` | `POST /channels/{c}/messages` answered 200, in order: `[{channel_id, message_id, payload, files: [{filename, content_type, size}], nonce, deduplicated}]` ([`RecordedPost`]) |
 //! | `GET /_fake/stats`, `POST /_fake/stats/reset`, `GET /_fake/requests` | counters ([`Stats`]) and the request log |
@@ -99,6 +150,7 @@
 //! | `POST /_fake/member-roles` `{guild_id, user_id, roles: [...]}` | replace a member's roles |
 //! | `POST /_fake/faults` ([`Faults`]), `POST /_fake/inject` ([`Injection`]), `POST /_fake/limits/{realistic,fast,off}` | latency, failures, limits |
 //! | `POST /_fake/clock/advance` `{seconds}`, `POST /_fake/token` `{token}` | move the clock, reset the token |
+//! | `POST /_fake/oauth/user` `{user_id}` (`null`: nobody) | who is signed in for `/oauth2/authorize` |
 
 #![warn(missing_docs)]
 
@@ -106,6 +158,7 @@ pub mod config;
 pub mod generate;
 mod limits;
 mod multipart;
+mod oauth;
 pub mod observe;
 mod server;
 pub mod truth;
@@ -121,7 +174,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 pub use config::{
-    FakeConfig, Faults, Limit, RateLimits, RouteClass, WorldKnobs, WorldSize, default_now,
+    DEFAULT_CLIENT_SECRET, FakeConfig, Faults, Limit, RateLimits, RouteClass, WorldKnobs,
+    WorldSize, default_now,
 };
 pub use observe::{
     CommandScope, InjectedResponse, Injection, LoggedRequest, RecordedFile, RecordedPost,
@@ -130,7 +184,7 @@ pub use observe::{
 pub use truth::{TruthOptions, TruthRecord, ground_truth, write_json_lines};
 pub use world::{Emoji, FakeError, NewMessage, NewRole, RoleUpdate, World};
 
-use crate::limits::LimitState;
+use crate::{limits::LimitState, oauth::OAuthState};
 
 /// Locks a mutex, ignoring poisoning (every critical section leaves the state consistent).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -170,6 +224,8 @@ pub(crate) struct Inner {
     pub(crate) stats: Mutex<Stats>,
     pub(crate) log: Mutex<Vec<LoggedRequest>>,
     pub(crate) recorded: Mutex<Recorded>,
+    /// Locked after `world` when both are needed.
+    pub(crate) oauth: Mutex<OAuthState>,
 }
 
 impl Inner {
@@ -206,6 +262,11 @@ impl FakeDiscord {
     ///
     /// If the address cannot be bound.
     pub async fn start_with_world(config: FakeConfig, world: World) -> std::io::Result<Self> {
+        let oauth = OAuthState::new(
+            config.client_secret.clone(),
+            config.redirect_uris.clone(),
+            OAuthState::default_user(&world),
+        );
         let inner = Arc::new(Inner {
             started: tokio::time::Instant::now(),
             base_now: world.now,
@@ -220,6 +281,7 @@ impl FakeDiscord {
             stats: Mutex::new(Stats::default()),
             log: Mutex::new(Vec::new()),
             recorded: Mutex::new(Recorded::default()),
+            oauth: Mutex::new(oauth),
         });
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
@@ -250,6 +312,56 @@ impl FakeDiscord {
         self.addr
     }
 
+    /// Where a web login sends the browser, e.g. `http://127.0.0.1:40123/oauth2/authorize` (Discord's
+    /// `https://discord.com/oauth2/authorize`: at the root, outside `/api/v10`).
+    #[must_use]
+    pub fn authorize_url(&self) -> String {
+        format!("http://{}/oauth2/authorize", self.addr)
+    }
+
+    /// Where a web login exchanges its code, e.g. `http://127.0.0.1:40123/api/v10/oauth2/token`.
+    #[must_use]
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth2/token", self.base_url())
+    }
+
+    /// The application's OAuth2 client secret (its client id is [`Self::application_id`]).
+    #[must_use]
+    pub fn client_secret(&self) -> String {
+        lock(&self.inner.oauth).client_secret.clone()
+    }
+
+    /// Replaces the registered OAuth2 redirect URIs (empty: any `http`/`https` URI is accepted).
+    pub fn set_redirect_uris(&self, uris: Vec<String>) {
+        lock(&self.inner.oauth).redirect_uris = uris;
+    }
+
+    /// The user signed in to the fake's "browser", who approves authorizations; `None`: nobody, and an
+    /// authorization is cancelled (`error=access_denied`).
+    #[must_use]
+    pub fn oauth_user(&self) -> Option<u64> {
+        lock(&self.inner.oauth).signed_in
+    }
+
+    /// Signs a user in (or, with `None`, out) for later authorizations. Tokens already issued stay valid.
+    ///
+    /// # Errors
+    ///
+    /// [`FakeError::UnknownUser`] for an id that is not a user, [`FakeError::Invalid`] for a bot (bots do
+    /// not log in to websites).
+    pub fn set_oauth_user(&self, user: Option<u64>) -> Result<(), FakeError> {
+        if let Some(id) = user {
+            let bot = self.with_world(|w| w.users.get(&id).map(|u| u.bot));
+            match bot {
+                None => return Err(FakeError::UnknownUser(id)),
+                Some(true) => return Err(FakeError::Invalid(format!("user {id} is a bot"))),
+                Some(false) => {}
+            }
+        }
+        lock(&self.inner.oauth).signed_in = user;
+        Ok(())
+    }
+
     /// The accepted bot token.
     #[must_use]
     pub fn token(&self) -> String {
@@ -261,7 +373,7 @@ impl FakeDiscord {
         *lock(&self.inner.token) = token.into();
     }
 
-    /// The application id (also the bot's user id).
+    /// The application id (also the bot's user id and the OAuth2 client id).
     #[must_use]
     pub fn application_id(&self) -> u64 {
         lock(&self.inner.world).application_id

@@ -55,8 +55,26 @@ impl LimitState {
         Self { limits, global: Window::default(), buckets: HashMap::new() }
     }
 
+    /// A request made with the bot's token (or none): its route's bucket and, for most classes, the
+    /// bot's global limit.
     pub(crate) fn admit(&mut self, class: RouteClass, major: &str, now: Instant) -> Admission {
-        let global = self.limits.global.filter(|_| class.counts_globally());
+        self.admit_counting(class, major, class.counts_globally(), now)
+    }
+
+    /// A request made with a user's OAuth2 token: its route's bucket only (keyed by a `major` naming the
+    /// user), never the bot's global limit.
+    pub(crate) fn admit_user(&mut self, class: RouteClass, major: &str, now: Instant) -> Admission {
+        self.admit_counting(class, major, false, now)
+    }
+
+    fn admit_counting(
+        &mut self,
+        class: RouteClass,
+        major: &str,
+        counts_globally: bool,
+        now: Instant,
+    ) -> Admission {
+        let global = self.limits.global.filter(|_| counts_globally);
         if let Some(Limit { limit, period }) = global {
             self.global.roll(now, period);
             if self.global.count >= limit {
@@ -131,6 +149,11 @@ mod tests {
         assert!(matches!(
             state.admit(RouteClass::Webhook, "webhooks/1/t", t0),
             Admission::Allowed(None)
+        ));
+        // A user's OAuth2 token has its own buckets and is not part of the bot's global limit.
+        assert!(matches!(
+            state.admit_user(RouteClass::Messages, "users/7", t0),
+            Admission::Allowed(Some(BucketHeaders { remaining: 1, .. }))
         ));
         let later = t0 + Duration::from_secs(5);
         assert!(matches!(

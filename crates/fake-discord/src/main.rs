@@ -6,6 +6,9 @@
 //! ```
 //!
 //! The ground truth is written at start and again on Ctrl-C (after any changes made through `/_fake/...`).
+//!
+//! It is also Discord's OAuth2 provider for a web login: it prints the client id and secret, the authorize
+//! URL (where the browser goes) and the token URL; `--redirect-uri` registers the redirect URIs it accepts.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -39,6 +42,12 @@ struct Args {
     /// Bot token to accept.
     #[arg(long, default_value = "fake-bot-token", env = "FAKE_DISCORD_TOKEN")]
     token: String,
+    /// OAuth2 client secret to accept (the client id is the application id).
+    #[arg(long, default_value = fake_discord::DEFAULT_CLIENT_SECRET, env = "FAKE_DISCORD_CLIENT_SECRET")]
+    client_secret: String,
+    /// An OAuth2 redirect URI to register (repeat for several); without any, every http(s) URI is accepted.
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
     /// The world's "now" (RFC 3339); default 2026-11-15T12:00:00Z.
     #[arg(long)]
     now: Option<DateTime<Utc>>,
@@ -124,12 +133,26 @@ async fn main() -> anyhow::Result<()> {
             shared_rate_limit_rate: args.shared_429_rate,
             shared_retry_after: Duration::from_millis(500),
         },
+        client_secret: args.client_secret.clone(),
+        redirect_uris: args.redirect_uris.clone(),
     };
     let fake = FakeDiscord::start(config).await.context("cannot start the fake Discord")?;
     let (guilds, messages) = fake.with_world(|w| (w.guilds.len(), w.message_count()));
     println!("fake Discord listening: DISCORD_API_BASE={}", fake.base_url());
     println!("bot token: {} (the fake's own; not a secret)", fake.token());
     println!("application id: {}; {guilds} guilds, {messages} messages", fake.application_id());
+    println!(
+        "OAuth2: client id {}, client secret {} (the fake's own; not a secret)",
+        fake.application_id(),
+        fake.client_secret()
+    );
+    println!("OAuth2 authorize URL: {}", fake.authorize_url());
+    println!("OAuth2 token URL: {}", fake.token_url());
+    let signed_in = fake.oauth_user().map_or_else(|| "nobody".to_owned(), |u| u.to_string());
+    println!(
+        "OAuth2 signed-in user: {signed_in} (add login_as=<user id> to the authorize URL to log in as \
+         someone else; POST /_fake/oauth/user {{\"user_id\"}} changes it)"
+    );
     println!(
         "admin: GET http://{}/_fake/world, /_fake/stats, /_fake/truth?tz=Europe/Paris",
         fake.addr()

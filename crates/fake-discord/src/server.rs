@@ -1,4 +1,5 @@
-//! HTTP: the Discord API under `/api/v10` and the admin API under `/_fake`.
+//! HTTP: the Discord API under `/api/v10`, the OAuth2 authorization page at `/oauth2/authorize` and the
+//! admin API under `/_fake`.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -26,6 +27,7 @@ use crate::{
     config::{Faults, RateLimits, RouteClass},
     limits::{Admission, BucketHeaders},
     lock, multipart,
+    oauth::{self, Authorization, Session},
     observe::{CommandScope, Injection},
     truth::{TruthOptions, ground_truth, write_json_lines},
     world::{Emoji, FakeError, NewMessage, NewRole, RoleUpdate, World, kind, permission},
@@ -58,6 +60,8 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/_fake/limits/{preset}", post(admin_limits))
         .route("/_fake/clock/advance", post(admin_advance_clock))
         .route("/_fake/token", post(admin_token))
+        .route("/_fake/oauth/user", post(admin_oauth_user))
+        .route("/oauth2/authorize", get(authorize_page))
         .fallback(api)
         .layer(DefaultBodyLimit::max(26 * 1024 * 1024))
         .with_state(inner)
@@ -143,6 +147,7 @@ enum Endpoint {
     CurrentUser,
     GuildMember { guild: String, user: String },
     MemberRole { guild: String, user: String, role: String, action: RoleAction },
+    OAuth2Token,
 }
 
 impl Endpoint {
@@ -161,6 +166,7 @@ impl Endpoint {
             Self::CurrentUser => RouteClass::CurrentUser,
             Self::GuildMember { .. } => RouteClass::GuildMember,
             Self::MemberRole { .. } => RouteClass::MemberRoles,
+            Self::OAuth2Token => RouteClass::OAuth2Token,
         }
     }
 
@@ -182,7 +188,10 @@ impl Endpoint {
             Self::EditOriginal { application, token } | Self::Followup { application, token } => {
                 format!("webhooks/{application}/{token}")
             }
-            Self::CurrentUserGuilds | Self::Commands { .. } | Self::CurrentUser => String::new(),
+            Self::CurrentUserGuilds
+            | Self::Commands { .. }
+            | Self::CurrentUser
+            | Self::OAuth2Token => String::new(),
         }
     }
 }
@@ -192,6 +201,7 @@ fn match_endpoint(method: &Method, segments: &[String]) -> Result<Endpoint, ApiE
     let endpoint = match s.as_slice() {
         ["users", "@me", "guilds"] => (Method::GET, Endpoint::CurrentUserGuilds),
         ["users", "@me"] => (Method::GET, Endpoint::CurrentUser),
+        ["oauth2", "token"] => (Method::POST, Endpoint::OAuth2Token),
         ["guilds", g, "members", u] => {
             (Method::GET, Endpoint::GuildMember { guild: (*g).to_owned(), user: (*u).to_owned() })
         }
@@ -411,16 +421,25 @@ fn handle_api(
             None,
         );
     }
-    // Interaction webhooks need no bot token; everything else does.
-    if class != RouteClass::Webhook {
-        let expected = format!("Bot {}", lock(&inner.token));
-        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        if given != Some(expected.as_str()) {
-            return error_response(ApiError::unauthorized(), None);
+    // Interaction webhooks and the token endpoint need no token; the current user's routes take a
+    // user's OAuth2 token too; everything else needs the bot's.
+    let user = if matches!(class, RouteClass::Webhook | RouteClass::OAuth2Token) {
+        None
+    } else {
+        match caller(inner, headers, &endpoint) {
+            Ok(user) => user,
+            Err(error) => return error_response(error, None),
         }
-    }
+    };
     let now = tokio::time::Instant::now();
-    let admission = lock(&inner.limits).admit(class, &major, now);
+    let admission = match &user {
+        // A user's token has its own buckets (Discord limits per token) and not the bot's global limit.
+        Some(session) => {
+            entry.major = format!("users/{}", session.user);
+            lock(&inner.limits).admit_user(class, &entry.major, now)
+        }
+        None => lock(&inner.limits).admit(class, &major, now),
+    };
     let bucket = match admission {
         Admission::Allowed(bucket) => bucket,
         Admission::GlobalLimited { retry_after } => {
@@ -467,7 +486,9 @@ fn handle_api(
         Endpoint::MemberRole { guild, user, role, action } => {
             member_role(inner, &guild, &user, &role, action, headers).map(|()| Answer::NoContent)
         }
-        other => json_endpoint(inner, other, headers, body, &query).map(Answer::Json),
+        other => {
+            json_endpoint(inner, other, user.as_ref(), headers, body, &query).map(Answer::Json)
+        }
     };
     let mut response_headers = HeaderMap::new();
     match result {
@@ -486,20 +507,53 @@ fn handle_api(
     }
 }
 
-/// The endpoints that answer JSON.
+/// Who calls: `None` for the bot (its token checked), a user's session for a live OAuth2 access token
+/// (`Authorization: Bearer …`) on a route its scopes open — `GET /users/@me` with `identify`,
+/// `GET /users/@me/guilds` with `guilds` — and 401 for anything else, as Discord answers a token that
+/// does not open the route.
+fn caller(
+    inner: &Inner,
+    headers: &HeaderMap,
+    endpoint: &Endpoint,
+) -> Result<Option<Session>, ApiError> {
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if let Some(token) = given.and_then(|g| g.strip_prefix("Bearer ")) {
+        let needed = match endpoint {
+            Endpoint::CurrentUser => oauth::scope::IDENTIFY,
+            Endpoint::CurrentUserGuilds => oauth::scope::GUILDS,
+            _ => return Err(ApiError::unauthorized()),
+        };
+        let now = inner.clock();
+        return match lock(&inner.oauth).session(token, now) {
+            Some(session) if session.has_scope(needed) => Ok(Some(session)),
+            _ => Err(ApiError::unauthorized()),
+        };
+    }
+    let expected = format!("Bot {}", lock(&inner.token));
+    if given == Some(expected.as_str()) { Ok(None) } else { Err(ApiError::unauthorized()) }
+}
+
+/// The endpoints that answer JSON; `user` is the caller when a user's OAuth2 token was given.
 fn json_endpoint(
     inner: &Inner,
     endpoint: Endpoint,
+    user: Option<&Session>,
     headers: &HeaderMap,
     body: &Bytes,
     query: &[(String, String)],
 ) -> Result<Value, ApiError> {
     match endpoint {
-        Endpoint::CurrentUser => Ok(current_user(&lock(&inner.world))),
+        Endpoint::CurrentUser => Ok(match user {
+            Some(session) => oauth_user(&lock(&inner.world), session.user),
+            None => current_user(&lock(&inner.world)),
+        }),
+        Endpoint::CurrentUserGuilds => {
+            current_user_guilds(&lock(&inner.world), user.map(|s| s.user), query)
+        }
+        Endpoint::OAuth2Token => token(inner, headers, body),
         Endpoint::GuildMember { guild, user } => guild_member(&lock(&inner.world), &guild, &user),
         // Answered without a body by `member_role`; never dispatched here.
         Endpoint::MemberRole { .. } => Err(ApiError::not_found()),
-        Endpoint::CurrentUserGuilds => current_user_guilds(&lock(&inner.world), query),
         Endpoint::GuildChannels(g) => guild_channels(&lock(&inner.world), &g),
         Endpoint::GuildRoles(g) => guild_roles(&lock(&inner.world), &g),
         Endpoint::ActiveThreads(g) => active_threads(&lock(&inner.world), &g),
@@ -611,17 +665,27 @@ fn readable_channel<'w>(
     Ok(channel)
 }
 
-fn current_user_guilds(world: &World, query: &[(String, String)]) -> Result<Value, ApiError> {
+/// `GET /users/@me/guilds`: the bot's guilds, or with a user's token (`user`) that user's, with their
+/// `owner` and `permissions`.
+fn current_user_guilds(
+    world: &World,
+    user: Option<u64>,
+    query: &[(String, String)],
+) -> Result<Value, ApiError> {
     let limit = limit_param(query, 200, 200)?;
     let after = param(query, "after").map(|v| snowflake("after", v)).transpose()?;
     let before = param(query, "before").map(|v| snowflake("before", v)).transpose()?;
+    let member = user.unwrap_or(world.bot_user_id);
     let guilds: Vec<Value> = world
         .guilds
         .values()
-        .filter(|g| g.members.contains(&world.bot_user_id))
+        .filter(|g| g.members.contains(&member))
         .filter(|g| after.is_none_or(|a| g.id > a) && before.is_none_or(|b| g.id < b))
         .take(limit)
-        .map(|g| world.guild_json(g))
+        .map(|g| match user {
+            Some(user) => world.user_guild_json(g, user),
+            None => world.guild_json(g),
+        })
         .collect();
     Ok(Value::Array(guilds))
 }
@@ -677,6 +741,76 @@ fn current_user(world: &World) -> Value {
     user["mfa_enabled"] = Value::Bool(false);
     user["locale"] = json!("en-US");
     user
+}
+
+/// `GET /users/@me` with a user's token (scope `identify`, so no `email` or `verified`).
+fn oauth_user(world: &World, user: u64) -> Value {
+    let mut value = world.user_json(user);
+    value["mfa_enabled"] = Value::Bool(false);
+    value["locale"] = json!("en-US");
+    value["premium_type"] = json!(0);
+    value
+}
+
+/// `POST /oauth2/token` (form-encoded; another body reads as an empty form, so Discord's "Grant type
+/// None is not supported"). Refusals carry OAuth2's `{"error", "error_description"}`, not Discord's
+/// `{"message", "code"}`.
+fn token(inner: &Inner, headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let form = if content_type.starts_with("application/x-www-form-urlencoded") {
+        oauth::form_pairs(body)
+    } else {
+        Vec::new()
+    };
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let application_id = lock(&inner.world).application_id;
+    let now = inner.clock();
+    lock(&inner.oauth).exchange(application_id, authorization, &form, now).map_err(|error| {
+        ApiError {
+            status: StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+            body: error.body(),
+        }
+    })
+}
+
+/// `GET /oauth2/authorize`: the browser's page at the root. The fake plays the signed-in user approving
+/// (see [`oauth::OAuthState::authorize`]): a 302 to the redirect URI, or a 400 text page. Logged and
+/// counted like API requests, without latency, faults or limits.
+async fn authorize_page(State(inner): State<Arc<Inner>>, uri: Uri) -> Response {
+    let arrived = inner.started.elapsed();
+    let query: Vec<(String, String)> =
+        Query::<Vec<(String, String)>>::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
+    let now = inner.clock();
+    let authorization = {
+        let world = lock(&inner.world);
+        lock(&inner.oauth).authorize(&world, &query, now)
+    };
+    let response = match authorization {
+        Authorization::Redirect(location) => {
+            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+        }
+        Authorization::Refused(page) => (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned())],
+            page,
+        )
+            .into_response(),
+    };
+    record(
+        &inner,
+        LoggedRequest {
+            at: arrived,
+            method: Method::GET.to_string(),
+            path: uri.path().to_owned(),
+            query: uri.query().unwrap_or_default().to_owned(),
+            route: Some(RouteClass::OAuth2Authorize),
+            major: String::new(),
+            status: response.status().as_u16(),
+            scope: None,
+        },
+    );
+    response
 }
 
 /// A member of a guild, or the error Discord gives.
@@ -1799,6 +1933,29 @@ async fn admin_token(State(inner): State<Arc<Inner>>, Json(body): Json<TokenBody
     StatusCode::NO_CONTENT.into_response()
 }
 
+#[derive(Deserialize)]
+struct OAuthUserBody {
+    #[serde(default, deserialize_with = "flex::opt_id")]
+    user_id: Option<u64>,
+}
+
+async fn admin_oauth_user(
+    State(inner): State<Arc<Inner>>,
+    Json(body): Json<OAuthUserBody>,
+) -> Response {
+    if let Some(id) = body.user_id {
+        match lock(&inner.world).users.get(&id) {
+            None => return fake_error(&FakeError::UnknownUser(id)),
+            Some(user) if user.bot => {
+                return fake_error(&FakeError::Invalid(format!("user {id} is a bot")));
+            }
+            Some(_) => {}
+        }
+    }
+    lock(&inner.oauth).signed_in = body.user_id;
+    StatusCode::NO_CONTENT.into_response()
+}
+
 async fn admin_stats(State(inner): State<Arc<Inner>>) -> Response {
     Json(lock(&inner.stats).clone()).into_response()
 }
@@ -1912,7 +2069,8 @@ async fn admin_world(State(inner): State<Arc<Inner>>) -> Response {
                            "managed": r.managed})
                 })
                 .collect();
-            json!({"id": g.id.to_string(), "name": g.name, "channels": channels, "members": members,
+            json!({"id": g.id.to_string(), "name": g.name, "owner_id": g.owner_id.map(|o| o.to_string()),
+                   "channels": channels, "members": members,
                    "roles": roles,
                    "emojis": g.emojis.iter().map(|e| json!({"id": e.id.map(|i| i.to_string()), "name": e.name})).collect::<Vec<_>>(),
                    "webhooks": g.webhooks.iter().map(|w| json!({"id": w.id.to_string(), "name": w.name})).collect::<Vec<_>>()})

@@ -436,6 +436,7 @@ mod tests {
                     webhooks: vec![],
                     roles: vec![],
                     member_roles: BTreeMap::new(),
+                    owner_id: None,
                 },
             )]),
             channels,

@@ -171,6 +171,10 @@ pub struct Guild {
     /// Each member's roles, `@everyone` not listed; a member without an entry has no roles.
     #[serde(default)]
     pub member_roles: BTreeMap<u64, BTreeSet<u64>>,
+    /// The owner, a human member (generated guilds: the first of their human members); `None` for
+    /// worlds built or saved without one. Owning gives every permission.
+    #[serde(default)]
+    pub owner_id: Option<u64>,
 }
 
 impl Guild {
@@ -192,10 +196,13 @@ impl Guild {
         self.member_roles.get(&user).cloned().unwrap_or_default()
     }
 
-    /// A member's guild-level permissions as Discord computes them: the `@everyone` role's OR each of the
-    /// member's roles'; `ADMINISTRATOR` means all.
+    /// A member's guild-level permissions as Discord computes them: all for the owner; otherwise the
+    /// `@everyone` role's OR each of the member's roles', `ADMINISTRATOR` meaning all. All is `u64::MAX`.
     #[must_use]
     pub fn permissions_of(&self, user: u64) -> u64 {
+        if self.owner_id == Some(user) {
+            return u64::MAX;
+        }
         let everyone = self.role(self.id).map_or(0, |r| r.permissions);
         let permissions = self
             .member_roles
@@ -1463,6 +1470,15 @@ impl World {
             "approximate_member_count": guild.members.len(),
             "approximate_presence_count": guild.members.len() / 3,
         })
+    }
+
+    /// A guild as `GET /users/@me/guilds` lists it to a user's OAuth2 token: `owner` and `permissions`
+    /// (guild-level, see [`Guild::permissions_of`]) are that user's.
+    pub(crate) fn user_guild_json(&self, guild: &Guild, user: u64) -> Value {
+        let mut value = self.guild_json(guild);
+        value["owner"] = Value::Bool(guild.owner_id == Some(user));
+        value["permissions"] = Value::String(guild.permissions_of(user).to_string());
+        value
     }
 }
 

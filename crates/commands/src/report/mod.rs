@@ -8,6 +8,7 @@ pub mod digest;
 pub mod export;
 pub mod insights;
 pub mod leaderboard;
+pub mod overview;
 mod stats;
 
 use std::ops::ControlFlow;
@@ -76,13 +77,7 @@ impl<R: CounterReader> Reporter<R> {
         config: &GuildConfig,
         audience: &Audience,
     ) -> Result<Reply, AnswerError> {
-        let access = match audience {
-            Audience::Everything => None,
-            Audience::Public | Audience::Member { .. } => {
-                self.reader.guild_access(request.guild).await.map_err(AnswerError::read)?
-            }
-        };
-        let shown = Shown::for_audience(config.clone(), access.as_ref(), audience);
+        let shown = self.shown(request.guild, config, audience).await?;
         let mut reply = self.answer_here(request, &shown).await?;
         // The report stands without it: a failed read of the freshness leaves the line out.
         let Ok(synced) = self.reader.last_synced(request.guild).await else { return Ok(reply) };
@@ -109,6 +104,22 @@ impl<R: CounterReader> Reporter<R> {
             }
         }
         Ok(reply)
+    }
+
+    /// What `audience` may see of `guild` under its settings `config` (see [`Self::answer`]).
+    async fn shown(
+        &self,
+        guild: GuildId,
+        config: &GuildConfig,
+        audience: &Audience,
+    ) -> Result<Shown, AnswerError> {
+        let access = match audience {
+            Audience::Everything => None,
+            Audience::Public | Audience::Member { .. } => {
+                self.reader.guild_access(guild).await.map_err(AnswerError::read)?
+            }
+        };
+        Ok(Shown::for_audience(config.clone(), access.as_ref(), audience))
     }
 
     /// The reply to `request`, once its channel scope is checked against the guild's settings.

@@ -1,0 +1,100 @@
+//! A server's overview as data, for the web dashboard: messages and active members per day, the
+//! hour-of-week heatmap, the top channels and members, and how fresh the counts are — under the same
+//! rules as the slash commands (excluded channels, opt-outs, and the channels the audience can view).
+//!
+//! It reads what `/activity`, `/activity view: heatmap` and `/leaderboard` read, once: the days of the
+//! period (one pass serves the chart, the totals and the heatmap's check), the hours, and the time of
+//! the last sync.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
+
+use engagement_domain::{
+    Audience, ChannelId, CounterReader, Counts, Day, GuildConfig, GuildId, Metric, Scope, Tally,
+    UserId,
+};
+
+use super::activity::{DayActivity, hours_of};
+use super::{AnswerError, Reporter, nothing_counted};
+use crate::request::ReportPeriod;
+
+/// How many channels and members the overview ranks.
+pub const TOP: usize = 10;
+
+/// What the overview page shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overview {
+    /// Every day of the period (for all time: from the first day with counts), empty days included.
+    pub days: Vec<DayActivity>,
+    /// Messages and reactions over the period.
+    pub totals: Counts,
+    /// Distinct members with a message in the period.
+    pub active_members: usize,
+    /// The busiest channels by messages, busiest first.
+    pub top_channels: Vec<(ChannelId, Counts)>,
+    /// The most active members by messages, most active first.
+    pub top_members: Vec<(UserId, Counts)>,
+    /// Messages per weekday (Monday first) and local hour.
+    pub heatmap: [[i64; 24]; 7],
+    /// Messages of the period not in the heatmap (counted before hourly counts existed, or held back to
+    /// keep opted-out members private).
+    pub heatmap_left_out: i64,
+    /// When the guild was last synced up to (Unix ms), if ever.
+    pub counted_to_ms: Option<u64>,
+}
+
+impl<R: CounterReader> Reporter<R> {
+    /// The overview of `guild` over `period` for `audience`.
+    ///
+    /// # Errors
+    /// [`AnswerError::User`] when nothing was counted in the period; read failures.
+    pub async fn overview(
+        &self,
+        guild: GuildId,
+        period: &ReportPeriod,
+        config: &GuildConfig,
+        audience: &Audience,
+    ) -> Result<Overview, AnswerError> {
+        let shown = self.shown(guild, config, audience).await?;
+        let scope = Scope::Guild;
+        let mut per_day: BTreeMap<Day, (i64, usize)> = BTreeMap::new();
+        let mut members: BTreeSet<UserId> = BTreeSet::new();
+        let mut whole = Tally::new();
+        let mut daily: BTreeMap<(Day, ChannelId), i64> = BTreeMap::new();
+        let range = self
+            .each_day(guild, period, &shown, None, |day, tally| {
+                let active = tally.active_members(scope);
+                per_day.insert(day, (tally.total(scope).messages, active.len()));
+                members.extend(active);
+                for (channel, counts) in tally.by_channel(scope, None) {
+                    if counts.messages > 0 {
+                        daily.insert((day, channel), counts.messages);
+                    }
+                }
+                whole.merge(&tally);
+                ControlFlow::Continue(())
+            })
+            .await?;
+        let Some(range) = range else { return Err(nothing_counted(period)) };
+        let days = range
+            .days()
+            .map(|day| {
+                let (messages, active_members) = per_day.get(&day).copied().unwrap_or((0, 0));
+                DayActivity { day, messages, active_members }
+            })
+            .collect();
+        let hours = hours_of(self, guild, range, &daily).await?;
+        // The page stands without it, as the commands' footers do.
+        let counted_to_ms = self.reader.last_synced(guild).await.ok().flatten();
+        Ok(Overview {
+            days,
+            totals: whole.total(scope),
+            active_members: members.len(),
+            top_channels: whole.top_channels(Metric::Messages, scope, TOP),
+            top_members: whole.top_members(Metric::Messages, scope, TOP),
+            heatmap: hours.grid,
+            heatmap_left_out: hours.left_out,
+            counted_to_ms,
+        })
+    }
+}

@@ -1,0 +1,560 @@
+//! The HTTP side: routes, the login flow, and the checks every page makes before it reads anything.
+//!
+//! | Route | |
+//! |---|---|
+//! | `GET /` | the guild picker, or the login page |
+//! | `GET /login` | starts a login: a fresh `state` and PKCE verifier in a signed cookie, then Discord |
+//! | `GET /callback` | finishes it: `state` checked, code exchanged, session cookie set |
+//! | `POST /logout` | clears the session |
+//! | `GET /g/{guild}` | the server overview (`?period=7d` or `?from=…&to=…`) |
+//! | `GET /static/app.css` | the stylesheet |
+//!
+//! Every page checks the session (signature and expiry), that the guild is one of the viewer's, and
+//! the viewer's current roles (the bot's view, cached for five minutes) before reading any count; what
+//! they then see follows the slash commands' rules. Bad input is answered 4xx with a page that says
+//! why; a Discord or DynamoDB failure 502/503. Responses carry a strict Content-Security-Policy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use engagement_commands::Reporter;
+use engagement_commands::report::AnswerError;
+use engagement_commands::request::ReportPeriod;
+use engagement_discord::DiscordClient;
+use engagement_discord::oauth::{self, LoginSecrets, OAuthClient};
+use engagement_domain::{GuildConfig, GuildId, Period, RoleId, UserId};
+use engagement_store::CounterStore;
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+
+use crate::pages::{self, OverviewPage};
+use crate::session::{
+    self, LOGIN_COOKIE, LOGIN_TTL_MS, LoginState, MAX_SESSION_GUILDS, SESSION_COOKIE,
+    SESSION_TTL_MS, Session, SessionGuild,
+};
+use crate::settings::DashboardSettings;
+use crate::viewer::{VIEWER_TTL_MS, Viewer};
+
+/// The Content-Security-Policy of every response: the dashboard's own stylesheet, nothing else.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                                           form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Longest guild name kept in a session.
+const MAX_NAME_CHARS: usize = 100;
+
+/// The dashboard: its settings and clients, and the short-lived caches of the bot's view.
+#[derive(Debug)]
+pub struct Dashboard {
+    settings: DashboardSettings,
+    oauth: OAuthClient,
+    discord: DiscordClient,
+    store: CounterStore,
+    reporter: Reporter<CounterStore>,
+    viewers: Cache<(u64, u64), Option<Viewer>>,
+    channel_names: Cache<u64, BTreeMap<u64, String>>,
+}
+
+impl Dashboard {
+    /// A dashboard with `settings`, calling Discord with `discord` and reading `store`.
+    ///
+    /// # Errors
+    /// When the OAuth2 HTTP client cannot be built.
+    pub fn new(
+        settings: DashboardSettings,
+        discord: DiscordClient,
+        store: CounterStore,
+    ) -> Result<Self, oauth::OAuthError> {
+        let oauth = OAuthClient::new(settings.oauth.clone())?;
+        Ok(Self {
+            settings,
+            oauth,
+            discord,
+            reporter: Reporter::new(store.clone()),
+            store,
+            viewers: Cache::default(),
+            channel_names: Cache::default(),
+        })
+    }
+
+    /// Answers one request at `now_ms` (Unix ms).
+    pub async fn handle(&self, request: Request, now_ms: u64) -> Response<Body> {
+        let public = self.public_url(&request);
+        let base = base_path(&public).to_owned();
+        let path = request.uri().path();
+        let path = path.strip_prefix(base.as_str()).unwrap_or(path);
+        let path = if path.is_empty() { "/" } else { path }.to_owned();
+        let cookies =
+            request.headers().get(header::COOKIE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let query = parse_query(request.uri().query().unwrap_or(""));
+        let ctx = Ctx { base: &base, public: &public, cookies: cookies.as_deref(), now_ms };
+        let get = matches!(*request.method(), Method::GET | Method::HEAD);
+        let mut response = match (path.as_str(), get) {
+            ("/", true) => self.home(&ctx),
+            ("/login", true) => self.login(&ctx),
+            ("/callback", true) => self.callback(&ctx, &query).await,
+            ("/logout", false) if request.method() == Method::POST => logout(&ctx),
+            ("/static/app.css", true) => stylesheet(),
+            (p, true) if p.starts_with("/g/") => self.guild_page(&ctx, &p[3..], &query).await,
+            ("/" | "/login" | "/callback" | "/logout" | "/static/app.css", _) => page(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &pages::problem(
+                    &base,
+                    None,
+                    "Not allowed",
+                    "This address does not take that method.",
+                ),
+            ),
+            _ => page(
+                StatusCode::NOT_FOUND,
+                &pages::problem(&base, None, "Not found", "There is no page here."),
+            ),
+        };
+        secure_headers(&mut response);
+        response
+    }
+
+    fn home(&self, ctx: &Ctx<'_>) -> Response<Body> {
+        match self.session(ctx) {
+            Some(session) => page(StatusCode::OK, &pages::picker(ctx.base, &session)),
+            None => page(StatusCode::OK, &pages::landing(ctx.base, None)),
+        }
+    }
+
+    fn login(&self, ctx: &Ctx<'_>) -> Response<Body> {
+        let secrets = LoginSecrets::generate();
+        let url = oauth::authorize_url(&self.settings.oauth, &redirect_uri(ctx.public), &secrets);
+        let state = LoginState {
+            state: secrets.state,
+            verifier: secrets.verifier,
+            expires_ms: ctx.now_ms + LOGIN_TTL_MS,
+        };
+        let cookie = session::set_cookie(
+            LOGIN_COOKIE,
+            &self.settings.session_key.seal(&state),
+            LOGIN_TTL_MS,
+            ctx.secure(),
+        );
+        redirect(StatusCode::FOUND, &url, &[cookie])
+    }
+
+    async fn callback(&self, ctx: &Ctx<'_>, query: &HashMap<String, String>) -> Response<Body> {
+        let refused = |text: &str| {
+            let mut response = page(StatusCode::BAD_REQUEST, &pages::landing(ctx.base, Some(text)));
+            add_cookie(&mut response, &session::clear_cookie(LOGIN_COOKIE, ctx.secure()));
+            response
+        };
+        let Some(login) = session::read::<LoginState>(
+            &self.settings.session_key,
+            ctx.cookies,
+            LOGIN_COOKIE,
+            ctx.now_ms,
+        ) else {
+            return refused("That login expired or was started elsewhere. Log in again.");
+        };
+        let state = query.get("state").map_or("", String::as_str);
+        if !same(state.as_bytes(), login.state.as_bytes()) {
+            tracing::warn!("a login came back with a state that does not match its cookie");
+            return refused("That login did not come back as it was sent. Log in again.");
+        }
+        if query.contains_key("error") {
+            return refused("Discord did not log you in (the login was cancelled). Log in again.");
+        }
+        let Some(code) = query.get("code").filter(|c| !c.is_empty()) else {
+            return refused("Discord sent no login code. Log in again.");
+        };
+        let session = match self.start_session(code, &login, ctx).await {
+            Ok(session) => session,
+            Err(oauth::OAuthError::Refused { status, error }) => {
+                tracing::warn!(status, %error, "Discord refused a login");
+                return refused("Discord refused that login. Log in again.");
+            }
+            Err(error) => {
+                tracing::error!(%error, "a login failed");
+                return page(
+                    StatusCode::BAD_GATEWAY,
+                    &pages::problem(ctx.base, None, "Try again", "Discord could not be reached."),
+                );
+            }
+        };
+        let cookies = [
+            session::set_cookie(
+                SESSION_COOKIE,
+                &self.settings.session_key.seal(&session),
+                SESSION_TTL_MS,
+                ctx.secure(),
+            ),
+            session::clear_cookie(LOGIN_COOKIE, ctx.secure()),
+        ];
+        tracing::info!(user = session.user, guilds = session.guilds.len(), "logged in");
+        redirect(StatusCode::SEE_OTHER, &format!("{}/", ctx.base), &cookies)
+    }
+
+    /// Exchanges the code and makes the session: the user and those of their servers the bot counts.
+    async fn start_session(
+        &self,
+        code: &str,
+        login: &LoginState,
+        ctx: &Ctx<'_>,
+    ) -> Result<Session, oauth::OAuthError> {
+        let token = self.oauth.exchange(code, &redirect_uri(ctx.public), &login.verifier).await?;
+        let user = self.oauth.user(&token).await?;
+        let theirs = self.oauth.guilds(&token).await?;
+        let counted = match self.store.guild_schedules().await {
+            Ok(rows) => rows,
+            Err(error) => return Err(oauth::OAuthError::Transport(format!("the store: {error}"))),
+        };
+        let guilds = theirs
+            .into_iter()
+            .filter(|g| counted.get(&GuildId(g.id)).is_some_and(|row| row.checked_ms > 0))
+            .take(MAX_SESSION_GUILDS)
+            .map(|g| SessionGuild {
+                id: g.id,
+                name: g.name.chars().take(MAX_NAME_CHARS).collect(),
+                owner: g.owner,
+            })
+            .collect();
+        Ok(Session {
+            user: user.id,
+            name: user.display_name().chars().take(MAX_NAME_CHARS).collect(),
+            guilds,
+            expires_ms: ctx.now_ms + SESSION_TTL_MS,
+        })
+    }
+
+    async fn guild_page(
+        &self,
+        ctx: &Ctx<'_>,
+        rest: &str,
+        query: &HashMap<String, String>,
+    ) -> Response<Body> {
+        let Some(session) = self.session(ctx) else {
+            return redirect(StatusCode::SEE_OTHER, &format!("{}/", ctx.base), &[]);
+        };
+        let base = ctx.base;
+        let forbidden = |text: &str| {
+            page(StatusCode::FORBIDDEN, &pages::problem(base, Some(&session), "Not yours", text))
+        };
+        let Ok(guild) = rest.trim_end_matches('/').parse::<u64>() else {
+            return page(
+                StatusCode::NOT_FOUND,
+                &pages::problem(base, Some(&session), "Not found", "There is no page here."),
+            );
+        };
+        let Some(listed) = session.guilds.iter().find(|g| g.id == guild).cloned() else {
+            return forbidden("That server is not one of yours that this bot counts.");
+        };
+        let name = listed.name;
+        let viewer = match self.viewer(guild, session.user, listed.owner, ctx.now_ms).await {
+            Ok(Some(viewer)) => viewer,
+            Ok(None) => return forbidden("You are no longer a member of that server."),
+            Err(error) => {
+                tracing::error!(guild, %error, "the viewer's roles could not be read");
+                return unavailable(base, &session);
+            }
+        };
+        let config = match self.store.guild_config(GuildId(guild)).await {
+            Ok(config) => config.unwrap_or_else(|| GuildConfig {
+                time_zone: self.settings.default_time_zone,
+                ..GuildConfig::default()
+            }),
+            Err(error) => {
+                tracing::error!(guild, %error, "the settings could not be read");
+                return unavailable(base, &session);
+            }
+        };
+        let now = chrono::DateTime::from_timestamp_millis(i64::try_from(ctx.now_ms).unwrap_or(0))
+            .unwrap_or_default();
+        let period = Period::from_options(
+            query.get("period").map(String::as_str),
+            query.get("from").map(String::as_str).filter(|s| !s.is_empty()),
+            query.get("to").map(String::as_str).filter(|s| !s.is_empty()),
+        )
+        .and_then(|p| ReportPeriod::resolve(p, config.time_zone, now));
+        let period = match period {
+            Ok(period) => period,
+            Err(error) => {
+                return page(
+                    StatusCode::BAD_REQUEST,
+                    &pages::problem(base, Some(&session), "Not a period", &error.to_string()),
+                );
+            }
+        };
+        let data = match self
+            .reporter
+            .overview(GuildId(guild), &period, &config, &viewer.audience)
+            .await
+        {
+            Ok(data) => data,
+            Err(AnswerError::User(text)) => {
+                return page(StatusCode::OK, &pages::problem(base, Some(&session), &name, &text));
+            }
+            Err(error) => {
+                tracing::error!(guild, %error, "the overview could not be read");
+                return unavailable(base, &session);
+            }
+        };
+        let channel_names = self.channel_names(guild, ctx.now_ms).await;
+        let html = pages::overview(
+            &OverviewPage {
+                base,
+                session: &session,
+                guild,
+                guild_name: &name,
+                period: &period,
+                channel_names: &channel_names,
+                now_ms: ctx.now_ms,
+            },
+            &data,
+        );
+        page(StatusCode::OK, &html)
+    }
+
+    /// The viewer's roles and permissions now (cached): `None` when they are not a member.
+    async fn viewer(
+        &self,
+        guild: u64,
+        user: u64,
+        owner: bool,
+        now_ms: u64,
+    ) -> Result<Option<Viewer>, engagement_discord::Error> {
+        if let Some(viewer) = self.viewers.get(&(guild, user), now_ms) {
+            return Ok(viewer);
+        }
+        let guild_id = engagement_discord::Id::new_checked(guild);
+        let user_id = engagement_discord::Id::new_checked(user);
+        let (Some(guild_id), Some(user_id)) = (guild_id, user_id) else { return Ok(None) };
+        let viewer = match self.discord.guild_member(guild_id, user_id).await? {
+            None => None,
+            Some(member) => {
+                let roles = self.discord.guild_roles(guild_id).await?;
+                let roles = roles.iter().map(|r| (RoleId(r.id), r.permissions)).collect();
+                Some(Viewer::new(GuildId(guild), UserId(user), &member.roles, roles, owner))
+            }
+        };
+        self.viewers.put((guild, user), viewer.clone(), now_ms + VIEWER_TTL_MS);
+        Ok(viewer)
+    }
+
+    /// The guild's channel names (cached); empty when Discord cannot say (ids are shown instead).
+    async fn channel_names(&self, guild: u64, now_ms: u64) -> BTreeMap<u64, String> {
+        if let Some(names) = self.channel_names.get(&guild, now_ms) {
+            return names;
+        }
+        let Some(id) = engagement_discord::Id::new_checked(guild) else { return BTreeMap::new() };
+        match self.discord.guild_channels(id).await {
+            Ok(channels) => {
+                let names: BTreeMap<u64, String> =
+                    channels.into_iter().filter_map(|c| c.name.map(|n| (c.id.get(), n))).collect();
+                self.channel_names.put(guild, names.clone(), now_ms + VIEWER_TTL_MS);
+                names
+            }
+            Err(error) => {
+                tracing::warn!(guild, %error, "channel names not read");
+                BTreeMap::new()
+            }
+        }
+    }
+
+    fn session(&self, ctx: &Ctx<'_>) -> Option<Session> {
+        session::read(&self.settings.session_key, ctx.cookies, SESSION_COOKIE, ctx.now_ms)
+    }
+
+    /// The public address: [`DashboardSettings::public_url`], or the function URL the request came to.
+    fn public_url(&self, request: &Request) -> String {
+        if let Some(url) = &self.settings.public_url {
+            return url.clone();
+        }
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b)))
+            .unwrap_or("localhost");
+        format!("https://{host}")
+    }
+}
+
+/// What every route needs to know about the request.
+struct Ctx<'a> {
+    base: &'a str,
+    public: &'a str,
+    cookies: Option<&'a str>,
+    now_ms: u64,
+}
+
+impl Ctx<'_> {
+    fn secure(&self) -> bool {
+        self.public.starts_with("https://")
+    }
+}
+
+fn logout(ctx: &Ctx<'_>) -> Response<Body> {
+    redirect(
+        StatusCode::SEE_OTHER,
+        &format!("{}/", ctx.base),
+        &[session::clear_cookie(SESSION_COOKIE, ctx.secure())],
+    )
+}
+
+fn stylesheet() -> Response<Body> {
+    let mut response = Response::new(Body::Text(pages::stylesheet()));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
+}
+
+fn unavailable(base: &str, session: &Session) -> Response<Body> {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &pages::problem(
+            base,
+            Some(session),
+            "Try again",
+            "The numbers could not be read just now.",
+        ),
+    )
+}
+
+/// The path part of the public address ("" at a domain's root).
+fn base_path(public: &str) -> &str {
+    let after_scheme = public.split_once("://").map_or(public, |(_, rest)| rest);
+    after_scheme.find('/').map_or("", |i| after_scheme[i..].trim_end_matches('/'))
+}
+
+/// Where Discord sends the browser back to.
+fn redirect_uri(public: &str) -> String {
+    format!("{public}/callback")
+}
+
+fn page(status: StatusCode, html: &str) -> Response<Body> {
+    let mut response = Response::new(Body::Text(html.to_owned()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn redirect(status: StatusCode, location: &str, cookies: &[String]) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for cookie in cookies {
+        add_cookie(&mut response, cookie);
+    }
+    response
+}
+
+fn add_cookie(response: &mut Response<Body>, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+fn secure_headers(response: &mut Response<Body>) {
+    let headers = response.headers_mut();
+    headers
+        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // The callback's address holds the code and state: no page sends its address anywhere.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
+/// `a == b` in time independent of where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A query string's parameters (`+` and percent escapes decoded; the last of a repeated name wins).
+fn parse_query(query: &str) -> HashMap<String, String> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+    };
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// A small map whose entries expire.
+#[derive(Debug)]
+struct Cache<K, V> {
+    entries: Mutex<HashMap<K, (u64, V)>>,
+}
+
+/// Entries kept before expired ones are swept.
+const CACHE_SWEEP_AT: usize = 1_000;
+
+impl<K, V> Default for Cache<K, V> {
+    fn default() -> Self {
+        Self { entries: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Cache<K, V> {
+    fn get(&self, key: &K, now_ms: u64) -> Option<V> {
+        let entries = self.entries.lock().ok()?;
+        entries.get(key).filter(|(until, _)| now_ms < *until).map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: K, value: V, until_ms: u64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CACHE_SWEEP_AT {
+                entries.retain(|_, (until, _)| *until > until_ms.saturating_sub(VIEWER_TTL_MS));
+            }
+            entries.insert(key, (until_ms, value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_base_path_is_the_public_addresss_path() {
+        assert_eq!(base_path("https://x.lambda-url.us-east-1.on.aws"), "");
+        assert_eq!(
+            base_path("http://127.0.0.1:9000/lambda-url/dashboard"),
+            "/lambda-url/dashboard"
+        );
+        assert_eq!(
+            base_path("http://127.0.0.1:9000/lambda-url/dashboard/"),
+            "/lambda-url/dashboard"
+        );
+    }
+
+    #[test]
+    fn queries_are_decoded() {
+        let q = parse_query("period=7d&from=2026-01-01&x=a+b%21&empty");
+        assert_eq!(q["period"], "7d");
+        assert_eq!(q["x"], "a b!");
+        assert_eq!(q["empty"], "");
+    }
+
+    #[test]
+    fn same_compares_whole_values() {
+        assert!(same(b"abc", b"abc"));
+        assert!(!same(b"abc", b"abd"));
+        assert!(!same(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn cached_entries_expire() {
+        let cache: Cache<u8, &str> = Cache::default();
+        cache.put(1, "a", 100);
+        assert_eq!(cache.get(&1, 99), Some("a"));
+        assert_eq!(cache.get(&1, 100), None);
+    }
+}

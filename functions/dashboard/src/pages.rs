@@ -1,0 +1,285 @@
+//! The pages as HTML: pure functions of what they show. Every value from Discord or the counters is
+//! escaped ([`crate::svg::escape`]); pages load nothing but the dashboard's own stylesheet, and hold no
+//! script (the Content-Security-Policy forbids both).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use engagement_commands::format;
+use engagement_commands::report::overview::Overview;
+use engagement_commands::request::ReportPeriod;
+use engagement_domain::Period;
+
+use crate::session::Session;
+use crate::svg::{self, escape};
+
+/// The periods the picker offers, as the commands name them.
+pub const PERIODS: [(&str, &str); 6] = [
+    ("today", "Today"),
+    ("7d", "7 days"),
+    ("30d", "30 days"),
+    ("90d", "90 days"),
+    ("365d", "365 days"),
+    ("all", "All time"),
+];
+
+/// The stylesheet: the page's rules and the charts'.
+#[must_use]
+pub fn stylesheet() -> String {
+    format!("{PAGE_STYLE}\n{}", svg::STYLE)
+}
+
+const PAGE_STYLE: &str = "\
+:root{color-scheme:light dark;--bg:#ffffff;--fg:#1f2328;--muted:#57606a;--accent:#3b49c9;--card:#f6f8fa;--line:#d0d7de}
+@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9da7b3;--accent:#8b9bff;--card:#161b22;--line:#30363d}}
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:var(--bg);color:var(--fg)}
+header,main,footer{max-width:72rem;margin:0 auto;padding:0.75rem 1rem}
+header{display:flex;flex-wrap:wrap;gap:0.5rem 1rem;align-items:center;justify-content:space-between;border-bottom:1px solid var(--line)}
+a{color:var(--accent)}
+a:focus-visible,button:focus-visible,input:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+h1{font-size:1.5rem;margin:0.5rem 0}
+h2{font-size:1.15rem;margin:1.5rem 0 0.5rem}
+.muted{color:var(--muted)}
+.brand{font-weight:700;text-decoration:none;color:var(--fg)}
+.periods{display:flex;flex-wrap:wrap;gap:0.25rem 0.5rem;padding:0;margin:0.5rem 0;list-style:none}
+.periods a{display:inline-block;padding:0.25rem 0.6rem;border:1px solid var(--line);border-radius:1rem;text-decoration:none}
+.periods a[aria-current]{background:var(--accent);color:var(--bg);border-color:var(--accent)}
+form.range{display:flex;flex-wrap:wrap;gap:0.5rem;align-items:end;margin:0.5rem 0}
+form.range label{display:flex;flex-direction:column;font-size:0.875rem}
+input,button{font:inherit;padding:0.3rem 0.5rem;border:1px solid var(--line);border-radius:0.4rem;background:var(--card);color:var(--fg)}
+button{cursor:pointer}
+.figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));gap:0.75rem;margin:0.75rem 0;padding:0;list-style:none}
+.figures li{background:var(--card);border:1px solid var(--line);border-radius:0.5rem;padding:0.6rem 0.8rem}
+.figures strong{display:block;font-size:1.5rem}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:1rem}
+figure{margin:0}
+figcaption{font-size:0.875rem;color:var(--muted)}
+table{border-collapse:collapse;width:100%;font-size:0.9rem}
+th,td{text-align:left;padding:0.2rem 0.5rem;border-bottom:1px solid var(--line)}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+.guilds{list-style:none;padding:0}
+.guilds li{margin:0.4rem 0}
+.login{display:inline-block;padding:0.6rem 1.2rem;background:var(--accent);color:var(--bg);border-radius:0.5rem;text-decoration:none;font-weight:600}
+.notice{background:var(--card);border-left:4px solid var(--accent);padding:0.5rem 0.8rem}
+";
+
+/// A whole page: `title`, the viewer (for the logout button) and `body`. `base`: the dashboard's path
+/// prefix ("" at a domain's root).
+#[must_use]
+pub fn layout(base: &str, title: &str, session: Option<&Session>, body: &str) -> String {
+    let who = session.map_or_else(String::new, |s| {
+        format!(
+            "<form method=\"post\" action=\"{base}/logout\"><span class=\"muted\">{}</span> \
+             <button type=\"submit\">Log out</button></form>",
+            escape(&s.name)
+        )
+    });
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · Engagement</title><link rel=\"stylesheet\" href=\"{base}/static/app.css\"></head>\
+         <body><header><a class=\"brand\" href=\"{base}/\">Engagement</a>{who}</header>\
+         <main>{body}</main><footer class=\"muted\">Counted in this server's own AWS account.</footer>\
+         </body></html>\n",
+        escape(title)
+    )
+}
+
+/// The page for a visitor who is not logged in.
+#[must_use]
+pub fn landing(base: &str, notice: Option<&str>) -> String {
+    let notice =
+        notice.map_or_else(String::new, |n| format!("<p class=\"notice\">{}</p>", escape(n)));
+    layout(
+        base,
+        "Log in",
+        None,
+        &format!(
+            "<h1>Server engagement</h1>{notice}<p>Messages and reactions per member, channel and day, for \
+             the servers you share with the bot.</p><p><a class=\"login\" href=\"{base}/login\">Log in with \
+             Discord</a></p><p class=\"muted\">Asks Discord who you are and which servers you are in; \
+             nothing else.</p>"
+        ),
+    )
+}
+
+/// The guild picker.
+#[must_use]
+pub fn picker(base: &str, session: &Session) -> String {
+    let body = if session.guilds.is_empty() {
+        "<h1>Your servers</h1><p>None of your servers is counted by this bot yet. Once the bot is in a \
+         server and has synced it, the server shows up here (log out and in again).</p>"
+            .to_owned()
+    } else {
+        let items: String = session
+            .guilds
+            .iter()
+            .map(|g| format!("<li><a href=\"{base}/g/{}\">{}</a></li>", g.id, escape(&g.name)))
+            .collect();
+        format!("<h1>Your servers</h1><ul class=\"guilds\">{items}</ul>")
+    };
+    layout(base, "Your servers", Some(session), &body)
+}
+
+/// An error page's body.
+#[must_use]
+pub fn problem(base: &str, session: Option<&Session>, title: &str, text: &str) -> String {
+    layout(
+        base,
+        title,
+        session,
+        &format!(
+            "<h1>{}</h1><p>{}</p><p><a href=\"{base}/\">Back to your servers</a></p>",
+            escape(title),
+            escape(text)
+        ),
+    )
+}
+
+/// What the overview page needs besides the numbers.
+#[derive(Debug)]
+pub struct OverviewPage<'a> {
+    /// The path prefix.
+    pub base: &'a str,
+    /// The viewer.
+    pub session: &'a Session,
+    /// The guild.
+    pub guild: u64,
+    /// Its name.
+    pub guild_name: &'a str,
+    /// The period shown.
+    pub period: &'a ReportPeriod,
+    /// Channel names by id (a channel missing here is named by its id).
+    pub channel_names: &'a BTreeMap<u64, String>,
+    /// When the page was made (Unix ms).
+    pub now_ms: u64,
+}
+
+/// The server overview.
+#[must_use]
+pub fn overview(page: &OverviewPage<'_>, data: &Overview) -> String {
+    let OverviewPage { base, session, guild, guild_name, period, channel_names, now_ms } = page;
+    let mut body = format!("<h1>{}</h1>", escape(guild_name));
+    let _ = write!(
+        body,
+        "<p class=\"muted\">{} · {}</p>",
+        escape(&period.label()),
+        escape(&capitalised(&format::freshness(data.counted_to_ms, *now_ms, period.time_zone)))
+    );
+    body.push_str(&period_picker(&format!("{base}/g/{guild}"), period));
+    let _ = write!(
+        body,
+        "<ul class=\"figures\"><li>Messages<strong>{}</strong></li><li>Reactions<strong>{}</strong></li>\
+         <li>Active members<strong>{}</strong></li></ul>",
+        format::number(data.totals.messages),
+        format::number(data.totals.reactions_given),
+        format::number(i64::try_from(data.active_members).unwrap_or(i64::MAX)),
+    );
+    let caption = format!("Messages and active members per day, {}", period.label());
+    let _ = write!(
+        body,
+        "<h2>Activity</h2><figure>{}<figcaption>{}</figcaption></figure>",
+        svg::daily(&data.days, &caption),
+        escape(&caption)
+    );
+    let caption = format!("Messages by weekday and hour ({})", period.time_zone);
+    let left_out = if data.heatmap_left_out > 0 {
+        format!(
+            " {} not in it: counted before hourly counts began, or held back to keep members who opted \
+             out private.",
+            format::number(data.heatmap_left_out)
+        )
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        body,
+        "<h2>When</h2><figure>{}<figcaption>{}.{}</figcaption></figure>",
+        svg::heatmap(&data.heatmap, &caption),
+        escape(&caption),
+        escape(&left_out)
+    );
+    let channels: Vec<(String, i64)> = data
+        .top_channels
+        .iter()
+        .map(|(c, counts)| {
+            let name = channel_names.get(&c.0).map_or_else(|| c.0.to_string(), |n| format!("#{n}"));
+            (name, counts.messages)
+        })
+        .collect();
+    let members: Vec<(String, i64)> = data
+        .top_members
+        .iter()
+        .map(|(u, counts)| (format!("Member {}", u.0), counts.messages))
+        .collect();
+    let _ = write!(
+        body,
+        "<div class=\"grid\"><section><h2>Top channels</h2>{}</section><section><h2>Top members</h2>{}\
+         </section></div>",
+        svg::bars(&channels, "Messages per channel"),
+        svg::bars(&members, "Messages per member"),
+    );
+    body.push_str(&day_table(data));
+    layout(base, guild_name, Some(session), &body)
+}
+
+/// The period links and the from/to form.
+fn period_picker(path: &str, period: &ReportPeriod) -> String {
+    let current = period_param(period.period);
+    let links: String = PERIODS
+        .iter()
+        .map(|(param, label)| {
+            let here =
+                if current.as_deref() == Some(*param) { " aria-current=\"page\"" } else { "" };
+            format!("<li><a href=\"{path}?period={param}\"{here}>{label}</a></li>")
+        })
+        .collect();
+    let (from, to) = period
+        .range
+        .map_or((String::new(), String::new()), |r| (r.first.to_string(), r.last.to_string()));
+    format!(
+        "<nav aria-label=\"Period\"><ul class=\"periods\">{links}</ul></nav>\
+         <form class=\"range\" method=\"get\" action=\"{path}\"><label>From<input type=\"date\" name=\"from\" \
+         value=\"{from}\" required></label><label>To<input type=\"date\" name=\"to\" value=\"{to}\" required>\
+         </label><button type=\"submit\">Show</button></form>"
+    )
+}
+
+/// The picker's name of a period, if it is one of [`PERIODS`].
+fn period_param(period: Period) -> Option<String> {
+    let name = match period {
+        Period::Today => "today".to_owned(),
+        Period::AllTime => "all".to_owned(),
+        Period::LastDays(n) => format!("{n}d"),
+        Period::Yesterday | Period::Dates(_) => return None,
+    };
+    PERIODS.iter().any(|(p, _)| *p == name).then_some(name)
+}
+
+/// The numbers behind the daily chart, as a table (for screen readers and for copying).
+fn day_table(data: &Overview) -> String {
+    let rows: String = data
+        .days
+        .iter()
+        .rev()
+        .map(|d| {
+            format!(
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                d.day,
+                format::number(d.messages),
+                d.active_members
+            )
+        })
+        .collect();
+    format!(
+        "<h2>Day by day</h2><details><summary>The numbers behind the chart</summary><table id=\"days\">\
+         <thead><tr><th>Day</th><th class=\"n\">Messages</th><th class=\"n\">Active members</th></tr></thead>\
+         <tbody>{rows}</tbody></table></details>"
+    )
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}

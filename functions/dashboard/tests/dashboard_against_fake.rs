@@ -1,0 +1,283 @@
+//! The dashboard against the fake Discord (its OAuth2 provider and the bot API, over real HTTP) and moto:
+//! a member logs in through the whole authorization-code-with-PKCE flow, and the overview shows the
+//! fake's ground truth; forged, expired and mismatched requests are refused.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use dashboard::session::{SESSION_COOKIE, SESSION_TTL_MS, SessionKey};
+use dashboard::{Dashboard, DashboardSettings};
+use engagement_discord::oauth::OAuthConfig;
+use engagement_discord::{DiscordClient, DiscordConfig};
+use engagement_domain::{Day, GuildTimeZone};
+use engagement_store::CounterStore;
+use fake_discord::config::{WorldKnobs, WorldSize};
+use fake_discord::truth::TruthOptions;
+use fake_discord::{FakeConfig, FakeDiscord};
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request};
+use sync::{SyncSettings, Syncer};
+
+const PUBLIC: &str = "https://dash.test";
+
+struct Setup {
+    fake: FakeDiscord,
+    app: Dashboard,
+    /// The fake's clock at the sync, as Unix ms: the dashboard's "now".
+    now_ms: u64,
+}
+
+/// A world of two small guilds, synced.
+async fn setup(name: &str) -> anyhow::Result<Setup> {
+    let size = WorldSize::Custom(WorldKnobs { guilds: 2, ..WorldSize::Small.knobs() });
+    let fake = FakeDiscord::start(FakeConfig { seed: 3, size, ..FakeConfig::default() }).await?;
+    let (client, table) = engagement_testkit::dynamo::client_and_table_name(name).await?;
+    let store = CounterStore::new(client, table.clone());
+    store.create_table().await?;
+    let discord =
+        DiscordClient::new(DiscordConfig::new(fake.token()).with_api_base(fake.base_url()))?;
+    let settings = SyncSettings {
+        first_sight_lookback: Duration::from_secs(400 * 24 * 3600),
+        fixed_now: Some(fake.clock()),
+        ..SyncSettings::default()
+    };
+    let syncer = Syncer { store: store.clone(), discord: discord.clone(), settings };
+    syncer.sync_all(Duration::from_secs(600)).await?;
+    let mut oauth =
+        OAuthConfig::new(fake.application_id(), fake.client_secret(), Some(fake.base_url()));
+    oauth.authorize_url = fake.authorize_url();
+    oauth.token_url = fake.token_url();
+    let settings = DashboardSettings {
+        oauth,
+        discord: DiscordConfig::new(fake.token()).with_api_base(fake.base_url()),
+        session_key: SessionKey::new(vec![7; 32]).unwrap(),
+        public_url: Some(PUBLIC.to_owned()),
+        table_name: table,
+        default_time_zone: GuildTimeZone::default(),
+    };
+    let now_ms = u64::try_from(fake.clock().timestamp_millis())?;
+    let app = Dashboard::new(settings, discord, store)?;
+    Ok(Setup { fake, app, now_ms })
+}
+
+/// A browser: a cookie jar in front of the dashboard.
+#[derive(Default)]
+struct Browser {
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: String,
+    body: String,
+    headers: lambda_http::http::HeaderMap,
+}
+
+impl Browser {
+    async fn send(&mut self, s: &Setup, method: &str, path: &str, now_ms: u64) -> Page {
+        let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut request = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("{PUBLIC}{path}"))
+            .header(header::HOST, "dash.test");
+        if !cookie.is_empty() {
+            request = request.header(header::COOKIE, cookie.join("; "));
+        }
+        let request: Request = request.body(Body::Empty).unwrap();
+        let response = s.app.handle(request, now_ms).await;
+        for set in response.headers().get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = match response.body() {
+            Body::Text(t) => t.clone(),
+            Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        };
+        Page { status: response.status(), location, body, headers: response.headers().clone() }
+    }
+
+    async fn get(&mut self, s: &Setup, path: &str) -> Page {
+        self.send(s, "GET", path, s.now_ms).await
+    }
+
+    /// Starts a login and lets the fake Discord approve it as `user`: the callback's path and query.
+    async fn authorize(&mut self, s: &Setup, user: u64) -> String {
+        let start = self.get(s, "/login").await;
+        assert_eq!(start.status, StatusCode::FOUND);
+        assert!(start.location.starts_with(&s.fake.authorize_url()), "{}", start.location);
+        let http =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let approved =
+            http.get(format!("{}&login_as={user}", start.location)).send().await.unwrap();
+        assert_eq!(approved.status().as_u16(), 302, "{:?}", approved.text().await);
+        let back = approved.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned();
+        back.strip_prefix(PUBLIC).unwrap().to_owned()
+    }
+
+    async fn login(&mut self, s: &Setup, user: u64) {
+        let callback = self.authorize(s, user).await;
+        let done = self.get(s, &callback).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert!(self.cookies.contains_key(SESSION_COOKIE));
+    }
+}
+
+/// The guild and its owner, and a human member of it who is neither owner nor has any role.
+fn people(fake: &FakeDiscord) -> (u64, u64, String) {
+    fake.with_world(|w| {
+        let (id, guild) = w.guilds.iter().next().unwrap();
+        (*id, guild.owner_id.unwrap(), guild.name.clone())
+    })
+}
+
+/// Messages per day in `guild`, from the ground truth.
+fn truth_per_day(fake: &FakeDiscord, guild: u64) -> BTreeMap<Day, i64> {
+    let mut days = BTreeMap::new();
+    for r in fake.ground_truth(&TruthOptions::default()) {
+        if r.guild_id == guild {
+            *days.entry(Day::from_date(r.day)).or_default() += i64::try_from(r.messages).unwrap();
+        }
+    }
+    days.retain(|_, n| *n > 0);
+    days
+}
+
+/// The "day by day" table of an overview page.
+fn day_table(html: &str) -> BTreeMap<Day, i64> {
+    let table = &html[html.find("<table id=\"days\">").expect("the day table")..];
+    table
+        .split("<tr><td>")
+        .skip(1)
+        .filter_map(|row| {
+            let (day, rest) = row.split_once("</td><td class=\"n\">")?;
+            let (n, _) = rest.split_once("</td>")?;
+            Some((day.parse().ok()?, n.replace(',', "").parse().ok()?))
+        })
+        .filter(|(_, n): &(Day, i64)| *n > 0)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_owner_logs_in_and_the_overview_shows_the_ground_truth() -> anyhow::Result<()> {
+    let s = setup("dashboard-owner").await?;
+    let (guild, owner, name) = people(&s.fake);
+    let mut browser = Browser::default();
+    let landing = browser.get(&s, "/").await;
+    assert!(landing.body.contains("Log in with Discord"));
+    let csp = landing.headers[header::CONTENT_SECURITY_POLICY].to_str()?;
+    assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"));
+
+    browser.login(&s, owner).await;
+    let session = browser.cookies[SESSION_COOKIE].clone();
+    let picker = browser.get(&s, "/").await;
+    assert!(picker.body.contains(&format!("href=\"/g/{guild}\"")), "{}", picker.body);
+    assert!(picker.body.contains(&dashboard::svg::escape(&name)));
+
+    let page = browser.get(&s, &format!("/g/{guild}?period=all")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(day_table(&page.body), truth_per_day(&s.fake, guild));
+    assert!(page.body.contains("<svg"), "the charts are drawn");
+    let total: i64 = truth_per_day(&s.fake, guild).values().sum();
+    assert!(page.body.contains(&engagement_commands::format::number(total)));
+
+    // Logging out clears the cookie; the old cookie itself still opens until it expires (it is not
+    // stored anywhere), which is why sessions are short.
+    let out = browser.send(&s, "POST", "/logout", s.now_ms).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(!browser.cookies.contains_key(SESSION_COOKIE));
+    assert!(browser.get(&s, "/").await.body.contains("Log in with Discord"));
+    let _ = session;
+    Ok(())
+}
+
+#[tokio::test]
+async fn forged_expired_and_mismatched_requests_are_refused() -> anyhow::Result<()> {
+    let s = setup("dashboard-refusals").await?;
+    let (guild, owner, _) = people(&s.fake);
+    let overview = format!("/g/{guild}");
+
+    // No session: sent to log in, nothing read.
+    let mut stranger = Browser::default();
+    let page = stranger.get(&s, &overview).await;
+    assert_eq!((page.status, page.location.as_str()), (StatusCode::SEE_OTHER, "/"));
+
+    // A session cookie signed with another key, and one whose payload was changed.
+    let mut forger = Browser::default();
+    forger.login(&s, owner).await;
+    let genuine = forger.cookies[SESSION_COOKIE].clone();
+    let other_key = SessionKey::new(vec![8; 32]).unwrap();
+    let (_, tag) = genuine.split_once('.').unwrap();
+    let forged_body = base64_of(&format!(
+        "{{\"user\":{owner},\"name\":\"x\",\"guilds\":[{{\"id\":{guild},\"name\":\"x\"}}],\"expires_ms\":{}}}",
+        u64::MAX
+    ));
+    for cookie in [
+        other_key.seal(&serde_json_session(owner, guild, s.now_ms + SESSION_TTL_MS)),
+        format!("{forged_body}.{tag}"),
+        "garbage".to_owned(),
+    ] {
+        forger.cookies.insert(SESSION_COOKIE.to_owned(), cookie);
+        let page = forger.get(&s, &overview).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "a forged session is not a session");
+    }
+
+    // An expired session.
+    forger.cookies.insert(SESSION_COOKIE.to_owned(), genuine);
+    assert_eq!(forger.get(&s, &overview).await.status, StatusCode::OK);
+    let later = forger.send(&s, "GET", &overview, s.now_ms + SESSION_TTL_MS).await;
+    assert_eq!(later.status, StatusCode::SEE_OTHER, "expired");
+
+    // A callback whose state is not the one sent, or without the login cookie.
+    let mut victim = Browser::default();
+    let callback = victim.authorize(&s, owner).await;
+    let tampered = callback.replace("state=", "state=x");
+    let page = victim.get(&s, &tampered).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(!victim.cookies.contains_key(SESSION_COOKIE));
+    let mut elsewhere = Browser::default();
+    assert_eq!(elsewhere.get(&s, &callback).await.status, StatusCode::BAD_REQUEST);
+
+    // A member of the other guild only: this guild is not theirs, even though the bot counts it.
+    let outsider = s.fake.with_world(|w| {
+        w.users
+            .values()
+            .find(|u| !u.bot && !w.guilds[&guild].members.contains(&u.id))
+            .map(|u| u.id)
+            .expect("a member of the other guild only")
+    });
+    let mut b = Browser::default();
+    b.login(&s, outsider).await;
+    assert!(!b.get(&s, "/").await.body.contains(&format!("/g/{guild}\"")), "not in their picker");
+    let page = b.get(&s, &overview).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert!(!page.body.contains("<table"), "nothing of the guild shown");
+    Ok(())
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn serde_json_session(user: u64, guild: u64, expires_ms: u64) -> dashboard::session::Session {
+    dashboard::session::Session {
+        user,
+        name: "x".into(),
+        guilds: vec![dashboard::session::SessionGuild { id: guild, name: "x".into(), owner: true }],
+        expires_ms,
+    }
+}
