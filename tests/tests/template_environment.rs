@@ -6,6 +6,9 @@
 //! function's own start-up code reads them, with the bot token's secret answered by a stub. This is how
 //! a deployed function that could not start would show up here: the sync function once read only
 //! `DISCORD_BOT_TOKEN`, which the stack never sets.
+//!
+//! The dashboard (`Dashboard=enabled`) also reads its OAuth2 client secret and cookie key from the
+//! SecureString parameters the stack names, and sends Discord the redirect address the stack outputs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -30,8 +33,12 @@ fn template() -> Value {
 }
 
 /// AWS holding the token in the parameter the default stack names (the deploy guide creates it), and in
-/// the secret a `BotTokenStore=secret` stack creates.
+/// the secret a `BotTokenStore=secret` stack creates; and the dashboard's two parameters under the
+/// default names (the deploy guide creates them too).
 struct Secrets;
+
+/// The dashboard's cookie key as `openssl rand -hex 32` makes it.
+const SESSION_KEY_HEX: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 impl SecretSource for Secrets {
     async fn read(&self, store: TokenStore, id: &str) -> Result<String, String> {
@@ -40,6 +47,12 @@ impl SecretSource for Secrets {
                 Ok("token-from-the-parameter".to_owned())
             }
             (TokenStore::Secret, "stack-BotTokenSecret") => Ok("token-from-the-secret".to_owned()),
+            (TokenStore::Parameter, "/discord-engagement/client-secret") => {
+                Ok("client-secret-from-the-parameter".to_owned())
+            }
+            (TokenStore::Parameter, "/discord-engagement/dashboard-session-key") => {
+                Ok(SESSION_KEY_HEX.to_owned())
+            }
             _ => Err(format!("not found: {store:?} {id}")),
         }
     }
@@ -216,4 +229,98 @@ fn the_interactions_function_starts_with_the_stacks_environment() {
         !env.contains_key(TOKEN_SECRET_VAR) && !env.contains_key(TOKEN_PARAMETER_VAR),
         "the endpoint never needs the bot token"
     );
+}
+
+/// What a function URL looks like (it ends with `/`).
+const FUNCTION_URL: &str = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/";
+
+/// An output's value once the dashboard's function URL is [`FUNCTION_URL`].
+fn dashboard_output(t: &Value, name: &str) -> String {
+    let output = &t["Outputs"][name];
+    assert_eq!(output["Condition"].as_str(), Some("DashboardEnabled"), "{name} is conditional");
+    let Value::Tagged(tagged) = &output["Value"] else { panic!("{name}: {output:?}") };
+    let text = tagged.value.as_str().expect("a string");
+    let value = match tagged.tag.to_string().as_str() {
+        "!GetAtt" | "GetAtt" => {
+            assert_eq!(text, "DashboardFunctionUrl.FunctionUrl", "{name}");
+            FUNCTION_URL.to_owned()
+        }
+        "!Sub" | "Sub" => text.replace("${DashboardFunctionUrl.FunctionUrl}", FUNCTION_URL),
+        other => panic!("{name}: cannot resolve {other}"),
+    };
+    assert!(!value.contains("${"), "{name}: {value}");
+    value
+}
+
+#[tokio::test]
+async fn the_dashboard_starts_with_the_stacks_environment_wherever_the_bot_token_is() {
+    let env = environment_with("dashboard", &[("Dashboard", "enabled")]);
+    assert!(
+        !env.contains_key("DISCORD_CLIENT_SECRET"),
+        "the client secret is never a plain variable"
+    );
+    assert!(!env.contains_key("DASHBOARD_SESSION_KEY"), "the cookie key is never a plain variable");
+    let settings = dashboard::DashboardSettings::from_env(&lookup(&env), &Secrets)
+        .await
+        .expect("dashboard settings");
+    assert_eq!(settings.discord.token.expose(), "token-from-the-parameter");
+    assert_eq!(settings.oauth.client_id, 1_234_567_890_123_456_789);
+    assert_eq!(settings.oauth.client_secret, "client-secret-from-the-parameter");
+    assert_eq!(settings.table_name, "stack-Table");
+    assert_eq!(settings.public_url, None, "the address is the function URL's");
+    assert!(!env.contains_key(TOKEN_SECRET_VAR), "{env:?}");
+    // The cookies are signed with the key from the session key's parameter, decoded from hex.
+    let bytes = (0..SESSION_KEY_HEX.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&SESSION_KEY_HEX[i..i + 2], 16).expect("hex"))
+        .collect();
+    let key = dashboard::session::SessionKey::new(bytes).expect("a key");
+    let sealed = settings.session_key.seal(&"probe".to_owned());
+    assert_eq!(key.open::<String>(&sealed).as_deref(), Some("probe"), "signed with another key");
+
+    let env =
+        environment_with("dashboard", &[("Dashboard", "enabled"), ("BotTokenStore", "secret")]);
+    assert!(!env.contains_key(TOKEN_PARAMETER_VAR), "{env:?}");
+    let settings = dashboard::DashboardSettings::from_env(&lookup(&env), &Secrets)
+        .await
+        .expect("dashboard settings, token in Secrets Manager");
+    assert_eq!(settings.discord.token.expose(), "token-from-the-secret");
+    assert_eq!(settings.oauth.client_secret, "client-secret-from-the-parameter");
+}
+
+/// The login sends Discord, as `redirect_uri`, exactly the `DashboardRedirectUrl` output: what the
+/// operator registers in the developer portal (Discord refuses any other).
+#[tokio::test]
+async fn the_dashboard_sends_discord_the_redirect_the_stack_outputs() {
+    let t = template();
+    let registered = dashboard_output(&t, "DashboardRedirectUrl");
+    assert_eq!(registered, format!("{FUNCTION_URL}callback"));
+    assert_eq!(dashboard_output(&t, "DashboardUrl"), FUNCTION_URL);
+
+    let env = environment_with("dashboard", &[("Dashboard", "enabled")]);
+    let settings = dashboard::DashboardSettings::from_env(&lookup(&env), &Secrets)
+        .await
+        .expect("dashboard settings");
+    let discord = engagement_discord::DiscordClient::new(settings.discord.clone()).expect("client");
+    // Never used: the login reads nothing from the table.
+    let sdk = engagement_store::LazySdk::new(engagement_store::sdk_defaults);
+    let store = engagement_store::CounterStore::lazy(sdk, settings.table_name.clone());
+    let app = dashboard::Dashboard::new(settings, discord, store).expect("the dashboard");
+    let host = FUNCTION_URL.trim_start_matches("https://").trim_end_matches('/');
+    let request = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri("/login")
+        .header("host", host)
+        .body(lambda_http::Body::Empty)
+        .expect("a request");
+    let response = app.handle(request, 1_767_225_600_000).await;
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().expect("ASCII");
+    let url = reqwest::Url::parse(location).expect("a URL");
+    let sent: Vec<String> = url
+        .query_pairs()
+        .filter(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert_eq!(sent, [registered]);
 }

@@ -1,6 +1,8 @@
 //! The stack's monitoring levels (`Monitoring`): which alarms each creates, on which metrics, and that
 //! `essential` stays inside CloudWatch's always-free allowance (10 alarm metrics, 10 custom metrics) while
-//! every custom metric an alarm reads is one the sync function publishes at that level.
+//! every custom metric an alarm reads is one the sync function publishes at that level. The dashboard
+//! (`Dashboard=enabled`) adds its errors and throttles at the interactions function's level, and
+//! `essential` stays free with it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,10 +17,13 @@ fn template() -> Value {
         .expect("YAML")
 }
 
-/// A parameter's value: `monitoring` for `Monitoring`, the default for the others.
-fn parameter(t: &Value, name: &str, monitoring: &str) -> String {
-    if name == "Monitoring" {
-        return monitoring.to_owned();
+/// The parameters a stack is deployed with (the others keep their defaults).
+type Stack<'a> = [(&'a str, &'a str)];
+
+/// A parameter's value: as `stack` gives it, otherwise the default.
+fn parameter(t: &Value, name: &str, stack: &Stack<'_>) -> String {
+    if let Some((_, value)) = stack.iter().find(|(p, _)| *p == name) {
+        return (*value).to_owned();
     }
     match &t["Parameters"][name]["Default"] {
         Value::String(s) => s.clone(),
@@ -27,29 +32,27 @@ fn parameter(t: &Value, name: &str, monitoring: &str) -> String {
     }
 }
 
-fn operand(t: &Value, value: &Value, monitoring: &str) -> String {
+fn operand(t: &Value, value: &Value, stack: &Stack<'_>) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Tagged(tagged) if tagged.tag == "Ref" => {
-            parameter(t, tagged.value.as_str().expect("!Ref names a string"), monitoring)
+            parameter(t, tagged.value.as_str().expect("!Ref names a string"), stack)
         }
         other => panic!("cannot evaluate {other:?}"),
     }
 }
 
-fn holds(t: &Value, condition: &Value, monitoring: &str) -> bool {
+fn holds(t: &Value, condition: &Value, stack: &Stack<'_>) -> bool {
     let Value::Tagged(tagged) = condition else { panic!("not a condition: {condition:?}") };
     if tagged.tag == "Condition" {
-        return holds(t, &t["Conditions"][tagged.value.as_str().expect("a name")], monitoring);
+        return holds(t, &t["Conditions"][tagged.value.as_str().expect("a name")], stack);
     }
     let operands = tagged.value.as_sequence().expect("a condition takes a list");
     match tagged.tag.to_string().as_str() {
-        "!Equals" | "Equals" => {
-            operand(t, &operands[0], monitoring) == operand(t, &operands[1], monitoring)
-        }
-        "!Not" | "Not" => !holds(t, &operands[0], monitoring),
-        "!And" | "And" => operands.iter().all(|c| holds(t, c, monitoring)),
-        "!Or" | "Or" => operands.iter().any(|c| holds(t, c, monitoring)),
+        "!Equals" | "Equals" => operand(t, &operands[0], stack) == operand(t, &operands[1], stack),
+        "!Not" | "Not" => !holds(t, &operands[0], stack),
+        "!And" | "And" => operands.iter().all(|c| holds(t, c, stack)),
+        "!Or" | "Or" => operands.iter().any(|c| holds(t, c, stack)),
         other => panic!("cannot evaluate {other}"),
     }
 }
@@ -69,6 +72,11 @@ fn function(metric: &Value) -> Option<String> {
 
 /// The alarms a stack with `Monitoring=monitoring` creates, each with the metrics it reads.
 fn alarms(monitoring: &str) -> Vec<(String, Vec<Read>)> {
+    alarms_of(&[("Monitoring", monitoring)])
+}
+
+/// The alarms a stack deployed with `stack` creates, each with the metrics it reads.
+fn alarms_of(stack: &Stack<'_>) -> Vec<(String, Vec<Read>)> {
     let t = template();
     let resources = t["Resources"].as_mapping().expect("Resources");
     let mut out = Vec::new();
@@ -77,7 +85,7 @@ fn alarms(monitoring: &str) -> Vec<(String, Vec<Read>)> {
             continue;
         }
         let created = match resource["Condition"].as_str() {
-            Some(condition) => holds(&t, &t["Conditions"][condition], monitoring),
+            Some(condition) => holds(&t, &t["Conditions"][condition], stack),
             None => true,
         };
         if !created {
@@ -163,4 +171,48 @@ fn full_monitoring_alarms_only_on_metrics_the_functions_publish_and_none_creates
     assert_eq!(alarm_metrics, 11, "the full set's alarm metrics");
     assert!(alarms("none").is_empty());
     assert!(published(MetricsLevel::None).is_empty());
+}
+
+/// The alarms' names.
+fn names(alarms: &[(String, Vec<Read>)]) -> BTreeSet<String> {
+    alarms.iter().map(|(name, _)| name.clone()).collect()
+}
+
+#[test]
+fn the_dashboards_alarms_come_with_it_at_the_interactions_functions_level() {
+    let t = template();
+    for level in ["essential", "full", "none"] {
+        let without = alarms(level);
+        let with = alarms_of(&[("Monitoring", level), ("Dashboard", "enabled")]);
+        let added: BTreeSet<String> = names(&with).difference(&names(&without)).cloned().collect();
+        // Where the interactions function has its errors and throttles alarmed, the dashboard has too.
+        let interactions = names(&without)
+            .iter()
+            .filter(|n| n.starts_with("Interactions"))
+            .map(|n| n.replacen("Interactions", "Dashboard", 1))
+            .collect::<BTreeSet<_>>();
+        assert_eq!(added, interactions, "{level}");
+        assert_eq!(
+            names(&with).len(),
+            names(&without).len() + added.len(),
+            "{level}: none removed"
+        );
+        let alarm_metrics: usize = with.iter().map(|(_, m)| m.len()).sum();
+        match level {
+            "essential" => assert_eq!(alarm_metrics, 9, "still inside the 10 free alarm metrics"),
+            "full" => assert_eq!(alarm_metrics, 13),
+            _ => assert_eq!(alarm_metrics, 0),
+        }
+    }
+    for (alarm, metric) in
+        [("DashboardErrorsAlarm", "Errors"), ("DashboardThrottlesAlarm", "Throttles")]
+    {
+        let p = &t["Resources"][alarm]["Properties"];
+        assert_eq!(p["Namespace"].as_str(), Some("AWS/Lambda"), "{alarm}");
+        assert_eq!(p["MetricName"].as_str(), Some(metric), "{alarm}");
+        let dimension = &p["Dimensions"][0];
+        assert_eq!(dimension["Name"].as_str(), Some("FunctionName"), "{alarm}");
+        let Value::Tagged(function) = &dimension["Value"] else { panic!("{alarm}: !Ref") };
+        assert_eq!(function.value.as_str(), Some("DashboardFunction"), "{alarm}");
+    }
 }

@@ -1,9 +1,12 @@
 //! Each function's role allows exactly the DynamoDB actions its code calls (least privilege: the store
-//! uses no BatchGetItem, no transactions, no ConditionCheckItem), and followup's concurrency is capped.
+//! uses BatchGetItem only for `/stats`' per-member reads, no transactions, no ConditionCheckItem), and
+//! followup's concurrency is capped.
+//! The dashboard's role only reads the table and exactly the parameters (or the secret) it is given, and
+//! its concurrency is capped too; and nothing of the dashboard is created without `Dashboard=enabled`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_norway::Value;
 
@@ -39,7 +42,7 @@ fn each_role_allows_the_table_actions_its_function_uses_and_no_more() {
     // every command nudges the sync's schedule (an update of the `SCHEDULE` partition only).
     assert_eq!(
         table_actions(&t, "InteractionsRole"),
-        set(&["GetItem", "Query", "PutItem", "DeleteItem", "UpdateItem"])
+        set(&["GetItem", "Query", "BatchGetItem", "PutItem", "DeleteItem", "UpdateItem"])
     );
     let statements = &t["Resources"]["InteractionsRole"]["Properties"]["Policies"][0]["PolicyDocument"]
         ["Statement"];
@@ -54,9 +57,12 @@ fn each_role_allows_the_table_actions_its_function_uses_and_no_more() {
     // (UpdateItem), claims.
     let writer =
         set(&["GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"]);
-    assert_eq!(table_actions(&t, "FollowupRole"), writer);
     // The sync does all of that, and takes and releases its lease.
     assert_eq!(table_actions(&t, "SyncRole"), writer);
+    // Followup too, and a long `/stats` reads a member's share of each day with BatchGetItem.
+    let mut followup = writer;
+    followup.insert("dynamodb:BatchGetItem".to_owned());
+    assert_eq!(table_actions(&t, "FollowupRole"), followup);
 }
 
 #[test]
@@ -74,4 +80,291 @@ fn followup_runs_at_most_a_few_jobs_at_once() {
             .get("ReservedConcurrentExecutions")
             .is_none()
     );
+}
+
+/// The stack's parameters: the defaults, stand-ins for the required ones, then `overrides`.
+fn parameters(t: &Value, overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = t["Parameters"]
+        .as_mapping()
+        .expect("Parameters")
+        .iter()
+        .map(|(name, p)| {
+            let value = match &p["Default"] {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => "required".to_owned(),
+            };
+            (name.as_str().expect("a name").to_owned(), value)
+        })
+        .collect();
+    for (name, value) in overrides {
+        assert!(values.contains_key(*name), "no parameter {name}");
+        values.insert((*name).to_owned(), (*value).to_owned());
+    }
+    values
+}
+
+/// A condition (`!Equals`, `!Not`, `!And`, `!Or`, `!Condition`) for the stack with `p`.
+fn holds(t: &Value, p: &BTreeMap<String, String>, condition: &Value) -> bool {
+    let Value::Tagged(tagged) = condition else { panic!("not a condition: {condition:?}") };
+    if tagged.tag == "Condition" {
+        return holds(t, p, &t["Conditions"][tagged.value.as_str().expect("a name")]);
+    }
+    let operands = tagged.value.as_sequence().expect("a condition takes a list");
+    if tagged.tag == "Equals" {
+        let [a, b] = &operands[..] else { panic!("!Equals takes two values") };
+        text(t, p, a) == text(t, p, b)
+    } else if tagged.tag == "Not" {
+        !holds(t, p, &operands[0])
+    } else if tagged.tag == "And" {
+        operands.iter().all(|c| holds(t, p, c))
+    } else if tagged.tag == "Or" {
+        operands.iter().any(|c| holds(t, p, c))
+    } else {
+        panic!("cannot evaluate {condition:?}")
+    }
+}
+
+/// `value` with every `!If` decided for the stack with `p`; `None` for `!Ref AWS::NoValue`.
+fn decided(t: &Value, p: &BTreeMap<String, String>, value: &Value) -> Option<Value> {
+    match value {
+        Value::Tagged(tagged)
+            if tagged.tag == "Ref" && tagged.value.as_str() == Some("AWS::NoValue") =>
+        {
+            None
+        }
+        Value::Tagged(tagged) if tagged.tag == "If" => {
+            let branches = tagged.value.as_sequence().expect("!If takes a list");
+            let [condition, yes, no] = &branches[..] else { panic!("!If takes three values") };
+            let name = condition.as_str().expect("!If names a condition");
+            decided(t, p, if holds(t, p, &t["Conditions"][name]) { yes } else { no })
+        }
+        Value::Sequence(items) => {
+            Some(Value::Sequence(items.iter().filter_map(|v| decided(t, p, v)).collect()))
+        }
+        Value::Mapping(map) => Some(Value::Mapping(
+            map.iter().filter_map(|(k, v)| Some((k.clone(), decided(t, p, v)?))).collect(),
+        )),
+        other => Some(other.clone()),
+    }
+}
+
+/// A string as deployed in account 123456789012, us-east-1: parameters by value, resources as
+/// `stack-<name>`.
+fn text(t: &Value, p: &BTreeMap<String, String>, value: &Value) -> String {
+    let name = |n: &str| match n {
+        "AWS::Partition" => "aws".to_owned(),
+        "AWS::Region" => "us-east-1".to_owned(),
+        "AWS::AccountId" => "123456789012".to_owned(),
+        "AWS::StackName" => "stack".to_owned(),
+        n if p.contains_key(n) => p[n].clone(),
+        n => {
+            let resource = n.split('.').next().unwrap_or(n);
+            assert!(t["Resources"].get(resource).is_some(), "no such resource {n}");
+            format!("stack-{n}")
+        }
+    };
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Tagged(tagged) if tagged.tag == "Ref" || tagged.tag == "GetAtt" => {
+            name(tagged.value.as_str().expect("a name"))
+        }
+        Value::Tagged(tagged) if tagged.tag == "Sub" => {
+            let mut rest = tagged.value.as_str().expect("!Sub of a string");
+            let mut out = String::new();
+            while let Some((before, after)) = rest.split_once("${") {
+                let (variable, after) = after.split_once('}').expect("a closed ${");
+                out.push_str(before);
+                out.push_str(&name(variable));
+                rest = after;
+            }
+            out + rest
+        }
+        Value::Tagged(_) => match decided(t, p, value) {
+            Some(decided) if decided != *value => text(t, p, &decided),
+            _ => panic!("cannot resolve {value:?}"),
+        },
+        other => panic!("cannot resolve {other:?}"),
+    }
+}
+
+/// Every (action, resource) a role's policies allow in the stack with `overrides`.
+fn grants(role: &str, overrides: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    let t = template();
+    let p = parameters(&t, overrides);
+    let role = &t["Resources"][role];
+    if let Some(condition) = role["Condition"].as_str() {
+        assert!(holds(&t, &p, &t["Conditions"][condition]), "the role is not created");
+    }
+    let policies = decided(&t, &p, &role["Properties"]["Policies"]).expect("policies");
+    let mut out = BTreeSet::new();
+    for policy in policies.as_sequence().expect("a list") {
+        for statement in policy["PolicyDocument"]["Statement"].as_sequence().expect("statements") {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{statement:?}");
+            assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none());
+            let list = |v: &Value| match v {
+                Value::Sequence(items) => items.clone(),
+                single => vec![single.clone()],
+            };
+            for action in list(&statement["Action"]) {
+                for resource in list(&statement["Resource"]) {
+                    let action = action.as_str().expect("an action").to_owned();
+                    out.insert((action, text(&t, &p, &resource)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn grant(action: &str, resource: &str) -> (String, String) {
+    (action.to_owned(), resource.to_owned())
+}
+
+const PARAMETER_ARN: &str = "arn:aws:ssm:us-east-1:123456789012:parameter";
+
+#[test]
+fn the_dashboard_only_reads_the_table_and_exactly_its_three_parameters() {
+    let enabled = [("Dashboard", "enabled")];
+    assert_eq!(table_actions(&template(), "DashboardRole"), set(&["GetItem", "Query"]));
+    let common = [
+        grant("logs:CreateLogStream", "stack-DashboardLogGroup.Arn"),
+        grant("logs:PutLogEvents", "stack-DashboardLogGroup.Arn"),
+        grant("dynamodb:GetItem", "stack-Table.Arn"),
+        grant("dynamodb:Query", "stack-Table.Arn"),
+        grant("ssm:GetParameter", &format!("{PARAMETER_ARN}/discord-engagement/client-secret")),
+        grant(
+            "ssm:GetParameter",
+            &format!("{PARAMETER_ARN}/discord-engagement/dashboard-session-key"),
+        ),
+    ];
+    // The token in Parameter Store (the default): the third parameter, no Secrets Manager, no KMS
+    // (aws/ssm), nothing else.
+    let mut expected = BTreeSet::from(common.clone());
+    expected.insert(grant(
+        "ssm:GetParameter",
+        &format!("{PARAMETER_ARN}/discord-engagement/bot-token"),
+    ));
+    assert_eq!(grants("DashboardRole", &enabled), expected);
+    // The parameters the operator names.
+    let named = grants(
+        "DashboardRole",
+        &[
+            ("Dashboard", "enabled"),
+            ("DashboardClientSecretParameterName", "/mine/secret"),
+            ("DashboardSessionKeyParameterName", "/mine/key"),
+        ],
+    );
+    let ssm: BTreeSet<String> =
+        named.into_iter().filter(|(a, _)| a == "ssm:GetParameter").map(|(_, r)| r).collect();
+    let wanted = ["/discord-engagement/bot-token", "/mine/secret", "/mine/key"];
+    assert_eq!(ssm, wanted.iter().map(|name| format!("{PARAMETER_ARN}{name}")).collect());
+    // The token in Secrets Manager: that secret only, and the two parameters.
+    let mut expected = BTreeSet::from(common.clone());
+    expected.insert(grant("secretsmanager:GetSecretValue", "stack-BotTokenSecret"));
+    assert_eq!(
+        grants("DashboardRole", &[("Dashboard", "enabled"), ("BotTokenStore", "secret")]),
+        expected
+    );
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mine";
+    let mut expected = BTreeSet::from(common);
+    expected.insert(grant("secretsmanager:GetSecretValue", arn));
+    let given = [("Dashboard", "enabled"), ("BotTokenStore", "secret"), ("BotTokenSecretArn", arn)];
+    assert_eq!(grants("DashboardRole", &given), expected);
+    // Its bot-token grant is the followup's, whatever the store.
+    for store in ["parameter", "secret"] {
+        let token = |role| {
+            grants(role, &[("Dashboard", "enabled"), ("BotTokenStore", store)])
+                .into_iter()
+                .filter(|(a, r)| {
+                    a.starts_with("secretsmanager:") || r.ends_with("/discord-engagement/bot-token")
+                })
+                .collect::<BTreeSet<_>>()
+        };
+        assert_eq!(token("DashboardRole"), token("FollowupRole"), "{store}");
+    }
+}
+
+#[test]
+fn the_dashboard_serves_a_few_pages_at_once_on_a_public_url_without_cors() {
+    let t = template();
+    let dashboard = &t["Resources"]["DashboardFunction"]["Properties"];
+    let reserved = dashboard["ReservedConcurrentExecutions"].as_u64();
+    assert!(reserved.is_some_and(|n| (1..=10).contains(&n)), "{reserved:?}");
+    let url = &dashboard["FunctionUrlConfig"];
+    assert_eq!(url["AuthType"].as_str(), Some("NONE"), "browsers log in with Discord, not AWS");
+    assert!(url.get("Cors").is_none(), "no other site calls it");
+    let Value::Tagged(role) = &dashboard["Role"] else { panic!("!GetAtt a role") };
+    assert_eq!(role.value.as_str(), Some("DashboardRole.Arn"));
+}
+
+#[test]
+fn nothing_of_the_dashboard_is_created_unless_it_is_enabled() {
+    let t = template();
+    // Everything that is the dashboard's or names something of it.
+    let mut related = Vec::new();
+    let mut others = Vec::new();
+    for section in ["Resources", "Outputs"] {
+        for (name, body) in t[section].as_mapping().expect(section) {
+            let name = name.as_str().expect("a name").to_owned();
+            let yaml = serde_norway::to_string(body).expect("YAML");
+            if name.contains("Dashboard") || yaml.contains("Dashboard") {
+                related.push((name, body["Condition"].as_str().map(str::to_owned)));
+            } else {
+                others.push((name, body["Condition"].as_str().map(str::to_owned)));
+            }
+        }
+    }
+    let related_names: BTreeSet<&str> = related.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in [
+        "DashboardFunction",
+        "DashboardRole",
+        "DashboardLogGroup",
+        "DashboardErrorsAlarm",
+        "DashboardThrottlesAlarm",
+        "DashboardUrl",
+        "DashboardRedirectUrl",
+    ] {
+        assert!(related_names.contains(expected), "{expected} in {related_names:?}");
+    }
+    let created = |condition: &Option<String>, p: &BTreeMap<String, String>| {
+        condition.as_ref().is_none_or(|c| holds(&t, p, &t["Conditions"][c.as_str()]))
+    };
+    for monitoring in ["essential", "full", "none"] {
+        for store in ["parameter", "secret"] {
+            for egress in ["true", "false"] {
+                for email in ["", "ops@example.org"] {
+                    let stack = |dashboard| {
+                        parameters(
+                            &t,
+                            &[
+                                ("Dashboard", dashboard),
+                                ("Monitoring", monitoring),
+                                ("BotTokenStore", store),
+                                ("FixedEgressIp", egress),
+                                ("AlarmEmail", email),
+                            ],
+                        )
+                    };
+                    let (disabled, enabled) = (stack("disabled"), stack("enabled"));
+                    for (name, condition) in &related {
+                        assert!(!created(condition, &disabled), "{name} exists while disabled");
+                    }
+                    for (name, condition) in &others {
+                        assert_eq!(
+                            created(condition, &disabled),
+                            created(condition, &enabled),
+                            "{name}: the dashboard changes nothing else"
+                        );
+                    }
+                    for (name, condition) in &related {
+                        if !name.ends_with("Alarm") {
+                            assert!(created(condition, &enabled), "{name} missing while enabled");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(parameters(&t, &[])["Dashboard"], "disabled", "off unless asked for");
 }

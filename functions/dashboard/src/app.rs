@@ -7,6 +7,8 @@
 //! | `GET /callback` | finishes it: `state` checked, code exchanged, session cookie set |
 //! | `POST /logout` | clears the session |
 //! | `GET /g/{guild}` | the server overview (`?period=7d` or `?from=…&to=…`) |
+//! | `GET /g/{guild}/m/{member}` | one member's page (themself, or Administrator, Manage Server, View Server Insights) |
+//! | `GET /g/{guild}/export.csv` | `/export`'s CSV (Manage Server) |
 //! | `GET /static/app.css` | the stylesheet |
 //!
 //! Every page checks the session (signature and expiry), that the guild is one of the viewer's, and
@@ -19,7 +21,7 @@ use std::sync::Mutex;
 
 use engagement_commands::Reporter;
 use engagement_commands::report::AnswerError;
-use engagement_commands::request::ReportPeriod;
+use engagement_commands::request::{Report, ReportPeriod, ReportRequest};
 use engagement_discord::DiscordClient;
 use engagement_discord::oauth::{self, LoginSecrets, OAuthClient};
 use engagement_domain::{GuildConfig, GuildId, Period, RoleId, UserId};
@@ -27,7 +29,7 @@ use engagement_store::CounterStore;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 
-use crate::pages::{self, OverviewPage};
+use crate::pages::{self, GuildPage};
 use crate::session::{
     self, LOGIN_COOKIE, LOGIN_TTL_MS, LoginState, MAX_SESSION_GUILDS, SESSION_COOKIE,
     SESSION_TTL_MS, Session, SessionGuild,
@@ -38,6 +40,9 @@ use crate::viewer::{VIEWER_TTL_MS, Viewer};
 /// The Content-Security-Policy of every response: the dashboard's own stylesheet, nothing else.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
                                            form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The largest CSV the dashboard sends (larger ones are gzipped, as `/export` does): a function URL
+/// answers at most 6 MB, and a binary body travels base64-encoded.
+const EXPORT_LIMIT_BYTES: u64 = 4 * 1024 * 1024;
 /// Longest guild name kept in a session.
 const MAX_NAME_CHARS: usize = 100;
 
@@ -93,6 +98,8 @@ impl Dashboard {
             ("/callback", true) => self.callback(&ctx, &query).await,
             ("/logout", false) if request.method() == Method::POST => logout(&ctx),
             ("/static/app.css", true) => stylesheet(),
+            // Browsers ask for it on their own: no icon, and nothing to log.
+            ("/favicon.ico", true) => no_icon(),
             (p, true) if p.starts_with("/g/") => self.guild_page(&ctx, &p[3..], &query).await,
             ("/" | "/login" | "/callback" | "/logout" | "/static/app.css", _) => page(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -220,6 +227,7 @@ impl Dashboard {
         })
     }
 
+    /// `/g/{guild}…`: the checks every guild page makes, then the page.
     async fn guild_page(
         &self,
         ctx: &Ctx<'_>,
@@ -233,7 +241,7 @@ impl Dashboard {
         let forbidden = |text: &str| {
             page(StatusCode::FORBIDDEN, &pages::problem(base, Some(&session), "Not yours", text))
         };
-        let Ok(guild) = rest.trim_end_matches('/').parse::<u64>() else {
+        let Some((guild, sub)) = GuildRoute::parse(rest) else {
             return page(
                 StatusCode::NOT_FOUND,
                 &pages::problem(base, Some(&session), "Not found", "There is no page here."),
@@ -242,7 +250,6 @@ impl Dashboard {
         let Some(listed) = session.guilds.iter().find(|g| g.id == guild).cloned() else {
             return forbidden("That server is not one of yours that this bot counts.");
         };
-        let name = listed.name;
         let viewer = match self.viewer(guild, session.user, listed.owner, ctx.now_ms).await {
             Ok(Some(viewer)) => viewer,
             Ok(None) => return forbidden("You are no longer a member of that server."),
@@ -251,6 +258,18 @@ impl Dashboard {
                 return unavailable(base, &session);
             }
         };
+        match sub {
+            GuildRoute::Member(member) if !viewer.may_see_member(UserId(member)) => {
+                return forbidden(
+                    "A member's own page is for them, and for Administrators, Server Managers and \
+                     members with View Server Insights.",
+                );
+            }
+            GuildRoute::Export if !viewer.may_export() => {
+                return forbidden("The export is for members with Manage Server.");
+            }
+            GuildRoute::Overview | GuildRoute::Member(_) | GuildRoute::Export => {}
+        }
         let config = match self.store.guild_config(GuildId(guild)).await {
             Ok(config) => config.unwrap_or_else(|| GuildConfig {
                 time_zone: self.settings.default_time_zone,
@@ -278,34 +297,91 @@ impl Dashboard {
                 );
             }
         };
-        let data = match self
-            .reporter
-            .overview(GuildId(guild), &period, &config, &viewer.audience)
-            .await
-        {
-            Ok(data) => data,
+        let at = GuildAt {
+            session: &session,
+            guild,
+            name: &listed.name,
+            viewer: &viewer,
+            config,
+            period,
+        };
+        let answer = match sub {
+            GuildRoute::Overview => self.overview(ctx, &at).await,
+            GuildRoute::Member(member) => self.member(ctx, &at, member).await,
+            GuildRoute::Export => self.export(&at).await,
+        };
+        match answer {
+            Ok(response) => response,
             Err(AnswerError::User(text)) => {
-                return page(StatusCode::OK, &pages::problem(base, Some(&session), &name, &text));
+                page(StatusCode::OK, &pages::problem(base, Some(&session), &listed.name, &text))
             }
             Err(error) => {
-                tracing::error!(guild, %error, "the overview could not be read");
-                return unavailable(base, &session);
+                tracing::error!(guild, %error, "the page could not be read");
+                unavailable(base, &session)
             }
+        }
+    }
+
+    async fn overview(
+        &self,
+        ctx: &Ctx<'_>,
+        at: &GuildAt<'_>,
+    ) -> Result<Response<Body>, AnswerError> {
+        let data = self
+            .reporter
+            .overview(GuildId(at.guild), &at.period, &at.config, &at.viewer.audience)
+            .await?;
+        let channel_names = self.channel_names(at.guild, ctx.now_ms).await;
+        let html = pages::overview(&at.page(ctx, &channel_names), &data);
+        Ok(page(StatusCode::OK, &html))
+    }
+
+    async fn member(
+        &self,
+        ctx: &Ctx<'_>,
+        at: &GuildAt<'_>,
+        member: u64,
+    ) -> Result<Response<Body>, AnswerError> {
+        let data = self
+            .reporter
+            .member_overview(
+                GuildId(at.guild),
+                UserId(member),
+                &at.period,
+                &at.config,
+                &at.viewer.audience,
+            )
+            .await?;
+        let channel_names = self.channel_names(at.guild, ctx.now_ms).await;
+        let html = pages::member(&at.page(ctx, &channel_names), member, &data);
+        Ok(page(StatusCode::OK, &html))
+    }
+
+    /// The CSV of `/export`, byte for byte: built by the same code, with the same rules.
+    async fn export(&self, at: &GuildAt<'_>) -> Result<Response<Body>, AnswerError> {
+        let request = ReportRequest {
+            guild: GuildId(at.guild),
+            viewer: UserId(at.session.user),
+            report: Report::Export,
+            period: at.period,
+            attachment_limit: EXPORT_LIMIT_BYTES,
         };
-        let channel_names = self.channel_names(guild, ctx.now_ms).await;
-        let html = pages::overview(
-            &OverviewPage {
-                base,
-                session: &session,
-                guild,
-                guild_name: &name,
-                period: &period,
-                channel_names: &channel_names,
-                now_ms: ctx.now_ms,
-            },
-            &data,
-        );
-        page(StatusCode::OK, &html)
+        let reply = self.reporter.answer(&request, &at.config, &at.viewer.audience).await?;
+        let Some(file) = reply.files.into_iter().next() else {
+            return Err(AnswerError::user("There is nothing to export for that period."));
+        };
+        let mut response = Response::new(Body::Binary(file.data));
+        let headers = response.headers_mut();
+        if let Ok(kind) = HeaderValue::from_str(&file.content_type) {
+            headers.insert(header::CONTENT_TYPE, kind);
+        }
+        if let Ok(disposition) =
+            HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file.filename))
+        {
+            headers.insert(header::CONTENT_DISPOSITION, disposition);
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(response)
     }
 
     /// The viewer's roles and permissions now (cached): `None` when they are not a member.
@@ -373,6 +449,60 @@ impl Dashboard {
     }
 }
 
+/// Which page of a guild.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GuildRoute {
+    Overview,
+    Member(u64),
+    Export,
+}
+
+impl GuildRoute {
+    /// `{guild}`, `{guild}/m/{member}` or `{guild}/export.csv`.
+    fn parse(rest: &str) -> Option<(u64, Self)> {
+        let mut parts = rest.trim_end_matches('/').split('/');
+        let guild = parts.next()?.parse().ok()?;
+        let route = match (parts.next(), parts.next(), parts.next()) {
+            (None, _, _) => Self::Overview,
+            (Some("m"), Some(member), None) => Self::Member(member.parse().ok()?),
+            (Some("export.csv"), None, _) => Self::Export,
+            _ => return None,
+        };
+        Some((guild, route))
+    }
+}
+
+/// A guild page's request, once checked.
+struct GuildAt<'a> {
+    session: &'a Session,
+    guild: u64,
+    name: &'a str,
+    viewer: &'a Viewer,
+    config: GuildConfig,
+    period: ReportPeriod,
+}
+
+impl GuildAt<'_> {
+    fn page<'p>(
+        &'p self,
+        ctx: &'p Ctx<'_>,
+        channel_names: &'p BTreeMap<u64, String>,
+    ) -> GuildPage<'p> {
+        GuildPage {
+            base: ctx.base,
+            session: self.session,
+            guild: self.guild,
+            guild_name: self.name,
+            period: &self.period,
+            channel_names,
+            now_ms: ctx.now_ms,
+            may_export: self.viewer.may_export(),
+            may_see_members: self.viewer.may_see_others(),
+            viewer: self.session.user,
+        }
+    }
+}
+
 /// What every route needs to know about the request.
 struct Ctx<'a> {
     base: &'a str,
@@ -400,6 +530,15 @@ fn stylesheet() -> Response<Body> {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
+}
+
+fn no_icon() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
     response
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use engagement_commands::format;
-use engagement_commands::report::overview::Overview;
+use engagement_commands::report::overview::{MemberOverview, Overview};
 use engagement_commands::request::ReportPeriod;
 use engagement_domain::Period;
 
@@ -53,9 +53,9 @@ button{cursor:pointer}
 .figures li{background:var(--card);border:1px solid var(--line);border-radius:0.5rem;padding:0.6rem 0.8rem}
 .figures strong{display:block;font-size:1.5rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:1rem}
-figure{margin:0}
+figure{margin:0;max-width:48rem}
 figcaption{font-size:0.875rem;color:var(--muted)}
-table{border-collapse:collapse;width:100%;font-size:0.9rem}
+table{border-collapse:collapse;width:100%;max-width:36rem;font-size:0.9rem}
 th,td{text-align:left;padding:0.2rem 0.5rem;border-bottom:1px solid var(--line)}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .guilds{list-style:none;padding:0}
@@ -112,9 +112,10 @@ pub fn picker(base: &str, session: &Session) -> String {
          server and has synced it, the server shows up here (log out and in again).</p>"
             .to_owned()
     } else {
-        let items: String = session
-            .guilds
-            .iter()
+        let mut guilds: Vec<&crate::session::SessionGuild> = session.guilds.iter().collect();
+        guilds.sort_by_cached_key(|g| (g.name.to_lowercase(), g.id));
+        let items: String = guilds
+            .into_iter()
             .map(|g| format!("<li><a href=\"{base}/g/{}\">{}</a></li>", g.id, escape(&g.name)))
             .collect();
         format!("<h1>Your servers</h1><ul class=\"guilds\">{items}</ul>")
@@ -137,12 +138,12 @@ pub fn problem(base: &str, session: Option<&Session>, title: &str, text: &str) -
     )
 }
 
-/// What the overview page needs besides the numbers.
+/// What a guild's pages need besides the numbers.
 #[derive(Debug)]
-pub struct OverviewPage<'a> {
+pub struct GuildPage<'a> {
     /// The path prefix.
     pub base: &'a str,
-    /// The viewer.
+    /// The viewer's session.
     pub session: &'a Session,
     /// The guild.
     pub guild: u64,
@@ -154,20 +155,49 @@ pub struct OverviewPage<'a> {
     pub channel_names: &'a BTreeMap<u64, String>,
     /// When the page was made (Unix ms).
     pub now_ms: u64,
+    /// Whether the viewer may download the export (Manage Server).
+    pub may_export: bool,
+    /// Whether the viewer may open other members' pages.
+    pub may_see_members: bool,
+    /// The viewer.
+    pub viewer: u64,
+}
+
+impl GuildPage<'_> {
+    fn path(&self) -> String {
+        format!("{}/g/{}", self.base, self.guild)
+    }
+
+    fn channel_name(&self, channel: u64) -> String {
+        self.channel_names.get(&channel).map_or_else(|| channel.to_string(), |n| format!("#{n}"))
+    }
+
+    /// The query that keeps the period on a link.
+    fn period_query(&self) -> String {
+        match (period_param(self.period.period), self.period.range) {
+            (Some(p), _) => format!("?period={p}"),
+            (None, Some(r)) => format!("?from={}&to={}", r.first, r.last),
+            (None, None) => "?period=all".to_owned(),
+        }
+    }
+
+    fn heading(&self, title: &str, counted_to_ms: Option<u64>) -> String {
+        let fresh =
+            capitalised(&format::freshness(counted_to_ms, self.now_ms, self.period.time_zone));
+        format!(
+            "<h1>{}</h1><p class=\"muted\">{} · {}</p>",
+            escape(title),
+            escape(&capitalised(&self.period.label())),
+            escape(&fresh)
+        )
+    }
 }
 
 /// The server overview.
 #[must_use]
-pub fn overview(page: &OverviewPage<'_>, data: &Overview) -> String {
-    let OverviewPage { base, session, guild, guild_name, period, channel_names, now_ms } = page;
-    let mut body = format!("<h1>{}</h1>", escape(guild_name));
-    let _ = write!(
-        body,
-        "<p class=\"muted\">{} · {}</p>",
-        escape(&period.label()),
-        escape(&capitalised(&format::freshness(data.counted_to_ms, *now_ms, period.time_zone)))
-    );
-    body.push_str(&period_picker(&format!("{base}/g/{guild}"), period));
+pub fn overview(page: &GuildPage<'_>, data: &Overview) -> String {
+    let mut body = page.heading(page.guild_name, data.counted_to_ms);
+    body.push_str(&period_picker(&page.path(), page.period));
     let _ = write!(
         body,
         "<ul class=\"figures\"><li>Messages<strong>{}</strong></li><li>Reactions<strong>{}</strong></li>\
@@ -176,14 +206,29 @@ pub fn overview(page: &OverviewPage<'_>, data: &Overview) -> String {
         format::number(data.totals.reactions_given),
         format::number(i64::try_from(data.active_members).unwrap_or(i64::MAX)),
     );
-    let caption = format!("Messages and active members per day, {}", period.label());
+    let mut links = format!(
+        "<a href=\"{}/m/{}{}\">Your own activity</a>",
+        page.path(),
+        page.viewer,
+        page.period_query()
+    );
+    if page.may_export {
+        let _ = write!(
+            links,
+            " · <a href=\"{}/export.csv{}\" download>Download CSV</a>",
+            page.path(),
+            page.period_query()
+        );
+    }
+    let _ = write!(body, "<p>{links}</p>");
+    let caption = format!("Messages and active members per day, {}", page.period.label());
     let _ = write!(
         body,
         "<h2>Activity</h2><figure>{}<figcaption>{}</figcaption></figure>",
         svg::daily(&data.days, &caption),
         escape(&caption)
     );
-    let caption = format!("Messages by weekday and hour ({})", period.time_zone);
+    let caption = format!("Messages by weekday and hour ({})", page.period.time_zone);
     let left_out = if data.heatmap_left_out > 0 {
         format!(
             " {} not in it: counted before hourly counts began, or held back to keep members who opted \
@@ -200,28 +245,73 @@ pub fn overview(page: &OverviewPage<'_>, data: &Overview) -> String {
         escape(&caption),
         escape(&left_out)
     );
-    let channels: Vec<(String, i64)> = data
-        .top_channels
-        .iter()
-        .map(|(c, counts)| {
-            let name = channel_names.get(&c.0).map_or_else(|| c.0.to_string(), |n| format!("#{n}"));
-            (name, counts.messages)
-        })
-        .collect();
-    let members: Vec<(String, i64)> = data
-        .top_members
-        .iter()
-        .map(|(u, counts)| (format!("Member {}", u.0), counts.messages))
-        .collect();
+    let channels: Vec<(String, i64)> =
+        data.top_channels.iter().map(|(c, n)| (page.channel_name(c.0), n.messages)).collect();
+    let members: Vec<(String, i64)> =
+        data.top_members.iter().map(|(u, n)| (format!("Member {}", u.0), n.messages)).collect();
+    let member_links = if page.may_see_members && !data.top_members.is_empty() {
+        let items: String = data
+            .top_members
+            .iter()
+            .map(|(u, _)| {
+                format!(
+                    "<li><a href=\"{}/m/{}{}\">Member {}</a></li>",
+                    page.path(),
+                    u.0,
+                    page.period_query(),
+                    u.0
+                )
+            })
+            .collect();
+        format!("<details><summary>Members' pages</summary><ul>{items}</ul></details>")
+    } else {
+        String::new()
+    };
     let _ = write!(
         body,
-        "<div class=\"grid\"><section><h2>Top channels</h2>{}</section><section><h2>Top members</h2>{}\
+        "<div class=\"grid\"><section><h2>Top channels</h2>{}</section><section><h2>Top members</h2>{}{}\
          </section></div>",
         svg::bars(&channels, "Messages per channel"),
         svg::bars(&members, "Messages per member"),
+        member_links,
     );
-    body.push_str(&day_table(data));
-    layout(base, guild_name, Some(session), &body)
+    body.push_str(&day_table(&data.days, "Active members"));
+    layout(page.base, page.guild_name, Some(page.session), &body)
+}
+
+/// One member's page.
+#[must_use]
+pub fn member(page: &GuildPage<'_>, member: u64, data: &MemberOverview) -> String {
+    let title =
+        if member == page.viewer { "Your activity".to_owned() } else { format!("Member {member}") };
+    let mut body = format!(
+        "<p><a href=\"{}{}\">{}</a></p>",
+        page.path(),
+        page.period_query(),
+        escape(page.guild_name)
+    );
+    body.push_str(&page.heading(&title, data.counted_to_ms));
+    body.push_str(&period_picker(&format!("{}/m/{member}", page.path()), page.period));
+    let _ = write!(
+        body,
+        "<ul class=\"figures\"><li>Messages<strong>{}</strong></li><li>Reactions given<strong>{}</strong>\
+         </li><li>Reactions received<strong>{}</strong></li></ul>",
+        format::number(data.totals.messages),
+        format::number(data.totals.reactions_given),
+        format::number(data.totals.reactions_received),
+    );
+    let caption = format!("Messages per day, {}", page.period.label());
+    let _ = write!(
+        body,
+        "<h2>Activity</h2><figure>{}<figcaption>{}</figcaption></figure>",
+        svg::daily(&data.days, &caption),
+        escape(&caption)
+    );
+    let channels: Vec<(String, i64)> =
+        data.top_channels.iter().map(|(c, n)| (page.channel_name(c.0), n.messages)).collect();
+    let _ = write!(body, "<h2>Where</h2>{}", svg::bars(&channels, "Messages per channel"));
+    body.push_str(&day_table(&data.days, "Wrote"));
+    layout(page.base, &title, Some(page.session), &body)
 }
 
 /// The period links and the from/to form.
@@ -257,10 +347,10 @@ fn period_param(period: Period) -> Option<String> {
     PERIODS.iter().any(|(p, _)| *p == name).then_some(name)
 }
 
-/// The numbers behind the daily chart, as a table (for screen readers and for copying).
-fn day_table(data: &Overview) -> String {
-    let rows: String = data
-        .days
+/// The numbers behind the daily chart, as a table (for screen readers and for copying); `second`: the
+/// second column's heading.
+fn day_table(days: &[engagement_commands::report::activity::DayActivity], second: &str) -> String {
+    let rows: String = days
         .iter()
         .rev()
         .map(|d| {
@@ -274,8 +364,9 @@ fn day_table(data: &Overview) -> String {
         .collect();
     format!(
         "<h2>Day by day</h2><details><summary>The numbers behind the chart</summary><table id=\"days\">\
-         <thead><tr><th>Day</th><th class=\"n\">Messages</th><th class=\"n\">Active members</th></tr></thead>\
-         <tbody>{rows}</tbody></table></details>"
+         <thead><tr><th>Day</th><th class=\"n\">Messages</th><th class=\"n\">{}</th></tr></thead>\
+         <tbody>{rows}</tbody></table></details>",
+        escape(second)
     )
 }
 

@@ -43,8 +43,14 @@ impl Viewer {
     /// or View Server Insights.
     #[must_use]
     pub const fn may_see_member(&self, member: UserId) -> bool {
-        member.0 == self.user.0
-            || self.permissions & (ADMINISTRATOR | MANAGE_GUILD | VIEW_GUILD_INSIGHTS) != 0
+        member.0 == self.user.0 || self.may_see_others()
+    }
+
+    /// Whether they may see other members' numbers over time: Administrator, Manage Server or View
+    /// Server Insights.
+    #[must_use]
+    pub const fn may_see_others(&self) -> bool {
+        self.permissions & (ADMINISTRATOR | MANAGE_GUILD | VIEW_GUILD_INSIGHTS) != 0
     }
 
     /// Whether they may download the export: Manage Server (or Administrator).

@@ -281,3 +281,80 @@ fn serde_json_session(user: u64, guild: u64, expires_ms: u64) -> dashboard::sess
         expires_ms,
     }
 }
+
+/// Messages per day of `member` in `guild`, from the ground truth.
+fn member_truth_per_day(fake: &FakeDiscord, guild: u64, member: u64) -> BTreeMap<Day, i64> {
+    let mut days = BTreeMap::new();
+    for r in fake.ground_truth(&TruthOptions::default()) {
+        if r.guild_id == guild && r.user_id == member {
+            *days.entry(Day::from_date(r.day)).or_default() += i64::try_from(r.messages).unwrap();
+        }
+    }
+    days.retain(|_, n| *n > 0);
+    days
+}
+
+#[tokio::test]
+async fn member_pages_and_the_export_follow_the_commands_rules() -> anyhow::Result<()> {
+    let s = setup("dashboard-members").await?;
+    let (guild, owner, _) = people(&s.fake);
+    // A human member without Administrator, Manage Server or View Server Insights, who wrote something.
+    let gated = engagement_domain::visibility::ADMINISTRATOR
+        | engagement_domain::visibility::MANAGE_GUILD
+        | engagement_domain::visibility::VIEW_GUILD_INSIGHTS;
+    let candidates: Vec<u64> = s.fake.with_world(|w| {
+        let g = &w.guilds[&guild];
+        g.members
+            .iter()
+            .copied()
+            .filter(|u| !w.users[u].bot && g.permissions_of(*u) & gated == 0)
+            .collect()
+    });
+    let mut wrote =
+        candidates.into_iter().filter(|u| !member_truth_per_day(&s.fake, guild, *u).is_empty());
+    let (plain, other) =
+        (wrote.next().expect("a plain member who wrote"), wrote.next().expect("another"));
+
+    // The owner: another member's page equals that member's ground truth; the CSV has one row per
+    // (day, channel, member) of the ground truth.
+    let mut manager = Browser::default();
+    manager.login(&s, owner).await;
+    let page = manager.get(&s, &format!("/g/{guild}/m/{plain}?period=all")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(day_table(&page.body), member_truth_per_day(&s.fake, guild, plain));
+    let overview = manager.get(&s, &format!("/g/{guild}?period=all")).await;
+    assert!(overview.body.contains("Download CSV"));
+    let csv = manager.get(&s, &format!("/g/{guild}/export.csv?period=all")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv");
+    assert!(
+        csv.headers[header::CONTENT_DISPOSITION].to_str()?.starts_with("attachment; filename=")
+    );
+    let rows = csv.body.lines().skip(1).count();
+    let truth = s
+        .fake
+        .ground_truth(&TruthOptions::default())
+        .iter()
+        .filter(|r| r.guild_id == guild)
+        .count();
+    assert_eq!(rows, truth, "one row per (day, channel, member)");
+
+    // A plain member: their own page (no more than the ground truth: channels they cannot view are
+    // left out), nobody else's, and no export.
+    let mut member = Browser::default();
+    member.login(&s, plain).await;
+    let own = member.get(&s, &format!("/g/{guild}/m/{plain}?period=all")).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    let shown: i64 = day_table(&own.body).values().sum();
+    let truth: i64 = member_truth_per_day(&s.fake, guild, plain).values().sum();
+    assert!(0 < shown && shown <= truth, "{shown} of {truth}");
+    let page = member.get(&s, &format!("/g/{guild}/m/{other}?period=all")).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "another member's page");
+    assert!(!page.body.contains("<table"));
+    let overview = member.get(&s, &format!("/g/{guild}?period=all")).await;
+    assert!(!overview.body.contains("Download CSV") && !overview.body.contains("Members' pages"));
+    let csv = member.get(&s, &format!("/g/{guild}/export.csv?period=all")).await;
+    assert_eq!(csv.status, StatusCode::FORBIDDEN, "the export");
+    assert!(!csv.body.contains("member_id"), "no CSV");
+    Ok(())
+}

@@ -98,3 +98,62 @@ impl<R: CounterReader> Reporter<R> {
         })
     }
 }
+
+/// What the member page shows: one member's days over a period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberOverview {
+    /// Every day of the period (for all time: from the guild's first day with counts), with the
+    /// member's messages (`active_members` is 1 on a day they wrote, else 0).
+    pub days: Vec<DayActivity>,
+    /// Their messages and reactions over the period.
+    pub totals: Counts,
+    /// Their busiest channels by messages, busiest first.
+    pub top_channels: Vec<(ChannelId, Counts)>,
+    /// When the guild was last synced up to (Unix ms), if ever.
+    pub counted_to_ms: Option<u64>,
+}
+
+impl<R: CounterReader> Reporter<R> {
+    /// `member`'s days in `guild` over `period`, as `audience` may see them (a member who opted out
+    /// shows nothing, as in every report). Whether the audience may look at this member at all is the
+    /// caller's decision.
+    ///
+    /// # Errors
+    /// [`AnswerError::User`] when nothing was counted in the period; read failures.
+    pub async fn member_overview(
+        &self,
+        guild: GuildId,
+        member: UserId,
+        period: &ReportPeriod,
+        config: &GuildConfig,
+        audience: &Audience,
+    ) -> Result<MemberOverview, AnswerError> {
+        let shown = self.shown(guild, config, audience).await?;
+        let scope = Scope::Guild;
+        let mut per_day: BTreeMap<Day, i64> = BTreeMap::new();
+        let mut theirs = Tally::new();
+        let range = self
+            .each_day(guild, period, &shown, None, |day, tally| {
+                let own = tally.only_member(member);
+                per_day.insert(day, own.total(scope).messages);
+                theirs.merge(&own);
+                ControlFlow::Continue(())
+            })
+            .await?;
+        let Some(range) = range else { return Err(nothing_counted(period)) };
+        let days = range
+            .days()
+            .map(|day| {
+                let messages = per_day.get(&day).copied().unwrap_or(0);
+                DayActivity { day, messages, active_members: usize::from(messages > 0) }
+            })
+            .collect();
+        let counted_to_ms = self.reader.last_synced(guild).await.ok().flatten();
+        Ok(MemberOverview {
+            days,
+            totals: theirs.total(scope),
+            top_channels: theirs.top_channels(Metric::Messages, scope, TOP),
+            counted_to_ms,
+        })
+    }
+}
