@@ -231,8 +231,8 @@ pub struct Role {
 
 /// A guild member: who they are and which roles they hold (`GET /guilds/{guild}/members/{user}`).
 ///
-/// Only the ids are kept; Discord's nickname, avatar, join time and flags are not read, so a change in
-/// them never fails the call.
+/// The ids and the name to show are kept; Discord's avatar, join time and flags are not read, so a
+/// change in them never fails the call.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(from = "RawGuildMember", into = "RawGuildMember")]
 pub struct GuildMember {
@@ -240,6 +240,9 @@ pub struct GuildMember {
     pub user_id: u64,
     /// The member's roles, `@everyone` not included (Discord's `roles`).
     pub roles: Vec<u64>,
+    /// The name the server shows: their nickname here, else their display name, else their username
+    /// (`None` when Discord sent none of them).
+    pub name: Option<String>,
 }
 
 impl GuildMember {
@@ -256,23 +259,37 @@ struct RawGuildMember {
     user: RawMemberUser,
     #[serde(default, with = "snowflake_strings")]
     roles: Vec<u64>,
+    #[serde(default)]
+    nick: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 struct RawMemberUser {
     #[serde(with = "snowflake_string")]
     id: u64,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    global_name: Option<String>,
 }
 
 impl From<RawGuildMember> for GuildMember {
     fn from(raw: RawGuildMember) -> Self {
-        Self { user_id: raw.user.id, roles: raw.roles }
+        let name = [raw.nick, raw.user.global_name, raw.user.username]
+            .into_iter()
+            .flatten()
+            .find(|n| !n.trim().is_empty());
+        Self { user_id: raw.user.id, roles: raw.roles, name }
     }
 }
 
 impl From<GuildMember> for RawGuildMember {
     fn from(member: GuildMember) -> Self {
-        Self { user: RawMemberUser { id: member.user_id }, roles: member.roles }
+        Self {
+            user: RawMemberUser { id: member.user_id, username: None, global_name: None },
+            roles: member.roles,
+            nick: member.name,
+        }
     }
 }
 
@@ -497,7 +514,15 @@ mod tests {
                 "some_future_field": true}"#,
         )
         .unwrap();
-        assert_eq!(member, GuildMember { user_id: 7, roles: vec![41, 42] });
+        assert_eq!(
+            member,
+            GuildMember { user_id: 7, roles: vec![41, 42], name: Some("someone".into()) }
+        );
+        let nicked: GuildMember = serde_json::from_str(
+            r#"{"user": {"id": "7", "username": "someone", "global_name": "Some One"}, "nick": "Nick"}"#,
+        )
+        .unwrap();
+        assert_eq!(nicked.name.as_deref(), Some("Nick"));
         assert!(member.has_role(42) && !member.has_role(7));
         let bare: GuildMember = serde_json::from_str(r#"{"user": {"id": "8"}}"#).unwrap();
         assert!(bare.roles.is_empty());

@@ -100,12 +100,14 @@ pub fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
+/// What a query value escapes: everything but RFC 3986's unreserved characters.
+const QUERY_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// The URL to send the browser to.
 #[must_use]
 pub fn authorize_url(config: &OAuthConfig, redirect_uri: &str, secrets: &LoginSecrets) -> String {
-    let q = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
+    let q = |s: &str| percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string();
     format!(
         "{}?response_type=code&client_id={}&scope={}&redirect_uri={}&state={}&code_challenge={}\
          &code_challenge_method=S256&prompt=none",
@@ -297,7 +299,7 @@ mod tests {
     fn the_challenge_is_rfc_7636s() {
         // RFC 7636, appendix B.
         assert_eq!(
-            challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r7wW1gFWFOEjXk"),
+            challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
@@ -323,7 +325,7 @@ mod tests {
             )
         );
         assert!(url.contains("&scope=identify%20guilds&"));
-        assert!(url.contains("&redirect_uri=https%3A%2F%2Fdash%2Eexample%2Fcallback&"));
+        assert!(url.contains("&redirect_uri=https%3A%2F%2Fdash.example%2Fcallback&"));
         assert!(url.contains("&state=st&"));
         assert!(url.contains(&format!("&code_challenge={}&", challenge(&"v".repeat(43)))));
         assert!(url.contains("&code_challenge_method=S256"));

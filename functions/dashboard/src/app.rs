@@ -43,6 +43,10 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
 /// The largest CSV the dashboard sends (larger ones are gzipped, as `/export` does): a function URL
 /// answers at most 6 MB, and a binary body travels base64-encoded.
 const EXPORT_LIMIT_BYTES: u64 = 4 * 1024 * 1024;
+/// How long a member's name is reused before the bot reads it again.
+const NAME_TTL_MS: u64 = 60 * 60_000;
+/// How long a page waits for members' names.
+const NAMES_WAIT: std::time::Duration = std::time::Duration::from_millis(1_500);
 /// Longest guild name kept in a session.
 const MAX_NAME_CHARS: usize = 100;
 
@@ -56,6 +60,7 @@ pub struct Dashboard {
     reporter: Reporter<CounterStore>,
     viewers: Cache<(u64, u64), Option<Viewer>>,
     channel_names: Cache<u64, BTreeMap<u64, String>>,
+    member_names: Cache<(u64, u64), Option<String>>,
 }
 
 impl Dashboard {
@@ -77,6 +82,7 @@ impl Dashboard {
             store,
             viewers: Cache::default(),
             channel_names: Cache::default(),
+            member_names: Cache::default(),
         })
     }
 
@@ -332,7 +338,9 @@ impl Dashboard {
             .overview(GuildId(at.guild), &at.period, &at.config, &at.viewer.audience)
             .await?;
         let channel_names = self.channel_names(at.guild, ctx.now_ms).await;
-        let html = pages::overview(&at.page(ctx, &channel_names), &data);
+        let members: Vec<u64> = data.top_members.iter().map(|(u, _)| u.0).collect();
+        let member_names = self.member_names(at.guild, &members, ctx.now_ms).await;
+        let html = pages::overview(&at.page(ctx, &channel_names, &member_names), &data);
         Ok(page(StatusCode::OK, &html))
     }
 
@@ -353,7 +361,8 @@ impl Dashboard {
             )
             .await?;
         let channel_names = self.channel_names(at.guild, ctx.now_ms).await;
-        let html = pages::member(&at.page(ctx, &channel_names), member, &data);
+        let member_names = self.member_names(at.guild, &[member], ctx.now_ms).await;
+        let html = pages::member(&at.page(ctx, &channel_names, &member_names), member, &data);
         Ok(page(StatusCode::OK, &html))
     }
 
@@ -430,6 +439,47 @@ impl Dashboard {
         }
     }
 
+    /// The names the server shows for `members` (cached for [`NAME_TTL_MS`]). Those Discord has not
+    /// answered for within [`NAMES_WAIT`] are left out (the page shows their id), and asked again on
+    /// the next page.
+    async fn member_names(
+        &self,
+        guild: u64,
+        members: &[u64],
+        now_ms: u64,
+    ) -> BTreeMap<u64, String> {
+        let mut names = BTreeMap::new();
+        let mut missing = Vec::new();
+        for &member in members {
+            match self.member_names.get(&(guild, member), now_ms) {
+                Some(Some(name)) => {
+                    names.insert(member, name);
+                }
+                Some(None) => {}
+                None => missing.push(member),
+            }
+        }
+        let Some(guild_id) = engagement_discord::Id::new_checked(guild) else { return names };
+        let lookups = missing.into_iter().filter_map(|member| {
+            let user = engagement_discord::Id::new_checked(member)?;
+            Some(async move { (member, self.discord.guild_member(guild_id, user).await) })
+        });
+        let found = tokio::time::timeout(NAMES_WAIT, futures::future::join_all(lookups)).await;
+        for (member, answer) in found.unwrap_or_default() {
+            match answer {
+                Ok(found) => {
+                    let name = found.and_then(|m| m.name);
+                    self.member_names.put((guild, member), name.clone(), now_ms + NAME_TTL_MS);
+                    if let Some(name) = name {
+                        names.insert(member, name);
+                    }
+                }
+                Err(error) => tracing::warn!(guild, %error, "a member's name not read"),
+            }
+        }
+        names
+    }
+
     fn session(&self, ctx: &Ctx<'_>) -> Option<Session> {
         session::read(&self.settings.session_key, ctx.cookies, SESSION_COOKIE, ctx.now_ms)
     }
@@ -487,6 +537,7 @@ impl GuildAt<'_> {
         &'p self,
         ctx: &'p Ctx<'_>,
         channel_names: &'p BTreeMap<u64, String>,
+        member_names: &'p BTreeMap<u64, String>,
     ) -> GuildPage<'p> {
         GuildPage {
             base: ctx.base,
@@ -495,6 +546,7 @@ impl GuildAt<'_> {
             guild_name: self.name,
             period: &self.period,
             channel_names,
+            member_names,
             now_ms: ctx.now_ms,
             may_export: self.viewer.may_export(),
             may_see_members: self.viewer.may_see_others(),

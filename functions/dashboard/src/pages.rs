@@ -153,6 +153,8 @@ pub struct GuildPage<'a> {
     pub period: &'a ReportPeriod,
     /// Channel names by id (a channel missing here is named by its id).
     pub channel_names: &'a BTreeMap<u64, String>,
+    /// Member names by id (a member missing here is named by their id).
+    pub member_names: &'a BTreeMap<u64, String>,
     /// When the page was made (Unix ms).
     pub now_ms: u64,
     /// Whether the viewer may download the export (Manage Server).
@@ -166,6 +168,10 @@ pub struct GuildPage<'a> {
 impl GuildPage<'_> {
     fn path(&self) -> String {
         format!("{}/g/{}", self.base, self.guild)
+    }
+
+    fn member_name(&self, member: u64) -> String {
+        self.member_names.get(&member).cloned().unwrap_or_else(|| format!("Member {member}"))
     }
 
     fn channel_name(&self, channel: u64) -> String {
@@ -248,18 +254,18 @@ pub fn overview(page: &GuildPage<'_>, data: &Overview) -> String {
     let channels: Vec<(String, i64)> =
         data.top_channels.iter().map(|(c, n)| (page.channel_name(c.0), n.messages)).collect();
     let members: Vec<(String, i64)> =
-        data.top_members.iter().map(|(u, n)| (format!("Member {}", u.0), n.messages)).collect();
+        data.top_members.iter().map(|(u, n)| (page.member_name(u.0), n.messages)).collect();
     let member_links = if page.may_see_members && !data.top_members.is_empty() {
         let items: String = data
             .top_members
             .iter()
             .map(|(u, _)| {
                 format!(
-                    "<li><a href=\"{}/m/{}{}\">Member {}</a></li>",
+                    "<li><a href=\"{}/m/{}{}\">{}</a></li>",
                     page.path(),
                     u.0,
                     page.period_query(),
-                    u.0
+                    escape(&page.member_name(u.0))
                 )
             })
             .collect();
@@ -283,7 +289,7 @@ pub fn overview(page: &GuildPage<'_>, data: &Overview) -> String {
 #[must_use]
 pub fn member(page: &GuildPage<'_>, member: u64, data: &MemberOverview) -> String {
     let title =
-        if member == page.viewer { "Your activity".to_owned() } else { format!("Member {member}") };
+        if member == page.viewer { "Your activity".to_owned() } else { page.member_name(member) };
     let mut body = format!(
         "<p><a href=\"{}{}\">{}</a></p>",
         page.path(),

@@ -322,6 +322,9 @@ async fn member_pages_and_the_export_follow_the_commands_rules() -> anyhow::Resu
     let page = manager.get(&s, &format!("/g/{guild}/m/{plain}?period=all")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert_eq!(day_table(&page.body), member_truth_per_day(&s.fake, guild, plain));
+    // Named as the server shows them (the bot reads the member), not by id.
+    let name = s.fake.with_world(|w| w.users[&plain].username.clone());
+    assert!(page.body.contains(&format!("<h1>{}</h1>", dashboard::svg::escape(&name))), "{name}");
     let overview = manager.get(&s, &format!("/g/{guild}?period=all")).await;
     assert!(overview.body.contains("Download CSV"));
     let csv = manager.get(&s, &format!("/g/{guild}/export.csv?period=all")).await;
