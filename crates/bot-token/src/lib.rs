@@ -9,8 +9,10 @@
 //! instead of calling Discord with it (401s count towards Discord's invalid-request ban). The token itself
 //! never appears in an error.
 //!
-//! The other `DISCORD_*` settings of the client (API base, rate-limit tuning) are read here too, through
-//! the one environment reader ([`Env`]); every problem is a [`SettingError`] naming the variable.
+//! The other secrets are read the same way by [`secret`], each with its own [`SecretVars`] (the
+//! dashboard's OAuth2 client secret and session key). The other `DISCORD_*` settings of the client (API
+//! base, rate-limit tuning) are read here too, through the one environment reader ([`Env`]); every
+//! problem is a [`SettingError`] naming the variable.
 
 use std::future::Future;
 

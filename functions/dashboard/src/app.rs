@@ -47,6 +47,12 @@ const EXPORT_LIMIT_BYTES: u64 = 4 * 1024 * 1024;
 const NAME_TTL_MS: u64 = 60 * 60_000;
 /// How long a page waits for members' names.
 const NAMES_WAIT: std::time::Duration = std::time::Duration::from_millis(1_500);
+/// The longest session cookie sent (browsers keep cookies up to 4,096 bytes, name and attributes
+/// included).
+const MAX_COOKIE_BYTES: usize = 3_800;
+/// How long a guild page may take: less than the function's timeout, so the viewer gets a page that
+/// says so rather than the function URL's bare error.
+const PAGE_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
 /// Longest guild name kept in a session.
 const MAX_NAME_CHARS: usize = 100;
 
@@ -96,7 +102,8 @@ impl Dashboard {
         let cookies =
             request.headers().get(header::COOKIE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let query = parse_query(request.uri().query().unwrap_or(""));
-        let ctx = Ctx { base: &base, public: &public, cookies: cookies.as_deref(), now_ms };
+        let ctx =
+            RequestContext { base: &base, public: &public, cookies: cookies.as_deref(), now_ms };
         let get = matches!(*request.method(), Method::GET | Method::HEAD);
         let mut response = match (path.as_str(), get) {
             ("/", true) => self.home(&ctx),
@@ -106,7 +113,21 @@ impl Dashboard {
             ("/static/app.css", true) => stylesheet(),
             // Browsers ask for it on their own: no icon, and nothing to log.
             ("/favicon.ico", true) => no_icon(),
-            (p, true) if p.starts_with("/g/") => self.guild_page(&ctx, &p[3..], &query).await,
+            (p, true) if p.starts_with("/g/") => {
+                let guild_page = self.guild_page(&ctx, &p[3..], &query);
+                tokio::time::timeout(PAGE_BUDGET, guild_page).await.unwrap_or_else(|_| {
+                    tracing::warn!(path = p, "a page ran out of time");
+                    page(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &pages::problem(
+                            &base,
+                            None,
+                            "Try again",
+                            "That page took too long. A shorter period shows sooner.",
+                        ),
+                    )
+                })
+            }
             ("/" | "/login" | "/callback" | "/logout" | "/static/app.css", _) => page(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &pages::problem(
@@ -125,31 +146,35 @@ impl Dashboard {
         response
     }
 
-    fn home(&self, ctx: &Ctx<'_>) -> Response<Body> {
+    fn home(&self, ctx: &RequestContext<'_>) -> Response<Body> {
         match self.session(ctx) {
             Some(session) => page(StatusCode::OK, &pages::picker(ctx.base, &session)),
             None => page(StatusCode::OK, &pages::landing(ctx.base, None)),
         }
     }
 
-    fn login(&self, ctx: &Ctx<'_>) -> Response<Body> {
+    fn login(&self, ctx: &RequestContext<'_>) -> Response<Body> {
         let secrets = LoginSecrets::generate();
         let url = oauth::authorize_url(&self.settings.oauth, &redirect_uri(ctx.public), &secrets);
         let state = LoginState {
             state: secrets.state,
             verifier: secrets.verifier,
-            expires_ms: ctx.now_ms + LOGIN_TTL_MS,
+            expires_ms: ctx.now_ms.saturating_add(LOGIN_TTL_MS),
         };
         let cookie = session::set_cookie(
             LOGIN_COOKIE,
-            &self.settings.session_key.seal(&state),
+            &self.settings.session_key.seal(LOGIN_COOKIE, &state),
             LOGIN_TTL_MS,
             ctx.secure(),
         );
         redirect(StatusCode::FOUND, &url, &[cookie])
     }
 
-    async fn callback(&self, ctx: &Ctx<'_>, query: &HashMap<String, String>) -> Response<Body> {
+    async fn callback(
+        &self,
+        ctx: &RequestContext<'_>,
+        query: &HashMap<String, String>,
+    ) -> Response<Body> {
         let refused = |text: &str| {
             let mut response = page(StatusCode::BAD_REQUEST, &pages::landing(ctx.base, Some(text)));
             add_cookie(&mut response, &session::clear_cookie(LOGIN_COOKIE, ctx.secure()));
@@ -176,7 +201,7 @@ impl Dashboard {
         };
         let session = match self.start_session(code, &login, ctx).await {
             Ok(session) => session,
-            Err(oauth::OAuthError::Refused { status, error }) => {
+            Err(LoginError::Discord(oauth::OAuthError::Refused { status, error })) => {
                 tracing::warn!(status, %error, "Discord refused a login");
                 return refused("Discord refused that login. Log in again.");
             }
@@ -191,7 +216,7 @@ impl Dashboard {
         let cookies = [
             session::set_cookie(
                 SESSION_COOKIE,
-                &self.settings.session_key.seal(&session),
+                &self.settings.session_key.seal(SESSION_COOKIE, &session),
                 SESSION_TTL_MS,
                 ctx.secure(),
             ),
@@ -206,37 +231,44 @@ impl Dashboard {
         &self,
         code: &str,
         login: &LoginState,
-        ctx: &Ctx<'_>,
-    ) -> Result<Session, oauth::OAuthError> {
+        ctx: &RequestContext<'_>,
+    ) -> Result<Session, LoginError> {
         let token = self.oauth.exchange(code, &redirect_uri(ctx.public), &login.verifier).await?;
         let user = self.oauth.user(&token).await?;
         let theirs = self.oauth.guilds(&token).await?;
-        let counted = match self.store.guild_schedules().await {
-            Ok(rows) => rows,
-            Err(error) => return Err(oauth::OAuthError::Transport(format!("the store: {error}"))),
-        };
-        let guilds = theirs
-            .into_iter()
-            .filter(|g| counted.get(&GuildId(g.id)).is_some_and(|row| row.checked_ms > 0))
-            .take(MAX_SESSION_GUILDS)
-            .map(|g| SessionGuild {
-                id: g.id,
-                name: g.name.chars().take(MAX_NAME_CHARS).collect(),
-                owner: g.owner,
-            })
-            .collect();
-        Ok(Session {
+        let counted = self.store.guild_schedules().await.map_err(LoginError::Store)?;
+        let mut session = Session {
             user: user.id,
             name: user.display_name().chars().take(MAX_NAME_CHARS).collect(),
-            guilds,
-            expires_ms: ctx.now_ms + SESSION_TTL_MS,
-        })
+            guilds: theirs
+                .into_iter()
+                .filter(|g| counted.get(&GuildId(g.id)).is_some_and(|row| row.checked_ms > 0))
+                .map(|g| SessionGuild {
+                    id: g.id,
+                    name: g.name.chars().take(MAX_NAME_CHARS).collect(),
+                    owner: g.owner,
+                })
+                .collect(),
+            guilds_left_out: 0,
+            expires_ms: ctx.now_ms.saturating_add(SESSION_TTL_MS),
+        };
+        // A browser drops a cookie over 4 KB without a word: servers past that are left out (the
+        // picker says how many).
+        while session.guilds.len() > MAX_SESSION_GUILDS
+            || self.settings.session_key.seal(SESSION_COOKIE, &session).len() > MAX_COOKIE_BYTES
+        {
+            if session.guilds.pop().is_none() {
+                break;
+            }
+            session.guilds_left_out += 1;
+        }
+        Ok(session)
     }
 
     /// `/g/{guild}…`: the checks every guild page makes, then the page.
     async fn guild_page(
         &self,
-        ctx: &Ctx<'_>,
+        ctx: &RequestContext<'_>,
         rest: &str,
         query: &HashMap<String, String>,
     ) -> Response<Body> {
@@ -303,7 +335,7 @@ impl Dashboard {
                 );
             }
         };
-        let at = GuildAt {
+        let at = CheckedGuildRequest {
             session: &session,
             guild,
             name: &listed.name,
@@ -318,8 +350,11 @@ impl Dashboard {
         };
         match answer {
             Ok(response) => response,
+            // Nothing to show: a page says why; a download that has nothing is not a file.
             Err(AnswerError::User(text)) => {
-                page(StatusCode::OK, &pages::problem(base, Some(&session), &listed.name, &text))
+                let status =
+                    if sub == GuildRoute::Export { StatusCode::NOT_FOUND } else { StatusCode::OK };
+                page(status, &pages::problem(base, Some(&session), &listed.name, &text))
             }
             Err(error) => {
                 tracing::error!(guild, %error, "the page could not be read");
@@ -330,8 +365,8 @@ impl Dashboard {
 
     async fn overview(
         &self,
-        ctx: &Ctx<'_>,
-        at: &GuildAt<'_>,
+        ctx: &RequestContext<'_>,
+        at: &CheckedGuildRequest<'_>,
     ) -> Result<Response<Body>, AnswerError> {
         let data = self
             .reporter
@@ -346,15 +381,15 @@ impl Dashboard {
 
     async fn member(
         &self,
-        ctx: &Ctx<'_>,
-        at: &GuildAt<'_>,
+        ctx: &RequestContext<'_>,
+        at: &CheckedGuildRequest<'_>,
         member: u64,
     ) -> Result<Response<Body>, AnswerError> {
         let data = self
             .reporter
             .member_overview(
                 GuildId(at.guild),
-                UserId(member),
+                (UserId(at.session.user), UserId(member)),
                 &at.period,
                 &at.config,
                 &at.viewer.audience,
@@ -367,7 +402,7 @@ impl Dashboard {
     }
 
     /// The CSV of `/export`, byte for byte: built by the same code, with the same rules.
-    async fn export(&self, at: &GuildAt<'_>) -> Result<Response<Body>, AnswerError> {
+    async fn export(&self, at: &CheckedGuildRequest<'_>) -> Result<Response<Body>, AnswerError> {
         let request = ReportRequest {
             guild: GuildId(at.guild),
             viewer: UserId(at.session.user),
@@ -407,15 +442,19 @@ impl Dashboard {
         let guild_id = engagement_discord::Id::new_checked(guild);
         let user_id = engagement_discord::Id::new_checked(user);
         let (Some(guild_id), Some(user_id)) = (guild_id, user_id) else { return Ok(None) };
-        let viewer = match self.discord.guild_member(guild_id, user_id).await? {
-            None => None,
-            Some(member) => {
-                let roles = self.discord.guild_roles(guild_id).await?;
+        let member = self.discord.guild_member(guild_id, user_id);
+        let roles = self.discord.guild_roles(guild_id);
+        let viewer = match futures::future::join(member, roles).await {
+            (Ok(None), _) => None,
+            // The bot is no longer in the guild (Unknown Guild): nobody is a member there for it.
+            (Err(error), _) | (_, Err(error)) if is_unknown_guild(&error) => None,
+            (Err(error), _) | (_, Err(error)) => return Err(error),
+            (Ok(Some(member)), Ok(roles)) => {
                 let roles = roles.iter().map(|r| (RoleId(r.id), r.permissions)).collect();
                 Some(Viewer::new(GuildId(guild), UserId(user), &member.roles, roles, owner))
             }
         };
-        self.viewers.put((guild, user), viewer.clone(), now_ms + VIEWER_TTL_MS);
+        self.viewers.put((guild, user), viewer.clone(), now_ms, VIEWER_TTL_MS);
         Ok(viewer)
     }
 
@@ -429,7 +468,7 @@ impl Dashboard {
             Ok(channels) => {
                 let names: BTreeMap<u64, String> =
                     channels.into_iter().filter_map(|c| c.name.map(|n| (c.id.get(), n))).collect();
-                self.channel_names.put(guild, names.clone(), now_ms + VIEWER_TTL_MS);
+                self.channel_names.put(guild, names.clone(), now_ms, VIEWER_TTL_MS);
                 names
             }
             Err(error) => {
@@ -469,7 +508,7 @@ impl Dashboard {
             match answer {
                 Ok(found) => {
                     let name = found.and_then(|m| m.name);
-                    self.member_names.put((guild, member), name.clone(), now_ms + NAME_TTL_MS);
+                    self.member_names.put((guild, member), name.clone(), now_ms, NAME_TTL_MS);
                     if let Some(name) = name {
                         names.insert(member, name);
                     }
@@ -480,7 +519,7 @@ impl Dashboard {
         names
     }
 
-    fn session(&self, ctx: &Ctx<'_>) -> Option<Session> {
+    fn session(&self, ctx: &RequestContext<'_>) -> Option<Session> {
         session::read(&self.settings.session_key, ctx.cookies, SESSION_COOKIE, ctx.now_ms)
     }
 
@@ -523,7 +562,7 @@ impl GuildRoute {
 }
 
 /// A guild page's request, once checked.
-struct GuildAt<'a> {
+struct CheckedGuildRequest<'a> {
     session: &'a Session,
     guild: u64,
     name: &'a str,
@@ -532,10 +571,10 @@ struct GuildAt<'a> {
     period: ReportPeriod,
 }
 
-impl GuildAt<'_> {
+impl CheckedGuildRequest<'_> {
     fn page<'p>(
         &'p self,
-        ctx: &'p Ctx<'_>,
+        ctx: &'p RequestContext<'_>,
         channel_names: &'p BTreeMap<u64, String>,
         member_names: &'p BTreeMap<u64, String>,
     ) -> GuildPage<'p> {
@@ -555,21 +594,35 @@ impl GuildAt<'_> {
     }
 }
 
+/// Why a login could not finish.
+#[derive(Debug, thiserror::Error)]
+enum LoginError {
+    #[error(transparent)]
+    Discord(#[from] oauth::OAuthError),
+    #[error("the servers the bot counts could not be read: {0}")]
+    Store(engagement_store::StoreError),
+}
+
+/// Whether Discord answered Unknown Guild (the bot is not in it).
+fn is_unknown_guild(error: &engagement_discord::Error) -> bool {
+    matches!(error.kind(), engagement_discord::ErrorKind::Api { code: Some(10_004), .. })
+}
+
 /// What every route needs to know about the request.
-struct Ctx<'a> {
+struct RequestContext<'a> {
     base: &'a str,
     public: &'a str,
     cookies: Option<&'a str>,
     now_ms: u64,
 }
 
-impl Ctx<'_> {
+impl RequestContext<'_> {
     fn secure(&self) -> bool {
         self.public.starts_with("https://")
     }
 }
 
-fn logout(ctx: &Ctx<'_>) -> Response<Body> {
+fn logout(ctx: &RequestContext<'_>) -> Response<Body> {
     redirect(
         StatusCode::SEE_OTHER,
         &format!("{}/", ctx.base),
@@ -697,12 +750,17 @@ impl<K: std::hash::Hash + Eq, V: Clone> Cache<K, V> {
         entries.get(key).filter(|(until, _)| now_ms < *until).map(|(_, v)| v.clone())
     }
 
-    fn put(&self, key: K, value: V, until_ms: u64) {
+    /// Keeps `value` for `ttl_ms` from `now_ms`. Past [`CACHE_SWEEP_AT`] entries, the expired ones
+    /// go; past twice that, everything (a bound on memory whatever the traffic).
+    fn put(&self, key: K, value: V, now_ms: u64, ttl_ms: u64) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= CACHE_SWEEP_AT {
-                entries.retain(|_, (until, _)| *until > until_ms.saturating_sub(VIEWER_TTL_MS));
+                entries.retain(|_, (until, _)| *until > now_ms);
             }
-            entries.insert(key, (until_ms, value));
+            if entries.len() >= 2 * CACHE_SWEEP_AT {
+                entries.clear();
+            }
+            entries.insert(key, (now_ms.saturating_add(ttl_ms), value));
         }
     }
 }
@@ -744,8 +802,14 @@ mod tests {
     #[test]
     fn cached_entries_expire() {
         let cache: Cache<u8, &str> = Cache::default();
-        cache.put(1, "a", 100);
+        cache.put(1, "a", 40, 60);
         assert_eq!(cache.get(&1, 99), Some("a"));
         assert_eq!(cache.get(&1, 100), None);
+        // A sweep keeps what has not expired, whatever its time to live.
+        for k in 2..=u8::try_from(CACHE_SWEEP_AT).unwrap_or(u8::MAX) {
+            cache.put(k, "b", 0, 10);
+        }
+        cache.put(0, "c", 50, 1_000);
+        assert_eq!(cache.get(&1, 60), Some("a"), "still live");
     }
 }

@@ -118,7 +118,14 @@ pub fn picker(base: &str, session: &Session) -> String {
             .into_iter()
             .map(|g| format!("<li><a href=\"{base}/g/{}\">{}</a></li>", g.id, escape(&g.name)))
             .collect();
-        format!("<h1>Your servers</h1><ul class=\"guilds\">{items}</ul>")
+        let more = match session.guilds_left_out {
+            0 => String::new(),
+            n => format!(
+                "<p class=\"muted\">{n} more of your servers are counted too, past what one login \
+                 can list.</p>"
+            ),
+        };
+        format!("<h1>Your servers</h1><ul class=\"guilds\">{items}</ul>{more}")
     };
     layout(base, "Your servers", Some(session), &body)
 }
@@ -297,6 +304,12 @@ pub fn member(page: &GuildPage<'_>, member: u64, data: &MemberOverview) -> Strin
         escape(page.guild_name)
     );
     body.push_str(&page.heading(&title, data.counted_to_ms));
+    if data.opted_out {
+        body.push_str(
+            "<p class=\"notice\">You opted out: nothing new is counted for you and you are left out of \
+             the server's lists. <code>/engagement privacy erase</code> deletes what was counted before.</p>",
+        );
+    }
     body.push_str(&period_picker(&format!("{}/m/{member}", page.path()), page.period));
     let _ = write!(
         body,

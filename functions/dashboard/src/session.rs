@@ -7,8 +7,9 @@
 //! and `Secure` whenever the dashboard is served over HTTPS (always in AWS; the local demo is plain HTTP
 //! on the loopback address).
 //!
-//! The cookie format is `base64url(JSON) "." base64url(HMAC-SHA256(key, base64url(JSON)))`, compared in
-//! constant time. Nothing secret is in it: the user's Discord access token is used once at login and
+//! The cookie format is `base64url(JSON) "." base64url(HMAC-SHA256(key, name "\n" base64url(JSON)))`,
+//! compared in constant time: the cookie's name is signed too, so a value made for one cookie never
+//! opens as the other. Nothing secret is in it: the user's Discord access token is used once at login and
 //! dropped, never stored.
 
 use base64::Engine;
@@ -51,29 +52,32 @@ impl SessionKey {
         Ok(Self(bytes))
     }
 
-    fn mac(&self, data: &[u8]) -> HmacSha256 {
+    fn mac(&self, name: &str, body: &str) -> HmacSha256 {
         // HMAC takes a key of any length.
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.0)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
-        mac.update(data);
+        mac.update(name.as_bytes());
+        mac.update(b"\n");
+        mac.update(body.as_bytes());
         mac
     }
 
-    /// `value` signed, as a cookie value.
+    /// `value` signed as the value of the cookie `name`.
     #[must_use]
-    pub fn seal<T: Serialize>(&self, value: &T) -> String {
+    pub fn seal<T: Serialize>(&self, name: &str, value: &T) -> String {
         let json = serde_json::to_vec(value).unwrap_or_default();
         let body = URL_SAFE_NO_PAD.encode(json);
-        let tag = URL_SAFE_NO_PAD.encode(self.mac(body.as_bytes()).finalize().into_bytes());
+        let tag = URL_SAFE_NO_PAD.encode(self.mac(name, &body).finalize().into_bytes());
         format!("{body}.{tag}")
     }
 
-    /// The value of a cookie this key sealed; `None` for anything else (wrong key, changed, malformed).
+    /// The value of the cookie `name` if this key sealed it for that name; `None` for anything else
+    /// (another key or name, changed, malformed).
     #[must_use]
-    pub fn open<T: DeserializeOwned>(&self, cookie: &str) -> Option<T> {
+    pub fn open<T: DeserializeOwned>(&self, name: &str, cookie: &str) -> Option<T> {
         let (body, tag) = cookie.split_once('.')?;
         let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        self.mac(body.as_bytes()).verify_slice(&tag).ok()?;
+        self.mac(name, body).verify_slice(&tag).ok()?;
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()
     }
 }
@@ -104,19 +108,13 @@ pub struct Session {
     pub user: u64,
     /// Their display name at login.
     pub name: String,
-    /// Their servers that the bot counts (at most [`MAX_SESSION_GUILDS`]).
+    /// Their servers that the bot counts (at most [`MAX_SESSION_GUILDS`], and what fits a cookie).
     pub guilds: Vec<SessionGuild>,
+    /// How many more there were.
+    #[serde(default)]
+    pub guilds_left_out: usize,
     /// When the session ends (Unix ms).
     pub expires_ms: u64,
-}
-
-impl Session {
-    /// Whether the session lists `guild`. (Membership is checked again on every request; this only
-    /// says the viewer picked it from their own list.)
-    #[must_use]
-    pub fn lists(&self, guild: u64) -> bool {
-        self.guilds.iter().any(|g| g.id == guild)
-    }
 }
 
 /// A login under way: what the callback must see again.
@@ -143,7 +141,7 @@ pub fn read<T: DeserializeOwned + Expiring>(
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)
         .map(|(_, v)| v)?;
-    key.open::<T>(value).filter(|v| now_ms < v.expires_ms())
+    key.open::<T>(name, value).filter(|v| now_ms < v.expires_ms())
 }
 
 /// A value with an expiry.
@@ -195,13 +193,14 @@ mod tests {
             user: 7,
             name: "Ada".into(),
             guilds: vec![SessionGuild { id: 1, name: "One".into(), owner: false }],
+            guilds_left_out: 0,
             expires_ms,
         }
     }
 
     #[test]
     fn a_sealed_session_opens_with_its_key_only_and_until_it_expires() {
-        let cookie = key(1).seal(&session(1_000));
+        let cookie = key(1).seal(SESSION_COOKIE, &session(1_000));
         let header = format!("other=x; {SESSION_COOKIE}={cookie}; more=y");
         let open = |k: &SessionKey, now| read::<Session>(k, Some(&header), SESSION_COOKIE, now);
         assert_eq!(open(&key(1), 999), Some(session(1_000)));
@@ -212,20 +211,28 @@ mod tests {
 
     #[test]
     fn a_changed_cookie_does_not_open() {
-        let cookie = key(1).seal(&session(1_000));
+        let cookie = key(1).seal(SESSION_COOKIE, &session(1_000));
         let (body, tag) = cookie.split_once('.').unwrap();
         // Another user id under the old signature.
         let forged = URL_SAFE_NO_PAD
             .encode(serde_json::to_vec(&Session { user: 8, ..session(1_000) }).unwrap());
-        assert!(key(1).open::<Session>(&format!("{forged}.{tag}")).is_none());
-        assert!(key(1).open::<Session>(body).is_none(), "no signature");
-        assert!(key(1).open::<Session>(&format!("{body}.")).is_none(), "empty signature");
-        assert!(key(1).open::<Session>(&format!("{body}.{tag}x")).is_none());
-        assert!(key(1).open::<Session>("").is_none());
-        // A login state is not a session, even signed by the same key.
-        let login =
-            key(1).seal(&LoginState { state: "s".into(), verifier: "v".into(), expires_ms: 9 });
-        assert!(key(1).open::<Session>(&login).is_none());
+        assert!(key(1).open::<Session>(SESSION_COOKIE, &format!("{forged}.{tag}")).is_none());
+        assert!(key(1).open::<Session>(SESSION_COOKIE, body).is_none(), "no signature");
+        assert!(
+            key(1).open::<Session>(SESSION_COOKIE, &format!("{body}.")).is_none(),
+            "empty signature"
+        );
+        assert!(key(1).open::<Session>(SESSION_COOKIE, &format!("{body}.{tag}x")).is_none());
+        assert!(key(1).open::<Session>(SESSION_COOKIE, "").is_none());
+        // A value sealed for one cookie does not open as the other, even with the same key and shape.
+        let login = key(1).seal(
+            LOGIN_COOKIE,
+            &LoginState { state: "s".into(), verifier: "v".into(), expires_ms: 9 },
+        );
+        assert!(key(1).open::<Session>(SESSION_COOKIE, &login).is_none());
+        assert!(key(1).open::<LoginState>(LOGIN_COOKIE, &login).is_some());
+        let session_as_login = key(1).seal(LOGIN_COOKIE, &session(1_000));
+        assert!(key(1).open::<Session>(SESSION_COOKIE, &session_as_login).is_none());
     }
 
     #[test]

@@ -72,14 +72,16 @@ impl DashboardSettings {
             })?;
         let client_secret = engagement_bot_token::secret(env, &CLIENT_SECRET, secrets).await?;
         let key = engagement_bot_token::secret(env, &SESSION_KEY, secrets).await?;
-        let session_key =
-            SessionKey::new(decode_key(&key)).map_err(|problem| SettingError::Invalid {
+        let session_key = decode_key(&key)
+            .ok_or_else(|| "it is neither hex nor base64".to_owned())
+            .and_then(SessionKey::new)
+            .map_err(|problem| SettingError::Invalid {
                 name: SESSION_KEY.value,
                 problem,
                 expected: SESSION_KEY.expected,
             })?;
         let token = engagement_bot_token::bot_token(env, secrets).await?;
-        let discord = engagement_bot_token::discord_config(env, token)?;
+        let discord = for_pages(engagement_bot_token::discord_config(env, token)?);
         let mut oauth = OAuthConfig::new(client_id, client_secret, Some(discord.api_base.clone()));
         if let Some(url) = env.optional(AUTHORIZE_URL_VAR) {
             oauth.authorize_url = url;
@@ -108,19 +110,24 @@ impl DashboardSettings {
     }
 }
 
-/// A key given as hex (64+ hex digits) or base64; anything else is used as its bytes.
-fn decode_key(text: &str) -> Vec<u8> {
+/// The bot's client as a page uses it: somebody is waiting, so a slow or rate-limited Discord fails the
+/// call within seconds (the page says to try again) instead of holding the page for a minute.
+#[must_use]
+pub fn for_pages(mut config: DiscordConfig) -> DiscordConfig {
+    config.request_timeout = std::time::Duration::from_secs(3);
+    config.connect_timeout = std::time::Duration::from_secs(2);
+    config.max_attempts = 2;
+    config.max_rate_limit_retries = 1;
+    config.max_rate_limit_wait = std::time::Duration::from_secs(2);
+    config
+}
+
+/// A key given as hex or base64 (a passphrase is neither: its bytes would be far weaker than their
+/// count says).
+fn decode_key(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     let text = text.trim();
-    if text.len().is_multiple_of(2)
-        && text.bytes().all(|b| b.is_ascii_hexdigit())
-        && let Ok(bytes) = hex::decode(text)
-    {
-        return bytes;
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .unwrap_or_else(|_| text.as_bytes().to_vec())
+    hex::decode(text).ok().or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
 }
 
 #[cfg(test)]
@@ -131,8 +138,8 @@ mod tests {
 
     #[test]
     fn keys_are_read_as_hex_or_base64() {
-        assert_eq!(decode_key(&"ab".repeat(32)), vec![0xab; 32]);
-        assert_eq!(decode_key("AAECAw=="), vec![0, 1, 2, 3]);
-        assert_eq!(decode_key("not base64!"), b"not base64!".to_vec());
+        assert_eq!(decode_key(&"ab".repeat(32)), Some(vec![0xab; 32]));
+        assert_eq!(decode_key("AAECAw=="), Some(vec![0, 1, 2, 3]));
+        assert_eq!(decode_key("correct horse battery staple, a passphrase"), None);
     }
 }

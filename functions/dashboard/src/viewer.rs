@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use engagement_domain::visibility::{ADMINISTRATOR, MANAGE_GUILD, VIEW_GUILD_INSIGHTS};
+use engagement_domain::visibility::{
+    ADMINISTRATOR, MANAGE_GUILD, VIEW_GUILD_INSIGHTS, may_see_member_series,
+};
 use engagement_domain::{Audience, GuildAccess, GuildId, RoleId, UserId};
 
 /// How long a viewer's roles and permissions are reused before the bot reads them again.
@@ -42,8 +44,8 @@ impl Viewer {
     /// Whether they may see `member`'s own numbers over time: themself, or Administrator, Manage Server
     /// or View Server Insights.
     #[must_use]
-    pub const fn may_see_member(&self, member: UserId) -> bool {
-        member.0 == self.user.0 || self.may_see_others()
+    pub fn may_see_member(&self, member: UserId) -> bool {
+        may_see_member_series(self.permissions, self.user, member)
     }
 
     /// Whether they may see other members' numbers over time: Administrator, Manage Server or View

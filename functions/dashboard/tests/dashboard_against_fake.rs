@@ -11,7 +11,7 @@ use dashboard::session::{SESSION_COOKIE, SESSION_TTL_MS, SessionKey};
 use dashboard::{Dashboard, DashboardSettings};
 use engagement_discord::oauth::OAuthConfig;
 use engagement_discord::{DiscordClient, DiscordConfig};
-use engagement_domain::{Day, GuildTimeZone};
+use engagement_domain::{Day, GuildId, GuildTimeZone, UserId};
 use engagement_store::CounterStore;
 use fake_discord::config::{WorldKnobs, WorldSize};
 use fake_discord::truth::TruthOptions;
@@ -24,6 +24,7 @@ const PUBLIC: &str = "https://dash.test";
 
 struct Setup {
     fake: FakeDiscord,
+    store: CounterStore,
     app: Dashboard,
     /// The fake's clock at the sync, as Unix ms: the dashboard's "now".
     now_ms: u64,
@@ -43,7 +44,7 @@ async fn setup(name: &str) -> anyhow::Result<Setup> {
         fixed_now: Some(fake.clock()),
         ..SyncSettings::default()
     };
-    let syncer = Syncer { store: store.clone(), discord: discord.clone(), settings };
+    let syncer = Syncer { store: store.clone(), discord, settings };
     syncer.sync_all(Duration::from_secs(600)).await?;
     let mut oauth =
         OAuthConfig::new(fake.application_id(), fake.client_secret(), Some(fake.base_url()));
@@ -51,15 +52,19 @@ async fn setup(name: &str) -> anyhow::Result<Setup> {
     oauth.token_url = fake.token_url();
     let settings = DashboardSettings {
         oauth,
-        discord: DiscordConfig::new(fake.token()).with_api_base(fake.base_url()),
+        discord: dashboard::settings::for_pages(
+            DiscordConfig::new(fake.token()).with_api_base(fake.base_url()),
+        ),
         session_key: SessionKey::new(vec![7; 32]).unwrap(),
         public_url: Some(PUBLIC.to_owned()),
         table_name: table,
         default_time_zone: GuildTimeZone::default(),
     };
     let now_ms = u64::try_from(fake.clock().timestamp_millis())?;
-    let app = Dashboard::new(settings, discord, store)?;
-    Ok(Setup { fake, app, now_ms })
+    // The dashboard's own client, as main.rs makes it.
+    let discord = DiscordClient::new(settings.discord.clone())?;
+    let app = Dashboard::new(settings, discord, store.clone())?;
+    Ok(Setup { fake, store, app, now_ms })
 }
 
 /// A browser: a cookie jar in front of the dashboard.
@@ -226,7 +231,8 @@ async fn forged_expired_and_mismatched_requests_are_refused() -> anyhow::Result<
         u64::MAX
     ));
     for cookie in [
-        other_key.seal(&serde_json_session(owner, guild, s.now_ms + SESSION_TTL_MS)),
+        other_key
+            .seal(SESSION_COOKIE, &serde_json_session(owner, guild, s.now_ms + SESSION_TTL_MS)),
         format!("{forged_body}.{tag}"),
         "garbage".to_owned(),
     ] {
@@ -278,6 +284,7 @@ fn serde_json_session(user: u64, guild: u64, expires_ms: u64) -> dashboard::sess
         user,
         name: "x".into(),
         guilds: vec![dashboard::session::SessionGuild { id: guild, name: "x".into(), owner: true }],
+        guilds_left_out: 0,
         expires_ms,
     }
 }
@@ -359,5 +366,18 @@ async fn member_pages_and_the_export_follow_the_commands_rules() -> anyhow::Resu
     let csv = member.get(&s, &format!("/g/{guild}/export.csv?period=all")).await;
     assert_eq!(csv.status, StatusCode::FORBIDDEN, "the export");
     assert!(!csv.body.contains("member_id"), "no CSV");
+
+    // Once they opt out, as with /stats: their own page still shows what was counted before, with a
+    // notice; nobody else's view of them shows anything.
+    let (config, version) = s.store.guild_config_for_update(GuildId(guild)).await?;
+    let mut config = config.unwrap_or_default();
+    config.opted_out.insert(UserId(plain));
+    s.store.put_guild_config(GuildId(guild), &config, version).await?;
+    let own = member.get(&s, &format!("/g/{guild}/m/{plain}?period=all")).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    assert!(own.body.contains("You opted out"));
+    assert_eq!(day_table(&own.body).values().sum::<i64>(), shown, "what was counted before");
+    let seen = manager.get(&s, &format!("/g/{guild}/m/{plain}?period=all")).await;
+    assert!(seen.body.contains("opted out") && !seen.body.contains("<table"), "{}", seen.body);
     Ok(())
 }

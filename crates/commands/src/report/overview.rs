@@ -102,6 +102,9 @@ impl<R: CounterReader> Reporter<R> {
 /// What the member page shows: one member's days over a period.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberOverview {
+    /// Whether the member opted out (their own page still shows what was counted before, as `/stats`
+    /// does; anyone else's is refused).
+    pub opted_out: bool,
     /// Every day of the period (for all time: from the guild's first day with counts), with the
     /// member's messages (`active_members` is 1 on a day they wrote, else 0).
     pub days: Vec<DayActivity>,
@@ -114,29 +117,36 @@ pub struct MemberOverview {
 }
 
 impl<R: CounterReader> Reporter<R> {
-    /// `member`'s days in `guild` over `period`, as `audience` may see them (a member who opted out
-    /// shows nothing, as in every report). Whether the audience may look at this member at all is the
-    /// caller's decision.
+    /// `member`'s days in `guild` over `period`, as `viewer` with `audience` may see them, by
+    /// `/stats`' rules: a member who opted out is refused to anyone but themself, who sees what was
+    /// counted before. Whether the viewer may look at this member at all is the caller's decision.
     ///
     /// # Errors
-    /// [`AnswerError::User`] when nothing was counted in the period; read failures.
+    /// [`AnswerError::User`] when nothing was counted in the period, or the member opted out; read
+    /// failures.
     pub async fn member_overview(
         &self,
         guild: GuildId,
-        member: UserId,
+        (viewer, member): (UserId, UserId),
         period: &ReportPeriod,
         config: &GuildConfig,
         audience: &Audience,
     ) -> Result<MemberOverview, AnswerError> {
+        let own = viewer == member;
+        let opted_out = config.opted_out.contains(&member);
+        if opted_out && !own {
+            return Err(AnswerError::user("That member opted out of engagement statistics here."));
+        }
         let shown = self.shown(guild, config, audience).await?;
+        let keep = own.then_some(member);
         let scope = Scope::Guild;
         let mut per_day: BTreeMap<Day, i64> = BTreeMap::new();
         let mut theirs = Tally::new();
         let range = self
-            .each_day(guild, period, &shown, None, |day, tally| {
-                let own = tally.only_member(member);
-                per_day.insert(day, own.total(scope).messages);
-                theirs.merge(&own);
+            .each_day(guild, period, &shown, keep, |day, tally| {
+                let one = tally.only_member(member);
+                per_day.insert(day, one.total(scope).messages);
+                theirs.merge(&one);
                 ControlFlow::Continue(())
             })
             .await?;
@@ -150,6 +160,7 @@ impl<R: CounterReader> Reporter<R> {
             .collect();
         let counted_to_ms = self.reader.last_synced(guild).await.ok().flatten();
         Ok(MemberOverview {
+            opted_out,
             days,
             totals: theirs.total(scope),
             top_channels: theirs.top_channels(Metric::Messages, scope, TOP),
