@@ -9,6 +9,7 @@
 //! | `GET /g/{guild}` | the server overview (`?period=7d` or `?from=…&to=…`) |
 //! | `GET /g/{guild}/m/{member}` | one member's page (themself, or Administrator, Manage Server, View Server Insights) |
 //! | `GET /g/{guild}/export.csv` | `/export`'s CSV (Manage Server) |
+//! | `GET /g/{guild}/settings` | the server's settings, read only, as `/engagement-config show` (Manage Server) |
 //! | `GET /static/app.css` | the stylesheet |
 //!
 //! Every page checks the session (signature and expiry), that the guild is one of the viewer's, and
@@ -306,7 +307,13 @@ impl Dashboard {
             GuildRoute::Export if !viewer.may_export() => {
                 return forbidden("The export is for members with Manage Server.");
             }
-            GuildRoute::Overview | GuildRoute::Member(_) | GuildRoute::Export => {}
+            GuildRoute::Settings if !viewer.may_export() => {
+                return forbidden("The settings are for members with Manage Server.");
+            }
+            GuildRoute::Overview
+            | GuildRoute::Member(_)
+            | GuildRoute::Export
+            | GuildRoute::Settings => {}
         }
         let config = match self.store.guild_config(GuildId(guild)).await {
             Ok(config) => config.unwrap_or_else(|| GuildConfig {
@@ -347,6 +354,7 @@ impl Dashboard {
             GuildRoute::Overview => self.overview(ctx, &at).await,
             GuildRoute::Member(member) => self.member(ctx, &at, member).await,
             GuildRoute::Export => self.export(&at).await,
+            GuildRoute::Settings => Ok(self.settings_page(ctx, &at).await),
         };
         match answer {
             Ok(response) => response,
@@ -399,6 +407,32 @@ impl Dashboard {
         let member_names = self.member_names(at.guild, &[member], ctx.now_ms).await;
         let html = pages::member(&at.page(ctx, &channel_names, &member_names), member, &data);
         Ok(page(StatusCode::OK, &html))
+    }
+
+    /// The settings, read only: what `/engagement-config show` lists, with names.
+    async fn settings_page(
+        &self,
+        ctx: &RequestContext<'_>,
+        at: &CheckedGuildRequest<'_>,
+    ) -> Response<Body> {
+        let channel_names = self.channel_names(at.guild, ctx.now_ms).await;
+        let role_names = self.role_names(at.guild).await;
+        let member_names = BTreeMap::new();
+        let html =
+            pages::settings(&at.page(ctx, &channel_names, &member_names), &at.config, &role_names);
+        page(StatusCode::OK, &html)
+    }
+
+    /// The guild's role names; empty when Discord cannot say (ids are shown instead).
+    async fn role_names(&self, guild: u64) -> BTreeMap<u64, String> {
+        let Some(id) = engagement_discord::Id::new_checked(guild) else { return BTreeMap::new() };
+        match self.discord.guild_roles(id).await {
+            Ok(roles) => roles.into_iter().map(|r| (r.id, r.name)).collect(),
+            Err(error) => {
+                tracing::warn!(guild, %error, "role names not read");
+                BTreeMap::new()
+            }
+        }
     }
 
     /// The CSV of `/export`, byte for byte: built by the same code, with the same rules.
@@ -544,6 +578,7 @@ enum GuildRoute {
     Overview,
     Member(u64),
     Export,
+    Settings,
 }
 
 impl GuildRoute {
@@ -555,6 +590,7 @@ impl GuildRoute {
             (None, _, _) => Self::Overview,
             (Some("m"), Some(member), None) => Self::Member(member.parse().ok()?),
             (Some("export.csv"), None, _) => Self::Export,
+            (Some("settings"), None, _) => Self::Settings,
             _ => return None,
         };
         Some((guild, route))

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use engagement_commands::format;
 use engagement_commands::report::overview::{MemberOverview, Overview};
 use engagement_commands::request::ReportPeriod;
-use engagement_domain::Period;
+use engagement_domain::{GuildConfig, Period};
 
 use crate::session::Session;
 use crate::svg::{self, escape};
@@ -228,9 +228,10 @@ pub fn overview(page: &GuildPage<'_>, data: &Overview) -> String {
     if page.may_export {
         let _ = write!(
             links,
-            " · <a href=\"{}/export.csv{}\" download>Download CSV</a>",
+            " · <a href=\"{}/export.csv{}\" download>Download CSV</a> · <a href=\"{}/settings\">Settings</a>",
             page.path(),
-            page.period_query()
+            page.period_query(),
+            page.path()
         );
     }
     let _ = write!(body, "<p>{links}</p>");
@@ -331,6 +332,65 @@ pub fn member(page: &GuildPage<'_>, member: u64, data: &MemberOverview) -> Strin
     let _ = write!(body, "<h2>Where</h2>{}", svg::bars(&channels, "Messages per channel"));
     body.push_str(&day_table(&data.days, "Wrote"));
     layout(page.base, &title, Some(page.session), &body)
+}
+
+/// The settings, read only (Manage Server): what `/engagement-config show` lists.
+#[must_use]
+pub fn settings(
+    page: &GuildPage<'_>,
+    config: &GuildConfig,
+    role_names: &BTreeMap<u64, String>,
+) -> String {
+    let mut body = format!(
+        "<p><a href=\"{}\">{}</a></p><h1>Settings</h1><p class=\"muted\">Read only: change them with \
+         <code>/engagement-config</code> in the server.</p>",
+        page.path(),
+        escape(page.guild_name)
+    );
+    let excluded: Vec<String> =
+        config.excluded_channels.iter().map(|c| escape(&page.channel_name(c.0))).collect();
+    let _ = write!(
+        body,
+        "<dl><dt>Time zone</dt><dd>{}</dd><dt>Channels not counted</dt><dd>{}</dd>\
+         <dt>Members who opted out</dt><dd>{}</dd></dl>",
+        escape(&config.time_zone.to_string()),
+        if excluded.is_empty() { "None".to_owned() } else { excluded.join(", ") },
+        config.opted_out.len()
+    );
+    let rules: String = config
+        .activity_roles
+        .iter()
+        .map(|rule| {
+            let role = role_names
+                .get(&rule.role.get())
+                .map_or_else(|| format!("role {}", rule.role), |n| format!("@{n}"));
+            format!("<li><strong>{}</strong>: {}</li>", escape(&role), escape(&rule.describe()))
+        })
+        .collect();
+    let _ = write!(
+        body,
+        "<h2>Activity roles</h2>{}",
+        if rules.is_empty() { "<p>None.</p>".to_owned() } else { format!("<ul>{rules}</ul>") }
+    );
+    let digest = config.digest.map_or_else(
+        || "<p>Off.</p>".to_owned(),
+        |d| {
+            let when = match d.frequency {
+                engagement_domain::digest::Frequency::Daily => format!("Daily at {:02}:00", d.hour),
+                engagement_domain::digest::Frequency::Weekly => {
+                    format!("Weekly on {} at {:02}:00", d.weekday, d.hour)
+                }
+            };
+            format!(
+                "<p>{} ({}), in {}.</p>",
+                escape(&when),
+                escape(&config.time_zone.to_string()),
+                escape(&page.channel_name(d.channel.0))
+            )
+        },
+    );
+    let _ = write!(body, "<h2>Digest</h2>{digest}");
+    layout(page.base, "Settings", Some(page.session), &body)
 }
 
 /// The period links and the from/to form.

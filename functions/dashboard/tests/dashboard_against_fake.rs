@@ -379,5 +379,13 @@ async fn member_pages_and_the_export_follow_the_commands_rules() -> anyhow::Resu
     assert_eq!(day_table(&own.body).values().sum::<i64>(), shown, "what was counted before");
     let seen = manager.get(&s, &format!("/g/{guild}/m/{plain}?period=all")).await;
     assert!(seen.body.contains("opted out") && !seen.body.contains("<table"), "{}", seen.body);
+
+    // The settings, read only: for Manage Server, with the opt-out counted (not named).
+    let settings = manager.get(&s, &format!("/g/{guild}/settings")).await;
+    assert_eq!(settings.status, StatusCode::OK, "{}", settings.body);
+    assert!(settings.body.contains("<dt>Members who opted out</dt><dd>1</dd>"), "{}", settings.body);
+    assert!(!settings.body.contains(&plain.to_string()), "who opted out is not shown");
+    let refused = member.get(&s, &format!("/g/{guild}/settings")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
     Ok(())
 }
