@@ -208,9 +208,18 @@ impl Dashboard {
             }
             Err(error) => {
                 tracing::error!(%error, "a login failed");
+                let status = match error {
+                    LoginError::Discord(_) => StatusCode::BAD_GATEWAY,
+                    LoginError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+                };
                 return page(
-                    StatusCode::BAD_GATEWAY,
-                    &pages::problem(ctx.base, None, "Try again", "Discord could not be reached."),
+                    status,
+                    &pages::problem(
+                        ctx.base,
+                        None,
+                        "Try again",
+                        "The login could not be finished just now.",
+                    ),
                 );
             }
         };

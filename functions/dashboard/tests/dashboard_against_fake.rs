@@ -383,7 +383,11 @@ async fn member_pages_and_the_export_follow_the_commands_rules() -> anyhow::Resu
     // The settings, read only: for Manage Server, with the opt-out counted (not named).
     let settings = manager.get(&s, &format!("/g/{guild}/settings")).await;
     assert_eq!(settings.status, StatusCode::OK, "{}", settings.body);
-    assert!(settings.body.contains("<dt>Members who opted out</dt><dd>1</dd>"), "{}", settings.body);
+    assert!(
+        settings.body.contains("<dt>Members who opted out</dt><dd>1</dd>"),
+        "{}",
+        settings.body
+    );
     assert!(!settings.body.contains(&plain.to_string()), "who opted out is not shown");
     let refused = member.get(&s, &format!("/g/{guild}/settings")).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
