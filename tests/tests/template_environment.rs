@@ -275,8 +275,9 @@ async fn the_dashboard_starts_with_the_stacks_environment_wherever_the_bot_token
         .map(|i| u8::from_str_radix(&SESSION_KEY_HEX[i..i + 2], 16).expect("hex"))
         .collect();
     let key = dashboard::session::SessionKey::new(bytes).expect("a key");
-    let sealed = settings.session_key.seal(&"probe".to_owned());
-    assert_eq!(key.open::<String>(&sealed).as_deref(), Some("probe"), "signed with another key");
+    let sealed = settings.session_key.seal("probe", &"probe".to_owned());
+    let opened = key.open::<String>("probe", &sealed);
+    assert_eq!(opened.as_deref(), Some("probe"), "signed with another key");
 
     let env =
         environment_with("dashboard", &[("Dashboard", "enabled"), ("BotTokenStore", "secret")]);
