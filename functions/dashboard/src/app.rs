@@ -7,6 +7,7 @@
 //! | `GET /callback` | finishes it: `state` checked, code exchanged, session cookie set |
 //! | `POST /logout` | clears the session |
 //! | `GET /g/{guild}` | the server overview (`?period=7d` or `?from=…&to=…`) |
+//! | `GET /g/{guild}/c/{channel}` | one channel's overview (as `/channel-stats`: excluded or unseen channels refused) |
 //! | `GET /g/{guild}/m/{member}` | one member's page (themself, or Administrator, Manage Server, View Server Insights) |
 //! | `GET /g/{guild}/export.csv` | `/export`'s CSV (Manage Server) |
 //! | `GET /g/{guild}/settings` | the server's settings, read only, as `/engagement-config show` (Manage Server) |
@@ -25,7 +26,7 @@ use engagement_commands::report::AnswerError;
 use engagement_commands::request::{Report, ReportPeriod, ReportRequest};
 use engagement_discord::DiscordClient;
 use engagement_discord::oauth::{self, LoginSecrets, OAuthClient};
-use engagement_domain::{GuildConfig, GuildId, Period, RoleId, UserId};
+use engagement_domain::{ChannelId, GuildConfig, GuildId, Period, RoleId, Scope, UserId};
 use engagement_store::CounterStore;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -320,6 +321,7 @@ impl Dashboard {
                 return forbidden("The settings are for members with Manage Server.");
             }
             GuildRoute::Overview
+            | GuildRoute::Channel(_)
             | GuildRoute::Member(_)
             | GuildRoute::Export
             | GuildRoute::Settings => {}
@@ -360,7 +362,10 @@ impl Dashboard {
             period,
         };
         let answer = match sub {
-            GuildRoute::Overview => self.overview(ctx, &at).await,
+            GuildRoute::Overview => self.overview(ctx, &at, Scope::Guild).await,
+            GuildRoute::Channel(channel) => {
+                self.overview(ctx, &at, Scope::Channel(ChannelId(channel))).await
+            }
             GuildRoute::Member(member) => self.member(ctx, &at, member).await,
             GuildRoute::Export => self.export(&at).await,
             GuildRoute::Settings => Ok(self.settings_page(ctx, &at).await),
@@ -380,19 +385,21 @@ impl Dashboard {
         }
     }
 
+    /// The server's overview, or one channel's (`scope`).
     async fn overview(
         &self,
         ctx: &RequestContext<'_>,
         at: &CheckedGuildRequest<'_>,
+        scope: Scope,
     ) -> Result<Response<Body>, AnswerError> {
         let data = self
             .reporter
-            .overview(GuildId(at.guild), &at.period, &at.config, &at.viewer.audience)
+            .overview((GuildId(at.guild), scope), &at.period, &at.config, &at.viewer.audience)
             .await?;
         let channel_names = self.channel_names(at.guild, ctx.now_ms).await;
         let members: Vec<u64> = data.top_members.iter().map(|(u, _)| u.0).collect();
         let member_names = self.member_names(at.guild, &members, ctx.now_ms).await;
-        let html = pages::overview(&at.page(ctx, &channel_names, &member_names), &data);
+        let html = pages::overview(&at.page(ctx, &channel_names, &member_names), scope, &data);
         Ok(page(StatusCode::OK, &html))
     }
 
@@ -585,6 +592,7 @@ impl Dashboard {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum GuildRoute {
     Overview,
+    Channel(u64),
     Member(u64),
     Export,
     Settings,
@@ -600,6 +608,7 @@ impl GuildRoute {
             (Some("m"), Some(member), None) => Self::Member(member.parse().ok()?),
             (Some("export.csv"), None, _) => Self::Export,
             (Some("settings"), None, _) => Self::Settings,
+            (Some("c"), Some(channel), None) => Self::Channel(channel.parse().ok()?),
             _ => return None,
         };
         Some((guild, route))

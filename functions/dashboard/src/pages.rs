@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use engagement_commands::format;
 use engagement_commands::report::overview::{MemberOverview, Overview};
 use engagement_commands::request::ReportPeriod;
-use engagement_domain::{GuildConfig, Period};
+use engagement_domain::{GuildConfig, Period, Scope};
 
 use crate::session::Session;
 use crate::svg::{self, escape};
@@ -208,9 +208,24 @@ impl GuildPage<'_> {
 
 /// The server overview.
 #[must_use]
-pub fn overview(page: &GuildPage<'_>, data: &Overview) -> String {
-    let mut body = page.heading(page.guild_name, data.counted_to_ms);
-    body.push_str(&period_picker(&page.path(), page.period));
+pub fn overview(page: &GuildPage<'_>, scope: Scope, data: &Overview) -> String {
+    let (title, here, mut body) = match scope {
+        Scope::Channel(channel) => (
+            page.channel_name(channel.0),
+            format!("{}/c/{}", page.path(), channel.0),
+            format!(
+                "<p><a href=\"{}{}\">{}</a></p>",
+                page.path(),
+                page.period_query(),
+                escape(page.guild_name)
+            ),
+        ),
+        Scope::Guild | Scope::Category(_) => {
+            (page.guild_name.to_owned(), page.path(), String::new())
+        }
+    };
+    body.push_str(&page.heading(&title, data.counted_to_ms));
+    body.push_str(&period_picker(&here, page.period));
     let _ = write!(
         body,
         "<ul class=\"figures\"><li>Messages<strong>{}</strong></li><li>Reactions<strong>{}</strong></li>\
@@ -261,6 +276,24 @@ pub fn overview(page: &GuildPage<'_>, data: &Overview) -> String {
     );
     let channels: Vec<(String, i64)> =
         data.top_channels.iter().map(|(c, n)| (page.channel_name(c.0), n.messages)).collect();
+    let channel_links = if scope == Scope::Guild && !data.top_channels.is_empty() {
+        let items: String = data
+            .top_channels
+            .iter()
+            .map(|(c, _)| {
+                format!(
+                    "<li><a href=\"{}/c/{}{}\">{}</a></li>",
+                    page.path(),
+                    c.0,
+                    page.period_query(),
+                    escape(&page.channel_name(c.0))
+                )
+            })
+            .collect();
+        format!("<details><summary>Channels' pages</summary><ul>{items}</ul></details>")
+    } else {
+        String::new()
+    };
     let members: Vec<(String, i64)> =
         data.top_members.iter().map(|(u, n)| (page.member_name(u.0), n.messages)).collect();
     let member_links = if page.may_see_members && !data.top_members.is_empty() {
@@ -283,14 +316,15 @@ pub fn overview(page: &GuildPage<'_>, data: &Overview) -> String {
     };
     let _ = write!(
         body,
-        "<div class=\"grid\"><section><h2>Top channels</h2>{}</section><section><h2>Top members</h2>{}{}\
+        "<div class=\"grid\"><section><h2>Top channels</h2>{}{}</section><section><h2>Top members</h2>{}{}\
          </section></div>",
         svg::bars(&channels, "Messages per channel"),
+        channel_links,
         svg::bars(&members, "Messages per member"),
         member_links,
     );
     body.push_str(&day_table(&data.days, "Active members"));
-    layout(page.base, page.guild_name, Some(page.session), &body)
+    layout(page.base, &title, Some(page.session), &body)
 }
 
 /// One member's page.

@@ -197,6 +197,24 @@ async fn the_owner_logs_in_and_the_overview_shows_the_ground_truth() -> anyhow::
     assert_eq!(day_table(&page.body), truth_per_day(&s.fake, guild));
     assert!(page.body.contains("<svg"), "the charts are drawn");
     let total: i64 = truth_per_day(&s.fake, guild).values().sum();
+
+    // A channel's page: that channel's days, as /channel-stats counts them (threads in their parent).
+    let mut per_channel: BTreeMap<u64, BTreeMap<Day, i64>> = BTreeMap::new();
+    for r in s.fake.ground_truth(&TruthOptions::default()) {
+        if r.guild_id == guild && r.messages > 0 {
+            *per_channel
+                .entry(r.channel_id)
+                .or_default()
+                .entry(Day::from_date(r.day))
+                .or_default() += i64::try_from(r.messages)?;
+        }
+    }
+    let (channel, want) =
+        per_channel.into_iter().max_by_key(|(_, d)| d.values().sum::<i64>()).unwrap();
+    assert!(page.body.contains(&format!("/g/{guild}/c/{channel}?period=all")), "linked");
+    let channel_page = browser.get(&s, &format!("/g/{guild}/c/{channel}?period=all")).await;
+    assert_eq!(channel_page.status, StatusCode::OK, "{}", channel_page.body);
+    assert_eq!(day_table(&channel_page.body), want);
     assert!(page.body.contains(&engagement_commands::format::number(total)));
 
     // Logging out clears the cookie; the old cookie itself still opens until it expires (it is not

@@ -44,19 +44,23 @@ pub struct Overview {
 }
 
 impl<R: CounterReader> Reporter<R> {
-    /// The overview of `guild` over `period` for `audience`.
+    /// The overview of `guild` (or one of its channels: `scope`) over `period` for `audience`.
     ///
     /// # Errors
-    /// [`AnswerError::User`] when nothing was counted in the period; read failures.
+    /// [`AnswerError::User`] when nothing was counted in the period, or the channel is excluded or
+    /// not visible to the audience (as the commands refuse it); read failures.
     pub async fn overview(
         &self,
-        guild: GuildId,
+        (guild, scope): (GuildId, Scope),
         period: &ReportPeriod,
         config: &GuildConfig,
         audience: &Audience,
     ) -> Result<Overview, AnswerError> {
         let shown = self.shown(guild, config, audience).await?;
-        let scope = Scope::Guild;
+        if let Scope::Channel(channel) = scope {
+            super::check_counted(config, channel)?;
+            shown.check_visible(channel)?;
+        }
         let mut per_day: BTreeMap<Day, (i64, usize)> = BTreeMap::new();
         let mut members: BTreeSet<UserId> = BTreeSet::new();
         let mut whole = Tally::new();
