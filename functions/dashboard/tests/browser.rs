@@ -18,6 +18,7 @@
 
 #[path = "browser/server.rs"]
 mod server;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -26,17 +27,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use chrono::NaiveDate;
-use dashboard::session::SessionKey;
-use dashboard::{Dashboard, DashboardSettings};
-use engagement_discord::oauth::OAuthConfig;
-use engagement_discord::{DiscordClient, DiscordConfig};
-use engagement_domain::GuildTimeZone;
-use engagement_store::CounterStore;
-use fake_discord::config::{WorldKnobs, WorldSize};
+use dashboard::Dashboard;
+use fake_discord::FakeDiscord;
 use fake_discord::truth::TruthOptions;
-use fake_discord::{FakeConfig, FakeDiscord};
 use serde::Deserialize;
-use sync::{SyncSettings, Syncer};
 use tokio::net::TcpListener;
 
 /// Debian's Chromium and its WebDriver (`scripts/setup` installs both).
@@ -152,39 +146,11 @@ async fn a_person_logs_in_reads_the_overview_and_is_refused_elsewhere() -> anyho
     Ok(())
 }
 
-/// The fake Discord with one sync in moto (as tests/dashboard_against_fake.rs, with a second guild),
-/// and the dashboard at `public_url` (plain HTTP: cookies without `Secure`). Also the fake's clock as
-/// Unix ms: the dashboard's "now".
+/// The synced world of `support`, and the dashboard at `public_url` (plain HTTP: cookies without
+/// `Secure`). Also the fake's clock as Unix ms: the dashboard's "now".
 async fn setup(name: &str, public_url: &str) -> anyhow::Result<(FakeDiscord, Dashboard, u64)> {
-    // The small world with a second guild, for someone who is not in the first.
-    let size = WorldSize::Custom(WorldKnobs { guilds: 2, ..WorldSize::Small.knobs() });
-    let fake = FakeDiscord::start(FakeConfig { seed: 3, size, ..FakeConfig::default() }).await?;
-    let (client, table) = engagement_testkit::dynamo::client_and_table_name(name).await?;
-    let store = CounterStore::new(client, table.clone());
-    store.create_table().await?;
-    let discord =
-        DiscordClient::new(DiscordConfig::new(fake.token()).with_api_base(fake.base_url()))?;
-    let settings = SyncSettings {
-        first_sight_lookback: Duration::from_secs(400 * 24 * 3600),
-        fixed_now: Some(fake.clock()),
-        ..SyncSettings::default()
-    };
-    let syncer = Syncer { store: store.clone(), discord: discord.clone(), settings };
-    syncer.sync_all(Duration::from_secs(600)).await?;
-    let mut oauth =
-        OAuthConfig::new(fake.application_id(), fake.client_secret(), Some(fake.base_url()));
-    oauth.authorize_url = fake.authorize_url();
-    oauth.token_url = fake.token_url();
-    let settings = DashboardSettings {
-        oauth,
-        discord: DiscordConfig::new(fake.token()).with_api_base(fake.base_url()),
-        session_key: SessionKey::new(vec![7; 32]).map_err(anyhow::Error::msg)?,
-        public_url: Some(public_url.to_owned()),
-        table_name: table,
-        default_time_zone: GuildTimeZone::default(),
-    };
-    let now_ms = u64::try_from(fake.clock().timestamp_millis())?;
-    let app = Dashboard::new(settings, discord, store)?;
+    let support::Synced { fake, app, now_ms, .. } =
+        support::synced_dashboard(name, public_url).await?;
     Ok((fake, app, now_ms))
 }
 

@@ -4,21 +4,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+mod support;
 
+use std::collections::BTreeMap;
+
+use dashboard::Dashboard;
 use dashboard::session::{SESSION_COOKIE, SESSION_TTL_MS, SessionKey};
-use dashboard::{Dashboard, DashboardSettings};
-use engagement_discord::oauth::OAuthConfig;
-use engagement_discord::{DiscordClient, DiscordConfig};
-use engagement_domain::{Day, GuildId, GuildTimeZone, UserId};
+use engagement_domain::{Day, GuildId, UserId};
 use engagement_store::CounterStore;
-use fake_discord::config::{WorldKnobs, WorldSize};
+use fake_discord::FakeDiscord;
 use fake_discord::truth::TruthOptions;
-use fake_discord::{FakeConfig, FakeDiscord};
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request};
-use sync::{SyncSettings, Syncer};
 
 const PUBLIC: &str = "https://dash.test";
 
@@ -30,40 +27,10 @@ struct Setup {
     now_ms: u64,
 }
 
-/// A world of two small guilds, synced.
+/// The synced world of `support`, the dashboard at [`PUBLIC`].
 async fn setup(name: &str) -> anyhow::Result<Setup> {
-    let size = WorldSize::Custom(WorldKnobs { guilds: 2, ..WorldSize::Small.knobs() });
-    let fake = FakeDiscord::start(FakeConfig { seed: 3, size, ..FakeConfig::default() }).await?;
-    let (client, table) = engagement_testkit::dynamo::client_and_table_name(name).await?;
-    let store = CounterStore::new(client, table.clone());
-    store.create_table().await?;
-    let discord =
-        DiscordClient::new(DiscordConfig::new(fake.token()).with_api_base(fake.base_url()))?;
-    let settings = SyncSettings {
-        first_sight_lookback: Duration::from_secs(400 * 24 * 3600),
-        fixed_now: Some(fake.clock()),
-        ..SyncSettings::default()
-    };
-    let syncer = Syncer { store: store.clone(), discord, settings };
-    syncer.sync_all(Duration::from_secs(600)).await?;
-    let mut oauth =
-        OAuthConfig::new(fake.application_id(), fake.client_secret(), Some(fake.base_url()));
-    oauth.authorize_url = fake.authorize_url();
-    oauth.token_url = fake.token_url();
-    let settings = DashboardSettings {
-        oauth,
-        discord: dashboard::settings::for_pages(
-            DiscordConfig::new(fake.token()).with_api_base(fake.base_url()),
-        ),
-        session_key: SessionKey::new(vec![7; 32]).unwrap(),
-        public_url: Some(PUBLIC.to_owned()),
-        table_name: table,
-        default_time_zone: GuildTimeZone::default(),
-    };
-    let now_ms = u64::try_from(fake.clock().timestamp_millis())?;
-    // The dashboard's own client, as main.rs makes it.
-    let discord = DiscordClient::new(settings.discord.clone())?;
-    let app = Dashboard::new(settings, discord, store.clone())?;
+    let support::Synced { fake, store, app, now_ms } =
+        support::synced_dashboard(name, PUBLIC).await?;
     Ok(Setup { fake, store, app, now_ms })
 }
 
