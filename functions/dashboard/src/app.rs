@@ -8,6 +8,8 @@
 //! | `POST /logout` | clears the session |
 //! | `GET /g/{guild}` | the server overview (`?period=7d` or `?from=…&to=…`) |
 //! | `GET /g/{guild}/c/{channel}` | one channel's overview (as `/channel-stats`: excluded or unseen channels refused) |
+//! | `GET /g/{guild}/category/{category}` | one category's overview (the channels in it the viewer may see) |
+//! | `GET /g/{guild}/growth` | growth (DAU, WAU, MAU, new members) and retention, as `/insights` |
 //! | `GET /g/{guild}/m/{member}` | one member's page (themself, or Administrator, Manage Server, View Server Insights) |
 //! | `GET /g/{guild}/export.csv` | `/export`'s CSV (Manage Server) |
 //! | `GET /g/{guild}/settings` | the server's settings, read only, as `/engagement-config show` (Manage Server) |
@@ -22,6 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use engagement_commands::Reporter;
+use engagement_commands::definition::DEFAULT_RETENTION_WEEKS;
 use engagement_commands::report::AnswerError;
 use engagement_commands::request::{Report, ReportPeriod, ReportRequest};
 use engagement_discord::DiscordClient;
@@ -322,6 +325,8 @@ impl Dashboard {
             }
             GuildRoute::Overview
             | GuildRoute::Channel(_)
+            | GuildRoute::Category(_)
+            | GuildRoute::Growth
             | GuildRoute::Member(_)
             | GuildRoute::Export
             | GuildRoute::Settings => {}
@@ -366,6 +371,10 @@ impl Dashboard {
             GuildRoute::Channel(channel) => {
                 self.overview(ctx, &at, Scope::Channel(ChannelId(channel))).await
             }
+            GuildRoute::Category(category) => {
+                self.overview(ctx, &at, Scope::Category(ChannelId(category))).await
+            }
+            GuildRoute::Growth => self.growth(ctx, &at).await,
             GuildRoute::Member(member) => self.member(ctx, &at, member).await,
             GuildRoute::Export => self.export(&at).await,
             GuildRoute::Settings => Ok(self.settings_page(ctx, &at).await),
@@ -400,6 +409,38 @@ impl Dashboard {
         let members: Vec<u64> = data.top_members.iter().map(|(u, _)| u.0).collect();
         let member_names = self.member_names(at.guild, &members, ctx.now_ms).await;
         let html = pages::overview(&at.page(ctx, &channel_names, &member_names), scope, &data);
+        Ok(page(StatusCode::OK, &html))
+    }
+
+    /// Growth over the period, and retention over the last join weeks (the page stands without it
+    /// when there is none to show).
+    async fn growth(
+        &self,
+        ctx: &RequestContext<'_>,
+        at: &CheckedGuildRequest<'_>,
+    ) -> Result<Response<Body>, AnswerError> {
+        let guild = GuildId(at.guild);
+        let audience = &at.viewer.audience;
+        let growth = self.reporter.growth((guild, Scope::Guild), &at.period, &at.config, audience);
+        let weeks = (&at.period, DEFAULT_RETENTION_WEEKS);
+        let retention = self.reporter.retention(guild, weeks, &at.config, audience);
+        let (growth, retention) = futures::future::join(growth, retention).await;
+        let growth = growth?;
+        let retention = match retention {
+            Ok(retention) => Ok(retention),
+            Err(AnswerError::User(text)) => Err(text),
+            Err(error) => return Err(error),
+        };
+        // The page stands without it, as the commands' footers do.
+        let counted_to_ms = self.store.last_synced(guild).await.ok().flatten();
+        let channel_names = BTreeMap::new();
+        let member_names = BTreeMap::new();
+        let html = pages::growth(
+            &at.page(ctx, &channel_names, &member_names),
+            &growth,
+            retention.as_ref().map_err(String::as_str),
+            counted_to_ms,
+        );
         Ok(page(StatusCode::OK, &html))
     }
 
@@ -593,13 +634,16 @@ impl Dashboard {
 enum GuildRoute {
     Overview,
     Channel(u64),
+    Category(u64),
+    Growth,
     Member(u64),
     Export,
     Settings,
 }
 
 impl GuildRoute {
-    /// `{guild}`, `{guild}/m/{member}` or `{guild}/export.csv`.
+    /// `{guild}`, then nothing, `c/{channel}`, `category/{category}`, `growth`, `m/{member}`,
+    /// `export.csv` or `settings`.
     fn parse(rest: &str) -> Option<(u64, Self)> {
         let mut parts = rest.trim_end_matches('/').split('/');
         let guild = parts.next()?.parse().ok()?;
@@ -609,6 +653,8 @@ impl GuildRoute {
             (Some("export.csv"), None, _) => Self::Export,
             (Some("settings"), None, _) => Self::Settings,
             (Some("c"), Some(channel), None) => Self::Channel(channel.parse().ok()?),
+            (Some("category"), Some(category), None) => Self::Category(category.parse().ok()?),
+            (Some("growth"), None, _) => Self::Growth,
             _ => return None,
         };
         Some((guild, route))

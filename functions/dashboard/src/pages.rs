@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use engagement_commands::format;
+use engagement_commands::report::insights::{Growth, Retention};
 use engagement_commands::report::overview::{MemberOverview, Overview};
 use engagement_commands::request::ReportPeriod;
 use engagement_domain::{GuildConfig, Period, Scope};
@@ -61,6 +62,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .guilds{list-style:none;padding:0}
 .guilds li{margin:0.4rem 0}
 .login{display:inline-block;padding:0.6rem 1.2rem;background:var(--accent);color:var(--bg);border-radius:0.5rem;text-decoration:none;font-weight:600}
+.wide{overflow-x:auto}
 .notice{background:var(--card);border-left:4px solid var(--accent);padding:0.5rem 0.8rem}
 ";
 
@@ -185,6 +187,39 @@ impl GuildPage<'_> {
         self.channel_names.get(&channel).map_or_else(|| channel.to_string(), |n| format!("#{n}"))
     }
 
+    fn category_name(&self, category: u64) -> String {
+        self.channel_names.get(&category).cloned().unwrap_or_else(|| format!("Category {category}"))
+    }
+
+    /// A paragraph linking back to the server's overview, for the same period.
+    fn back_link(&self) -> String {
+        format!(
+            "<p><a href=\"{}{}\">{}</a></p>",
+            self.path(),
+            self.period_query(),
+            escape(self.guild_name)
+        )
+    }
+
+    /// A list of links to pages under the guild's (`kind`: `c` or `category`), for the same period.
+    fn links(&self, kind: &str, rows: &[(u64, String)], summary: &str) -> String {
+        if rows.is_empty() {
+            return String::new();
+        }
+        let items: String = rows
+            .iter()
+            .map(|(id, name)| {
+                format!(
+                    "<li><a href=\"{}/{kind}/{id}{}\">{}</a></li>",
+                    self.path(),
+                    self.period_query(),
+                    escape(name)
+                )
+            })
+            .collect();
+        format!("<details><summary>{}</summary><ul>{items}</ul></details>", escape(summary))
+    }
+
     /// The query that keeps the period on a link.
     fn period_query(&self) -> String {
         match (period_param(self.period.period), self.period.range) {
@@ -206,23 +241,21 @@ impl GuildPage<'_> {
     }
 }
 
-/// The server overview.
+/// The server overview, or a channel's or category's (`scope`).
 #[must_use]
 pub fn overview(page: &GuildPage<'_>, scope: Scope, data: &Overview) -> String {
     let (title, here, mut body) = match scope {
         Scope::Channel(channel) => (
             page.channel_name(channel.0),
             format!("{}/c/{}", page.path(), channel.0),
-            format!(
-                "<p><a href=\"{}{}\">{}</a></p>",
-                page.path(),
-                page.period_query(),
-                escape(page.guild_name)
-            ),
+            page.back_link(),
         ),
-        Scope::Guild | Scope::Category(_) => {
-            (page.guild_name.to_owned(), page.path(), String::new())
-        }
+        Scope::Category(category) => (
+            page.category_name(category.0),
+            format!("{}/category/{}", page.path(), category.0),
+            page.back_link(),
+        ),
+        Scope::Guild => (page.guild_name.to_owned(), page.path(), String::new()),
     };
     body.push_str(&page.heading(&title, data.counted_to_ms));
     body.push_str(&period_picker(&here, page.period));
@@ -235,9 +268,11 @@ pub fn overview(page: &GuildPage<'_>, scope: Scope, data: &Overview) -> String {
         format::number(i64::try_from(data.active_members).unwrap_or(i64::MAX)),
     );
     let mut links = format!(
-        "<a href=\"{}/m/{}{}\">Your own activity</a>",
+        "<a href=\"{}/m/{}{}\">Your own activity</a> · <a href=\"{}/growth{}\">Growth and retention</a>",
         page.path(),
         page.viewer,
+        page.period_query(),
+        page.path(),
         page.period_query()
     );
     if page.may_export {
@@ -276,23 +311,13 @@ pub fn overview(page: &GuildPage<'_>, scope: Scope, data: &Overview) -> String {
     );
     let channels: Vec<(String, i64)> =
         data.top_channels.iter().map(|(c, n)| (page.channel_name(c.0), n.messages)).collect();
-    let channel_links = if scope == Scope::Guild && !data.top_channels.is_empty() {
-        let items: String = data
-            .top_channels
-            .iter()
-            .map(|(c, _)| {
-                format!(
-                    "<li><a href=\"{}/c/{}{}\">{}</a></li>",
-                    page.path(),
-                    c.0,
-                    page.period_query(),
-                    escape(&page.channel_name(c.0))
-                )
-            })
-            .collect();
-        format!("<details><summary>Channels' pages</summary><ul>{items}</ul></details>")
-    } else {
-        String::new()
+    let channel_links = match scope {
+        Scope::Guild | Scope::Category(_) => {
+            let rows: Vec<(u64, String)> =
+                data.top_channels.iter().map(|(c, _)| (c.0, page.channel_name(c.0))).collect();
+            page.links("c", &rows, "Channels' pages")
+        }
+        Scope::Channel(_) => String::new(),
     };
     let members: Vec<(String, i64)> =
         data.top_members.iter().map(|(u, n)| (page.member_name(u.0), n.messages)).collect();
@@ -314,10 +339,26 @@ pub fn overview(page: &GuildPage<'_>, scope: Scope, data: &Overview) -> String {
     } else {
         String::new()
     };
+    let categories = if data.top_categories.is_empty() {
+        String::new()
+    } else {
+        let bars: Vec<(String, i64)> = data
+            .top_categories
+            .iter()
+            .map(|(c, n)| (page.category_name(c.0), n.messages))
+            .collect();
+        let rows: Vec<(u64, String)> =
+            data.top_categories.iter().map(|(c, _)| (c.0, page.category_name(c.0))).collect();
+        format!(
+            "<section><h2>Top categories</h2>{}{}</section>",
+            svg::bars(&bars, "Messages per category"),
+            page.links("category", &rows, "Categories' pages")
+        )
+    };
     let _ = write!(
         body,
-        "<div class=\"grid\"><section><h2>Top channels</h2>{}{}</section><section><h2>Top members</h2>{}{}\
-         </section></div>",
+        "<div class=\"grid\"><section><h2>Top channels</h2>{}{}</section>{categories}<section><h2>Top \
+         members</h2>{}{}</section></div>",
         svg::bars(&channels, "Messages per channel"),
         channel_links,
         svg::bars(&members, "Messages per member"),
@@ -332,12 +373,7 @@ pub fn overview(page: &GuildPage<'_>, scope: Scope, data: &Overview) -> String {
 pub fn member(page: &GuildPage<'_>, member: u64, data: &MemberOverview) -> String {
     let title =
         if member == page.viewer { "Your activity".to_owned() } else { page.member_name(member) };
-    let mut body = format!(
-        "<p><a href=\"{}{}\">{}</a></p>",
-        page.path(),
-        page.period_query(),
-        escape(page.guild_name)
-    );
+    let mut body = page.back_link();
     body.push_str(&page.heading(&title, data.counted_to_ms));
     if data.opted_out {
         body.push_str(
@@ -366,6 +402,156 @@ pub fn member(page: &GuildPage<'_>, member: u64, data: &MemberOverview) -> Strin
     let _ = write!(body, "<h2>Where</h2>{}", svg::bars(&channels, "Messages per channel"));
     body.push_str(&day_table(&data.days, "Wrote"));
     layout(page.base, &title, Some(page.session), &body)
+}
+
+/// Growth (DAU, WAU, MAU and new members per day over the period) and retention (the last join
+/// weeks: `retention` is the member-facing reason when there is none to show).
+#[must_use]
+pub fn growth(
+    page: &GuildPage<'_>,
+    growth: &Growth,
+    retention: Result<&Retention, &str>,
+    counted_to_ms: Option<u64>,
+) -> String {
+    let mut body = page.back_link();
+    body.push_str(&page.heading("Growth and retention", counted_to_ms));
+    body.push_str(&period_picker(&format!("{}/growth", page.path()), page.period));
+    let last = growth.figures.last();
+    let figure = |f: fn(&engagement_domain::DayFigures) -> usize| {
+        format::number(i64::try_from(last.map_or(0, f)).unwrap_or(i64::MAX))
+    };
+    let when = last.map_or_else(String::new, |d| {
+        if d.day == page.period.today { " today".to_owned() } else { format!(" on {}", d.day) }
+    });
+    let _ = write!(
+        body,
+        "<ul class=\"figures\"><li>Active{when} (DAU)<strong>{}</strong></li><li>In 7 days (WAU)<strong>{}\
+         </strong></li><li>In 30 days (MAU)<strong>{}</strong></li><li>New members<strong>{}</strong></li>\
+         <li>Average DAU<strong>{}</strong></li></ul>",
+        figure(|d| d.dau),
+        figure(|d| d.wau),
+        figure(|d| d.mau),
+        format::number(i64::try_from(growth.new_members).unwrap_or(i64::MAX)),
+        format::number(growth.average_dau),
+    );
+    if let Some(before) = growth.before {
+        let mut compared = format!(
+            "New members vs the {} days before: {}.",
+            before.days,
+            format::trend(
+                i64::try_from(before.new_members).unwrap_or(i64::MAX),
+                i64::try_from(growth.new_members).unwrap_or(i64::MAX)
+            )
+        );
+        if let (Some(then), Some(now)) = (before.last, last) {
+            let _ = write!(
+                compared,
+                " MAU since {}: {}.",
+                then.day,
+                format::trend(
+                    i64::try_from(then.mau).unwrap_or(i64::MAX),
+                    i64::try_from(now.mau).unwrap_or(i64::MAX)
+                )
+            );
+        }
+        let _ = write!(body, "<p>{}</p>", escape(&compared));
+    }
+    let caption = format!("Active and new members per day, {}", page.period.label());
+    let _ = write!(
+        body,
+        "<h2>Growth</h2><figure>{}<figcaption>{}</figcaption></figure>",
+        svg::growth(&growth.figures, &caption),
+        escape(&caption)
+    );
+    let rows: String = growth
+        .figures
+        .iter()
+        .rev()
+        .map(|d| {
+            format!(
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+                 <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                d.day,
+                d.dau,
+                d.wau,
+                d.mau,
+                d.new_members,
+                format::number(d.messages)
+            )
+        })
+        .collect();
+    let _ = write!(
+        body,
+        "<details><summary>The numbers behind the chart</summary><table id=\"growth\"><thead><tr>\
+         <th>Day</th><th class=\"n\">DAU</th><th class=\"n\">WAU</th><th class=\"n\">MAU</th>\
+         <th class=\"n\">New</th><th class=\"n\">Messages</th></tr></thead><tbody>{rows}</tbody></table>\
+         </details>"
+    );
+    body.push_str("<h2>Retention</h2>");
+    match retention {
+        Ok(retention) => {
+            let _ = write!(
+                body,
+                "<p>{} new members in the weeks of {} to {}, and the share of each week's active in \
+                 each week after (the current week so far). A week with fewer than {} new members \
+                 shows its size only.</p>",
+                format::number(i64::try_from(retention.joined).unwrap_or(i64::MAX)),
+                retention.first_week,
+                retention.last_week,
+                engagement_commands::report::insights::MIN_COHORT,
+            );
+            let averages: Vec<String> = retention
+                .averages
+                .iter()
+                .map(|(k, average)| match average {
+                    Some((percent, followed)) => format!(
+                        "<li>Week {k}: <strong>{percent}%</strong> still active on average ({} \
+                         followed)</li>",
+                        format::number(i64::try_from(*followed).unwrap_or(i64::MAX))
+                    ),
+                    None => format!("<li>Week {k}: nothing to show yet</li>"),
+                })
+                .collect();
+            let caption = "The share of each week's new members active in the weeks after";
+            let _ = write!(
+                body,
+                "<ul>{}</ul><figure>{}<figcaption>{caption}</figcaption></figure>{}",
+                averages.concat(),
+                svg::retention(&retention.cohorts, caption),
+                retention_table(&retention.cohorts)
+            );
+        }
+        Err(reason) => {
+            let _ = write!(body, "<p>{}</p>", escape(reason));
+        }
+    }
+    layout(page.base, "Growth and retention", Some(page.session), &body)
+}
+
+/// The numbers behind the retention chart: a row per join week, its size and each week after's
+/// share ("–" for a week not begun or a week shown by size only).
+fn retention_table(cohorts: &[engagement_domain::Cohort]) -> String {
+    let weeks = cohorts.iter().map(|c| c.active.len()).max().unwrap_or(0);
+    let head: String = (1..=weeks).map(|k| format!("<th class=\"n\">Week {k}</th>")).collect();
+    let rows: String = cohorts
+        .iter()
+        .map(|c| {
+            let cells: String = (0..weeks)
+                .map(|k| {
+                    c.share(k + 1).map_or_else(
+                        || "<td class=\"n\">–</td>".to_owned(),
+                        |share| format!("<td class=\"n\">{:.0}%</td>", share * 100.0),
+                    )
+                })
+                .collect();
+            format!("<tr><td>{}</td><td class=\"n\">{}</td>{cells}</tr>", c.week, c.members)
+        })
+        .collect();
+    format!(
+        "<details><summary>The numbers behind the table</summary><div class=\"wide\"><table \
+         id=\"retention\"><thead><tr><th>Joined the week of</th><th class=\"n\">New</th>{head}</tr>\
+         </thead><tbody>{rows}</tbody></table></div></details>"
+    )
 }
 
 /// The settings, read only (Manage Server): what `/engagement-config show` lists.

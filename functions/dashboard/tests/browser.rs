@@ -76,6 +76,35 @@ async fn a_person_logs_in_reads_the_overview_and_is_refused_elsewhere() -> anyho
         check_overview(page(name), &truth, first, last, current)
             .with_context(|| format!("the overview \"{name}\" as the browser showed it"))?;
     }
+    // The drill-downs: a category's and a channel's pages show their own ground truth; growth and
+    // retention are drawn.
+    for (name, column) in [("category", Column::Category), ("channel", Column::Channel)] {
+        let shown = page(name);
+        let id: u64 = shown
+            .url
+            .split('/')
+            .nth(6)
+            .and_then(|s| s.split('?').next())
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("the {name}'s id in {}", shown.url))?;
+        let truth = Truth::of_scope(&fake, guild, column, id);
+        check_overview(shown, &truth, None, today, Some("All time"))
+            .with_context(|| format!("the {name}'s page as the browser showed it"))?;
+    }
+    let growth = page("growth");
+    assert_eq!(growth.h1.as_deref(), Some("Growth and retention"));
+    let kinds: Vec<&str> = growth.charts.iter().filter_map(|c| c.kind.as_deref()).collect();
+    assert_eq!(kinds, ["growth", "retention"], "{:?}", growth.charts);
+    let members: BTreeSet<u64> =
+        truth.in_range(today - days(400), today).flat_map(|d| d.2.iter().copied()).collect();
+    let new = growth.figures.iter().find(|(l, _)| l == "New members").and_then(|(_, v)| v.clone());
+    assert_eq!(
+        new,
+        Some(members.len().to_string()),
+        "everyone is new in all time: {:?}",
+        growth.figures
+    );
+    assert!(growth.scroll_width <= growth.viewport_width, "the growth page fits: {growth:?}");
     let logged_out = page("overview-logged-out");
     assert_eq!(logged_out.h1.as_deref(), Some("Server engagement"), "logged out: the login page");
     assert!(logged_out.url.ends_with(&format!("{base}/")), "{}", logged_out.url);
@@ -159,11 +188,34 @@ struct Truth {
     days: BTreeMap<NaiveDate, (i64, i64, BTreeSet<u64>)>,
 }
 
+/// Which column of the ground truth a page is limited to.
+#[derive(Clone, Copy)]
+enum Column {
+    Category,
+    Channel,
+}
+
 impl Truth {
     fn of(fake: &FakeDiscord, guild: u64) -> Self {
+        Self::of_records(fake, guild, |_| true)
+    }
+
+    /// The records of one category or channel.
+    fn of_scope(fake: &FakeDiscord, guild: u64, column: Column, id: u64) -> Self {
+        Self::of_records(fake, guild, |r| match column {
+            Column::Category => r.category_id == Some(id),
+            Column::Channel => r.channel_id == id,
+        })
+    }
+
+    fn of_records(
+        fake: &FakeDiscord,
+        guild: u64,
+        keep: impl Fn(&fake_discord::truth::TruthRecord) -> bool,
+    ) -> Self {
         let mut days: BTreeMap<NaiveDate, (i64, i64, BTreeSet<u64>)> = BTreeMap::new();
         for r in fake.ground_truth(&TruthOptions::default()) {
-            if r.guild_id == guild {
+            if r.guild_id == guild && keep(&r) {
                 let day = days.entry(r.day).or_default();
                 day.0 += i64::try_from(r.messages).unwrap();
                 day.1 += i64::try_from(r.reactions_given).unwrap();

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use dashboard::Dashboard;
 use dashboard::session::{SESSION_COOKIE, SESSION_TTL_MS, SessionKey};
@@ -376,5 +376,128 @@ async fn member_pages_and_the_export_follow_the_commands_rules() -> anyhow::Resu
     assert!(!settings.body.contains(&plain.to_string()), "who opted out is not shown");
     let refused = member.get(&s, &format!("/g/{guild}/settings")).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    Ok(())
+}
+
+/// The rows of the table `id` on a page: each row's cells, as text.
+fn table_rows(html: &str, id: &str) -> Vec<Vec<String>> {
+    let start = html.find(&format!("<table id=\"{id}\">")).unwrap_or_else(|| panic!("table {id}"));
+    let table = &html[start..start + html[start..].find("</table>").unwrap()];
+    table
+        .split("<tr>")
+        .skip(2)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|cell| {
+                    let text = &cell[cell.find('>').unwrap() + 1..];
+                    text[..text.find("</td>").unwrap()].replace(',', "")
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn growth_retention_and_category_pages_show_the_ground_truth() -> anyhow::Result<()> {
+    let s = setup("dashboard-growth").await?;
+    let (guild, owner, _) = people(&s.fake);
+    let mut browser = Browser::default();
+    browser.login(&s, owner).await;
+    let overview = browser.get(&s, &format!("/g/{guild}?period=all")).await;
+    assert!(overview.body.contains(&format!("/g/{guild}/growth?period=all")), "linked");
+
+    // Growth: each day's DAU, WAU, MAU, new members and messages, as the participation truth has
+    // them; after the last active day, nobody is active or new.
+    let page = browser.get(&s, &format!("/g/{guild}/growth?period=all")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("<svg"), "the charts are drawn");
+    let truth: BTreeMap<String, Vec<String>> = s
+        .fake
+        .insights_truth(&TruthOptions::default())
+        .into_iter()
+        .filter(|r| r.guild_id == guild)
+        .map(|r| {
+            let row = [r.dau, r.wau, r.mau, r.new_members, r.messages].map(|n| n.to_string());
+            (r.day.to_string(), row.to_vec())
+        })
+        .collect();
+    assert!(truth.len() > 7, "a few weeks of activity");
+    let shown: BTreeMap<String, Vec<String>> = table_rows(&page.body, "growth")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1..].to_vec()))
+        .collect();
+    for (day, row) in &shown {
+        match truth.get(day) {
+            Some(want) => assert_eq!(row, want, "{day}"),
+            None => {
+                assert!(day > truth.keys().next_back().unwrap(), "{day} before the last truth day");
+                assert_eq!((&row[0], &row[3]), (&"0".to_owned(), &"0".to_owned()), "{day}");
+            }
+        }
+    }
+    assert!(truth.keys().all(|d| shown.contains_key(d)), "every day of the truth is shown");
+
+    // Retention: each join week's new members, and the share of them active in each week after, from
+    // the (day, member) ground truth.
+    let mut active: BTreeMap<u64, BTreeSet<Day>> = BTreeMap::new();
+    for r in s.fake.ground_truth(&TruthOptions::default()) {
+        if r.guild_id == guild && r.messages > 0 {
+            active.entry(r.user_id).or_default().insert(Day::from_date(r.day));
+        }
+    }
+    let today = Day::from_date(
+        chrono::DateTime::from_timestamp_millis(i64::try_from(s.now_ms)?).unwrap().date_naive(),
+    );
+    let monday = |d: Day| engagement_domain::insights::monday_of(d);
+    let rows = table_rows(&page.body, "retention");
+    assert_eq!(rows.len(), usize::from(engagement_commands::definition::DEFAULT_RETENTION_WEEKS));
+    let mut followed = 0;
+    for row in &rows {
+        let week: Day = row[0].parse()?;
+        let cohort: Vec<&BTreeSet<Day>> =
+            active.values().filter(|days| monday(*days.first().unwrap()) == week).collect();
+        assert_eq!(row[1], cohort.len().to_string(), "the week of {week}");
+        for (k, cell) in row[2..].iter().enumerate() {
+            let after = week.plus(7 * i32::try_from(k + 1)?);
+            let want = if cohort.len() < engagement_commands::report::insights::MIN_COHORT
+                || after > today
+            {
+                "–".to_owned()
+            } else {
+                followed += 1;
+                let n = cohort.iter().filter(|d| d.range(after..=after.plus(6)).next().is_some());
+                #[allow(clippy::cast_precision_loss)]
+                let share = n.count() as f64 * 100.0 / cohort.len() as f64;
+                format!("{share:.0}%")
+            };
+            assert_eq!(cell, &want, "the week of {week}, {} weeks after", k + 1);
+        }
+    }
+    assert!(followed > 0, "some cohort is followed");
+
+    // A category's page: the days of the channels in it (threads in their parent's), linked from the
+    // overview.
+    let mut per_category: BTreeMap<u64, BTreeMap<Day, i64>> = BTreeMap::new();
+    for r in s.fake.ground_truth(&TruthOptions::default()) {
+        if let (true, true, Some(category)) = (r.guild_id == guild, r.messages > 0, r.category_id) {
+            *per_category.entry(category).or_default().entry(Day::from_date(r.day)).or_default() +=
+                i64::try_from(r.messages)?;
+        }
+    }
+    let (category, want) =
+        per_category.into_iter().max_by_key(|(_, d)| d.values().sum::<i64>()).expect("a category");
+    let link = format!("/g/{guild}/category/{category}?period=all");
+    assert!(overview.body.contains(&link), "linked");
+    let page = browser.get(&s, &link).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(day_table(&page.body), want);
+    let name = s.fake.with_world(|w| w.channels[&category].name.clone());
+    assert!(page.body.contains(&format!("<h1>{}</h1>", dashboard::svg::escape(&name))));
+
+    // Something that is not a category with counts says so, and shows nothing.
+    let page = browser.get(&s, &format!("/g/{guild}/category/{owner}?period=all")).await;
+    assert!(page.body.contains("Nothing was counted"), "{}", page.body);
+    assert!(!page.body.contains("<table"));
     Ok(())
 }

@@ -5,14 +5,14 @@ use std::ops::ControlFlow;
 
 use engagement_domain::insights::{MAU_WINDOW, RETENTION_WEEKS, monday_of};
 use engagement_domain::{
-    ChannelId, CounterReader, Day, DayFigures, DayRange, GuildId, Metric, Participation, Scope,
-    UserId,
+    Audience, ChannelId, Cohort, CounterReader, Day, DayFigures, DayRange, GuildConfig, GuildId,
+    Metric, Participation, Scope, UserId,
 };
 
 use super::{AnswerError, Drawing, Reporter, footer, nothing_counted, nothing_in, with_chart};
 use crate::format;
 use crate::reply::{EmbedDraft, Reply};
-use crate::request::{ReportRequest, ScopeName};
+use crate::request::{ReportPeriod, ReportRequest, ScopeName};
 use crate::visibility::Shown;
 
 /// The fewest new members a join week needs for `/insights retention` to show its weeks after.
@@ -122,35 +122,133 @@ fn as_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// `/insights growth`: DAU, WAU, MAU and new members per day over the period, drawn and told, with the
-/// change since the previous period (as long, just before). Only channels the audience may see count,
-/// in `scope`, without members who opted out; a member is new on the first day they were active in
-/// those channels. All time starts on the first day anyone was.
-pub(super) async fn growth(
+/// Growth over a period: what `/insights growth` tells and the dashboard's growth page shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Growth {
+    /// Each day's figures over the period.
+    pub figures: Vec<DayFigures>,
+    /// Members new in the period.
+    pub new_members: usize,
+    /// The period just before, as long (none for all time).
+    pub before: Option<GrowthBefore>,
+    /// DAU averaged over the period's days, rounded.
+    pub average_dau: i64,
+    /// Messages over the period.
+    pub messages: i64,
+}
+
+/// The period before a [`Growth`]'s, to compare with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrowthBefore {
+    /// How many days it has.
+    pub days: u32,
+    /// Members new in it.
+    pub new_members: usize,
+    /// Its last day's figures (MAU then).
+    pub last: Option<DayFigures>,
+}
+
+/// Retention of the last join weeks: what `/insights retention` tells and the dashboard shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Monday of the first join week.
+    pub first_week: Day,
+    /// Monday of the last join week (the last complete one).
+    pub last_week: Day,
+    /// The join weeks, oldest first; weeks with fewer than [`MIN_COHORT`] new members keep only
+    /// their size.
+    pub cohorts: Vec<Cohort>,
+    /// Members new over all the join weeks.
+    pub joined: usize,
+    /// For 1 and 4 weeks after joining: the share still active in percent and how many members that
+    /// is of, weighted over the weeks that are over (`None`: none is yet).
+    pub averages: [(usize, Option<(usize, usize)>); 2],
+}
+
+impl<R: CounterReader> Reporter<R> {
+    /// DAU, WAU, MAU and new members per day over `period` in `scope`, as `audience` may see them, by
+    /// `/insights growth`'s rules.
+    ///
+    /// # Errors
+    /// [`AnswerError::User`] when nothing was counted, or the channel is excluded or not visible to
+    /// the audience; read failures.
+    pub async fn growth(
+        &self,
+        (guild, scope): (GuildId, Scope),
+        period: &ReportPeriod,
+        config: &GuildConfig,
+        audience: &Audience,
+    ) -> Result<Growth, AnswerError> {
+        let shown = self.shown_in(guild, scope, config, audience).await?;
+        growth_of(self, guild, period, scope, &shown).await
+    }
+
+    /// Retention of the last `weeks` complete join weeks before `period`'s today, as `audience` may
+    /// see it, by `/insights retention`'s rules.
+    ///
+    /// # Errors
+    /// [`AnswerError::User`] when nobody was new in those weeks; read failures.
+    pub async fn retention(
+        &self,
+        guild: GuildId,
+        (period, weeks): (&ReportPeriod, u8),
+        config: &GuildConfig,
+        audience: &Audience,
+    ) -> Result<Retention, AnswerError> {
+        let shown = self.shown(guild, config, audience).await?;
+        retention_of(self, guild, period, weeks, &shown).await
+    }
+}
+
+/// Growth over the period: only channels the audience may see count, in `scope`, without members who
+/// opted out; a member is new on the first day they were active in those channels. All time starts on
+/// the first day anyone was. Compared with the period before, as long, just before.
+async fn growth_of(
+    reporter: &Reporter<impl CounterReader>,
+    guild: GuildId,
+    period: &ReportPeriod,
+    scope: Scope,
+    shown: &Shown,
+) -> Result<Growth, AnswerError> {
+    let (range, participation) =
+        participation(&reporter.reader, guild, (period.range, period.today), scope, |c, u| {
+            counted(shown, c, u)
+        })
+        .await
+        .map_err(AnswerError::read)?
+        .ok_or_else(|| nothing_counted(period))?;
+    let figures = participation.daily_figures(range);
+    if !figures.iter().any(|f| f.dau > 0) {
+        return Err(nothing_in(scope, period));
+    }
+    let new_members: usize = figures.iter().map(|f| f.new_members).sum();
+    let dau_sum: usize = figures.iter().map(|f| f.dau).sum();
+    let messages: i64 = figures.iter().map(|f| f.messages).sum();
+    let len = as_i64(figures.len()).max(1);
+    let before = period.previous().map(|previous| GrowthBefore {
+        days: previous.len(),
+        new_members: participation.first_day.values().filter(|d| previous.contains(**d)).count(),
+        last: participation.daily_figures(DayRange::single(previous.last)).first().copied(),
+    });
+    Ok(Growth {
+        figures,
+        new_members,
+        before,
+        average_dau: (as_i64(dau_sum) + len / 2) / len,
+        messages,
+    })
+}
+
+/// `/insights growth`: [`growth_of`], drawn and told.
+pub(super) async fn growth_reply(
     reporter: &Reporter<impl CounterReader>,
     request: &ReportRequest,
     scope: Scope,
     shown: &Shown,
 ) -> Result<Reply, AnswerError> {
     let period = &request.period;
-    let (range, participation) = participation(
-        &reporter.reader,
-        request.guild,
-        (period.range, period.today),
-        scope,
-        |c, u| counted(shown, c, u),
-    )
-    .await
-    .map_err(AnswerError::read)?
-    .ok_or_else(|| nothing_counted(period))?;
-    let figures = participation.daily_figures(range);
-    let Some(last) = figures.last().copied().filter(|_| figures.iter().any(|f| f.dau > 0)) else {
-        return Err(nothing_in(scope, period));
-    };
-    let new_now: usize = figures.iter().map(|f| f.new_members).sum();
-    let dau_sum: usize = figures.iter().map(|f| f.dau).sum();
-    let messages: i64 = figures.iter().map(|f| f.messages).sum();
-    let len = as_i64(figures.len()).max(1);
+    let growth = growth_of(reporter, request.guild, period, scope, shown).await?;
+    let Some(last) = growth.figures.last().copied() else { return Err(nothing_in(scope, period)) };
     let when =
         if last.day == period.today { "Today".to_owned() } else { format!("On {}", last.day) };
     let mut description = format!(
@@ -161,28 +259,26 @@ pub(super) async fn growth(
         format::number(as_i64(last.wau)),
         format::number(as_i64(last.mau)),
     );
-    description.push_str(&format!("\nNew members: **{}**", format::number(as_i64(new_now))));
-    // Against the period before, as long (none for all time).
-    if let Some(previous) = period.previous() {
-        let new_before =
-            participation.first_day.values().filter(|d| previous.contains(**d)).count();
+    description
+        .push_str(&format!("\nNew members: **{}**", format::number(as_i64(growth.new_members))));
+    if let Some(before) = growth.before {
         description.push_str(&format!(
             " · vs the {} days before: {}",
-            previous.len(),
-            format::trend(as_i64(new_before), as_i64(new_now)),
+            before.days,
+            format::trend(as_i64(before.new_members), as_i64(growth.new_members)),
         ));
-        if let Some(before) = participation.daily_figures(DayRange::single(previous.last)).first() {
+        if let Some(then) = before.last {
             description.push_str(&format!(
                 "\nMAU since {}: {}",
-                before.day,
-                format::trend(as_i64(before.mau), as_i64(last.mau)),
+                then.day,
+                format::trend(as_i64(then.mau), as_i64(last.mau)),
             ));
         }
     }
     description.push_str(&format!(
         "\nAverage DAU: {} · {}",
-        format::number((as_i64(dau_sum) + len / 2) / len),
-        format::count(messages, Metric::Messages),
+        format::number(growth.average_dau),
+        format::count(growth.messages, Metric::Messages),
     ));
     let title = match scope {
         Scope::Guild => "Server growth",
@@ -190,34 +286,33 @@ pub(super) async fn growth(
         Scope::Category(_) => "Category growth",
     };
     let embed = EmbedDraft::new(title).description(description).footer(footer(period));
-    with_chart(embed, &format!("{title}, {}", period.label()), Drawing::Growth(&figures))
+    with_chart(embed, &format!("{title}, {}", period.label()), Drawing::Growth(&growth.figures))
 }
 
-/// `/insights retention`: for each of the last `weeks` complete ISO weeks, the members new that week
-/// (first active in the channels the audience may see) and the share of them active in each of the
-/// weeks after, up to [`RETENTION_WEEKS`] (the current week so far). With the average week-1 and
-/// week-4 retention, weighted by cohort size.
-pub(super) async fn retention(
+/// For each of the last `weeks` complete ISO weeks, the members new that week (first active in the
+/// channels the audience may see) and how many of them were active in each of the weeks after, up to
+/// [`RETENTION_WEEKS`] (the current week so far). With the average week-1 and week-4 retention,
+/// weighted by cohort size.
+async fn retention_of(
     reporter: &Reporter<impl CounterReader>,
-    request: &ReportRequest,
+    guild: GuildId,
+    period: &ReportPeriod,
     weeks: u8,
     shown: &Shown,
-) -> Result<Reply, AnswerError> {
-    let period = &request.period;
+) -> Result<Retention, AnswerError> {
     let today = period.today;
     let this_week = monday_of(today);
     let first = this_week.plus(-7 * i32::from(weeks.max(1)));
     let mut participation = Participation::default();
     reporter
         .reader
-        .scan_activity(request.guild, DayRange { first, last: today }, |day, tally| {
+        .scan_activity(guild, DayRange { first, last: today }, |day, tally| {
             participation.add_day(day, &tally, Scope::Guild, |c, u| counted(shown, c, u));
             ControlFlow::Continue(())
         })
         .await
         .map_err(AnswerError::read)?;
-    let first_seen =
-        reporter.reader.load_first_seen(request.guild).await.map_err(AnswerError::read)?;
+    let first_seen = reporter.reader.load_first_seen(guild).await.map_err(AnswerError::read)?;
     participation.add_first_seen(&first_seen, Scope::Guild, |c, u| counted(shown, c, u));
     let mut cohorts = participation.retention(first, this_week.previous(), RETENTION_WEEKS, today);
     let joined: usize = cohorts.iter().map(|c| c.members).sum();
@@ -232,13 +327,7 @@ pub(super) async fn retention(
             this_week.previous()
         )));
     }
-    let mut description = format!(
-        "The server · {} new in the last {weeks} weeks, and how many of each week's were active in \
-         each week after (the current week so far; weeks with fewer than {MIN_COHORT} new members show \
-         their size only)",
-        format::members(joined)
-    );
-    for k in [1, 4] {
+    let averages = [1, 4].map(|k| {
         let (mut active, mut followed) = (0, 0);
         for cohort in &cohorts {
             // Only weeks that are over: a week just begun would pull the average down.
@@ -248,9 +337,30 @@ pub(super) async fn retention(
                 followed += cohort.members;
             }
         }
-        match (active * 100).checked_div(followed) {
+        (k, (active * 100).checked_div(followed).map(|percent| (percent, followed)))
+    });
+    Ok(Retention { first_week: first, last_week: this_week.previous(), cohorts, joined, averages })
+}
+
+/// `/insights retention`: [`retention_of`], drawn and told.
+pub(super) async fn retention_reply(
+    reporter: &Reporter<impl CounterReader>,
+    request: &ReportRequest,
+    weeks: u8,
+    shown: &Shown,
+) -> Result<Reply, AnswerError> {
+    let period = &request.period;
+    let retention = retention_of(reporter, request.guild, period, weeks, shown).await?;
+    let mut description = format!(
+        "The server · {} new in the last {weeks} weeks, and how many of each week's were active in \
+         each week after (the current week so far; weeks with fewer than {MIN_COHORT} new members show \
+         their size only)",
+        format::members(retention.joined)
+    );
+    for (k, average) in retention.averages {
+        match average {
             None => description.push_str(&format!("\nWeek {k}: nothing to show yet")),
-            Some(percent) => description.push_str(&format!(
+            Some((percent, followed)) => description.push_str(&format!(
                 "\nWeek {k}: **{percent}%** still active on average ({} followed)",
                 format::members(followed)
             )),
@@ -258,5 +368,5 @@ pub(super) async fn retention(
     }
     let embed = EmbedDraft::new("Retention").description(description).footer(footer(period));
     let caption = "Retention: the share of each week's new members active in the weeks after";
-    with_chart(embed, caption, Drawing::Retention(&cohorts))
+    with_chart(embed, caption, Drawing::Retention(&retention.cohorts))
 }

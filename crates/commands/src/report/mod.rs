@@ -122,6 +122,23 @@ impl<R: CounterReader> Reporter<R> {
         Ok(Shown::for_audience(config.clone(), access.as_ref(), audience))
     }
 
+    /// What `audience` may see of `guild` for a report limited to `scope`: a channel must be counted
+    /// and visible to the audience (as [`Self::answer`] refuses it).
+    async fn shown_in(
+        &self,
+        guild: GuildId,
+        scope: Scope,
+        config: &GuildConfig,
+        audience: &Audience,
+    ) -> Result<Shown, AnswerError> {
+        let shown = self.shown(guild, config, audience).await?;
+        if let Some(channel) = scope_channel(scope) {
+            check_counted(config, channel)?;
+            shown.check_visible(channel)?;
+        }
+        Ok(shown)
+    }
+
     /// The reply to `request`, once its channel scope is checked against the guild's settings.
     async fn answer_here(
         &self,
@@ -144,8 +161,10 @@ impl<R: CounterReader> Reporter<R> {
             Report::Activity { scope, view: ActivityView::Heatmap } => {
                 activity::heatmap(self, request, scope, shown).await
             }
-            Report::Growth { scope } => insights::growth(self, request, scope, shown).await,
-            Report::Retention { weeks } => insights::retention(self, request, weeks, shown).await,
+            Report::Growth { scope } => insights::growth_reply(self, request, scope, shown).await,
+            Report::Retention { weeks } => {
+                insights::retention_reply(self, request, weeks, shown).await
+            }
             Report::Export => export::answer(self, request, shown).await,
             Report::Digest { frequency } => digest::digest(self, request, frequency, shown).await,
         }

@@ -15,7 +15,7 @@ use engagement_domain::{
 };
 
 use super::activity::{DayActivity, hours_of};
-use super::{AnswerError, Reporter, nothing_counted};
+use super::{AnswerError, Reporter, nothing_counted, nothing_in};
 use crate::request::ReportPeriod;
 
 /// How many channels and members the overview ranks.
@@ -32,6 +32,8 @@ pub struct Overview {
     pub active_members: usize,
     /// The busiest channels by messages, busiest first.
     pub top_channels: Vec<(ChannelId, Counts)>,
+    /// The busiest categories by messages, busiest first (empty for a channel's or category's page).
+    pub top_categories: Vec<(ChannelId, Counts)>,
     /// The most active members by messages, most active first.
     pub top_members: Vec<(UserId, Counts)>,
     /// Messages per weekday (Monday first) and local hour.
@@ -44,11 +46,14 @@ pub struct Overview {
 }
 
 impl<R: CounterReader> Reporter<R> {
-    /// The overview of `guild` (or one of its channels: `scope`) over `period` for `audience`.
+    /// The overview of `guild` (or one of its channels or categories: `scope`) over `period` for
+    /// `audience`.
     ///
     /// # Errors
-    /// [`AnswerError::User`] when nothing was counted in the period, or the channel is excluded or
-    /// not visible to the audience (as the commands refuse it); read failures.
+    /// [`AnswerError::User`] when nothing was counted in the period, the channel is excluded or not
+    /// visible to the audience (as the commands refuse it), or nothing the audience may see was
+    /// counted in the category (so a category's page says nothing of one it cannot see); read
+    /// failures.
     pub async fn overview(
         &self,
         (guild, scope): (GuildId, Scope),
@@ -56,11 +61,7 @@ impl<R: CounterReader> Reporter<R> {
         config: &GuildConfig,
         audience: &Audience,
     ) -> Result<Overview, AnswerError> {
-        let shown = self.shown(guild, config, audience).await?;
-        if let Scope::Channel(channel) = scope {
-            super::check_counted(config, channel)?;
-            shown.check_visible(channel)?;
-        }
+        let shown = self.shown_in(guild, scope, config, audience).await?;
         let mut per_day: BTreeMap<Day, (i64, usize)> = BTreeMap::new();
         let mut members: BTreeSet<UserId> = BTreeSet::new();
         let mut whole = Tally::new();
@@ -80,6 +81,9 @@ impl<R: CounterReader> Reporter<R> {
             })
             .await?;
         let Some(range) = range else { return Err(nothing_counted(period)) };
+        if matches!(scope, Scope::Category(_)) && whole.total(scope).is_zero() {
+            return Err(nothing_in(scope, period));
+        }
         let days = range
             .days()
             .map(|day| {
@@ -95,6 +99,10 @@ impl<R: CounterReader> Reporter<R> {
             totals: whole.total(scope),
             active_members: members.len(),
             top_channels: whole.top_channels(Metric::Messages, scope, TOP),
+            top_categories: match scope {
+                Scope::Guild => whole.top_categories(Metric::Messages, TOP),
+                Scope::Channel(_) | Scope::Category(_) => Vec::new(),
+            },
             top_members: whole.top_members(Metric::Messages, scope, TOP),
             heatmap: hours.grid,
             heatmap_left_out: hours.left_out,

@@ -218,6 +218,17 @@ class Session:
         self.wait_for_path(lambda p: parse_qs(urlsplit(p).query).get("period") == [param], f"the {label} link")
         return self.read_overview(name)
 
+    def follow_first(self, summary, prefix):
+        """Unfolds the list of links under `summary` with a click and follows its first link."""
+        summaries = [s for s in self.driver.find_elements(By.TAG_NAME, "summary") if s.text.strip() == summary]
+        assert len(summaries) == 1, f"one list {summary!r} on {self.driver.current_url}"
+        summaries[0].click()
+        links = summaries[0].find_elements(By.XPATH, "../ul/li/a")
+        assert links, f"links under {summary!r}"
+        self.wait(links[0].is_displayed, f"the list {summary!r} to unfold")
+        links[0].click()
+        self.wait_for_path(lambda p: p.startswith(prefix), f"the first of {summary!r}")
+
     def type_date(self, field, day):
         """Types `day` (YYYY-MM-DD) into a date field as en-US shows it: month, day, year."""
         element = self.driver.find_element(By.CSS_SELECTOR, f"form.range input[name='{field}']")
@@ -271,6 +282,20 @@ class Session:
         self.wait_for_path(lambda p: parse_qs(urlsplit(p).query).get("from") == [plan["range"]["from"]],
                            "the from/to form")
         self.read_overview("range")
+
+        # Drill-downs, by clicks from the overview: growth and retention; a category; a channel in it.
+        self.open(f"/g/{guild}?period=all")
+        self.link("Growth and retention").click()
+        self.wait_for_path(lambda p: p.startswith(f"/g/{guild}/growth"), "the growth page")
+        self.observe("growth")
+        self.screenshot("growth-desktop-full", full_page=True)
+        self.open(f"/g/{guild}?period=all")
+        self.follow_first("Categories' pages", f"/g/{guild}/category/")
+        self.read_overview("category")
+        self.screenshot("category-desktop-full", full_page=True)
+        self.follow_first("Channels' pages", f"/g/{guild}/c/")
+        self.read_overview("channel")
+        self.screenshot("channel-desktop-full", full_page=True)
 
         # Log out with the button; the overview's address then leads to the login page.
         self.button("Log out").click()
