@@ -114,7 +114,22 @@ impl Dashboard {
             ("/", true) => self.home(&ctx),
             ("/login", true) => self.login(&ctx),
             ("/callback", true) => self.callback(&ctx, &query).await,
-            ("/logout", false) if request.method() == Method::POST => logout(&ctx),
+            ("/logout", false) if request.method() == Method::POST => {
+                if same_origin(request.headers(), &public) {
+                    logout(&ctx)
+                } else {
+                    tracing::warn!("a logout came from another site");
+                    page(
+                        StatusCode::FORBIDDEN,
+                        &pages::problem(
+                            &base,
+                            None,
+                            "Not allowed",
+                            "Log out with the button on the dashboard's own pages.",
+                        ),
+                    )
+                }
+            }
             ("/static/app.css", true) => stylesheet(),
             // Browsers ask for it on their own: no icon, and nothing to log.
             ("/favicon.ico", true) => no_icon(),
@@ -759,6 +774,24 @@ fn unavailable(base: &str, session: &Session) -> Response<Body> {
     )
 }
 
+/// Whether a request that changes something came from the dashboard's own pages. Browsers say where
+/// a request comes from in `Sec-Fetch-Site`, which then decides: `same-origin`, or `none` (typed in).
+/// Without it (an older browser), the `Origin` must be the public address's. The pages' `no-referrer`
+/// policy makes browsers send `Origin: null` with their own forms, so only `Sec-Fetch-Site` can pass
+/// them. A client that sends neither (not a browser) is not a cross-site form, and passes.
+fn same_origin(headers: &lambda_http::http::HeaderMap, public: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    let ours = public.split_once("://").map_or("", |(scheme, rest)| {
+        let host = rest.split('/').next().unwrap_or("");
+        &public[..scheme.len() + 3 + host.len()]
+    });
+    headers
+        .get(header::ORIGIN)
+        .is_none_or(|o| o.to_str().is_ok_and(|o| o.eq_ignore_ascii_case(ours)))
+}
+
 /// The path part of the public address ("" at a domain's root).
 fn base_path(public: &str) -> &str {
     let after_scheme = public.split_once("://").map_or(public, |(_, rest)| rest);
@@ -882,6 +915,32 @@ mod tests {
             base_path("http://127.0.0.1:9000/lambda-url/dashboard/"),
             "/lambda-url/dashboard"
         );
+    }
+
+    #[test]
+    fn only_the_dashboards_own_pages_may_log_out() {
+        let public = "http://127.0.0.1:9000/lambda-url/dashboard";
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = lambda_http::http::HeaderMap::new();
+            for (name, value) in pairs {
+                headers.insert(*name, HeaderValue::from_static(value));
+            }
+            same_origin(&headers, public)
+        };
+        assert!(with(&[("origin", "http://127.0.0.1:9000"), ("sec-fetch-site", "same-origin")]));
+        assert!(with(&[("origin", "null"), ("sec-fetch-site", "same-origin")]), "no-referrer");
+        assert!(with(&[("origin", "http://127.0.0.1:9000")]), "an older browser");
+        assert!(with(&[]), "not a browser");
+        assert!(!with(&[("origin", "http://127.0.0.1:9000"), ("sec-fetch-site", "cross-site")]));
+        assert!(!with(&[("origin", "https://evil.test")]));
+        assert!(!with(&[("origin", "http://127.0.0.1:9001")]), "another port");
+        assert!(!with(&[("origin", "null")]), "a sandboxed or data: page");
+        assert!(!with(&[("sec-fetch-site", "cross-site")]));
+        assert!(!with(&[("sec-fetch-site", "same-site")]), "a sibling subdomain");
+        assert!(same_origin(
+            &[(header::ORIGIN, HeaderValue::from_static("https://x.on.aws"))].into_iter().collect(),
+            "https://x.on.aws"
+        ));
     }
 
     #[test]

@@ -91,6 +91,28 @@ async fn a_person_logs_in_reads_the_overview_and_is_refused_elsewhere() -> anyho
         check_overview(shown, &truth, None, today, Some("All time"))
             .with_context(|| format!("the {name}'s page as the browser showed it"))?;
     }
+    // Their own page: their messages on each day from their first, as the truth has them.
+    let own = page("member");
+    assert_eq!(own.h1.as_deref(), Some("Your activity"));
+    let mine = Truth::of_records(&fake, guild, |r| r.user_id == owner);
+    let first = mine.first_day().context("the owner wrote")?;
+    let mut want: Vec<[String; 3]> = first
+        .iter_days()
+        .take_while(|d| *d <= today)
+        .map(|d| {
+            let (messages, wrote) = mine.day(d);
+            [d.to_string(), messages.to_string(), wrote.to_string()]
+        })
+        .collect();
+    want.reverse();
+    let shown: Vec<[String; 3]> = own
+        .days
+        .iter()
+        .map(|cells| [0, 1, 2].map(|i| cells.get(i).cloned().flatten().unwrap_or_default()))
+        .collect();
+    assert_eq!(shown, want, "the owner's own day table");
+    let settings = page("settings");
+    assert_eq!(settings.h1.as_deref(), Some("Settings"));
     let growth = page("growth");
     assert_eq!(growth.h1.as_deref(), Some("Growth and retention"));
     let kinds: Vec<&str> = growth.charts.iter().filter_map(|c| c.kind.as_deref()).collect();

@@ -10,13 +10,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
 use engagement_domain::{
-    Audience, ChannelId, CounterReader, Counts, Day, GuildConfig, GuildId, Metric, Scope, Tally,
-    UserId,
+    Audience, ChannelId, CounterReader, Counts, Day, DayRange, GuildConfig, GuildId, Metric, Scope,
+    Tally, UserId,
 };
 
 use super::activity::{DayActivity, hours_of};
 use super::{AnswerError, Reporter, nothing_counted, nothing_in};
 use crate::request::ReportPeriod;
+use crate::visibility;
 
 /// How many channels and members the overview ranks.
 pub const TOP: usize = 10;
@@ -117,7 +118,7 @@ pub struct MemberOverview {
     /// Whether the member opted out (their own page still shows what was counted before, as `/stats`
     /// does; anyone else's is refused).
     pub opted_out: bool,
-    /// Every day of the period (for all time: from the guild's first day with counts), with the
+    /// Every day of the period (for all time: from the member's first day with counts), with the
     /// member's messages (`active_members` is 1 on a day they wrote, else 0).
     pub days: Vec<DayActivity>,
     /// Their messages and reactions over the period.
@@ -132,10 +133,12 @@ impl<R: CounterReader> Reporter<R> {
     /// `member`'s days in `guild` over `period`, as `viewer` with `audience` may see them, by
     /// `/stats`' rules: a member who opted out is refused to anyone but themself, who sees what was
     /// counted before. Whether the viewer may look at this member at all is the caller's decision.
+    /// Reads only the member's share of each day, as `/stats` does
+    /// ([`CounterReader::member_days`]).
     ///
     /// # Errors
-    /// [`AnswerError::User`] when nothing was counted in the period, or the member opted out; read
-    /// failures.
+    /// [`AnswerError::User`] when nothing the audience may see was counted for the member in the
+    /// period, or the member opted out; read failures.
     pub async fn member_overview(
         &self,
         guild: GuildId,
@@ -150,19 +153,27 @@ impl<R: CounterReader> Reporter<R> {
             return Err(AnswerError::user("That member opted out of engagement statistics here."));
         }
         let shown = self.shown(guild, config, audience).await?;
-        let keep = own.then_some(member);
         let scope = Scope::Guild;
+        let read = period.range.unwrap_or_else(|| period.all_days());
+        let days = self.reader.member_days(guild, member, read).await.map_err(AnswerError::read)?;
         let mut per_day: BTreeMap<Day, i64> = BTreeMap::new();
         let mut theirs = Tally::new();
-        let range = self
-            .each_day(guild, period, &shown, keep, |day, tally| {
-                let one = tally.only_member(member);
-                per_day.insert(day, one.total(scope).messages);
-                theirs.merge(&one);
-                ControlFlow::Continue(())
-            })
-            .await?;
-        let Some(range) = range else { return Err(nothing_counted(period)) };
+        for (day, mut tally) in days.days {
+            // Their own counters stay when they opted out (others were refused above).
+            visibility::hide(&mut tally, &shown, Some(member));
+            if !tally.is_empty() {
+                per_day.insert(day, tally.member_total(member, scope).messages);
+                theirs.merge(&tally);
+            }
+        }
+        // One answer whether nothing was counted for them or only what the viewer may not see.
+        let (Some(&first), false) = (per_day.keys().next(), theirs.is_empty()) else {
+            return Err(AnswerError::user(format!(
+                "Nothing was counted for this member {}.",
+                period.phrase()
+            )));
+        };
+        let range = period.range.unwrap_or(DayRange { first, last: read.last });
         let days = range
             .days()
             .map(|day| {

@@ -296,6 +296,17 @@ class Session:
         self.follow_first("Channels' pages", f"/g/{guild}/c/")
         self.read_overview("channel")
         self.screenshot("channel-desktop-full", full_page=True)
+        # Their own page and the settings, from the overview's links.
+        self.open(f"/g/{guild}?period=all")
+        self.link("Your own activity").click()
+        self.wait_for_path(lambda p: p.startswith(f"/g/{guild}/m/"), "their own page")
+        self.read_overview("member")
+        self.screenshot("member-desktop-full", full_page=True)
+        self.open(f"/g/{guild}?period=all")
+        self.link("Settings").click()
+        self.wait_for_path(lambda p: p.startswith(f"/g/{guild}/settings"), "the settings")
+        self.observe("settings")
+        self.screenshot("settings-desktop", full_page=True)
 
         # Log out with the button; the overview's address then leads to the login page.
         self.button("Log out").click()
