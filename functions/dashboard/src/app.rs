@@ -70,6 +70,7 @@ pub struct Dashboard {
     store: CounterStore,
     reporter: Reporter<CounterStore>,
     viewers: Cache<(u64, u64), Option<Viewer>>,
+    roles: Cache<u64, std::sync::Arc<[engagement_discord::model::Role]>>,
     channel_names: Cache<u64, BTreeMap<u64, String>>,
     member_names: Cache<(u64, u64), Option<String>>,
 }
@@ -92,6 +93,7 @@ impl Dashboard {
             reporter: Reporter::new(store.clone()),
             store,
             viewers: Cache::default(),
+            roles: Cache::default(),
             channel_names: Cache::default(),
             member_names: Cache::default(),
         })
@@ -488,7 +490,7 @@ impl Dashboard {
         at: &CheckedGuildRequest<'_>,
     ) -> Response<Body> {
         let channel_names = self.channel_names(at.guild, ctx.now_ms).await;
-        let role_names = self.role_names(at.guild).await;
+        let role_names = self.role_names(at.guild, ctx.now_ms).await;
         let member_names = BTreeMap::new();
         let html =
             pages::settings(&at.page(ctx, &channel_names, &member_names), &at.config, &role_names);
@@ -496,15 +498,31 @@ impl Dashboard {
     }
 
     /// The guild's role names; empty when Discord cannot say (ids are shown instead).
-    async fn role_names(&self, guild: u64) -> BTreeMap<u64, String> {
+    async fn role_names(&self, guild: u64, now_ms: u64) -> BTreeMap<u64, String> {
         let Some(id) = engagement_discord::Id::new_checked(guild) else { return BTreeMap::new() };
-        match self.discord.guild_roles(id).await {
-            Ok(roles) => roles.into_iter().map(|r| (r.id, r.name)).collect(),
+        match self.guild_roles(id, now_ms).await {
+            Ok(roles) => roles.iter().map(|r| (r.id, r.name.clone())).collect(),
             Err(error) => {
                 tracing::warn!(guild, %error, "role names not read");
                 BTreeMap::new()
             }
         }
+    }
+
+    /// The guild's roles, cached for [`VIEWER_TTL_MS`]: one read serves every viewer's check in the
+    /// guild, and the settings page.
+    async fn guild_roles(
+        &self,
+        guild: engagement_discord::Id<engagement_discord::marker::GuildMarker>,
+        now_ms: u64,
+    ) -> Result<std::sync::Arc<[engagement_discord::model::Role]>, engagement_discord::Error> {
+        if let Some(roles) = self.roles.get(&guild.get(), now_ms) {
+            return Ok(roles);
+        }
+        let roles: std::sync::Arc<[engagement_discord::model::Role]> =
+            self.discord.guild_roles(guild).await?.into();
+        self.roles.put(guild.get(), roles.clone(), now_ms, VIEWER_TTL_MS);
+        Ok(roles)
     }
 
     /// The CSV of `/export`, byte for byte: built by the same code, with the same rules.
@@ -549,13 +567,15 @@ impl Dashboard {
         let user_id = engagement_discord::Id::new_checked(user);
         let (Some(guild_id), Some(user_id)) = (guild_id, user_id) else { return Ok(None) };
         let member = self.discord.guild_member(guild_id, user_id);
-        let roles = self.discord.guild_roles(guild_id);
+        let roles = self.guild_roles(guild_id, now_ms);
         let viewer = match futures::future::join(member, roles).await {
             (Ok(None), _) => None,
             // The bot is no longer in the guild (Unknown Guild): nobody is a member there for it.
             (Err(error), _) | (_, Err(error)) if is_unknown_guild(&error) => None,
             (Err(error), _) | (_, Err(error)) => return Err(error),
             (Ok(Some(member)), Ok(roles)) => {
+                // The viewer's own name comes with it: their page needs no second read.
+                self.member_names.put((guild, user), member.name.clone(), now_ms, NAME_TTL_MS);
                 let roles = roles.iter().map(|r| (RoleId(r.id), r.permissions)).collect();
                 Some(Viewer::new(GuildId(guild), UserId(user), &member.roles, roles, owner))
             }

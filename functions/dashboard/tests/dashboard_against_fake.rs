@@ -306,6 +306,7 @@ async fn member_pages_and_the_export_follow_the_commands_rules() -> anyhow::Resu
         candidates.into_iter().filter(|u| !member_truth_per_day(&s.fake, guild, *u).is_empty());
     let (plain, other) =
         (wrote.next().expect("a plain member who wrote"), wrote.next().expect("another"));
+    s.fake.reset_stats();
 
     // The owner: another member's page equals that member's ground truth; the CSV has one row per
     // (day, channel, member) of the ground truth.
@@ -376,6 +377,14 @@ async fn member_pages_and_the_export_follow_the_commands_rules() -> anyhow::Resu
     assert!(!settings.body.contains(&plain.to_string()), "who opted out is not shown");
     let refused = member.get(&s, &format!("/g/{guild}/settings")).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // Two viewers' checks and the settings page's names: the guild's roles were read once. The
+    // owner, once: their check brings their name, which the top members list then shows.
+    let log: Vec<String> = s.fake.request_log().into_iter().map(|r| r.path).collect();
+    let roles = format!("/api/v10/guilds/{guild}/roles");
+    assert_eq!(log.iter().filter(|p| **p == roles).count(), 1, "{log:?}");
+    let owner_read = format!("/api/v10/guilds/{guild}/members/{owner}");
+    assert_eq!(log.iter().filter(|p| **p == owner_read).count(), 1, "{log:?}");
     Ok(())
 }
 
