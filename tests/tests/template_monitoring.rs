@@ -185,13 +185,17 @@ fn the_dashboards_alarms_come_with_it_at_the_interactions_functions_level() {
         let without = alarms(level);
         let with = alarms_of(&[("Monitoring", level), ("Dashboard", "enabled")]);
         let added: BTreeSet<String> = names(&with).difference(&names(&without)).cloned().collect();
-        // Where the interactions function has its errors and throttles alarmed, the dashboard has too.
-        let interactions = names(&without)
+        // Where the interactions function has its errors and throttles alarmed, the dashboard has too;
+        // with `full`, also its pages answered 5xx (a custom metric, kept out of `essential`).
+        let mut expected = names(&without)
             .iter()
             .filter(|n| n.starts_with("Interactions"))
             .map(|n| n.replacen("Interactions", "Dashboard", 1))
             .collect::<BTreeSet<_>>();
-        assert_eq!(added, interactions, "{level}");
+        if level == "full" {
+            expected.insert("DashboardServerErrorsAlarm".to_owned());
+        }
+        assert_eq!(added, expected, "{level}");
         assert_eq!(
             names(&with).len(),
             names(&without).len() + added.len(),
@@ -200,10 +204,20 @@ fn the_dashboards_alarms_come_with_it_at_the_interactions_functions_level() {
         let alarm_metrics: usize = with.iter().map(|(_, m)| m.len()).sum();
         match level {
             "essential" => assert_eq!(alarm_metrics, 9, "still inside the 10 free alarm metrics"),
-            "full" => assert_eq!(alarm_metrics, 13),
+            "full" => assert_eq!(alarm_metrics, 14),
             _ => assert_eq!(alarm_metrics, 0),
         }
     }
+    // The 5xx alarm reads what the stack's metric filter counts, created with it.
+    let alarm = &t["Resources"]["DashboardServerErrorsAlarm"];
+    let filter = &t["Resources"]["DashboardServerErrorsFilter"];
+    assert_eq!(filter["Type"].as_str(), Some("AWS::Logs::MetricFilter"));
+    assert_eq!(filter["Condition"], alarm["Condition"]);
+    let made = &filter["Properties"]["MetricTransformations"][0];
+    assert_eq!(made["MetricNamespace"], alarm["Properties"]["Namespace"]);
+    assert_eq!(made["MetricName"], alarm["Properties"]["MetricName"]);
+    let Value::Tagged(group) = &filter["Properties"]["LogGroupName"] else { panic!("!Ref") };
+    assert_eq!(group.value.as_str(), Some("DashboardLogGroup"));
     for (alarm, metric) in
         [("DashboardErrorsAlarm", "Errors"), ("DashboardThrottlesAlarm", "Throttles")]
     {

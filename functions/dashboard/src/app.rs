@@ -42,6 +42,9 @@ use crate::session::{
 use crate::settings::DashboardSettings;
 use crate::viewer::{VIEWER_TTL_MS, Viewer};
 
+/// The message logged (at ERROR, with the status) for every page answered 5xx. The stack's
+/// `DashboardServerErrorsFilter` counts these lines; a template test holds the two equal.
+pub const SERVER_ERROR_LOG: &str = "a page answered with a server error";
 /// The Content-Security-Policy of every response: the dashboard's own stylesheet, nothing else.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
                                            form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -165,6 +168,9 @@ impl Dashboard {
             ),
         };
         secure_headers(&mut response);
+        if response.status().is_server_error() {
+            tracing::error!(status = response.status().as_u16(), "{SERVER_ERROR_LOG}");
+        }
         response
     }
 

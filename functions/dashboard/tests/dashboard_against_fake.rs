@@ -510,3 +510,68 @@ async fn growth_retention_and_category_pages_show_the_ground_truth() -> anyhow::
     assert!(!page.body.contains("<table"));
     Ok(())
 }
+
+/// Log lines, as the function writes them in AWS (JSON).
+#[derive(Clone, Default)]
+struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_page_answered_5xx_logs_the_line_the_stacks_alarm_counts() -> anyhow::Result<()> {
+    let s = setup("dashboard-5xx").await?;
+    let (guild, owner, _) = people(&s.fake);
+    let mut browser = Browser::default();
+    browser.login(&s, owner).await;
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = engagement_startup::logging::subscriber(
+        engagement_startup::logging::EnvFilter::new("info"),
+        true,
+        move || writer.clone(),
+    );
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // Discord failing while the viewer's roles are read: a page that says to try again, and one line.
+    s.fake.inject(fake_discord::observe::Injection {
+        route: None,
+        response: fake_discord::observe::InjectedResponse::ServerError { status: 500 },
+        times: 10,
+    });
+    let page = browser.get(&s, &format!("/g/{guild}")).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{}", page.body);
+    assert!(page.body.contains("Try again"));
+    let log = String::from_utf8(lines.0.lock().unwrap().clone())?;
+    let counted: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == dashboard::app::SERVER_ERROR_LOG)
+        .collect();
+    assert_eq!(counted.len(), 1, "{log}");
+    assert_eq!(counted[0]["fields"]["status"], 503);
+    assert_eq!(counted[0]["level"], "ERROR");
+
+    // The stack's filter matches that line's message (CloudWatch's JSON pattern on `$.fields.message`).
+    let template = include_str!("../../../infra/template.yaml");
+    let pattern = format!(
+        "FilterPattern: '{{ $.fields.message = \"{}\" }}'",
+        dashboard::app::SERVER_ERROR_LOG
+    );
+    assert!(template.contains(&pattern), "{pattern}");
+
+    // A refusal is not a server error.
+    lines.0.lock().unwrap().clear();
+    let refused = browser.get(&s, "/g/1").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let log = String::from_utf8(lines.0.lock().unwrap().clone())?;
+    assert!(!log.contains(dashboard::app::SERVER_ERROR_LOG), "{log}");
+    Ok(())
+}
