@@ -1,5 +1,5 @@
 //! Each function's role allows exactly the DynamoDB actions its code calls (least privilege: the store
-//! uses BatchGetItem only for `/stats`' per-member reads, no transactions, no ConditionCheckItem), and
+//! uses BatchGetItem only for per-member reads (`/stats`, the dashboard's member page), no transactions, no ConditionCheckItem), and
 //! followup's concurrency is capped.
 //! The dashboard's role only reads the table and exactly the parameters (or the secret) it is given, and
 //! its concurrency is capped too; and nothing of the dashboard is created without `Dashboard=enabled`.
@@ -226,12 +226,17 @@ const PARAMETER_ARN: &str = "arn:aws:ssm:us-east-1:123456789012:parameter";
 #[test]
 fn the_dashboard_only_reads_the_table_and_exactly_its_three_parameters() {
     let enabled = [("Dashboard", "enabled")];
-    assert_eq!(table_actions(&template(), "DashboardRole"), set(&["GetItem", "Query"]));
+    // BatchGetItem: the member page reads a member's share of each day, as `/stats` does.
+    assert_eq!(
+        table_actions(&template(), "DashboardRole"),
+        set(&["GetItem", "Query", "BatchGetItem"])
+    );
     let common = [
         grant("logs:CreateLogStream", "stack-DashboardLogGroup.Arn"),
         grant("logs:PutLogEvents", "stack-DashboardLogGroup.Arn"),
         grant("dynamodb:GetItem", "stack-Table.Arn"),
         grant("dynamodb:Query", "stack-Table.Arn"),
+        grant("dynamodb:BatchGetItem", "stack-Table.Arn"),
         grant("ssm:GetParameter", &format!("{PARAMETER_ARN}/discord-engagement/client-secret")),
         grant(
             "ssm:GetParameter",
