@@ -284,7 +284,11 @@ pub fn overview(page: &GuildPage<'_>, scope: Scope, data: &Overview) -> String {
             page.path()
         );
     }
-    let _ = write!(body, "<p>{links}</p>");
+    // The server's own pages, from the server's overview (a channel's page would suggest they are the
+    // channel's).
+    if scope == Scope::Guild {
+        let _ = write!(body, "<p>{links}</p>");
+    }
     let caption = format!("Messages and active members per day, {}", page.period.label());
     let _ = write!(
         body,
