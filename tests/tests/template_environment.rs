@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use engagement_bot_token::{
@@ -21,16 +23,11 @@ use engagement_bot_token::{
 use engagement_startup::Env;
 use engagement_testkit::signing::DEV_PUBLIC_KEY_HEX;
 use serde_norway::Value;
+use support::template::{decided, holds, parameters, template};
 
 /// Stand-ins for the parameters without a default (the operator's own values).
 const REQUIRED_PARAMETERS: [(&str, &str); 2] =
     [("DiscordPublicKey", DEV_PUBLIC_KEY_HEX), ("DiscordApplicationId", "1234567890123456789")];
-
-fn template() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
-    let text = std::fs::read_to_string(path).expect("infra/template.yaml");
-    serde_norway::from_str(&text).expect("the template is YAML")
-}
 
 /// AWS holding the token in the parameter the default stack names (the deploy guide creates it), and in
 /// the secret a `BotTokenStore=secret` stack creates; and the dashboard's two parameters under the
@@ -90,51 +87,10 @@ fn resolve(t: &Value, value: &Value) -> String {
             let branches = tagged.value.as_sequence().expect("!If takes a list");
             let [condition, yes, no] = &branches[..] else { panic!("!If takes three values") };
             let name = condition.as_str().expect("!If names a condition");
-            resolve(t, if holds(t, &t["Conditions"][name]) { yes } else { no })
+            let stack = parameters(t, &[]);
+            resolve(t, if holds(t, &stack, &t["Conditions"][name]) { yes } else { no })
         }
         other => panic!("cannot resolve {other:?}"),
-    }
-}
-
-/// A variable's value, `None` when the branch its conditions pick is `!Ref AWS::NoValue` (the variable is
-/// not set).
-fn variable(t: &Value, value: &Value) -> Option<String> {
-    match value {
-        Value::Tagged(tagged)
-            if tagged.tag == "Ref" && tagged.value.as_str() == Some("AWS::NoValue") =>
-        {
-            None
-        }
-        Value::Tagged(tagged) if tagged.tag == "If" => {
-            let branches = tagged.value.as_sequence().expect("!If takes a list");
-            let [condition, yes, no] = &branches[..] else { panic!("!If takes three values") };
-            let name = condition.as_str().expect("!If names a condition");
-            variable(t, if holds(t, &t["Conditions"][name]) { yes } else { no })
-        }
-        other => Some(resolve(t, other)),
-    }
-}
-
-/// A condition of the default stack (`!Equals`, `!Not`, `!And`, `!Or` over resolved values, and
-/// `!Condition` naming another).
-fn holds(t: &Value, condition: &Value) -> bool {
-    let Value::Tagged(tagged) = condition else { panic!("not a condition: {condition:?}") };
-    if tagged.tag == "Condition" {
-        let name = tagged.value.as_str().expect("!Condition names a condition");
-        return holds(t, &t["Conditions"][name]);
-    }
-    let operands = tagged.value.as_sequence().expect("a condition takes a list");
-    if tagged.tag == "Equals" {
-        let [a, b] = &operands[..] else { panic!("!Equals takes two values") };
-        resolve(t, a) == resolve(t, b)
-    } else if tagged.tag == "Not" {
-        !holds(t, &operands[0])
-    } else if tagged.tag == "And" {
-        operands.iter().all(|c| holds(t, c))
-    } else if tagged.tag == "Or" {
-        operands.iter().any(|c| holds(t, c))
-    } else {
-        panic!("cannot evaluate {condition:?}")
     }
 }
 
@@ -150,6 +106,7 @@ fn environment_with(name: &str, overrides: &[(&str, &str)]) -> BTreeMap<String, 
         assert!(t["Parameters"].get(*parameter).is_some(), "no parameter {parameter}");
         t["Parameters"][*parameter]["Default"] = Value::String((*value).to_owned());
     }
+    let stack = parameters(&t, &[]);
     let resources = t["Resources"].as_mapping().expect("Resources");
     let functions: Vec<&Value> = resources
         .values()
@@ -161,7 +118,8 @@ fn environment_with(name: &str, overrides: &[(&str, &str)]) -> BTreeMap<String, 
     for block in [&t["Globals"]["Function"], &functions[0]["Properties"]] {
         if let Some(vars) = block["Environment"]["Variables"].as_mapping() {
             for (key, value) in vars {
-                if let Some(value) = variable(&t, value) {
+                // Unset where the branch its conditions pick is `!Ref AWS::NoValue`.
+                if let Some(value) = decided(&t, &stack, value).map(|v| resolve(&t, &v)) {
                     env.insert(key.as_str().expect("variable name").to_owned(), value);
                 }
             }

@@ -6,56 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::BTreeSet;
 
 use serde_norway::Value;
+use support::template::{holds, parameters, template};
 use sync::{MetricsLevel, RunSummary};
-
-fn template() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
-    serde_norway::from_str(&std::fs::read_to_string(path).expect("infra/template.yaml"))
-        .expect("YAML")
-}
 
 /// The parameters a stack is deployed with (the others keep their defaults).
 type Stack<'a> = [(&'a str, &'a str)];
-
-/// A parameter's value: as `stack` gives it, otherwise the default.
-fn parameter(t: &Value, name: &str, stack: &Stack<'_>) -> String {
-    if let Some((_, value)) = stack.iter().find(|(p, _)| *p == name) {
-        return (*value).to_owned();
-    }
-    match &t["Parameters"][name]["Default"] {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        other => panic!("{name}: no default to evaluate conditions with ({other:?})"),
-    }
-}
-
-fn operand(t: &Value, value: &Value, stack: &Stack<'_>) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Tagged(tagged) if tagged.tag == "Ref" => {
-            parameter(t, tagged.value.as_str().expect("!Ref names a string"), stack)
-        }
-        other => panic!("cannot evaluate {other:?}"),
-    }
-}
-
-fn holds(t: &Value, condition: &Value, stack: &Stack<'_>) -> bool {
-    let Value::Tagged(tagged) = condition else { panic!("not a condition: {condition:?}") };
-    if tagged.tag == "Condition" {
-        return holds(t, &t["Conditions"][tagged.value.as_str().expect("a name")], stack);
-    }
-    let operands = tagged.value.as_sequence().expect("a condition takes a list");
-    match tagged.tag.to_string().as_str() {
-        "!Equals" | "Equals" => operand(t, &operands[0], stack) == operand(t, &operands[1], stack),
-        "!Not" | "Not" => !holds(t, &operands[0], stack),
-        "!And" | "And" => operands.iter().all(|c| holds(t, c, stack)),
-        "!Or" | "Or" => operands.iter().any(|c| holds(t, c, stack)),
-        other => panic!("cannot evaluate {other}"),
-    }
-}
 
 /// One metric an alarm reads: namespace, name, and the function its `Function` dimension names.
 type Read = (String, String, Option<String>);
@@ -78,6 +38,7 @@ fn alarms(monitoring: &str) -> Vec<(String, Vec<Read>)> {
 /// The alarms a stack deployed with `stack` creates, each with the metrics it reads.
 fn alarms_of(stack: &Stack<'_>) -> Vec<(String, Vec<Read>)> {
     let t = template();
+    let p = parameters(&t, stack);
     let resources = t["Resources"].as_mapping().expect("Resources");
     let mut out = Vec::new();
     for (name, resource) in resources {
@@ -85,7 +46,7 @@ fn alarms_of(stack: &Stack<'_>) -> Vec<(String, Vec<Read>)> {
             continue;
         }
         let created = match resource["Condition"].as_str() {
-            Some(condition) => holds(&t, &t["Conditions"][condition], stack),
+            Some(condition) => holds(&t, &p, &t["Conditions"][condition]),
             None => true,
         };
         if !created {

@@ -1,0 +1,3 @@
+//! What the template tests share.
+
+pub mod template;
