@@ -261,10 +261,9 @@ pub fn overview(page: &GuildPage<'_>, scope: Scope, data: &Overview) -> String {
     body.push_str(&period_picker(&here, page.period));
     let _ = write!(
         body,
-        "<ul class=\"figures\"><li>Messages<strong>{}</strong></li><li>Reactions<strong>{}</strong></li>\
-         <li>Active members<strong>{}</strong></li></ul>",
-        format::number(data.totals.messages),
-        format::number(data.totals.reactions_given),
+        "<ul class=\"figures\"><li>Messages<strong>{}</strong></li><li>Active members<strong>{}</strong>\
+         </li></ul>",
+        format::number(data.messages),
         format::number(i64::try_from(data.active_members).unwrap_or(i64::MAX)),
     );
     let mut links = format!(

@@ -2,9 +2,11 @@
 //! hour-of-week heatmap, the top channels and members, and how fresh the counts are — under the same
 //! rules as the slash commands (excluded channels, opt-outs, and the channels the audience can view).
 //!
-//! It reads what `/activity`, `/activity view: heatmap` and `/leaderboard` read, once: the days of the
-//! period (one pass serves the chart, the totals and the heatmap's check), the hours, and the time of
-//! the last sync.
+//! It reads less than `/activity`, `/activity view: heatmap` and `/leaderboard` together: the day
+//! activity of the period (messages per channel and member, a fraction of the day summaries' size: one
+//! pass serves the chart, the figures, the top lists and the heatmap's check), the hours, and the time
+//! of the last sync. Reactions are not in it (the day activity does not hold them): they are on the
+//! member pages and in the export.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
@@ -27,15 +29,16 @@ pub const TOP: usize = 10;
 pub struct Overview {
     /// Every day of the period (for all time: from the first day with counts), empty days included.
     pub days: Vec<DayActivity>,
-    /// Messages and reactions over the period.
-    pub totals: Counts,
+    /// Messages over the period.
+    pub messages: i64,
     /// Distinct members with a message in the period.
     pub active_members: usize,
-    /// The busiest channels by messages, busiest first.
+    /// The busiest channels by messages, busiest first (their messages only).
     pub top_channels: Vec<(ChannelId, Counts)>,
-    /// The busiest categories by messages, busiest first (empty for a channel's or category's page).
+    /// The busiest categories by messages, busiest first (their messages only; empty for a channel's
+    /// or category's page).
     pub top_categories: Vec<(ChannelId, Counts)>,
-    /// The most active members by messages, most active first.
+    /// The most active members by messages, most active first (their messages only).
     pub top_members: Vec<(UserId, Counts)>,
     /// Messages per weekday (Monday first) and local hour.
     pub heatmap: [[i64; 24]; 7],
@@ -67,8 +70,15 @@ impl<R: CounterReader> Reporter<R> {
         let mut members: BTreeSet<UserId> = BTreeSet::new();
         let mut whole = Tally::new();
         let mut daily: BTreeMap<(Day, ChannelId), i64> = BTreeMap::new();
-        let range = self
-            .each_day(guild, period, &shown, None, |day, tally| {
+        let read = period.range.unwrap_or_else(|| period.all_days());
+        let mut first = None;
+        self.reader
+            .scan_activity(guild, read, |day, mut tally| {
+                visibility::hide(&mut tally, &shown, None);
+                if tally.is_empty() {
+                    return ControlFlow::Continue(());
+                }
+                first.get_or_insert(day);
                 let active = tally.active_members(scope);
                 per_day.insert(day, (tally.total(scope).messages, active.len()));
                 members.extend(active);
@@ -80,8 +90,11 @@ impl<R: CounterReader> Reporter<R> {
                 whole.merge(&tally);
                 ControlFlow::Continue(())
             })
-            .await?;
-        let Some(range) = range else { return Err(nothing_counted(period)) };
+            .await
+            .map_err(AnswerError::read)?;
+        // All time: from the first day with a message the audience may see.
+        let Some(first) = first else { return Err(nothing_counted(period)) };
+        let range = period.range.unwrap_or(DayRange { first, last: read.last });
         if matches!(scope, Scope::Category(_)) && whole.total(scope).is_zero() {
             return Err(nothing_in(scope, period));
         }
@@ -97,7 +110,7 @@ impl<R: CounterReader> Reporter<R> {
         let counted_to_ms = self.reader.last_synced(guild).await.ok().flatten();
         Ok(Overview {
             days,
-            totals: whole.total(scope),
+            messages: whole.total(scope).messages,
             active_members: members.len(),
             top_channels: whole.top_channels(Metric::Messages, scope, TOP),
             top_categories: match scope {
