@@ -64,6 +64,17 @@ impl Tally {
         }
     }
 
+    /// Its messages only: every counter's reactions dropped (counters left without messages go), the
+    /// categories kept. What the day activity holds of a day summary.
+    #[must_use]
+    pub fn messages_only(&self) -> Self {
+        let mut only = Self { categories: self.categories.clone(), ..Self::default() };
+        for (&(channel, user), counts) in &self.counters {
+            only.add(channel, user, Counts::messages(counts.messages));
+        }
+        only
+    }
+
     /// Removes every counter of a member.
     pub fn erase(&mut self, user: UserId) {
         self.counters.retain(|&(_, u), _| u != user);

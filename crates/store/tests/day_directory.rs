@@ -514,6 +514,10 @@ async fn activity_is_built_from_the_day_summaries_of_a_guild_counted_before_it_e
         .unwrap();
     let behind = store.load_first_seen(G).await.unwrap_err();
     assert_eq!(behind.kind(), StoreErrorKind::CompactionBehind, "{behind}");
+    // The day activity, meanwhile, comes from the day summaries.
+    let [read, expected] = activity_and_days(&store, range).await;
+    assert_eq!(read, expected, "read from the days until it is built");
+    assert!(!read.is_empty());
 
     // The first compaction of this version only notes when it saw the guild (a run of the earlier
     // version may still be folding days without activity), and folds its own batch (one member, who

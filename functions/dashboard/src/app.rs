@@ -21,13 +21,14 @@
 //! why; a Discord or DynamoDB failure 502/503. Responses carry a strict Content-Security-Policy.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use engagement_commands::Reporter;
 use engagement_commands::definition::DEFAULT_RETENTION_WEEKS;
 use engagement_commands::report::AnswerError;
 use engagement_commands::request::{Report, ReportPeriod, ReportRequest};
 use engagement_discord::DiscordClient;
+use engagement_discord::model::Role;
 use engagement_discord::oauth::{self, LoginSecrets, OAuthClient};
 use engagement_domain::{ChannelId, GuildConfig, GuildId, Period, RoleId, Scope, UserId};
 use engagement_store::CounterStore;
@@ -73,7 +74,7 @@ pub struct Dashboard {
     store: CounterStore,
     reporter: Reporter<CounterStore>,
     viewers: Cache<(u64, u64), Option<Viewer>>,
-    roles: Cache<u64, std::sync::Arc<[engagement_discord::model::Role]>>,
+    roles: Cache<u64, Arc<[Role]>>,
     channel_names: Cache<u64, BTreeMap<u64, String>>,
     member_names: Cache<(u64, u64), Option<String>>,
 }
@@ -521,12 +522,11 @@ impl Dashboard {
         &self,
         guild: engagement_discord::Id<engagement_discord::marker::GuildMarker>,
         now_ms: u64,
-    ) -> Result<std::sync::Arc<[engagement_discord::model::Role]>, engagement_discord::Error> {
+    ) -> Result<Arc<[Role]>, engagement_discord::Error> {
         if let Some(roles) = self.roles.get(&guild.get(), now_ms) {
             return Ok(roles);
         }
-        let roles: std::sync::Arc<[engagement_discord::model::Role]> =
-            self.discord.guild_roles(guild).await?.into();
+        let roles: Arc<[Role]> = self.discord.guild_roles(guild).await?.into();
         self.roles.put(guild.get(), roles.clone(), now_ms, VIEWER_TTL_MS);
         Ok(roles)
     }
@@ -802,9 +802,9 @@ fn unavailable(base: &str, session: &Session) -> Response<Body> {
 
 /// Whether a request that changes something came from the dashboard's own pages. Browsers say where
 /// a request comes from in `Sec-Fetch-Site`, which then decides: `same-origin`, or `none` (typed in).
-/// Without it (an older browser), the `Origin` must be the public address's. The pages' `no-referrer`
-/// policy makes browsers send `Origin: null` with their own forms, so only `Sec-Fetch-Site` can pass
-/// them. A client that sends neither (not a browser) is not a cross-site form, and passes.
+/// Without it (an older browser), the `Origin` must be the public address's (the pages' `same-origin`
+/// referrer policy lets browsers send it to us; `no-referrer` would make it `null`). A client that
+/// sends neither (not a browser) is not a cross-site form, and passes.
 fn same_origin(headers: &lambda_http::http::HeaderMap, public: &str) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return matches!(site.as_bytes(), b"same-origin" | b"none");
@@ -863,8 +863,10 @@ fn secure_headers(response: &mut Response<Body>) {
     headers
         .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    // The callback's address holds the code and state: no page sends its address anywhere.
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // The callback's address holds the code and state: no page sends its address to another site.
+    // Same-origin requests keep theirs, so a browser's POST carries a real `Origin` (see
+    // `same_origin`).
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
@@ -954,7 +956,10 @@ mod tests {
             same_origin(&headers, public)
         };
         assert!(with(&[("origin", "http://127.0.0.1:9000"), ("sec-fetch-site", "same-origin")]));
-        assert!(with(&[("origin", "null"), ("sec-fetch-site", "same-origin")]), "no-referrer");
+        assert!(
+            with(&[("origin", "null"), ("sec-fetch-site", "same-origin")]),
+            "Sec-Fetch-Site decides"
+        );
         assert!(with(&[("origin", "http://127.0.0.1:9000")]), "an older browser");
         assert!(with(&[]), "not a browser");
         assert!(!with(&[("origin", "http://127.0.0.1:9000"), ("sec-fetch-site", "cross-site")]));

@@ -266,26 +266,26 @@ pub fn overview(page: &GuildPage<'_>, scope: Scope, data: &Overview) -> String {
         format::number(data.messages),
         format::number(i64::try_from(data.active_members).unwrap_or(i64::MAX)),
     );
-    let mut links = format!(
-        "<a href=\"{}/m/{}{}\">Your own activity</a> · <a href=\"{}/growth{}\">Growth and retention</a>",
-        page.path(),
-        page.viewer,
-        page.period_query(),
-        page.path(),
-        page.period_query()
-    );
-    if page.may_export {
-        let _ = write!(
-            links,
-            " · <a href=\"{}/export.csv{}\" download>Download CSV</a> · <a href=\"{}/settings\">Settings</a>",
-            page.path(),
-            page.period_query(),
-            page.path()
-        );
-    }
     // The server's own pages, from the server's overview (a channel's page would suggest they are the
     // channel's).
     if scope == Scope::Guild {
+        let mut links = format!(
+            "<a href=\"{}/m/{}{}\">Your own activity</a> · <a href=\"{}/growth{}\">Growth and retention</a>",
+            page.path(),
+            page.viewer,
+            page.period_query(),
+            page.path(),
+            page.period_query()
+        );
+        if page.may_export {
+            let _ = write!(
+                links,
+                " · <a href=\"{}/export.csv{}\" download>Download CSV</a> · <a href=\"{}/settings\">Settings</a>",
+                page.path(),
+                page.period_query(),
+                page.path()
+            );
+        }
         let _ = write!(body, "<p>{links}</p>");
     }
     let caption = format!("Messages and active members per day, {}", page.period.label());

@@ -87,8 +87,10 @@ async fn a_person_logs_in_reads_the_overview_and_is_refused_elsewhere() -> anyho
             .and_then(|s| s.split('?').next())
             .and_then(|s| s.parse().ok())
             .with_context(|| format!("the {name}'s id in {}", shown.url))?;
-        let truth = Truth::of_scope(&fake, guild, column, id);
-        check_overview(shown, &truth, None, today, Some("All time"))
+        // All time starts on the server's first day with a message, the channel's or category's too.
+        let since = truth.first_day();
+        let scoped = Truth::of_scope(&fake, guild, column, id);
+        check_overview(shown, &scoped, since, today, Some("All time"))
             .with_context(|| format!("the {name}'s page as the browser showed it"))?;
     }
     // Their own page: their messages on each day from their first, as the truth has them.

@@ -477,7 +477,7 @@ async fn growth_retention_and_category_pages_show_the_ground_truth() -> anyhow::
                 followed += 1;
                 let n = cohort.iter().filter(|d| d.range(after..=after.plus(6)).next().is_some());
                 #[allow(clippy::cast_precision_loss)]
-                let share = n.count() as f64 * 100.0 / cohort.len() as f64;
+                let share = n.count() as f64 / cohort.len() as f64 * 100.0;
                 format!("{share:.0}%")
             };
             assert_eq!(cell, &want, "the week of {week}, {} weeks after", k + 1);

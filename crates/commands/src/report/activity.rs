@@ -46,7 +46,7 @@ pub(super) async fn answer(
     let mut per_day: BTreeMap<Day, (i64, usize)> = BTreeMap::new();
     let mut members: BTreeSet<UserId> = BTreeSet::new();
     let range = reporter
-        .each_day(request.guild, period, shown, None, |day, tally| {
+        .each_day(request.guild, period, shown, |day, tally| {
             let active = tally.active_members(scope);
             per_day.insert(day, (tally.total(scope).messages, active.len()));
             members.extend(active);
@@ -178,7 +178,7 @@ pub(super) async fn hour_grid(
     let period = &request.period;
     let mut daily: BTreeMap<(Day, ChannelId), i64> = BTreeMap::new();
     let range = reporter
-        .each_day(request.guild, period, shown, None, |day, tally| {
+        .each_day(request.guild, period, shown, |day, tally| {
             for (channel, counts) in tally.by_channel(scope, None) {
                 if counts.messages > 0 {
                     daily.insert((day, channel), counts.messages);

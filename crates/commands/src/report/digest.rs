@@ -67,7 +67,7 @@ pub(super) async fn digest(
     let mut daily: BTreeMap<(Day, ChannelId), i64> = BTreeMap::new();
     let mut now = Tally::new();
     reporter
-        .each_day(request.guild, period, shown, None, |day, tally| {
+        .each_day(request.guild, period, shown, |day, tally| {
             per_day.insert(
                 day,
                 (tally.total(Scope::Guild).messages, tally.active_members(Scope::Guild).len()),

@@ -275,7 +275,7 @@ pub(super) async fn answer(
     let mut file = CsvFile::new(request.guild, request.attachment_limit).map_err(too_big)?;
     let mut outcome = Ok(());
     let range = reporter
-        .each_day(request.guild, period, shown, None, |day, tally| {
+        .each_day(request.guild, period, shown, |day, tally| {
             outcome = file.push_day(day, &tally);
             if outcome.is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
         })

@@ -212,14 +212,13 @@ impl<R: CounterReader> Reporter<R> {
         guild: GuildId,
         period: &ReportPeriod,
         shown: &Shown,
-        keep: Option<UserId>,
         mut each: impl FnMut(Day, Tally) -> ControlFlow<()> + Send,
     ) -> Result<Option<DayRange>, AnswerError> {
         let range = period.range.unwrap_or_else(|| period.all_days());
         let mut first = None;
         self.reader
             .scan_days(guild, range, |day, mut tally| {
-                visibility::hide(&mut tally, shown, keep);
+                visibility::hide(&mut tally, shown, None);
                 if tally.is_empty() {
                     return ControlFlow::Continue(());
                 }
