@@ -566,3 +566,43 @@ async fn every_report_says_up_to_when_it_counted() -> anyhow::Result<()> {
     assert!(footer(&late.await?).ends_with(" · counted up to Nov 26 09:00, 2 days ago"));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_categorys_overview_shows_only_what_its_audience_can_view() -> anyhow::Result<()> {
+    // A second category whose one channel only STAFF can view.
+    const SECRET: ChannelId = ChannelId(13);
+    const SECRET_CATEGORY: ChannelId = ChannelId(101);
+    let mut store = seeded();
+    store.add(G, day("2026-11-27"), SECRET, Some(SECRET_CATEGORY), BOB, Counts::messages(5));
+    let mut access = access();
+    let staff_only = access.channels[&STAFF_ROOM].clone();
+    access.channels.insert(SECRET, staff_only);
+    store.set_access(G, access);
+    let reporter = Reporter::new(store);
+    let config = GuildConfig::default();
+    let period = request(Report::Export, "7d").period;
+    let plain = member(CAROL, &[]);
+
+    // The category they can see: its channels they can view (GENERAL, not the staff room's 9).
+    let seen = reporter.overview((G, Scope::Category(CATEGORY)), &period, &config, &plain).await?;
+    assert_eq!(seen.messages, 3 + 2 + 1 + 5);
+    // The server's overview ranks that category, not the one they cannot see.
+    let server = reporter.overview((G, Scope::Guild), &period, &config, &plain).await?;
+    let ranked: Vec<ChannelId> = server.top_categories.iter().map(|(c, _)| *c).collect();
+    assert_eq!(ranked, [CATEGORY]);
+    // The other category's page says only that nothing was counted, as for any empty category.
+    let hidden =
+        reporter.overview((G, Scope::Category(SECRET_CATEGORY)), &period, &config, &plain).await;
+    assert!(
+        matches!(&hidden, Err(AnswerError::User(text)) if text.starts_with("Nothing was counted")),
+        "{hidden:?}"
+    );
+    // Staff see both.
+    let staff = member(BOB, &[STAFF]);
+    let secret =
+        reporter.overview((G, Scope::Category(SECRET_CATEGORY)), &period, &config, &staff).await?;
+    assert_eq!(secret.messages, 5);
+    let server = reporter.overview((G, Scope::Guild), &period, &config, &staff).await?;
+    assert_eq!(server.top_categories.len(), 2);
+    Ok(())
+}
