@@ -607,46 +607,32 @@ async fn overview_rows(
         )
         .await?;
         rows.push(part("`Reporter::overview` alone", period, report));
-        let days = timed(
-            store,
-            iterations,
-            || async move {
-                let mut messages = 0;
-                store
-                    .scan_days(guild, range, |_, tally| {
+        // The day summaries (what the overview read before) and the day activity (what it reads).
+        for (read, activity) in [("scan_days", false), ("scan_activity", true)] {
+            let times = timed(
+                store,
+                iterations,
+                || async move {
+                    let mut messages = 0;
+                    let count = |_, tally: engagement_domain::Tally| {
                         messages += tally.total(Scope::Guild).messages;
                         ControlFlow::Continue(())
-                    })
-                    .await
+                    };
+                    if activity {
+                        store.scan_activity(guild, range, count).await
+                    } else {
+                        store.scan_days(guild, range, count).await
+                    }
                     .map(|()| messages)
-            },
-            |messages| match messages {
-                Ok(messages) => found("scan_days", *messages),
-                Err(error) => anyhow::bail!("scan_days {period}: {error}"),
-            },
-        )
-        .await?;
-        rows.push(part("`CounterStore::scan_days` alone", period, days));
-        let activity = timed(
-            store,
-            iterations,
-            || async move {
-                let mut messages = 0;
-                store
-                    .scan_activity(guild, range, |_, tally| {
-                        messages += tally.total(Scope::Guild).messages;
-                        ControlFlow::Continue(())
-                    })
-                    .await
-                    .map(|()| messages)
-            },
-            |messages| match messages {
-                Ok(messages) => found("scan_activity", *messages),
-                Err(error) => anyhow::bail!("scan_activity {period}: {error}"),
-            },
-        )
-        .await?;
-        rows.push(part("`CounterStore::scan_activity` alone", period, activity));
+                },
+                |messages| match messages {
+                    Ok(messages) => found(read, *messages),
+                    Err(error) => anyhow::bail!("{read} {period}: {error}"),
+                },
+            )
+            .await?;
+            rows.push(part(&format!("`CounterStore::{read}` alone"), period, times));
+        }
         let hours = timed(
             store,
             iterations,

@@ -8,7 +8,8 @@ use std::ops::ControlFlow;
 use engagement_domain::{ChannelId, CounterReader, Day, Metric, Scope, UserId};
 
 use super::{
-    AnswerError, Drawing, Reporter, footer, hours_footer, nothing_counted, nothing_in, with_chart,
+    AnswerError, DayRead, Drawing, Reporter, footer, hours_footer, nothing_counted, nothing_in,
+    with_chart,
 };
 use crate::format;
 use crate::reply::{EmbedDraft, Reply};
@@ -46,7 +47,7 @@ pub(super) async fn answer(
     let mut per_day: BTreeMap<Day, (i64, usize)> = BTreeMap::new();
     let mut members: BTreeSet<UserId> = BTreeSet::new();
     let range = reporter
-        .each_day(request.guild, period, shown, |day, tally| {
+        .each_day(request.guild, (period, DayRead::Summaries), shown, |day, tally| {
             let active = tally.active_members(scope);
             per_day.insert(day, (tally.total(scope).messages, active.len()));
             members.extend(active);
@@ -178,7 +179,7 @@ pub(super) async fn hour_grid(
     let period = &request.period;
     let mut daily: BTreeMap<(Day, ChannelId), i64> = BTreeMap::new();
     let range = reporter
-        .each_day(request.guild, period, shown, |day, tally| {
+        .each_day(request.guild, (period, DayRead::Summaries), shown, |day, tally| {
             for (channel, counts) in tally.by_channel(scope, None) {
                 if counts.messages > 0 {
                     daily.insert((day, channel), counts.messages);

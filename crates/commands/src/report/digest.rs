@@ -14,7 +14,7 @@ use engagement_domain::{
 
 use super::activity::{DayActivity, busiest_hours_text, hours_of};
 use super::insights::counted;
-use super::{AnswerError, Drawing, Reporter, with_chart};
+use super::{AnswerError, DayRead, Drawing, Reporter, with_chart};
 use crate::format;
 use crate::reply::{EmbedDraft, Reply};
 use crate::request::{Report, ReportPeriod, ReportRequest};
@@ -67,7 +67,7 @@ pub(super) async fn digest(
     let mut daily: BTreeMap<(Day, ChannelId), i64> = BTreeMap::new();
     let mut now = Tally::new();
     reporter
-        .each_day(request.guild, period, shown, |day, tally| {
+        .each_day(request.guild, (period, DayRead::Summaries), shown, |day, tally| {
             per_day.insert(
                 day,
                 (tally.total(Scope::Guild).messages, tally.active_members(Scope::Guild).len()),

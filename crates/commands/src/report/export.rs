@@ -11,7 +11,7 @@ use engagement_domain::{
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::{AnswerError, Reporter, nothing_counted};
+use super::{AnswerError, DayRead, Reporter, nothing_counted};
 use crate::format;
 use crate::reply::{Reply, ReplyFile};
 use crate::request::ReportRequest;
@@ -275,7 +275,7 @@ pub(super) async fn answer(
     let mut file = CsvFile::new(request.guild, request.attachment_limit).map_err(too_big)?;
     let mut outcome = Ok(());
     let range = reporter
-        .each_day(request.guild, period, shown, |day, tally| {
+        .each_day(request.guild, (period, DayRead::Summaries), shown, |day, tally| {
             outcome = file.push_day(day, &tally);
             if outcome.is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
         })

@@ -203,35 +203,47 @@ impl<R: CounterReader> Reporter<R> {
         Ok(tally)
     }
 
-    /// Hands the guild's counters over the period to `each`, day by day in order, without what `shown`
-    /// hides; days left empty are skipped. One day is held in memory at a time, however long the
-    /// period. Returns the days covered: the period's range (for all time, from the first day with
-    /// counters to today, at most [`ReportPeriod::all_days`]), or `None` when nothing was counted.
+    /// Hands the guild's counters over the period to `each` (all of them, or `read` messages only),
+    /// day by day in order, without what `shown` hides; days left empty are skipped. One day is held
+    /// in memory at a time, however long the period. Returns the days covered: the period's range (for
+    /// all time, from the first day with counters to today, at most [`ReportPeriod::all_days`]), or
+    /// `None` when nothing was counted.
     async fn each_day(
         &self,
         guild: GuildId,
-        period: &ReportPeriod,
+        (period, read): (&ReportPeriod, DayRead),
         shown: &Shown,
         mut each: impl FnMut(Day, Tally) -> ControlFlow<()> + Send,
     ) -> Result<Option<DayRange>, AnswerError> {
         let range = period.range.unwrap_or_else(|| period.all_days());
         let mut first = None;
-        self.reader
-            .scan_days(guild, range, |day, mut tally| {
-                visibility::hide(&mut tally, shown, None);
-                if tally.is_empty() {
-                    return ControlFlow::Continue(());
-                }
-                first.get_or_insert(day);
-                each(day, tally)
-            })
-            .await
-            .map_err(AnswerError::read)?;
+        let hand = |day, mut tally: Tally| {
+            visibility::hide(&mut tally, shown, None);
+            if tally.is_empty() {
+                return ControlFlow::Continue(());
+            }
+            first.get_or_insert(day);
+            each(day, tally)
+        };
+        match read {
+            DayRead::Summaries => self.reader.scan_days(guild, range, hand).await,
+            DayRead::Messages => self.reader.scan_activity(guild, range, hand).await,
+        }
+        .map_err(AnswerError::read)?;
         Ok(first.map(|first| match period.range {
             Some(range) => range,
             None => DayRange { first, last: range.last },
         }))
     }
+}
+
+/// What [`Reporter::each_day`] reads of each day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DayRead {
+    /// The day summaries: every counter, reactions included.
+    Summaries,
+    /// The day activity: messages per channel and member, a fraction of the summaries' size.
+    Messages,
 }
 
 impl Report {

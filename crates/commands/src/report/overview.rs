@@ -17,7 +17,7 @@ use engagement_domain::{
 };
 
 use super::activity::{DayActivity, hours_of};
-use super::{AnswerError, Reporter, nothing_counted, nothing_in};
+use super::{AnswerError, DayRead, Reporter, nothing_counted, nothing_in};
 use crate::request::ReportPeriod;
 use crate::visibility;
 
@@ -70,15 +70,8 @@ impl<R: CounterReader> Reporter<R> {
         let mut members: BTreeSet<UserId> = BTreeSet::new();
         let mut whole = Tally::new();
         let mut daily: BTreeMap<(Day, ChannelId), i64> = BTreeMap::new();
-        let read = period.range.unwrap_or_else(|| period.all_days());
-        let mut first = None;
-        self.reader
-            .scan_activity(guild, read, |day, mut tally| {
-                visibility::hide(&mut tally, &shown, None);
-                if tally.is_empty() {
-                    return ControlFlow::Continue(());
-                }
-                first.get_or_insert(day);
+        let range = self
+            .each_day(guild, (period, DayRead::Messages), &shown, |day, tally| {
                 let active = tally.active_members(scope);
                 per_day.insert(day, (tally.total(scope).messages, active.len()));
                 members.extend(active);
@@ -90,11 +83,9 @@ impl<R: CounterReader> Reporter<R> {
                 whole.merge(&tally);
                 ControlFlow::Continue(())
             })
-            .await
-            .map_err(AnswerError::read)?;
+            .await?;
         // All time: from the first day with a message the audience may see.
-        let Some(first) = first else { return Err(nothing_counted(period)) };
-        let range = period.range.unwrap_or(DayRange { first, last: read.last });
+        let Some(range) = range else { return Err(nothing_counted(period)) };
         if matches!(scope, Scope::Category(_)) && whole.total(scope).is_zero() {
             return Err(nothing_in(scope, period));
         }

@@ -218,6 +218,12 @@ class Session:
         self.wait_for_path(lambda p: parse_qs(urlsplit(p).query).get("period") == [param], f"the {label} link")
         return self.read_overview(name)
 
+    def follow_from_overview(self, label, prefix):
+        """Opens the guild's all-time overview and clicks its link `label`, to a page under `prefix`."""
+        self.open(f"/g/{self.plan['guild']}?period=all")
+        self.link(label).click()
+        self.wait_for_path(lambda p: p.startswith(prefix), f"the link {label!r}")
+
     def follow_first(self, summary, prefix):
         """Unfolds the list of links under `summary` with a click and follows its first link."""
         summaries = [s for s in self.driver.find_elements(By.TAG_NAME, "summary") if s.text.strip() == summary]
@@ -284,9 +290,7 @@ class Session:
         self.read_overview("range")
 
         # Drill-downs, by clicks from the overview: growth and retention; a category; a channel in it.
-        self.open(f"/g/{guild}?period=all")
-        self.link("Growth and retention").click()
-        self.wait_for_path(lambda p: p.startswith(f"/g/{guild}/growth"), "the growth page")
+        self.follow_from_overview("Growth and retention", f"/g/{guild}/growth")
         self.observe("growth")
         self.screenshot("growth-desktop-full", full_page=True)
         self.open(f"/g/{guild}?period=all")
@@ -297,14 +301,10 @@ class Session:
         self.read_overview("channel")
         self.screenshot("channel-desktop-full", full_page=True)
         # Their own page and the settings, from the overview's links.
-        self.open(f"/g/{guild}?period=all")
-        self.link("Your own activity").click()
-        self.wait_for_path(lambda p: p.startswith(f"/g/{guild}/m/"), "their own page")
+        self.follow_from_overview("Your own activity", f"/g/{guild}/m/")
         self.read_overview("member")
         self.screenshot("member-desktop-full", full_page=True)
-        self.open(f"/g/{guild}?period=all")
-        self.link("Settings").click()
-        self.wait_for_path(lambda p: p.startswith(f"/g/{guild}/settings"), "the settings")
+        self.follow_from_overview("Settings", f"/g/{guild}/settings")
         self.observe("settings")
         self.screenshot("settings-desktop", full_page=True)
 
