@@ -63,6 +63,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .guilds li{margin:0.4rem 0}
 .login{display:inline-block;padding:0.6rem 1.2rem;background:var(--accent);color:var(--bg);border-radius:0.5rem;text-decoration:none;font-weight:600}
 .wide{overflow-x:auto}
+.narrow{max-width:24rem}
 .notice{background:var(--card);border-left:4px solid var(--accent);padding:0.5rem 0.8rem}
 ";
 
@@ -402,7 +403,12 @@ pub fn member(page: &GuildPage<'_>, member: u64, data: &MemberOverview) -> Strin
     );
     let channels: Vec<(String, i64)> =
         data.top_channels.iter().map(|(c, n)| (page.channel_name(c.0), n.messages)).collect();
-    let _ = write!(body, "<h2>Where</h2>{}", svg::bars(&channels, "Messages per channel"));
+    // As wide as one of the overview's top lists, not the page.
+    let _ = write!(
+        body,
+        "<section class=\"narrow\"><h2>Where</h2>{}</section>",
+        svg::bars(&channels, "Messages per channel")
+    );
     body.push_str(&day_table(&data.days, "Wrote"));
     layout(page.base, &title, Some(page.session), &body)
 }
